@@ -1,0 +1,75 @@
+"""Application factory: configuration, one init call per integration, blueprints and CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import models  # noqa: F401  (registers every table with the metadata before migrations run)
+from config import BASE_DIR, Config, instance_secret
+from extensions import csrf, db, limiter, login_manager, migrate
+from logs import configure_logging, init_request_ids
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Build a configured Flask application; nothing is created at import time."""
+    settings = config.as_dict() if isinstance(config, Config) else {**Config().as_dict(), **(config or {})}
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_JSON"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    init_login(app)
+    limiter.init_app(app)
+    init_request_ids(app)
+    init_web(app)
+    init_runtime(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def init_login(app: Flask) -> None:
+    """Browser sessions via Flask-Login."""
+    from services.auth import get_user
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login_page"
+    login_manager.user_loader(lambda user_id: get_user(int(user_id)) if user_id.isdigit() else None)
+
+
+def init_web(app: Flask) -> None:
+    """Authentication guard and JSON error bodies for /api."""
+    from blueprints._web import init_error_handlers, init_guard
+
+    init_guard(app)
+    init_error_handlers(app)
+
+
+def init_runtime(app: Flask) -> None:
+    """Redis-or-memory backends for events and jobs."""
+    from services.runtime import init_backends
+
+    init_backends(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every blueprint."""
+    from blueprints import auth, catalog, content, email, monitoring, pages, planogram
+
+    for module in (auth, catalog, planogram, content, email, monitoring, pages):
+        app.register_blueprint(module.bp)
+
+
+def register_cli(app: Flask) -> None:
+    """Register ``flask`` sub-commands."""
+    from cli import register
+
+    register(app)

@@ -1,0 +1,154 @@
+"""Web-layer plumbing shared by blueprints: auth guard, role checks, JSON parsing, error bodies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from werkzeug.exceptions import HTTPException
+
+from extensions import csrf
+from models import User
+from services import auth as auth_service
+from services.errors import AppError, Forbidden, Unauthorized, ValidationFailed
+
+log = logging.getLogger("planogram.web")
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without authentication."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Allow the view only to users with one of ``roles`` (admins always pass)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = api_user()
+            if user.role != "admin" and user.role not in roles:
+                raise Forbidden(
+                    f"Your role '{user.role}' cannot do this",
+                    details={"required_roles": sorted({*roles, "admin"})},
+                )
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def api_user() -> User:
+    """Return the authenticated user of this request (the guard guarantees one on /api)."""
+    user = g.get("user")
+    if user is None:
+        raise Unauthorized("Authentication required")
+    return user  # type: ignore[no-any-return]
+
+
+def parse_json(model: type[M]) -> M:
+    """Parse the JSON body into ``model``; problems become a 422 naming each field."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ValidationFailed("Request body must be a JSON object", details=[{"field": None, "reason": "invalid JSON"}])
+    return validate(model, payload)
+
+
+def parse_query(model: type[M]) -> M:
+    """Parse query-string arguments into ``model``."""
+    return validate(model, request.args.to_dict())
+
+
+def validate(model: type[M], payload: Any) -> M:
+    """Validate data against a pydantic model, mapping its errors to field-level details."""
+    try:
+        return model.model_validate(payload)
+    except PydanticValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in err["loc"]) or None, "reason": err["msg"]} for err in exc.errors()
+        ]
+        raise ValidationFailed("Invalid request", details=details) from None
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _view_is_public(app: Flask) -> bool:
+    view = app.view_functions.get(request.endpoint or "")
+    return bool(view is not None and getattr(view, "is_public", False))
+
+
+def init_guard(app: Flask) -> None:
+    """Authenticate every /api request (bearer token or session + CSRF) unless the view is public."""
+
+    @app.before_request
+    def _authenticate() -> None:
+        g.user = None
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            user = auth_service.user_for_token(header[7:].strip())
+            if user is None and _is_api() and not _view_is_public(app):
+                raise Unauthorized("Invalid or expired API token")
+            g.user = user
+            return
+        if current_user.is_authenticated:
+            g.user = current_user._get_current_object()
+        if request.method not in SAFE_METHODS and not (_is_api() and _view_is_public(app)):
+            csrf.protect()
+        if g.user is None and _is_api() and request.endpoint is not None and not _view_is_public(app):
+            raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
+
+
+def _error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "details": details}})
+    response.status_code = status
+    return response
+
+
+def init_error_handlers(app: Flask) -> None:
+    """Every /api error is JSON with a code, a message and details; never HTML or a stack trace."""
+
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError) -> Response | tuple[str, int]:
+        if not _is_api():
+            return render_template("error.html", status=exc.status, message=exc.message), exc.status
+        response = jsonify(exc.to_dict())
+        response.status_code = exc.status
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Response:
+        return _error_response(400, "csrf_failed", exc.description or "CSRF check failed")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response | HTTPException:
+        if not _is_api() and exc.code != 429:
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = _error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 429:
+            response = _error_response(429, "rate_limited", f"Rate limit exceeded ({exc.description})")
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None:
+                response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        if not _is_api():
+            return Response("Internal server error", status=500, mimetype="text/plain")
+        return _error_response(500, "internal_error", "Internal server error", {"request_id": g.get("request_id")})

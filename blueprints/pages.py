@@ -1,0 +1,52 @@
+"""Server-rendered pages for signed-in users."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from services import catalog
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.before_request
+def _require_login() -> Response | None:
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("fleet.html", devices=catalog.list_devices())
+
+
+@bp.get("/devices/<device_id>")
+def device(device_id: str) -> str:
+    found = catalog.get_device(device_id)
+    return render_template(
+        "device.html",
+        device=catalog.device_detail(found),
+        planogram=catalog.planogram_detail(found),
+    )
+
+
+@bp.get("/products")
+def products() -> str:
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    category = request.args.get("category") or None
+    search = request.args.get("q") or None
+    return render_template(
+        "products.html",
+        result=catalog.list_products(page, 50, category, search),
+        categories=catalog.categories(),
+        category=category,
+        q=search or "",
+    )
+
+
+@bp.get("/import")
+def import_page() -> str:
+    return render_template("import.html")

@@ -1,0 +1,118 @@
+"""Application configuration: the environment is read once, here, with typed helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Return a stripped environment value, or the default when unset or blank."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip()
+
+
+def env_int(name: str, default: int) -> int:
+    """Return an integer environment value; a malformed value fails loudly at start-up."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    """Return a float environment value; a malformed value fails loudly at start-up."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return a boolean environment value (1/true/yes/on)."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    return raw.lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Runtime configuration; every value comes from the environment or an embedded default."""
+
+    def __init__(self) -> None:
+        instance = Path(env_str("INSTANCE_PATH", str(BASE_DIR / "instance")) or "instance")
+        self.INSTANCE_PATH = str(instance)
+        self.SECRET_KEY = env_str("SECRET_KEY")  # None: create_app keeps one in instance/
+        self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", f"sqlite:///{instance / 'planogram.db'}")
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        self.REDIS_URL = env_str("REDIS_URL")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
+        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10 per minute")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.WTF_CSRF_CHECK_DEFAULT = False  # checked in auth for cookie sessions only
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
+        self.API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30)
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+        self.LOG_JSON = env_bool("LOG_JSON", True)
+        self.JOB_WORKERS = env_int("JOB_WORKERS", 2)
+        self.EVENT_STREAM_TTL_SECONDS = env_int("EVENT_STREAM_TTL_SECONDS", 3600)
+        # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
+        self.LLM_PROVIDER = env_str("LLM_PROVIDER")
+        self.ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
+        self.ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL")
+        self.OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+        self.OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+        self.LLM_MODEL_FAST = env_str("LLM_MODEL_FAST")
+        self.LLM_MODEL_BALANCED = env_str("LLM_MODEL_BALANCED")
+        self.LLM_MODEL_POWERFUL = env_str("LLM_MODEL_POWERFUL")
+        self.LLM_DAILY_BUDGET_USD = env_float("LLM_DAILY_BUDGET_USD", 10.0)
+        self.LLM_MAX_TOKENS_PER_REQUEST = env_int("LLM_MAX_TOKENS_PER_REQUEST", 4000)
+        self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
+        self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the settings as a flat mapping for ``app.config.update``."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+class TestConfig(Config):
+    """Configuration for tests: throwaway database, no CSRF friction for API helpers."""
+
+    def __init__(self, **overrides: Any) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "test-secret-key"
+        self.LOG_JSON = True
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+def instance_secret(instance: Path) -> str:
+    """Return a per-install secret kept in instance/ so sessions survive restarts without config."""
+    import secrets
+
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

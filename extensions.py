@@ -1,0 +1,35 @@
+"""Flask extensions, created unbound and bound to the app in create_app."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import request, session
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every model."""
+
+
+def rate_limit_key() -> str:
+    """Limit per API token, else per logged-in user, else per client address."""
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer ") and len(auth) > 7:
+        return "tok:" + hashlib.sha256(auth[7:].strip().encode()).hexdigest()[:24]
+    user_id = session.get("_user_id")
+    if user_id:
+        return f"user:{user_id}"
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+limiter = Limiter(key_func=rate_limit_key)

@@ -1,0 +1,137 @@
+"""Users, password checks and API tokens (only token hashes are stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from extensions import db
+from models import ROLES, ApiToken, User
+from models._types import utcnow
+from services.errors import Conflict, NotFound, ValidationFailed
+
+TOKEN_PREFIX = "pgw_"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A real hash to compare against when the user does not exist, so timing does not reveal accounts.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of an API token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """Return the canonical (trimmed, lower-case) email."""
+    return email.strip().lower()
+
+
+def create_user(email: str, password: str, role: str, name: str = "") -> User:
+    """Create a user after validating email, password length and role."""
+    email = normalise_email(email)
+    problems = []
+    if not _EMAIL.match(email):
+        problems.append({"field": "email", "reason": "not a valid email address"})
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append({"field": "password", "reason": f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+    if role not in ROLES:
+        problems.append({"field": "role", "reason": f"must be one of {', '.join(ROLES)}"})
+    if problems:
+        raise ValidationFailed("Invalid user", details=problems)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"A user with email {email} already exists", details={"field": "email"})
+    user = User(email=email, name=name or email.split("@")[0], password_hash=generate_password_hash(password), role=role)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace a user's password (hashed)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed("Password too short", details=[{"field": "password", "reason": "too short"}])
+    user.password_hash = generate_password_hash(password)
+
+
+def set_role(user_id: int, role: str) -> User:
+    """Change a user's role."""
+    if role not in ROLES:
+        raise ValidationFailed("Invalid role", details=[{"field": "role", "reason": f"must be one of {ROLES}"}])
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    user.role = role
+    return user
+
+
+def verify_credentials(email: str, password: str) -> User | None:
+    """Return the active user whose password matches, else None."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def issue_token(user: User, ttl_days: int, name: str = "api") -> str:
+    """Create an API token for the user and return its plaintext (shown once)."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        token_hash=hash_token(plaintext),
+        prefix=plaintext[:10],
+        name=name,
+        expires_at=utcnow() + timedelta(days=ttl_days),
+    )
+    db.session.add(token)
+    db.session.flush()
+    return plaintext
+
+
+def user_for_token(plaintext: str) -> User | None:
+    """Return the active user owning a valid (unexpired, unrevoked) token."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if not token.user.active:
+        return None
+    # Touch at most once a minute: no write on every API call.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    return token.user
+
+
+def revoke_token(plaintext: str) -> bool:
+    """Revoke a token; return whether it existed."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    if token is None:
+        return False
+    token.revoked_at = utcnow()
+    return True
+
+
+def list_users() -> list[User]:
+    """Return all users ordered by email."""
+    return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+def count_users() -> int:
+    """Return how many users exist."""
+    return int(db.session.scalar(select(func.count(User.id))) or 0)
+
+
+def get_user(user_id: int) -> User | None:
+    """Return a user by id."""
+    return db.session.get(User, user_id)

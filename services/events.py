@@ -1,0 +1,134 @@
+"""Per-job event streams for SSE: Redis Streams when configured, process memory otherwise."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import redis
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One event of a stream; ``id`` is opaque, increasing and usable as SSE Last-Event-ID."""
+
+    id: str
+    type: str
+    data: dict[str, Any]
+
+
+class EventStream(Protocol):
+    """Append-only event log per stream name, readable from any position, with blocking reads."""
+
+    def publish(self, stream: str, event_type: str, data: dict[str, Any]) -> str:
+        """Append an event and return its id."""
+        ...
+
+    def read(self, stream: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[StreamEvent]:
+        """Return events after ``after`` (all when None), waiting up to ``block_ms`` for new ones."""
+        ...
+
+    def exists(self, stream: str) -> bool:
+        """Whether the stream has any event (e.g. a job id is known)."""
+        ...
+
+
+@dataclass
+class _MemoryLog:
+    events: list[StreamEvent] = field(default_factory=list)
+    touched: float = field(default_factory=time.monotonic)
+
+
+class MemoryEventStream:
+    """In-process event streams (one process only); old streams expire after ``ttl_seconds``."""
+
+    def __init__(self, ttl_seconds: int = 3600, max_len: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max_len = max_len
+        self._logs: dict[str, _MemoryLog] = {}
+        self._cond = threading.Condition()
+
+    def publish(self, stream: str, event_type: str, data: dict[str, Any]) -> str:
+        with self._cond:
+            self._expire()
+            log = self._logs.setdefault(stream, _MemoryLog())
+            seq = int(log.events[-1].id) + 1 if log.events else 1
+            event = StreamEvent(str(seq), event_type, json.loads(json.dumps(data)))
+            log.events.append(event)
+            del log.events[: -self._max_len]
+            log.touched = time.monotonic()
+            self._cond.notify_all()
+            return event.id
+
+    def read(self, stream: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[StreamEvent]:
+        deadline = time.monotonic() + block_ms / 1000
+        after_seq = _seq(after)
+        with self._cond:
+            while True:
+                log = self._logs.get(stream)
+                found = [e for e in log.events if int(e.id) > after_seq][:count] if log else []
+                remaining = deadline - time.monotonic()
+                if found or remaining <= 0:
+                    return found
+                self._cond.wait(remaining)
+
+    def exists(self, stream: str) -> bool:
+        with self._cond:
+            return bool(self._logs.get(stream) and self._logs[stream].events)
+
+    def _expire(self) -> None:
+        cutoff = time.monotonic() - self._ttl
+        for name in [n for n, log in self._logs.items() if log.touched < cutoff]:
+            del self._logs[name]
+
+
+def _seq(event_id: str | None) -> int:
+    try:
+        return int(event_id) if event_id else 0
+    except ValueError:
+        return 0
+
+
+class RedisEventStream:
+    """Redis Streams: any worker on any machine can serve a reconnecting client."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int = 3600, max_len: int = 10_000,
+                 prefix: str = "pgw:events:") -> None:
+        self._r = client
+        self._ttl = ttl_seconds
+        self._max_len = max_len
+        self._prefix = prefix
+
+    def publish(self, stream: str, event_type: str, data: dict[str, Any]) -> str:
+        key = self._prefix + stream
+        pipe = self._r.pipeline()
+        pipe.xadd(key, {"type": event_type, "data": json.dumps(data)}, maxlen=self._max_len, approximate=True)
+        pipe.expire(key, self._ttl)
+        event_id, _ = pipe.execute()
+        return _text(event_id)
+
+    def read(self, stream: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[StreamEvent]:
+        key = self._prefix + stream
+        start = after if after and _valid_redis_id(after) else "0-0"
+        reply = self._r.xread({key: start}, count=count, block=block_ms or None)
+        events: list[StreamEvent] = []
+        for _key, entries in reply or []:
+            for event_id, fields in entries:
+                fields = {_text(k): _text(v) for k, v in fields.items()}
+                events.append(StreamEvent(_text(event_id), fields["type"], json.loads(fields["data"])))
+        return events
+
+    def exists(self, stream: str) -> bool:
+        return bool(self._r.exists(self._prefix + stream))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _valid_redis_id(event_id: str) -> bool:
+    left, _, right = event_id.partition("-")
+    return left.isdigit() and (not right or right.isdigit())

@@ -1,0 +1,90 @@
+"""One import = one transaction over up to five CSV files: all rows land, or nothing changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import IO
+
+from sqlalchemy import select, update
+
+from extensions import db
+from models import Device, Product
+from services.errors import ValidationFailed
+from services.imports import catalog_files as cf
+from services.imports.fields import slot_label
+from services.imports.planogram_file import PLANOGRAMS, apply_planograms, parse_planograms
+from services.imports.reader import CsvFile, FileSpec, open_text
+from services.imports.report import ImportRejected, ImportReport
+from services.imports.sales_file import SALES, Progress, SalesLoader
+
+SPECS: dict[str, FileSpec] = {s.name: s for s in (cf.PRODUCTS, cf.DEVICES, cf.SLOTS, PLANOGRAMS, SALES)}
+ProgressFactory = Callable[[str], Progress]
+
+
+def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | None = None) -> ImportReport:
+    """Validate and apply the given files (name -> binary stream); raise ImportRejected on any error."""
+    known = {name: stream for name, stream in sources.items() if name in SPECS}
+    if not known:
+        raise ValidationFailed(
+            "No importable file: expected one or more of " + ", ".join(SPECS),
+            details={"received": sorted(sources)},
+        )
+    report = ImportReport()
+    report.notes.extend(f"{name}: not an import file, ignored" for name in sorted(set(sources) - set(known)))
+    files = {name: CsvFile(SPECS[name], open_text(stream), report) for name, stream in known.items()}
+    try:
+        _load(files, report, progress)
+    except Exception:
+        db.session.rollback()
+        raise
+    if not report.ok:
+        db.session.rollback()
+        raise ImportRejected(report)
+    return report
+
+
+def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFactory | None) -> None:
+    products = cf.parse_products(files[cf.PRODUCTS.name], report) if cf.PRODUCTS.name in files else {}
+    devices = cf.parse_devices(files[cf.DEVICES.name], report) if cf.DEVICES.name in files else {}
+    geometry = {d: (r, c) for d, r, c in db.session.execute(select(Device.device_id, Device.rows, Device.columns))}
+    geometry.update({d: (v["rows"], v["columns"]) for d, v in devices.items()})
+    slots = cf.parse_slots(files[cf.SLOTS.name], report, geometry) if cf.SLOTS.name in files else {}
+    skus = set(db.session.scalars(select(Product.sku))) | set(products)
+    planograms = (
+        parse_planograms(files[PLANOGRAMS.name], report, geometry, skus) if PLANOGRAMS.name in files else {}
+    )
+    if report.ok:
+        cf.upsert_products(products, report)
+        cf.upsert_devices(devices, slots, report)
+        db.session.flush()
+        apply_planograms(planograms, report)
+        db.session.flush()
+    if SALES.name in files:
+        _load_sales(files[SALES.name], report, geometry, skus, progress)
+    if report.ok and report.devices_touched:
+        db.session.execute(
+            update(Device)
+            .where(Device.device_id.in_(sorted(report.devices_touched)))
+            .values(data_version=Device.data_version + 1, lock_version=Device.lock_version + 1)  # stale ORM copies now fail
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _load_sales(
+    csv_file: CsvFile,
+    report: ImportReport,
+    geometry: dict[str, tuple[int, int]],
+    skus: set[str],
+    progress: ProgressFactory | None,
+) -> None:
+    pks = dict(db.session.execute(select(Device.device_id, Device.id)).all()) if report.ok else {}
+    product_ids: dict[str, int | None] = dict.fromkeys(skus)
+    if report.ok:
+        product_ids.update(db.session.execute(select(Product.sku, Product.id)).all())
+    device_slots = {
+        device_id: (pks.get(device_id), {slot_label(r, c) for r in range(rows) for c in range(cols)})
+        for device_id, (rows, cols) in geometry.items()
+    }
+    loader = SalesLoader(report, device_slots, product_ids)
+    loader.load(csv_file, progress(SALES.name) if progress else None)
+    report.devices_touched.update(loader.devices_written)

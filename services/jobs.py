@@ -1,0 +1,142 @@
+"""Background jobs: RQ on Redis when configured, a real-thread pool in one process otherwise."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import redis
+
+log = logging.getLogger("planogram.jobs")
+ContextFactory = Callable[[], AbstractContextManager[Any]]
+
+
+class JobRunner(Protocol):
+    """Run a function (named by dotted path) in the background and let callers cancel it."""
+
+    def submit(self, func_path: str, *args: Any, job_id: str | None = None) -> str:
+        """Start a job and return its id."""
+        ...
+
+    def cancel(self, job_id: str) -> None:
+        """Ask a job to stop; jobs poll ``is_cancelled`` between steps."""
+        ...
+
+    def is_cancelled(self, job_id: str) -> bool:
+        """Whether cancellation was requested."""
+        ...
+
+    def status(self, job_id: str) -> str:
+        """One of queued, running, finished, failed, unknown."""
+        ...
+
+
+def resolve(func_path: str) -> Callable[..., Any]:
+    """Import ``package.module:function`` (or dotted) and return the function."""
+    module_name, _, attr = func_path.replace(":", ".").rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+
+
+def _os_thread_executor(workers: int) -> Executor:
+    """A pool of real OS threads, even under gevent, so CPU work never runs on the serving hub."""
+    try:
+        from gevent import monkey
+
+        if monkey.is_module_patched("threading"):
+            from gevent.threadpool import ThreadPoolExecutor as GeventPool
+
+            return GeventPool(max_workers=workers)
+    except ImportError:  # gevent is optional outside gunicorn
+        pass
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+
+
+class ThreadJobRunner:
+    """Embedded runner: one process, jobs run in a pool with the app context pushed."""
+
+    def __init__(self, context: ContextFactory, workers: int = 2) -> None:
+        self._context = context
+        self._pool = _os_thread_executor(workers)
+        self._lock = threading.Lock()
+        self._status: dict[str, str] = {}
+        self._cancelled: set[str] = set()
+
+    def submit(self, func_path: str, *args: Any, job_id: str | None = None) -> str:
+        job_id = job_id or uuid.uuid4().hex
+        func = resolve(func_path)
+        with self._lock:
+            self._status[job_id] = "queued"
+        self._pool.submit(self._run, job_id, func, args)
+        return job_id
+
+    def _run(self, job_id: str, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._status[job_id] = "running"
+        try:
+            with self._context():
+                func(*args)
+        except Exception:
+            log.exception("job failed", extra={"job_id": job_id})
+            outcome = "failed"
+        else:
+            outcome = "finished"
+        with self._lock:
+            self._status[job_id] = outcome
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            self._cancelled.add(job_id)
+
+    def is_cancelled(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    def status(self, job_id: str) -> str:
+        with self._lock:
+            return self._status.get(job_id, "unknown")
+
+    def shutdown(self) -> None:
+        """Stop accepting jobs and wait for running ones."""
+        self._pool.shutdown(wait=True)
+
+
+class RQJobRunner:
+    """Redis runner: jobs go to an RQ queue served by ``flask rq-worker`` on any machine."""
+
+    def __init__(self, client: redis.Redis, queue_name: str = "planogram", timeout_s: int = 1800) -> None:
+        from rq import Queue
+
+        self._r = client
+        self._queue = Queue(queue_name, connection=client, default_timeout=timeout_s)
+
+    def submit(self, func_path: str, *args: Any, job_id: str | None = None) -> str:
+        job = self._queue.enqueue(func_path, *args, job_id=job_id or uuid.uuid4().hex)
+        return str(job.id)
+
+    def cancel(self, job_id: str) -> None:
+        self._r.set(f"pgw:job-cancel:{job_id}", "1", ex=86_400)
+
+    def is_cancelled(self, job_id: str) -> bool:
+        return bool(self._r.exists(f"pgw:job-cancel:{job_id}"))
+
+    def status(self, job_id: str) -> str:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            state = Job.fetch(job_id, connection=self._r).get_status()
+        except NoSuchJobError:
+            return "unknown"
+        mapping = {"queued": "queued", "started": "running", "finished": "finished", "failed": "failed"}
+        return mapping.get(str(getattr(state, "value", state)), str(getattr(state, "value", state)))
+
+    @property
+    def queue_depth(self) -> int:
+        """Jobs waiting in the queue."""
+        return int(self._queue.count)

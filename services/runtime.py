@@ -1,0 +1,48 @@
+"""Shared-state backends chosen once at start-up: Redis when REDIS_URL is set, memory otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app
+
+from services.events import EventStream, MemoryEventStream, RedisEventStream
+from services.jobs import JobRunner, RQJobRunner, ThreadJobRunner
+
+EXTENSION_KEY = "planogram.backends"
+
+
+@dataclass
+class Backends:
+    """The process's handles on shared state; every consumer goes through these interfaces."""
+
+    mode: str  # "redis" or "embedded"
+    redis: redis.Redis | None
+    events: EventStream
+    jobs: JobRunner
+
+
+def build_backends(app: Flask) -> Backends:
+    """Create the backends for this app's configuration."""
+    url = app.config.get("REDIS_URL")
+    ttl = int(app.config["EVENT_STREAM_TTL_SECONDS"])
+    if url:
+        client = redis.Redis.from_url(url, health_check_interval=30)
+        return Backends("redis", client, RedisEventStream(client, ttl_seconds=ttl), RQJobRunner(client))
+    return Backends(
+        "embedded",
+        None,
+        MemoryEventStream(ttl_seconds=ttl),
+        ThreadJobRunner(app.app_context, workers=int(app.config["JOB_WORKERS"])),
+    )
+
+
+def init_backends(app: Flask) -> None:
+    """Attach the backends to the app."""
+    app.extensions[EXTENSION_KEY] = build_backends(app)
+
+
+def backends() -> Backends:
+    """Return the current app's backends."""
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]

@@ -1,0 +1,134 @@
+"""Layered fixtures: migrated template DB -> app -> client -> users and auth headers.
+
+Set TEST_REDIS_URL to run Redis-backed tests against a real redis-server; set TEST_MODE=redis as well
+to run the app-level tests with REDIS_URL (all shared state in Redis).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from config import TestConfig
+from extensions import db
+
+REDIS_MODE = os.environ.get("TEST_MODE") == "redis"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the throwaway redis-server started by `make test`; Redis tests skip only without it."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL not set (make test starts a redis-server and sets it)")
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A clean Redis database for one test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated once per session with Flask-Migrate; each test gets a copy."""
+    from flask_migrate import upgrade
+
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.db"
+    app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", INSTANCE_PATH=str(folder)))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> Callable[..., Flask]:
+    """Factory: a fresh app on a copy of the migrated database, in embedded or Redis mode."""
+    created: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        path = tmp_path / f"app{len(created)}.db"
+        shutil.copy(template_db, path)
+        settings: dict[str, Any] = {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "LOG_LEVEL": "WARNING",
+        }
+        if REDIS_MODE:
+            url = request.getfixturevalue("redis_url")
+            redis.Redis.from_url(url).flushdb()
+            settings["REDIS_URL"] = url
+            settings["RATELIMIT_STORAGE_URI"] = url
+        settings.update(overrides)
+        app = create_app(TestConfig(**settings))
+        created.append(app)
+        return app
+
+    yield factory  # type: ignore[misc]
+    for app in created:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The default test app."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., dict[str, Any]]:
+    """Factory: create a user with a role and return its email, password and bearer headers."""
+    from services import auth
+
+    def factory(role: str = "viewer", email: str | None = None, password: str = "correct-horse-1") -> dict[str, Any]:
+        email = email or f"{role}-{os.urandom(3).hex()}@example.com"
+        with app.app_context():
+            user = auth.create_user(email, password, role)
+            token = auth.issue_token(user, 1)
+            db.session.commit()
+        return {"email": email, "password": password, "token": token,
+                "headers": {"Authorization": f"Bearer {token}"}}
+
+    return factory
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return make_user("admin")
+
+
+@pytest.fixture
+def viewer(make_user: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return make_user("viewer")
+
+
+@pytest.fixture
+def merchandiser(make_user: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return make_user("merchandiser")

@@ -1,0 +1,12 @@
+"""WSGI entry point for gunicorn: ``gunicorn -c gunicorn.conf.py wsgi:app``."""
+
+import sys
+
+if "gunicorn" not in sys.modules:  # gunicorn's gevent worker patches after fork; elsewhere patch first
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from app import create_app  # noqa: E402
+
+app = create_app()
