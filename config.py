@@ -98,7 +98,7 @@ class TestConfig(Config):
     def __init__(self, **overrides: Any) -> None:
         super().__init__()
         self.TESTING = True
-        self.SECRET_KEY = "test-secret-key"
+        self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
         self.LOG_JSON = True
         for key, value in overrides.items():
             setattr(self, key, value)

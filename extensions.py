@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -32,4 +32,9 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=rate_limit_key)
+def default_rate_limit() -> str:
+    """Read per app, so each app (and each test app) gets its own configured limit."""
+    return str(current_app.config["RATELIMIT_DEFAULT"])
+
+
+limiter = Limiter(key_func=rate_limit_key, default_limits=[default_rate_limit])

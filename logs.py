@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
+from typing import IO, Any
 
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
@@ -17,23 +18,25 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("planogram.http")
 
 
-class RequestIdFilter(logging.Filter):
-    """Stamp every record with the request id of the request (or job) that produced it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
+_base_factory = logging.getLogRecordFactory()
 
 
-def configure_logging(level: str, json_lines: bool) -> None:
-    """Send all logs to stderr, as JSON lines unless told otherwise; idempotent."""
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Stamp every record, from any logger, with the request id of the request (or job) that made it."""
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
+
+
+def configure_logging(level: str, json_lines: bool, stream: IO[str] | None = None) -> None:
+    """Send all logs to stderr (or ``stream``), as JSON lines unless told otherwise; idempotent."""
+    logging.setLogRecordFactory(_record_with_request_id)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_planogram", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler._planogram = True  # type: ignore[attr-defined]
-    handler.addFilter(RequestIdFilter())
     if json_lines:
         handler.setFormatter(
             JsonFormatter(

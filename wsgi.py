@@ -7,6 +7,6 @@ if "gunicorn" not in sys.modules:  # gunicorn's gevent worker patches after fork
 
     monkey.patch_all()
 
-from app import create_app  # noqa: E402
+from app import create_app
 
 app = create_app()

@@ -62,7 +62,9 @@ def parse_json(model: type[M]) -> M:
     """Parse the JSON body into ``model``; problems become a 422 naming each field."""
     payload = request.get_json(silent=True)
     if payload is None:
-        raise ValidationFailed("Request body must be a JSON object", details=[{"field": None, "reason": "invalid JSON"}])
+        raise ValidationFailed(
+            "Request body must be a JSON object", details=[{"field": None, "reason": "invalid JSON"}]
+        )
     return validate(model, payload)
 
 
@@ -106,10 +108,11 @@ def init_guard(app: Flask) -> None:
             return
         if current_user.is_authenticated:
             g.user = current_user._get_current_object()
-        if request.method not in SAFE_METHODS and not (_is_api() and _view_is_public(app)):
-            csrf.protect()
         if g.user is None and _is_api() and request.endpoint is not None and not _view_is_public(app):
             raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
+        # Cookie sessions ride along with any request a browser sends: writes need the CSRF token.
+        if request.method not in SAFE_METHODS and not (_is_api() and _view_is_public(app)):
+            csrf.protect()
 
 
 def _error_response(status: int, code: str, message: str, details: Any = None) -> Response:

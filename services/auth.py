@@ -15,7 +15,7 @@ from models import ROLES, ApiToken, User
 from models._types import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
 
-TOKEN_PREFIX = "pgw_"
+TOKEN_PREFIX = "pgw_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A real hash to compare against when the user does not exist, so timing does not reveal accounts.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -46,7 +46,9 @@ def create_user(email: str, password: str, role: str, name: str = "") -> User:
         raise ValidationFailed("Invalid user", details=problems)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"A user with email {email} already exists", details={"field": "email"})
-    user = User(email=email, name=name or email.split("@")[0], password_hash=generate_password_hash(password), role=role)
+    user = User(
+        email=email, name=name or email.split("@")[0], password_hash=generate_password_hash(password), role=role
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -72,7 +74,7 @@ def set_role(user_id: int, role: str) -> User:
 
 def verify_credentials(email: str, password: str) -> User | None:
     """Return the active user whose password matches, else None."""
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    user: User | None = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
@@ -105,12 +107,13 @@ def user_for_token(plaintext: str) -> User | None:
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
-    if not token.user.active:
+    owner: User = token.user
+    if not owner.active:
         return None
     # Touch at most once a minute: no write on every API call.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
-    return token.user
+    return owner
 
 
 def revoke_token(plaintext: str) -> bool:

@@ -14,7 +14,7 @@ from services.errors import NotFound
 
 def get_device(device_id: str) -> Device:
     """Return a device by its natural id or raise NotFound."""
-    device = db.session.scalar(
+    device: Device | None = db.session.scalar(
         select(Device).where(Device.device_id == device_id).options(selectinload(Device.slots))
     )
     if device is None:

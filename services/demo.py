@@ -9,7 +9,11 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from services.demo_catalog import DEVICES, PRODUCTS
+from sqlalchemy import update
+
+from extensions import db
+from models import Device, Product
+from services.demo_catalog import DEVICES, PRODUCTS, DeviceRow
 from services.imports import ImportReport, run_import
 from services.imports.catalog_files import default_zone
 from services.imports.fields import slot_label
@@ -72,7 +76,7 @@ def _csv(header: list[str], rows: list[list[object]]) -> str:
     return buffer.getvalue()
 
 
-def _assign(device: tuple, rng: random.Random) -> dict[str, str]:
+def _assign(device: DeviceRow, rng: random.Random) -> dict[str, str]:
     """A plausible starting planogram: right temperature, fits the slot, categories roughly grouped."""
     _, _, venue, cabinet, rows, cols, width, height, depth, _, _ = device
     taste = VENUE_TASTE.get(venue, {})
@@ -118,7 +122,7 @@ def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFil
     return DemoFiles(files, len(sales))
 
 
-def _device_sales(device: tuple, planogram: dict[str, str], start: date, days: int, rng: random.Random,
+def _device_sales(device: DeviceRow, planogram: dict[str, str], start: date, days: int, rng: random.Random,
                   prices: dict[str, float], category: dict[str, str]) -> list[list[object]]:
     device_id, _, venue, _, rows, cols, _, _, _, capacity, interval = device
     taste = VENUE_TASTE.get(venue, {})
@@ -180,4 +184,10 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def seed_demo(seed: int = 42, days: int = 90) -> ImportReport:
     """Import the generated demo export; like any import, running it twice changes nothing."""
     demo = generate(seed, days)
-    return run_import({name: io.BytesIO(text.encode()) for name, text in demo.files.items()})
+    report = run_import({name: io.BytesIO(text.encode()) for name, text in demo.files.items()})
+    device_ids = [d[0] for d in DEVICES]
+    db.session.execute(update(Device).where(Device.device_id.in_(device_ids)).values(is_demo=True)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(update(Product).where(Product.sku.in_([p[0] for p in PRODUCTS])).values(is_demo=True)
+                       .execution_options(synchronize_session=False))
+    return report

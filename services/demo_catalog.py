@@ -71,7 +71,8 @@ PRODUCTS: list[tuple[str, str, str, float, float, int, int, int, str]] = [
 ]
 
 # device id, name, venue type, cabinet type, rows, columns, slot w/h/d mm, capacity, service interval days
-DEVICES: list[tuple[str, str, str, str, int, int, int, int, int, int, int]] = [
+DeviceRow = tuple[str, str, str, str, int, int, int, int, int, int, int]
+DEVICES: list[DeviceRow] = [
     ("DEMO-OFF-01", "Demo: Harbour Tower lobby", "office", "combo", 6, 8, 80, 210, 560, 8, 7),
     ("DEMO-OFF-02", "Demo: Tech park kitchen cooler", "office", "refrigerated", 5, 6, 75, 230, 480, 10, 4),
     ("DEMO-SCH-01", "Demo: Riverside High canteen", "school", "ambient", 6, 10, 90, 200, 600, 10, 7),

@@ -113,11 +113,11 @@ class RedisEventStream:
     def read(self, stream: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[StreamEvent]:
         key = self._prefix + stream
         start = after if after and _valid_redis_id(after) else "0-0"
-        reply = self._r.xread({key: start}, count=count, block=block_ms or None)
+        reply: Any = self._r.xread({key: start}, count=count, block=block_ms or None)
         events: list[StreamEvent] = []
         for _key, entries in reply or []:
-            for event_id, fields in entries:
-                fields = {_text(k): _text(v) for k, v in fields.items()}
+            for event_id, raw in entries:
+                fields = {_text(k): _text(v) for k, v in raw.items()}
                 events.append(StreamEvent(_text(event_id), fields["type"], json.loads(fields["data"])))
         return events
 

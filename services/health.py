@@ -50,7 +50,7 @@ def readiness() -> tuple[bool, dict[str, Any]]:
                         ("llm_provider", _provider)):
         try:
             checks[name] = check()
-        except Exception as exc:  # a check that raises is a failed check, reported by kind only
+        except Exception as exc:  # noqa: BLE001 (a check that raises is a failed check, reported by kind only)
             checks[name] = {"status": "fail", "error": type(exc).__name__}
     ready = all(c["status"] == "ok" for c in checks.values())
     return ready, checks

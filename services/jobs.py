@@ -51,7 +51,8 @@ def _os_thread_executor(workers: int) -> Executor:
         if monkey.is_module_patched("threading"):
             from gevent.threadpool import ThreadPoolExecutor as GeventPool
 
-            return GeventPool(max_workers=workers)
+            pool: Executor = GeventPool(max_workers=workers)
+            return pool
     except ImportError:  # gevent is optional outside gunicorn
         pass
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")

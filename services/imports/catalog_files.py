@@ -27,6 +27,8 @@ DEVICES = FileSpec(
 SLOTS = FileSpec("slots.csv", ("device_id", "slot"), ("width_mm", "height_mm", "depth_mm", "capacity", "zone"))
 
 # Defaults for optional columns, stated in the import report whenever used.
+UNKNOWN_DEVICE = "unknown device (not in devices.csv or the database)"
+UNKNOWN_SKU = "unknown sku (not in products.csv or the database)"
 SLOT_OVERRIDABLE = ("width_mm", "height_mm", "depth_mm", "capacity", "zone")
 DEFAULT_COST_RATIO = 0.6  # typical vending unit cost is ~55-65% of the selling price
 PRODUCT_DEFAULTS = {"width_mm": 66, "height_mm": 122, "depth_mm": 66, "temperature": "ambient"}
@@ -149,7 +151,7 @@ def parse_slots(
         device_id = cell.get("device_id", fields.text)
         parsed = cell.get("slot", fields.slot_code)
         if device_id is not None and device_id not in geometry:
-            report.error(SLOTS.name, line, "device_id", "unknown device (not in devices.csv or the database)", device_id)
+            report.error(SLOTS.name, line, "device_id", UNKNOWN_DEVICE, device_id)
             continue
         if parsed is None or device_id is None:
             continue
@@ -258,10 +260,10 @@ def layout_slots(device: Device, overrides: dict[str, dict[str, Any]]) -> set[st
             device.slots.remove(slot)
             changed.add(code)
     for code, values in wanted.items():
-        slot = current.get(code)
-        if slot is None:
+        existing = current.get(code)
+        if existing is None:
             device.slots.append(Slot(code=code, **values))
             changed.add(code)
-        elif _apply(slot, values):
+        elif _apply(existing, values):
             changed.add(code)
     return changed

@@ -65,7 +65,8 @@ def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFac
         db.session.execute(
             update(Device)
             .where(Device.device_id.in_(sorted(report.devices_touched)))
-            .values(data_version=Device.data_version + 1, lock_version=Device.lock_version + 1)  # stale ORM copies now fail
+            # Bumping lock_version too makes any stale in-memory copy of these devices fail to save.
+            .values(data_version=Device.data_version + 1, lock_version=Device.lock_version + 1)
             .execution_options(synchronize_session=False)
         )
 

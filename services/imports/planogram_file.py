@@ -9,7 +9,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Device, Product
 from services.imports import fields
-from services.imports.catalog_files import Cell
+from services.imports.catalog_files import UNKNOWN_DEVICE, UNKNOWN_SKU, Cell
 from services.imports.reader import CsvFile, FileSpec
 from services.imports.report import ImportReport
 from services.planograms import current_assignment, save_version
@@ -34,11 +34,10 @@ def parse_planograms(
         else:
             report.defaulted(PLANOGRAMS.name, "capacity", "slot capacity", "column missing or blank")
         if device_id is not None and device_id not in geometry:
-            report.error(PLANOGRAMS.name, line, "device_id", "unknown device (not in devices.csv or the database)",
-                         device_id)
+            report.error(PLANOGRAMS.name, line, "device_id", UNKNOWN_DEVICE, device_id)
             continue
         if sku is not None and sku not in skus:
-            report.error(PLANOGRAMS.name, line, "sku", "unknown sku (not in products.csv or the database)", sku)
+            report.error(PLANOGRAMS.name, line, "sku", UNKNOWN_SKU, sku)
             continue
         if not cell.ok or device_id is None or parsed is None or sku is None:
             continue

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from extensions import db
 from models import Sale
 from services.imports import fields
+from services.imports.catalog_files import UNKNOWN_DEVICE, UNKNOWN_SKU
 from services.imports.reader import CsvFile, FileSpec
 from services.imports.report import ImportReport
 
@@ -69,7 +70,7 @@ class SalesLoader:
         device_id = row["device_id"].strip()
         device = self.devices.get(device_id)
         if device is None:
-            self._fail(line, "device_id", "unknown device (not in devices.csv or the database)", device_id)
+            self._fail(line, "device_id", UNKNOWN_DEVICE, device_id)
             return None
         slot = row["slot"].strip().upper()
         if slot not in device[1]:
@@ -81,7 +82,7 @@ class SalesLoader:
             return None
         sku = row["sku"].strip()
         if sku not in self.products:
-            self._fail(line, "sku", "unknown sku (not in products.csv or the database)", sku)
+            self._fail(line, "sku", UNKNOWN_SKU, sku)
             return None
         raw_ts = row["timestamp"]
         ts = self._timestamps.get(raw_ts)

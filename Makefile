@@ -1,0 +1,61 @@
+# Two commands: `make run` (fresh machine -> running app with demo data) and `make test` (whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app:create_app
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast lint typecheck install install-dev frontend bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Front-end libraries come from npm (pinned in package.json) and are served from static/vendor.
+frontend:
+	@if [ -f package.json ]; then npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor; fi
+
+run: install frontend
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	@echo "------------------------------------------------------------------"
+	@echo "Planogram AI workbench: http://$(HOST):$(PORT)"
+	@$(BIN)/flask demo-admin
+	@echo "------------------------------------------------------------------"
+	BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+typecheck: install-dev
+	$(BIN)/mypy services/
+
+# Whole suite: lint, types, pytest in embedded mode, then the app-level tests again with all state in Redis.
+test: install-dev frontend lint typecheck
+	scripts/with-redis.sh bash -c '\
+	  $(BIN)/pytest -q && \
+	  echo "== Redis mode: app-level tests with REDIS_URL set ==" && \
+	  TEST_MODE=redis $(BIN)/pytest -q tests/api'
+
+# Local loop: skips suites marked slow (CI runs them).
+test-fast: install-dev
+	scripts/with-redis.sh $(BIN)/pytest -q -m "not slow"
+
+bench: install-dev
+	$(BIN)/python bench/import_bench.py
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,92 @@
+"""Import benchmark: generate a 1,000,000-row sales.csv and time `run_import` on a fresh SQLite DB.
+
+Run from the project root: ``.venv/bin/python bench/import_bench.py [--rows N]``.
+Prints rows/s for the first import and for a full re-import (every row a duplicate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import create_app  # noqa: E402
+from config import TestConfig  # noqa: E402
+from extensions import db  # noqa: E402
+from services.imports import run_import  # noqa: E402
+
+DEVICES = 40
+ROWS, COLS = 6, 10
+PRODUCTS = 80
+
+
+def write_files(folder: Path, rows: int, seed: int = 1) -> None:
+    """Write products, devices and a sales file of ``rows`` vends."""
+    rng = random.Random(seed)
+    with (folder / "products.csv").open("w") as f:
+        f.write("sku,name,category,price,unit_cost,width_mm,height_mm,depth_mm,temperature\n")
+        for i in range(PRODUCTS):
+            f.write(f"P{i:03d},Product {i},cat{i % 8},{1 + i % 5 + 0.5:.2f},0.60,60,150,60,ambient\n")
+    with (folder / "devices.csv").open("w") as f:
+        f.write("device_id,name,venue_type,cabinet_type,rows,columns\n")
+        for d in range(DEVICES):
+            f.write(f"D{d:03d},Machine {d},office,ambient,{ROWS},{COLS}\n")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    step = 365 * 86400 / rows
+    with (folder / "sales.csv").open("w") as f:
+        f.write("device_id,timestamp,slot,sku,price,transaction_id\n")
+        for n in range(rows):
+            ts = (start + timedelta(seconds=n * step)).isoformat(timespec="seconds")
+            slot = f"{chr(65 + rng.randrange(ROWS))}{rng.randrange(COLS) + 1}"
+            sku = rng.randrange(PRODUCTS)
+            f.write(f"D{rng.randrange(DEVICES):03d},{ts},{slot},P{sku:03d},{1 + sku % 5 + 0.5:.2f},T{n}\n")
+
+
+def timed_import(app, folder: Path) -> tuple[float, dict]:  # type: ignore[no-untyped-def]
+    """Run one import of every file in ``folder``; return seconds and the report."""
+    with app.app_context():
+        streams = {p.name: p.open("rb") for p in folder.glob("*.csv")}
+        started = time.perf_counter()
+        report = run_import(streams)
+        db.session.commit()
+        elapsed = time.perf_counter() - started
+        for s in streams.values():
+            s.close()
+    return elapsed, report.as_dict()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        write_files(folder, args.rows)
+        size_mb = (folder / "sales.csv").stat().st_size / 1e6
+        print(f"generated {args.rows:,} sales rows ({size_mb:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'bench.db'}",
+                                    INSTANCE_PATH=str(folder), LOG_LEVEL="WARNING"))
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+        first, report = timed_import(app, folder)
+        sales = report["files"]["sales.csv"]
+        print(f"first import:  {first:6.1f} s  {args.rows / first:10,.0f} rows/s  inserted {sales['inserted']:,}")
+        again, report = timed_import(app, folder)
+        sales = report["files"]["sales.csv"]
+        print(f"re-import:     {again:6.1f} s  {args.rows / again:10,.0f} rows/s  duplicates {sales['duplicates']:,}"
+              f"  inserted {sales['inserted']:,}")
+        target = "PASS" if first <= 60 else "FAIL"
+        print(f"target: 1,000,000 rows <= 60 s -> {target} ({first:.1f} s for {args.rows:,} rows)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Event streams and job runners behave the same in memory and in Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+
+import pytest
+import redis
+
+from services.events import EventStream, MemoryEventStream, RedisEventStream
+from services.jobs import RQJobRunner, ThreadJobRunner
+
+RESULTS: list[tuple[str, int]] = []
+
+
+def record_job(label: str, value: int) -> None:
+    """A job function addressable by dotted path."""
+    RESULTS.append((label, value))
+
+
+def failing_job() -> None:
+    raise RuntimeError("boom")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def stream(request: pytest.FixtureRequest) -> Iterator[EventStream]:
+    if request.param == "memory":
+        yield MemoryEventStream(ttl_seconds=60)
+    else:
+        client: redis.Redis = request.getfixturevalue("redis_client")
+        yield RedisEventStream(client, ttl_seconds=60)
+
+
+def test_publish_and_read_in_order_and_resume_after_id(stream: EventStream) -> None:
+    ids = [stream.publish("job1", "progress", {"step": i}) for i in range(5)]
+    assert len(set(ids)) == 5
+    events = stream.read("job1", None)
+    assert [e.data["step"] for e in events] == [0, 1, 2, 3, 4]
+    assert [e.id for e in events] == ids
+    resumed = stream.read("job1", ids[2])
+    assert [e.data["step"] for e in resumed] == [3, 4]
+    assert stream.read("job1", ids[-1]) == []
+    assert stream.exists("job1") and not stream.exists("other")
+
+
+def test_streams_are_isolated(stream: EventStream) -> None:
+    stream.publish("a", "x", {"n": 1})
+    stream.publish("b", "y", {"n": 2})
+    assert [e.type for e in stream.read("a", None)] == ["x"]
+    assert [e.type for e in stream.read("b", None)] == ["y"]
+
+
+def test_blocking_read_wakes_on_publish(stream: EventStream) -> None:
+    first = stream.publish("job", "started", {})
+    timer = threading.Timer(0.2, lambda: stream.publish("job", "done", {"ok": True}))
+    timer.start()
+    events = stream.read("job", first, block_ms=5000)
+    timer.join()
+    assert [e.type for e in events] == ["done"] and events[0].data == {"ok": True}
+
+
+def test_blocking_read_times_out_empty(stream: EventStream) -> None:
+    assert stream.read("silent", None, block_ms=50) == []
+
+
+def test_thread_runner_runs_cancels_and_reports_failure() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=2)
+    RESULTS.clear()
+    job = runner.submit("tests.unit.test_events_jobs.record_job", "thread", 7)
+    bad = runner.submit("tests.unit.test_events_jobs.failing_job")
+    runner.cancel(job)
+    runner.shutdown()
+    assert RESULTS == [("thread", 7)]
+    assert runner.status(job) == "finished" and runner.status(bad) == "failed"
+    assert runner.is_cancelled(job) and not runner.is_cancelled(bad)
+    assert runner.status("nope") == "unknown"
+
+
+def test_rq_runner_enqueues_for_a_worker(redis_client: redis.Redis) -> None:
+    from rq import SimpleWorker
+
+    runner = RQJobRunner(redis_client, queue_name="test-queue")
+    RESULTS.clear()
+    job = runner.submit("tests.unit.test_events_jobs.record_job", "rq", 3, job_id="job-abc")
+    assert job == "job-abc" and runner.status(job) == "queued" and runner.queue_depth == 1
+    runner.cancel(job)
+    assert runner.is_cancelled(job)
+    SimpleWorker(["test-queue"], connection=redis_client).work(burst=True)
+    deadline = time.monotonic() + 5
+    while runner.status(job) != "finished" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.status(job) == "finished"
+    assert RESULTS == [("rq", 3)]
