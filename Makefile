@@ -7,7 +7,7 @@ export FLASK_APP := app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint typecheck install install-dev frontend bench clean
+.PHONY: run test test-fast lint typecheck install install-dev frontend browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ run: install frontend
 	@echo "------------------------------------------------------------------"
 	BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
+# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser build).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium with apt-get" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 lint: install-dev
 	$(BIN)/ruff check .
 
@@ -44,7 +49,7 @@ typecheck: install-dev
 	$(BIN)/mypy services/
 
 # Whole suite: lint, types, pytest in embedded mode, then the app-level tests again with all state in Redis.
-test: install-dev frontend lint typecheck
+test: install-dev frontend browser-deps lint typecheck
 	scripts/with-redis.sh bash -c '\
 	  $(BIN)/pytest -q && \
 	  echo "== Redis mode: app-level tests with REDIS_URL set ==" && \
