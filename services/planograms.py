@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
@@ -32,6 +33,7 @@ def save_version(
     base_version: int | None = None,
 ) -> PlanogramVersion:
     """Save ``assignment`` as the device's new active version; a stale ``base_version`` is a 409."""
+    name = device.device_id  # read now: after a failed flush the instance can no longer load attributes
     if base_version is not None and base_version != device.planogram_version:
         raise Conflict(
             f"Planogram of {device.device_id} changed since you loaded version {base_version} "
@@ -62,9 +64,9 @@ def save_version(
     device.data_version += 1
     try:
         db.session.flush()
-    except StaleDataError:
+    except (StaleDataError, IntegrityError):
         raise Conflict(
-            f"Planogram of {device.device_id} was saved by someone else at the same time; reload and retry",
+            f"Planogram of {name} was saved by someone else at the same time; reload and retry",
             code="stale_version",
         ) from None
     return version
