@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import create_app  # noqa: E402
-from config import TestConfig  # noqa: E402
-from extensions import db  # noqa: E402
-from services.imports import run_import  # noqa: E402
+from app import create_app
+from config import TestConfig
+from extensions import db
+from services.imports import run_import
 
 DEVICES = 40
 ROWS, COLS = 6, 10

@@ -1,7 +1,144 @@
-"""Planogram analysis API under /api/planogram (engine endpoints arrive with the engine issue)."""
+"""Planogram analysis API under /api/planogram: parse (pydantic), one service call, respond."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Literal
+
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, ConfigDict, Field
+
+from blueprints._web import parse_json, roles_required
+from services import planogram_analysis as analysis
+from services.catalog import list_devices
 
 bp = Blueprint("planogram", __name__, url_prefix="/api/planogram")
+
+SlotMap = dict[str, str | None]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConstraintsIn(Body):
+    must_stock: list[str] = Field(default_factory=list, max_length=500)
+    locked_slots: list[str] = Field(default_factory=list, max_length=500)
+    min_facings: dict[str, int] = Field(default_factory=dict)
+    max_facings: dict[str, int] = Field(default_factory=dict)
+
+
+class DeviceBody(Body):
+    device_id: str = Field(min_length=1, max_length=64)
+
+
+class ScoreBody(DeviceBody):
+    sku: str = Field(min_length=1, max_length=64)
+    slot: str = Field(min_length=2, max_length=4)
+    planogram: SlotMap | None = None
+
+
+class ValidateBody(DeviceBody):
+    planogram: SlotMap | None = None
+    constraints: ConstraintsIn | None = None
+
+
+class PredictBody(DeviceBody):
+    planogram: SlotMap
+    level: float = Field(default=0.9, gt=0.5, lt=1.0)
+
+
+class HeatBody(DeviceBody):
+    level: float = Field(default=0.9, gt=0.5, lt=1.0)
+
+
+class AffinityBody(Body):
+    device_id: str | None = Field(default=None, max_length=64, description="omit for the whole fleet")
+    min_count: int = Field(default=5, ge=2, le=10_000)
+    min_lift: float = Field(default=1.5, ge=1.0, le=100.0)
+
+
+class ForecastBody(DeviceBody):
+    horizon_days: int = Field(default=14, ge=1, le=90)
+
+
+class PersonalizeBody(DeviceBody):
+    max_changes: int = Field(default=5, ge=1, le=50)
+
+
+class OptimizeBody(DeviceBody):
+    objective: Literal["margin", "revenue"] = "margin"
+    locked_slots: list[str] = Field(default_factory=list, max_length=500)
+    must_stock: list[str] = Field(default_factory=list, max_length=500)
+    min_facings: dict[str, int] = Field(default_factory=dict)
+    max_facings: dict[str, int] = Field(default_factory=dict)
+
+    def constraints(self) -> dict[str, object]:
+        return self.model_dump(include={"locked_slots", "must_stock", "min_facings", "max_facings"})
+
+
+class BatchBody(Body):
+    device_ids: list[str] | None = Field(default=None, max_length=200, description="omit for every device")
+    objective: Literal["margin", "revenue"] = "margin"
+
+
+def _fleet_ids(venue_type: str | None = None) -> list[str]:
+    return [d["device_id"] for d in list_devices() if venue_type is None or d["venue_type"] == venue_type]
+
+
+@bp.post("/realtime-score")
+def realtime_score() -> Response:
+    body = parse_json(ScoreBody)
+    return jsonify(analysis.realtime_score(body.device_id, body.sku, body.slot.upper(), body.planogram))
+
+
+@bp.post("/validate-constraints")
+def validate_constraints() -> Response:
+    body = parse_json(ValidateBody)
+    constraints = body.constraints.model_dump() if body.constraints else None
+    return jsonify(analysis.validate_constraints(body.device_id, body.planogram, constraints))
+
+
+@bp.post("/predict-revenue")
+def predict_revenue() -> Response:
+    body = parse_json(PredictBody)
+    return jsonify(analysis.revenue(body.device_id, body.planogram, body.level))
+
+
+@bp.post("/heat-zone-analysis")
+def heat_zone_analysis() -> Response:
+    body = parse_json(HeatBody)
+    return jsonify(analysis.heat(body.device_id, body.level))
+
+
+@bp.post("/affinity-analysis")
+def affinity_analysis() -> Response:
+    body = parse_json(AffinityBody)
+    ids = [body.device_id] if body.device_id else _fleet_ids()
+    return jsonify(analysis.affinity_pairs(ids, body.min_count, body.min_lift))
+
+
+@bp.post("/demand-forecast")
+def demand_forecast() -> Response:
+    body = parse_json(ForecastBody)
+    return jsonify(analysis.forecast(body.device_id, body.horizon_days))
+
+
+@bp.post("/location-personalize")
+def location_personalize() -> Response:
+    body = parse_json(PersonalizeBody)
+    return jsonify(analysis.personalize(body.device_id, _fleet_ids(), body.max_changes))
+
+
+@bp.post("/optimize")
+@roles_required("merchandiser")
+def optimize() -> Response:
+    body = parse_json(OptimizeBody)
+    return jsonify(analysis.optimise(body.device_id, body.objective, body.constraints()))
+
+
+@bp.post("/batch-optimize")
+@roles_required("merchandiser")
+def batch_optimize() -> Response:
+    body = parse_json(BatchBody)
+    ids = body.device_ids if body.device_ids is not None else _fleet_ids()
+    return jsonify({"objective": body.objective, "items": analysis.batch(ids, body.objective)})

@@ -83,7 +83,7 @@ def _assign(device: DeviceRow, rng: random.Random) -> dict[str, str]:
     planogram: dict[str, str] = {}
     for zone in ("ambient", "chilled"):
         codes = [slot_label(r, c) for r in range(rows) for c in range(cols) if default_zone(cabinet, r, rows) == zone]
-        fits = [p for p in PRODUCTS if p[8] == zone and p[5] <= width * 2 and p[6] <= height and p[7] <= depth]
+        fits = [p for p in PRODUCTS if p[8] == zone and p[5] <= width and p[6] <= height and p[7] <= depth]
         fits.sort(key=lambda p: -taste.get(p[2], 1.0) * rng.uniform(0.6, 1.4))
         chosen = fits[: max(1, min(len(fits), len(codes) * 3 // 4))]
         chosen.sort(key=lambda p: (p[2], p[0]))

@@ -1,0 +1,105 @@
+"""build_pipeline: the one place where settings become a wired pipeline (memory or Redis backends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .budget import BudgetCounter, CostMonitor, MemoryBudgetCounter, RedisBudgetCounter
+from .cache import SemanticCache
+from .cache_backends import CacheBackend, MemoryCacheBackend, RedisCacheBackend
+from .execution import CallExecutor
+from .ledger import LedgerSink
+from .pii import PIIRedactor
+from .pipeline import LLMIntegrationPipeline
+from .preparation import Preparer
+from .pricing import PriceTable
+from .prompts import PromptSource
+from .providers import AnthropicProvider, Embedder, OpenAIEmbedder, OpenAIProvider, Provider
+from .resilience import BreakerStore, CircuitBreaker, MemoryBreakerStore, RedisBreakerStore, RetryPolicy
+from .routing import TierRouter
+from .settings import LLMSettings
+from .similarity import SimilarityLayer
+
+
+def make_provider(settings: LLMSettings, name: str) -> Provider:
+    """One SDK-backed provider by name (keys are passed to the SDK, never logged)."""
+    if name == "anthropic":
+        return AnthropicProvider(
+            settings.anthropic_api_key, settings.anthropic_base_url, settings.request_timeout_s
+        )
+    return OpenAIProvider(
+        settings.openai_api_key, settings.openai_base_url, settings.request_timeout_s, name=name
+    )
+
+
+def make_embedder(settings: LLMSettings) -> Embedder | None:
+    """OpenAI embeddings when similarity is wanted and an OpenAI(-compatible) endpoint is configured."""
+    if not settings.similarity_features or not (settings.openai_api_key or settings.openai_base_url):
+        return None
+    return OpenAIEmbedder(settings.openai_api_key, settings.openai_base_url, settings.embedding_model)
+
+
+def build_pipeline(
+    settings: LLMSettings,
+    prompts: PromptSource,
+    ledger: LedgerSink,
+    redis: Any | None = None,
+    *,
+    providers: dict[str, Provider] | None = None,
+    embedder: Embedder | None = None,
+    retry: RetryPolicy | None = None,
+) -> LLMIntegrationPipeline:
+    """Wire every part; with a redis-py client the cache, budget and breakers are shared across processes.
+
+    Raises ConfigError for an unknown provider or a model without a price.
+    """
+    settings.validate()
+    prices = PriceTable(settings.extra_prices)
+    names = settings.configured_providers()
+    router = TierRouter(settings, prices, names) if names else None
+    if providers is None:
+        providers = {name: make_provider(settings, name) for name in names}
+    embedder = embedder if embedder is not None else make_embedder(settings)
+    if embedder is not None:
+        prices.require([embedder.model])
+    backend, costs, breaker = _shared_state(settings, redis)
+    ttl_s = settings.cache_ttl_hours * 3600
+    cache = SemanticCache(
+        backend, ttl_s, embedder, settings.similarity_features, settings.similarity_threshold
+    )
+    retry = retry or RetryPolicy(
+        settings.retry_attempts, settings.retry_base_s, settings.retry_max_delay_s, settings.retry_total_s
+    )
+    executor = CallExecutor(providers, breaker, retry, costs, prices) if names else None
+    similarity = (
+        SimilarityLayer(cache, costs, prices, settings.pii_features) if embedder is not None else None
+    )
+    preparer = Preparer(prompts, router, PIIRedactor())
+    return LLMIntegrationPipeline(
+        preparer=preparer,
+        executor=executor,
+        cache=cache,
+        costs=costs,
+        breaker=breaker,
+        ledger=ledger,
+        timeout_s=settings.request_timeout_s,
+        similarity=similarity,
+        prices=prices,
+    )
+
+
+def _shared_state(
+    settings: LLMSettings, redis: Any | None
+) -> tuple[CacheBackend, CostMonitor, CircuitBreaker]:
+    """Cache, budget and breakers: in Redis when a client is given (multi-process), else in memory."""
+    ns = settings.namespace
+    if redis is not None:
+        backend: CacheBackend = RedisCacheBackend(redis, f"{ns}:cache")
+        counter: BudgetCounter = RedisBudgetCounter(redis, f"{ns}:budget")
+        store: BreakerStore = RedisBreakerStore(redis, f"{ns}:breaker")
+    else:
+        backend = MemoryCacheBackend(max_entries=settings.cache_max_entries)
+        counter, store = MemoryBudgetCounter(), MemoryBreakerStore()
+    costs = CostMonitor(counter, settings.daily_budget_usd)
+    breaker = CircuitBreaker(store, settings.breaker_failures, settings.breaker_reset_s)
+    return backend, costs, breaker

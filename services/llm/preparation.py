@@ -1,0 +1,157 @@
+"""Turning a feature's call into a ready request: variant, redaction, context budget, render, cache key."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from .cache import cache_key, canonical_variables
+from .errors import PromptError
+from .pii import PIIRedactor
+from .prompts import PromptRenderer, PromptSource, PromptVersion, RenderedPrompt, choose_variant
+from .routing import Route, TierRouter
+from .structured import schema_instruction
+from .structurer import ContextBlock, DataStructurer
+from .tokens import estimate_prompt_tokens
+from .types import Tier
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackAnswer:
+    """What a rule-based fallback returns (a plain str, dict or pydantic model is accepted too)."""
+
+    text: str = ""
+    data: Any = None
+    confidence: float = 0.3
+
+
+FallbackResult = FallbackAnswer | BaseModel | str | Mapping[str, Any]
+FallbackFn = Callable[[Mapping[str, Any]], FallbackResult]
+
+
+@dataclass
+class CallSpec:
+    """Everything the feature passed to `run`."""
+
+    feature: str
+    prompt_name: str
+    variables: Mapping[str, Any]
+    schema: type[BaseModel] | None = None
+    fallback: FallbackFn | None = None
+    user_id: str | None = None
+    tags: Sequence[str] = ()
+    pii: bool = False
+    context: Sequence[ContextBlock] = ()
+    volatile: frozenset[str] = frozenset()
+
+
+@dataclass
+class Prepared:
+    """A call ready for cache lookup and execution."""
+
+    spec: CallSpec
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    prompt: PromptVersion | None = None
+    rendered: RenderedPrompt | None = None
+    tier: Tier | None = None
+    routes: list[Route] = field(default_factory=list)
+    key: str = ""
+    input_estimate: int = 0
+    pii_map: dict[str, str] = field(default_factory=dict)
+    vector: list[float] | None = None
+
+
+class Preparer:
+    """Pure preparation steps; raises PromptError only for a feature's programming errors."""
+
+    def __init__(
+        self,
+        prompts: PromptSource,
+        router: TierRouter | None,
+        redactor: PIIRedactor,
+        structurer: DataStructurer | None = None,
+    ) -> None:
+        self.prompts = prompts
+        self.router = router
+        self.redactor = redactor
+        self.structurer = structurer or DataStructurer()
+        self.renderer = PromptRenderer()
+
+    def prepare(self, spec: CallSpec, remaining_fraction: float) -> Prepared:
+        """Choose the variant, route, redact, fit the context, render and compute the cache key."""
+        prepared = Prepared(spec)
+        versions = self.prompts.active_versions(spec.prompt_name)
+        if not versions:
+            raise PromptError(f"no active version of prompt {spec.prompt_name!r}")
+        prompt = choose_variant(versions, spec.user_id or prepared.request_id)
+        prepared.prompt = prompt
+        if self.router is not None:
+            prepared.tier = self.router.tier_for(spec.feature, prompt.tier, remaining_fraction)
+            prepared.routes = self.router.chain(prepared.tier, prompt.max_tokens)
+        variables = self._variables(spec, prepared)
+        prepared.rendered = self._render(prompt, variables, spec.schema)
+        prepared.input_estimate = estimate_prompt_tokens(
+            prepared.rendered.system, [m.content for m in prepared.rendered.messages]
+        )
+        if prepared.routes:
+            prepared.key = self._key(prepared, variables)
+        return prepared
+
+    def _variables(self, spec: CallSpec, prepared: Prepared) -> dict[str, Any]:
+        """Redacted (when asked), canonical variables plus the budget-fitted context blocks."""
+        variables: dict[str, Any] = dict(spec.variables)
+        if spec.pii:
+            variables = self.redactor.redact_value(variables, prepared.pii_map)
+        variables = canonical_variables(variables)
+        if spec.context:
+            budget = prepared.routes[0].context_budget if prepared.routes else 8000
+            blocks = list(spec.context)
+            if spec.pii:
+                blocks = [self._redact_block(b, prepared.pii_map) for b in blocks]
+            fitted = self.structurer.fit(blocks, budget)
+            variables.update(fitted.texts)
+            variables["context_truncated"] = list(fitted.truncated)
+        return variables
+
+    def _redact_block(self, block: ContextBlock, mapping: dict[str, str]) -> ContextBlock:
+        lines = tuple(self.redactor.redact(line, mapping).text for line in block.lines)
+        return ContextBlock(block.name, lines, block.priority, block.header, block.footer)
+
+    def _render(
+        self, prompt: PromptVersion, variables: Mapping[str, Any], schema: type[BaseModel] | None
+    ) -> RenderedPrompt:
+        rendered = self.renderer.render(prompt, variables)
+        if schema is None:
+            return rendered
+        system = f"{rendered.system}\n\n{schema_instruction(schema)}".strip()
+        return RenderedPrompt(rendered.prompt, system, rendered.messages)
+
+    def _key(self, prepared: Prepared, variables: dict[str, Any]) -> str:
+        """Key on the primary route's model; volatile fields are blanked by re-rendering for the key only."""
+        spec, prompt, rendered = prepared.spec, prepared.prompt, prepared.rendered
+        assert prompt is not None and rendered is not None
+        if spec.volatile:
+            rendered = self._render(prompt, canonical_variables(variables, spec.volatile), spec.schema)
+        params = {
+            "max_tokens": prepared.routes[0].max_output_tokens,
+            "temperature": prompt.temperature,
+            "schema": spec.schema.__name__ if spec.schema else None,
+            "variant": prompt.variant,
+        }
+        return cache_key(
+            spec.feature,
+            prompt.name,
+            prompt.version,
+            prepared.routes[0].model,
+            rendered.system,
+            rendered.messages,
+            params,
+        )

@@ -1,0 +1,149 @@
+"""AnthropicProvider: the Messages API through the official `anthropic` SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx2
+
+from ..errors import ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
+from ..types import Completion, CompletionRequest, StreamDone, StreamEvent, TextDelta, Usage
+from .base import Provider, map_status, map_transport
+
+
+class AnthropicProvider(Provider):
+    """Claude models; usage comes from the response, or message_start + message_delta when streaming."""
+
+    name = "anthropic"
+
+    def __init__(self, api_key: str | None, base_url: str | None = None, timeout_s: float = 30.0) -> None:
+        super().__init__()
+        # SDK retries off: the pipeline owns retrying, backoff and failover.
+        self._client = anthropic.Anthropic(
+            api_key=api_key or "unset", base_url=base_url, max_retries=0, timeout=timeout_s
+        )
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        """One blocking Messages call."""
+        try:
+            message = self._client.messages.create(**_params(request))
+        except Exception as exc:
+            raise _map(exc) from exc
+        text = "".join(block.text for block in message.content if block.type == "text")
+        return Completion(
+            text=text,
+            model=message.model,
+            provider=self.name,
+            usage=_usage(message.usage),
+            stop_reason=message.stop_reason,
+            response_id=message.id,
+        )
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        """Stream text deltas; a stream without message_stop is a StreamCut."""
+        parts: list[str] = []
+        meta: dict[str, Any] = {}
+        try:
+            with self._client.messages.create(**_params(request), stream=True) as events:
+                for event in events:
+                    delta = _consume(event, meta)
+                    if delta:
+                        parts.append(delta)
+                        yield TextDelta(delta)
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise _map(exc, "".join(parts), meta.get("output_tokens", 0)) from exc
+        if not meta.get("stopped"):
+            raise StreamCut("stream ended before message_stop", "".join(parts), meta.get("output_tokens", 0))
+        yield StreamDone(self._completion("".join(parts), meta, request.model))
+
+    def _completion(self, text: str, meta: dict[str, Any], model: str) -> Completion:
+        usage = Usage(
+            input_tokens=meta.get("input_tokens", 0),
+            output_tokens=meta.get("output_tokens", 0),
+            cached_tokens=meta.get("cached_tokens", 0),
+            cache_write_tokens=meta.get("cache_write_tokens", 0),
+        )
+        return Completion(
+            text, meta.get("model", model), self.name, usage, meta.get("stop_reason"), meta.get("id")
+        )
+
+
+def _params(request: CompletionRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "timeout": request.timeout_s,
+    }
+    if request.system:
+        params["system"] = request.system
+    if request.user_tag:
+        params["metadata"] = {"user_id": request.user_tag}
+    return params
+
+
+def _usage(raw: Any) -> Usage:
+    """Anthropic's input_tokens excludes cache reads and writes; Usage.input_tokens is the whole prompt."""
+    cached = raw.cache_read_input_tokens or 0
+    written = raw.cache_creation_input_tokens or 0
+    return Usage(raw.input_tokens + cached + written, raw.output_tokens, cached, written)
+
+
+def _consume(event: Any, meta: dict[str, Any]) -> str:
+    """Fold one raw stream event into `meta`; return its text, if any."""
+    kind = event.type
+    if kind == "message_start":
+        usage = _usage(event.message.usage)
+        meta.update(
+            id=event.message.id,
+            model=event.message.model,
+            input_tokens=usage.input_tokens,
+            cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            output_tokens=usage.output_tokens,
+        )
+    elif kind == "content_block_delta" and event.delta.type == "text_delta":
+        return str(event.delta.text)
+    elif kind == "message_delta":
+        # message_delta usage is cumulative; input fields appear only when the server revises them.
+        meta["output_tokens"] = event.usage.output_tokens
+        meta["stop_reason"] = event.delta.stop_reason
+        if event.usage.input_tokens is not None:
+            cached = event.usage.cache_read_input_tokens or meta.get("cached_tokens", 0)
+            written = event.usage.cache_creation_input_tokens or meta.get("cache_write_tokens", 0)
+            meta.update(input_tokens=event.usage.input_tokens + cached + written, cached_tokens=cached)
+    elif kind == "message_stop":
+        meta["stopped"] = True
+    return ""
+
+
+def _map(exc: Exception, partial: str = "", output_tokens: int = 0) -> LLMError:
+    if isinstance(exc, anthropic.APIStatusError):
+        if partial:
+            return StreamCut(f"stream error event: {exc.status_code}", partial, output_tokens)
+        return map_status(exc.status_code, _safe_message(exc), exc.response.headers)
+    if isinstance(exc, anthropic.APITimeoutError):
+        return StreamCut("timeout mid-stream", partial, output_tokens) if partial else Timeout("timeout")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return (
+            StreamCut("connection lost", partial, output_tokens)
+            if partial
+            else ConnectionFailed("connection")
+        )
+    if isinstance(exc, (httpx2.HTTPError, anthropic.APIError)):
+        return map_transport(exc, partial, output_tokens)
+    if isinstance(exc, json.JSONDecodeError):
+        return (
+            StreamCut("malformed event", partial, output_tokens) if partial else ServerError("malformed body")
+        )
+    raise exc  # anything else is a programming error and must surface
+
+
+def _safe_message(exc: anthropic.APIStatusError) -> str:
+    # The SDK message embeds the response body; the status and error type are enough and leak nothing.
+    return f"{exc.status_code} {exc.type or ''}".strip()

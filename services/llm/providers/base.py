@@ -1,0 +1,103 @@
+"""The provider interface: one blocking call and one streaming call per SDK."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
+from typing import ClassVar, Protocol
+
+import httpx2
+
+from ..errors import (
+    ConnectionFailed,
+    LLMError,
+    Overloaded,
+    ProviderRejected,
+    RateLimited,
+    ServerError,
+    StreamCut,
+    Timeout,
+)
+from ..types import Completion, CompletionRequest, StreamDone, StreamEvent
+
+
+class Provider(ABC):
+    """A chat model behind one SDK; subclasses map SDK errors to `services.llm.errors`."""
+
+    name: ClassVar[str] = "provider"
+    supports_streaming: ClassVar[bool] = True
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name  # type: ignore[misc]  # an instance may rename itself (openai-compatible)
+
+    @abstractmethod
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        """Yield text deltas, then exactly one StreamDone with the provider's usage."""
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        """Blocking call; the default drains `stream`, SDK classes override with the plain endpoint."""
+        for event in self.stream(request):
+            if isinstance(event, StreamDone):
+                return event.completion
+        raise StreamCut("stream ended without a final event")
+
+
+class Embedder(Protocol):
+    """Turns texts into vectors for the cache's similarity layer."""
+
+    model: str
+
+    def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
+        """Vectors for `texts` and the input tokens the provider billed."""
+        ...
+
+
+def retry_after_from(headers: httpx2.Headers | None) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or HTTP date)."""
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(float(raw_ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        try:
+            import time
+
+            return max(parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            return None
+
+
+def map_status(status: int, message: str, headers: httpx2.Headers | None) -> LLMError:
+    """Translate an HTTP status from any provider into the pipeline's error types."""
+    if status == 429:
+        return RateLimited(message, retry_after_from(headers))
+    if status == 529:
+        return Overloaded(message, retry_after_from(headers))
+    if status in (408, 504):
+        return Timeout(message)
+    if status >= 500:
+        return ServerError(message)
+    return ProviderRejected(f"HTTP {status}: {message}")
+
+
+def map_transport(exc: BaseException, partial: str = "", output_tokens: int = 0) -> LLMError:
+    """Translate an httpx2 transport failure; mid-stream failures become StreamCut."""
+    if partial:
+        return StreamCut(f"stream cut: {type(exc).__name__}", partial, output_tokens)
+    if isinstance(exc, httpx2.TimeoutException):
+        return Timeout(type(exc).__name__)
+    return ConnectionFailed(type(exc).__name__)
+
+
+ErrorMapper = Callable[[Exception], LLMError | None]

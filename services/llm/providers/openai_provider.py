@@ -1,0 +1,167 @@
+"""OpenAIProvider (Chat Completions) and OpenAIEmbedder through the official `openai` SDK.
+
+With a `base_url` the same class talks to any compatible server (OpenRouter, Ollama, vLLM).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx2
+import openai
+
+from ..errors import ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
+from ..types import Completion, CompletionRequest, StreamDone, StreamEvent, TextDelta, Usage
+from .base import Provider, map_status, map_transport
+
+
+def make_client(api_key: str | None, base_url: str | None, timeout_s: float) -> openai.OpenAI:
+    """An SDK client with retries off (the pipeline owns retrying)."""
+    return openai.OpenAI(api_key=api_key or "unset", base_url=base_url, max_retries=0, timeout=timeout_s)
+
+
+class OpenAIProvider(Provider):
+    """GPT models, or any OpenAI-compatible server when `base_url` is given."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None = None,
+        timeout_s: float = 30.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        self._client = make_client(api_key, base_url, timeout_s)
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        """One blocking chat completion."""
+        try:
+            response = self._client.chat.completions.create(**_params(request))
+        except Exception as exc:
+            raise _map(exc) from exc
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice else ""
+        return Completion(
+            text=text,
+            model=response.model,
+            provider=self.name,
+            usage=_usage(response.usage),
+            stop_reason=choice.finish_reason if choice else None,
+            response_id=response.id,
+        )
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        """Stream deltas; the usage chunk (include_usage) is required, else the stream was cut."""
+        parts: list[str] = []
+        meta: dict[str, Any] = {}
+        try:
+            chunks = self._client.chat.completions.create(
+                **_params(request), stream=True, stream_options={"include_usage": True}
+            )
+            with chunks:
+                for chunk in chunks:
+                    delta = _consume(chunk, meta)
+                    if delta:
+                        parts.append(delta)
+                        yield TextDelta(delta)
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise _map(exc, "".join(parts)) from exc
+        if "usage" not in meta or "finish_reason" not in meta:
+            raise StreamCut("stream ended before its usage chunk", "".join(parts))
+        completion = Completion(
+            "".join(parts),
+            meta.get("model", request.model),
+            self.name,
+            meta["usage"],
+            meta["finish_reason"],
+            meta.get("id"),
+        )
+        yield StreamDone(completion)
+
+
+class OpenAIEmbedder:
+    """Embeddings API for the cache's similarity layer."""
+
+    def __init__(
+        self, api_key: str | None, base_url: str | None, model: str, timeout_s: float = 10.0
+    ) -> None:
+        self.model = model
+        self._client = make_client(api_key, base_url, timeout_s)
+
+    def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
+        """Vectors in input order and the billed input tokens."""
+        try:
+            response = self._client.embeddings.create(model=self.model, input=list(texts))
+        except Exception as exc:
+            raise _map(exc) from exc
+        ordered = sorted(response.data, key=lambda item: item.index)
+        return [list(item.embedding) for item in ordered], response.usage.prompt_tokens
+
+
+def _params(request: CompletionRequest) -> dict[str, Any]:
+    messages: list[dict[str, str]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": messages,
+        "max_completion_tokens": request.max_tokens,
+        "timeout": request.timeout_s,
+    }
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.user_tag:
+        params["safety_identifier"] = request.user_tag
+    return params
+
+
+def _usage(raw: Any) -> Usage:
+    """prompt_tokens already includes cached tokens (unlike Anthropic's input_tokens)."""
+    if raw is None:
+        return Usage()
+    details = raw.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details else 0
+    written = (details.cache_write_tokens or 0) if details else 0
+    return Usage(raw.prompt_tokens, raw.completion_tokens, cached, written)
+
+
+def _consume(chunk: Any, meta: dict[str, Any]) -> str:
+    meta.setdefault("id", chunk.id)
+    meta.setdefault("model", chunk.model)
+    if chunk.usage is not None:
+        meta["usage"] = _usage(chunk.usage)
+    text = ""
+    for choice in chunk.choices:
+        if choice.delta and choice.delta.content:
+            text += choice.delta.content
+        if choice.finish_reason:
+            meta["finish_reason"] = choice.finish_reason
+    return text
+
+
+def _map(exc: Exception, partial: str = "") -> LLMError:
+    if isinstance(exc, openai.APIStatusError):
+        if partial:
+            return StreamCut(f"stream error: {exc.status_code}", partial)
+        return map_status(
+            exc.status_code, f"{exc.status_code} {exc.code or ''}".strip(), exc.response.headers
+        )
+    if isinstance(exc, openai.APITimeoutError):
+        return StreamCut("timeout mid-stream", partial) if partial else Timeout("timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return StreamCut("connection lost", partial) if partial else ConnectionFailed("connection")
+    if isinstance(exc, openai.APIError):
+        # Errors sent inside an SSE stream arrive as plain APIError.
+        return StreamCut("error event mid-stream", partial) if partial else ServerError("stream error event")
+    if isinstance(exc, httpx2.HTTPError):
+        return map_transport(exc, partial)
+    if isinstance(exc, json.JSONDecodeError):
+        return StreamCut("malformed chunk", partial) if partial else ServerError("malformed body")
+    raise exc  # anything else is a programming error and must surface

@@ -1,0 +1,130 @@
+"""Baskets from vends and co-purchase pairs with support, confidence, lift and a significance filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import poisson
+
+from services.planogram.types import IntArray, SalesData
+
+
+@dataclass(frozen=True, slots=True)
+class AffinityPair:
+    """A co-purchase pair; confidence_ab = P(b in basket | a in basket)."""
+
+    sku_a: str
+    sku_b: str
+    count: int
+    count_a: int
+    count_b: int
+    support: float
+    confidence_ab: float
+    confidence_ba: float
+    lift: float
+    expected: float
+    p_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class AffinityResult:
+    """Surviving pairs (strongest lift first) and the basket counts they were mined from."""
+
+    n_baskets: int
+    n_multi_item_baskets: int
+    pairs: tuple[AffinityPair, ...]
+
+    def lift_map(self) -> dict[tuple[str, str], float]:
+        """{(a, b) sorted: lift} of the surviving pairs."""
+        return {tuple(sorted((p.sku_a, p.sku_b))): p.lift for p in self.pairs}  # type: ignore[misc]
+
+
+def basket_ids(sales: SalesData, window_s: int = 90) -> IntArray:
+    """Basket id per vend: shared transaction_id, else a chain of vends <= window_s apart."""
+    n = sales.n
+    out = np.empty(n, dtype=np.int64)
+    has_txn = sales.txn >= 0
+    _, txn_ids = np.unique(sales.txn[has_txn], return_inverse=True)
+    out[has_txn] = txn_ids
+    offset = int(txn_ids.max()) + 1 if len(txn_ids) else 0
+    rest = np.flatnonzero(~has_txn)
+    if len(rest):
+        order = rest[np.argsort(sales.ts[rest], kind="stable")]
+        gaps = np.diff(sales.ts[order])
+        session = np.concatenate(([0], np.cumsum(gaps > window_s)))
+        out[order] = session + offset
+    return out
+
+
+def affinity(
+    sales: SalesData | Sequence[SalesData],
+    *,
+    window_s: int = 90,
+    min_count: int = 5,
+    min_lift: float = 1.5,
+    alpha: float = 0.01,
+) -> AffinityResult:
+    """Mine pairs; keep those with count >= min_count, lift >= min_lift and Bonferroni p <= alpha.
+
+    The p-value is P(X >= count) for X ~ Poisson(n_a n_b / N), the co-occurrence expected if the two
+    skus were bought independently; Bonferroni divides alpha by the number of candidate pairs.
+    """
+    parts = [sales] if isinstance(sales, SalesData) else list(sales)
+    vocab: dict[str, int] = {}
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    n_baskets = 0
+    for part in parts:
+        if part.n == 0:
+            continue
+        remap = np.array([vocab.setdefault(s, len(vocab)) for s in part.skus], dtype=np.int64)
+        b = basket_ids(part, window_s)
+        rows.append(b + n_baskets)
+        cols.append(remap[part.sku])
+        n_baskets += int(b.max()) + 1
+    skus = list(vocab)
+    if n_baskets == 0:
+        return AffinityResult(0, 0, ())
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    inc = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_baskets, len(skus)))
+    inc.sum_duplicates()
+    inc.data[:] = 1.0  # a sku bought twice in one basket counts once
+    sizes = np.asarray(inc.sum(axis=1)).ravel()
+    co = (inc.T @ inc).tocoo()
+    single = np.asarray(inc.sum(axis=0)).ravel()
+    k = max(len(skus), 2)
+    m_tests = k * (k - 1) / 2
+    pairs: list[AffinityPair] = []
+    for i, j, v in zip(co.row.tolist(), co.col.tolist(), co.data.tolist(), strict=True):
+        if i >= j or v < min_count:
+            continue
+        na, nb = single[i], single[j]
+        expected = na * nb / n_baskets
+        lift = v / expected
+        if lift < min_lift:
+            continue
+        p = float(poisson.sf(v - 1, expected))
+        if p * m_tests > alpha:
+            continue
+        a, b_ = (i, j) if skus[i] <= skus[j] else (j, i)
+        pairs.append(
+            AffinityPair(
+                skus[a],
+                skus[b_],
+                int(v),
+                int(single[a]),
+                int(single[b_]),
+                v / n_baskets,
+                v / single[a],
+                v / single[b_],
+                float(lift),
+                float(expected),
+                p,
+            )
+        )
+    pairs.sort(key=lambda p: (-p.lift, p.sku_a, p.sku_b))
+    return AffinityResult(n_baskets, int((sizes > 1).sum()), tuple(pairs))

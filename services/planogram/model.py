@@ -1,0 +1,107 @@
+"""The fitted demand/position model of one device: an immutable object with precomputed arrays."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+
+from services.planogram.types import FloatArray
+
+
+def _ro(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    a.setflags(write=False)
+    return a
+
+
+def visibility(weights: Sequence[float] | FloatArray, eps: float) -> float:
+    """Visibility of a sku's facings: (1 - eps) * best weight + eps * sum of weights."""
+    if len(weights) == 0:
+        return 0.0
+    return (1.0 - eps) * float(max(weights)) + eps * float(sum(weights))
+
+
+@dataclass(frozen=True, slots=True)
+class DemandModel:
+    """Per device x sku base demand, slot position weights, weekday pattern and trend.
+
+    base[k]: units/day of sku k on one facing in a slot of weight 1 (the cabinet average), at the
+    last day of the window, averaged over weekdays.  pos_weight[s]: multiplicative position effect
+    of slot s (mean 1 over the cabinet, = row effect x column effect).  A sku on slots S sells
+    base * visibility(w[S]) per day before stock limits.
+    """
+
+    device_id: str
+    venue_type: str
+    slot_codes: tuple[str, ...]
+    skus: tuple[str, ...]
+    sku_index: Mapping[str, int]
+    slot_index: Mapping[str, int]
+    base: FloatArray
+    base_log_se: FloatArray
+    observed: npt.NDArray[np.bool_]
+    pos_weight: FloatArray
+    pos_log_se: FloatArray
+    row_log: FloatArray
+    col_log: FloatArray
+    dow: FloatArray
+    trend_per_day: float
+    trend_se: float
+    space_elasticity: float
+    service_interval_days: float
+    start_day: int
+    end_day: int
+    n_obs: int
+    censored_slot_days: int
+    censored_by_slot: FloatArray
+    obs_by_slot: FloatArray
+    pair_lift: Mapping[tuple[str, str], float]
+
+    @staticmethod
+    def build(**kw: object) -> DemandModel:
+        """Construct with read-only arrays and mappings (the model is shared across requests)."""
+        for k, v in list(kw.items()):
+            if isinstance(v, np.ndarray):
+                kw[k] = _ro(v)
+            elif isinstance(v, dict):
+                kw[k] = MappingProxyType(v)
+        return DemandModel(**kw)  # type: ignore[arg-type]
+
+    def has_sku(self, sku: str) -> bool:
+        """Whether the model knows the sku (catalogue or sales)."""
+        return sku in self.sku_index
+
+    def base_demand(self, sku: str) -> float:
+        """Units/day of the sku on one facing at an average slot."""
+        return float(self.base[self.sku_index[sku]])
+
+    def weight(self, slot: str) -> float:
+        """Position weight of a slot (mean 1)."""
+        return float(self.pos_weight[self.slot_index[slot]])
+
+    def expected_units_per_day(self, sku: str, slot: str) -> float:
+        """Demand (units/day) of the sku on a single facing in this slot, before stock limits."""
+        return self.base_demand(sku) * self.weight(slot)
+
+    def demand(self, sku: str, slots: Sequence[str]) -> float:
+        """Demand (units/day) of the sku on these facings, before stock limits."""
+        w = [self.weight(s) for s in slots]
+        return self.base_demand(sku) * visibility(w, self.space_elasticity)
+
+    def day_factor(self, epoch_day: int, trend_damping: float = 1.0) -> float:
+        """Multiplier for a calendar day: weekday factor x trend relative to the window end."""
+        dow = self.dow[(epoch_day + 3) % 7]
+        return float(dow * math.exp(trend_damping * self.trend_per_day * (epoch_day - self.end_day)))
+
+    def lift(self, a: str, b: str) -> float:
+        """Co-purchase lift of a pair (1 when not significant)."""
+        key = (a, b) if a <= b else (b, a)
+        return float(self.pair_lift.get(key, 1.0))
+
+    def n_rows_cols(self) -> tuple[int, int]:
+        """Shape of the row x column effect grid."""
+        return len(self.row_log), len(self.col_log)

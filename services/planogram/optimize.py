@@ -1,0 +1,219 @@
+"""Optimiser: exact MILP for the separable part, then best-swap local search on adjacency terms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.planogram.adjacency import adjacency_value
+from services.planogram.milp import solve_milp
+from services.planogram.model import DemandModel
+from services.planogram.problem import Problem, build_problem
+from services.planogram.rules import validate
+from services.planogram.types import (
+    Cabinet,
+    Catalog,
+    Constraints,
+    FloatArray,
+    IntArray,
+    Move,
+    Planogram,
+    Violation,
+    diff_planograms,
+)
+from services.planogram.value import ValueParams, evaluate
+
+NEG = -np.inf
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizationStep:
+    """One improvement: phase 'current' (step 0), 'milp' (exact separable optimum) or 'swap'."""
+
+    step: int
+    phase: str
+    moves: tuple[Move, ...]
+    objective: float
+    planogram: Planogram
+    final: bool
+    milp_optimal: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizationResult:
+    """Final planogram with its value per day and the uplift over the current one."""
+
+    planogram: Planogram
+    objective: float
+    current_objective: float
+    uplift_per_day: float
+    uplift_pct: float
+    revenue_per_day: float
+    margin_per_day: float
+    current_revenue_per_day: float
+    current_margin_per_day: float
+    milp_objective: float
+    optimal: bool
+    steps: int
+    moves: tuple[Move, ...]
+    violations: tuple[Violation, ...]
+
+
+def planogram_objective(
+    model: DemandModel, cabinet: Cabinet, products: Catalog, planogram: Planogram, params: ValueParams
+) -> float:
+    """Full objective per day: separable value plus adjacency bonuses."""
+    return evaluate(model, cabinet, products, planogram, params).value + adjacency_value(
+        model, cabinet, products, planogram, params
+    )
+
+
+def _values(pb: Problem, a: IntArray) -> tuple[FloatArray, list[list[int]]]:
+    slots: list[list[int]] = [[] for _ in pb.skus]
+    for s, k in enumerate(a.tolist()):
+        if k >= 0:
+            slots[k].append(s)
+    return np.array([pb.sku_value(k, sl) for k, sl in enumerate(slots)]), slots
+
+
+def swap_deltas(pb: Problem, a: IntArray) -> FloatArray:
+    """Objective change of swapping the contents of every slot pair (s1, s2); -inf where not allowed."""
+    n_s = len(a)
+    occ = a >= 0
+    ak = np.where(occ, a, 0)
+    f_cur, slots = _values(pb, a)
+    om = np.zeros(n_s)
+    osum = np.zeros(n_s)
+    ocap = np.zeros(n_s)
+    for s in np.flatnonzero(occ).tolist():
+        others = [t for t in slots[a[s]] if t != s]
+        om[s] = pb.w[others].max() if others else 0.0
+        osum[s] = pb.w[others].sum()
+        ocap[s] = pb.cap[a[s], others].sum()
+    eps, t_int = pb.eps, pb.interval
+    vis = (1 - eps) * np.maximum(om[:, None], pb.w[None, :]) + eps * (osum[:, None] + pb.w[None, :])
+    stock = (ocap[:, None] + pb.cap[ak, :]) / t_int
+    b, u = pb.b[ak][:, None], pb.u[ak][:, None]
+    f_new = u * np.minimum(b * vis, stock) - pb.penalty * np.maximum(u, 0) * np.maximum(0.0, b - stock)
+    gain = np.where(occ[:, None], f_new - f_cur[ak][:, None], 0.0)
+    need = pb.cover * t_int * b * vis
+    ok = ~occ[:, None] | ((stock * t_int >= need * (1 - 1e-9) - 1e-9) & pb.feasible[ak, :])
+    unlocked = pb.locked < 0
+    allowed = ok & ok.T & unlocked[:, None] & unlocked[None, :] & (a[:, None] != a[None, :])
+    allowed &= np.triu(np.ones((n_s, n_s), dtype=bool), 1)
+    pad = np.zeros((len(pb.skus) + 1, len(pb.skus) + 1))
+    pad[:-1, :-1] = pb.pairs
+    ai = np.where(occ, a, len(pb.skus))
+    nbr = pad[:, ai] @ pb.adjacency  # (K+1, S): bonus of sku k placed at slot t given current neighbours
+    nn = nbr[ai, :]
+    q = pad[ai][:, ai]
+    dq = np.diag(q)
+    dn = np.diag(nn)
+    adj = nn + nn.T - dn[:, None] - dn[None, :] + pb.adjacency * (2 * q - dq[:, None] - dq[None, :])
+    return np.where(allowed, gain + gain.T + adj, NEG)
+
+
+def optimize_steps(
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    current: Planogram | None,
+    constraints: Constraints | None = None,
+    params: ValueParams | None = None,
+    *,
+    candidates: Sequence[str] | None = None,
+    max_swaps: int = 200,
+    time_limit_s: float = 0.75,
+) -> Iterator[OptimizationStep]:
+    """Yield improvement steps (current, MILP optimum, then swaps); the last one has final=True.
+
+    Raises InfeasibleError when no planogram satisfies the hard rules.
+    """
+    constraints = constraints or Constraints()
+    params = params or ValueParams()
+    current = current or Planogram(())
+    pb = build_problem(model, cabinet, products, current, constraints, params, candidates)
+    sol = solve_milp(pb, time_limit_s=time_limit_s)
+
+    def objective(p: Planogram) -> float:
+        return planogram_objective(model, cabinet, products, p, params)
+
+    pending = OptimizationStep(0, "current", (), objective(current), current, False)
+    a = sol.assignment.copy()
+    plan = pb.to_planogram(a, current)
+    nxt: OptimizationStep | None = OptimizationStep(
+        1, "milp", diff_planograms(current, plan), objective(plan), plan, False, sol.optimal
+    )
+    step = 1
+    while nxt is not None:
+        yield pending
+        pending, nxt = nxt, None
+        if params.separable or step > max_swaps:
+            break
+        d = swap_deltas(pb, a)
+        best = int(np.argmax(d))
+        if d.flat[best] <= 1e-9:
+            break
+        s1, s2 = divmod(best, len(a))
+        a[s1], a[s2] = a[s2], a[s1]
+        step += 1
+        plan = pb.to_planogram(a, current)
+        moves = diff_planograms(pending.planogram, plan)
+        nxt = OptimizationStep(step, "swap", moves, objective(plan), plan, False, sol.optimal)
+    yield OptimizationStep(
+        pending.step, pending.phase, pending.moves, pending.objective, pending.planogram, True, sol.optimal
+    )
+
+
+def optimize(
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    current: Planogram | None,
+    constraints: Constraints | None = None,
+    params: ValueParams | None = None,
+    *,
+    candidates: Sequence[str] | None = None,
+    max_swaps: int = 200,
+    time_limit_s: float = 0.75,
+) -> OptimizationResult:
+    """Run optimize_steps to the end and summarise the result against the current planogram."""
+    params = params or ValueParams()
+    current = current or Planogram(())
+    steps = list(
+        optimize_steps(
+            model,
+            cabinet,
+            products,
+            current,
+            constraints,
+            params,
+            candidates=candidates,
+            max_swaps=max_swaps,
+            time_limit_s=time_limit_s,
+        )
+    )
+    final, first = steps[-1], steps[0]
+    milp_step = next(s for s in steps if s.phase == "milp")
+    new = evaluate(model, cabinet, products, final.planogram, params)
+    cur = evaluate(model, cabinet, products, current, params)
+    uplift = final.objective - first.objective
+    base = abs(first.objective)
+    return OptimizationResult(
+        final.planogram,
+        final.objective,
+        first.objective,
+        uplift,
+        100.0 * uplift / base if base > 0 else 0.0,
+        new.revenue_per_day,
+        new.margin_per_day,
+        cur.revenue_per_day,
+        cur.margin_per_day,
+        evaluate(model, cabinet, products, milp_step.planogram, params).value,
+        final.milp_optimal,
+        len(steps) - 1,
+        diff_planograms(current, final.planogram),
+        validate(cabinet, products, final.planogram, constraints, model),
+    )

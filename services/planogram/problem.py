@@ -1,0 +1,169 @@
+"""Dense arrays describing one optimisation instance (shared by the MILP and the local search)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from services.planogram.adjacency import pair_matrix
+from services.planogram.layout import adjacency_matrix
+from services.planogram.model import DemandModel
+from services.planogram.rules import is_feasible_pair
+from services.planogram.types import (
+    Cabinet,
+    Catalog,
+    Constraints,
+    FloatArray,
+    InfeasibleError,
+    IntArray,
+    Planogram,
+)
+from services.planogram.value import ValueParams, unit_value
+
+BoolMatrix = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Candidate skus x cabinet slots with everything the objective and hard rules need."""
+
+    skus: tuple[str, ...]
+    slots: tuple[str, ...]
+    w: FloatArray  # (S,) position weight
+    b: FloatArray  # (K,) base demand units/day
+    u: FloatArray  # (K,) unit value (margin or price)
+    cap: FloatArray  # (K, S) units per facing
+    feasible: BoolMatrix  # (K, S) per-slot hard rules pass
+    locked: IntArray  # (S,) sku index forced in the slot or -1
+    must: BoolMatrix  # (K,) must stock
+    min_f: IntArray  # (K,)
+    max_f: IntArray  # (K,)
+    interval: float
+    eps: float
+    cover: float
+    penalty: float
+    pairs: FloatArray  # (K, K) adjacency bonus per neighbouring pair
+    adjacency: FloatArray  # (S, S) 0/1 neighbours
+
+    def sku_value(self, k: int, slots: Sequence[int]) -> float:
+        """Objective value per day of sku k on these slot indices (0 when not stocked)."""
+        if not slots:
+            return 0.0
+        ws = self.w[list(slots)]
+        vis = (1 - self.eps) * ws.max() + self.eps * ws.sum()
+        stock = float(self.cap[k, list(slots)].sum()) / self.interval
+        sold = min(self.b[k] * vis, stock)
+        return float(self.u[k] * sold - self.penalty * max(self.u[k], 0.0) * max(0.0, self.b[k] - stock))
+
+    def covers(self, k: int, slots: Sequence[int]) -> bool:
+        """Hard capacity rule: stock >= cover * interval * demand."""
+        ws = self.w[list(slots)]
+        vis = (1 - self.eps) * ws.max() + self.eps * ws.sum()
+        need = self.cover * self.interval * self.b[k] * vis
+        return bool(float(self.cap[k, list(slots)].sum()) >= need * (1 - 1e-9) - 1e-9)
+
+    def to_assignment(self, planogram: Planogram) -> IntArray:
+        """Slot -> sku index array (-1 empty or not a candidate)."""
+        pos = {k: i for i, k in enumerate(self.skus)}
+        m = planogram.mapping()
+        return np.array([pos.get(m.get(s, ""), -1) for s in self.slots], dtype=np.int64)
+
+    def to_planogram(self, a: IntArray, current: Planogram | None) -> Planogram:
+        """Assignment back to a planogram, keeping capacity overrides where slot and sku are unchanged."""
+        mapping = {s: self.skus[k] for s, k in zip(self.slots, a.tolist(), strict=True) if k >= 0}
+        cur = current.mapping() if current else {}
+        caps = {s: c for s, c in (current.capacities if current else ()) if cur.get(s) == mapping.get(s)}
+        return Planogram.of(mapping, caps)
+
+
+def build_problem(
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    current: Planogram | None,
+    constraints: Constraints,
+    params: ValueParams,
+    candidates: Sequence[str] | None = None,
+) -> Problem:
+    """Assemble arrays; candidates default to every catalogue sku the model knows (minus exclusions)."""
+    locked = constraints.locked_map()
+    pool = list(candidates) if candidates is not None else [k for k in products if model.has_sku(k)]
+    pool += [k for k in (*sorted(constraints.must_stock), *sorted(locked.values())) if k not in pool]
+    for k in pool:
+        if k not in products or not model.has_sku(k):
+            raise InfeasibleError(f"sku {k} is unknown to the catalogue or the model")
+    skus = tuple(k for k in dict.fromkeys(pool) if k not in constraints.exclude or k in locked.values())
+    slots = cabinet.slot_codes()
+    kpos = {k: i for i, k in enumerate(skus)}
+    n_k, n_s = len(skus), len(slots)
+    feas = np.array([[is_feasible_pair(s, products[k]) for s in cabinet.slots] for k in skus], dtype=bool)
+    feas = feas.reshape(n_k, n_s)
+    lock = np.full(n_s, -1, dtype=np.int64)
+    sidx = cabinet.index()
+    for slot, sku in sorted(locked.items()):
+        if slot not in sidx:
+            raise InfeasibleError(f"locked slot {slot} does not exist")
+        if not feas[kpos[sku], sidx[slot]]:
+            raise InfeasibleError(f"locked slot {slot}: {sku} breaks a dimension or temperature rule there")
+        lock[sidx[slot]] = kpos[sku]
+        feas[:, sidx[slot]] = False
+        feas[kpos[sku], sidx[slot]] = True
+    cap = np.tile(np.array([s.capacity for s in cabinet.slots], dtype=np.float64), (n_k, 1))
+    if current is not None:
+        cur = current.mapping()
+        for slot, c in current.capacities:
+            if slot in sidx and cur.get(slot) in kpos:
+                cap[kpos[cur[slot]], sidx[slot]] = float(c)
+    w = np.array([model.weight(s) for s in slots])
+    b = np.array([model.base_demand(k) for k in skus])
+    max_f = np.array([constraints.max_for(k) for k in skus], dtype=np.int64)
+    min_f = np.array([constraints.min_for(k) for k in skus], dtype=np.int64)
+    need = np.array(
+        [
+            _needed_facings(
+                w[feas[k]],
+                cap[k, feas[k]],
+                b[k],
+                cabinet.service_interval_days,
+                model.space_elasticity,
+                int(max_f[k]),
+            )
+            for k in range(n_k)
+        ]
+    )
+    if need.sum() >= n_s:  # enough products to fill the cabinet: no facings beyond need
+        max_f = np.minimum(max_f, np.maximum(need, min_f))
+    return Problem(
+        skus=skus,
+        slots=slots,
+        w=w,
+        b=b,
+        u=np.array([unit_value(products[k], params.objective) for k in skus]),
+        cap=cap,
+        feasible=feas,
+        locked=lock,
+        must=np.array([k in constraints.must_stock for k in skus], dtype=bool),
+        min_f=min_f,
+        max_f=max_f,
+        interval=cabinet.service_interval_days,
+        eps=model.space_elasticity,
+        cover=constraints.min_cover_fraction,
+        penalty=params.stockout_penalty,
+        pairs=pair_matrix(model, products, skus, params),
+        adjacency=adjacency_matrix(cabinet),
+    )
+
+
+def _needed_facings(w: FloatArray, cap: FloatArray, b: float, interval: float, eps: float, max_f: int) -> int:
+    """Fewest facings whose stock covers the interval's demand even on the best slots (<= max_f)."""
+    if len(w) == 0:
+        return 0
+    ws, cs = np.sort(w)[::-1], np.sort(cap)[::-1]
+    for n in range(1, min(max_f, len(w)) + 1):
+        demand = b * ((1 - eps) * ws[0] + eps * ws[:n].sum())
+        if cs[:n].sum() >= demand * interval:
+            return n
+    return min(max_f, len(w))

@@ -1,0 +1,385 @@
+"""Seeded synthetic devices, catalogues and vends with planted truth (for demos, tests and benches)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.planogram.model import visibility
+from services.planogram.types import (
+    SECONDS_PER_DAY,
+    Cabinet,
+    Catalog,
+    FloatArray,
+    Planogram,
+    ProductSpec,
+    SalesData,
+    SlotSpec,
+    slot_code,
+)
+
+_CATEGORIES: tuple[tuple[str, str, float, tuple[float, float, float]], ...] = (
+    # category, temperature, typical price, (width, height, depth) mm
+    ("soda", "chilled", 2.0, (66, 122, 66)),
+    ("water", "chilled", 1.5, (70, 230, 70)),
+    ("energy", "chilled", 2.8, (58, 168, 58)),
+    ("juice", "chilled", 2.5, (65, 200, 65)),
+    ("sandwich", "chilled", 4.0, (75, 160, 70)),
+    ("chips", "ambient", 1.8, (75, 220, 45)),
+    ("candy", "ambient", 1.5, (60, 150, 25)),
+    ("bars", "ambient", 2.0, (50, 140, 25)),
+    ("nuts", "ambient", 2.2, (70, 170, 40)),
+    ("cookies", "ambient", 1.9, (70, 150, 40)),
+)
+
+VENUE_DOW: Mapping[str, tuple[float, ...]] = {
+    "office": (1.2, 1.25, 1.25, 1.2, 1.1, 0.35, 0.3),
+    "school": (1.3, 1.3, 1.3, 1.3, 1.2, 0.2, 0.15),
+    "gym": (1.1, 1.0, 1.1, 1.0, 0.9, 1.0, 0.9),
+    "hospital": (1.0, 1.0, 1.0, 1.0, 1.0, 0.95, 0.95),
+    "station": (1.1, 1.0, 1.0, 1.0, 1.1, 0.9, 0.8),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """Planted parameters of a generated device; pos_weight is per cabinet slot (mean 1)."""
+
+    device_id: str
+    row_weights: FloatArray
+    col_weights: FloatArray
+    pos_weight: FloatArray
+    base: Mapping[str, float]
+    dow: FloatArray
+    trend_per_day: float
+    space_elasticity: float
+    pairs: tuple[tuple[str, str, float], ...]
+    start_day: int
+    n_days: int
+    service_days: tuple[int, ...]
+    stockout_events: int = 0
+    lost_units: int = 0
+    empty_slot_days: frozenset[tuple[str, int]] = frozenset()
+    daily_units: Mapping[str, FloatArray] = field(default_factory=dict)
+
+    def demand(self, sku: str, slot_weights: Sequence[float]) -> float:
+        """True demand (units/day, weekday-averaged, at the window end) on facings with these weights."""
+        return self.base.get(sku, 0.0) * visibility(list(slot_weights), self.space_elasticity)
+
+
+def make_catalog(n: int, rng: np.random.Generator, *, prefix: str = "SKU") -> tuple[ProductSpec, ...]:
+    """n products spread over drink and snack categories with plausible prices, costs and sizes."""
+    out: list[ProductSpec] = []
+    for i in range(n):
+        cat, temp, price0, (w, h, d) = _CATEGORIES[i % len(_CATEGORIES)]
+        price = round(price0 * float(rng.uniform(0.8, 1.3)), 2)
+        cost = round(price * float(rng.uniform(0.35, 0.65)), 2)
+        out.append(
+            ProductSpec(
+                f"{prefix}{i:03d}",
+                f"{cat.title()} {i}",
+                cat,
+                price,
+                cost,
+                w,
+                h,
+                d,
+                "chilled" if temp == "chilled" else "ambient",
+            )
+        )
+    return tuple(out)
+
+
+def make_cabinet(
+    device_id: str,
+    rows: int = 6,
+    cols: int = 10,
+    *,
+    venue_type: str = "office",
+    cabinet_type: str = "combo",
+    service_interval_days: float = 7.0,
+    capacity: int = 8,
+) -> Cabinet:
+    """A cabinet whose top half is chilled (combo) and whose top row is short (tall bottles don't fit)."""
+    chilled = {"refrigerated": set(range(rows)), "ambient": set()}.get(cabinet_type, set(range(rows // 2)))
+    slots = tuple(
+        SlotSpec(
+            slot_code(r, c),
+            r,
+            c,
+            80.0,
+            180.0 if r == 0 else 260.0,
+            600.0,
+            capacity,
+            "chilled" if r in chilled else "ambient",
+        )
+        for r in range(rows)
+        for c in range(cols)
+    )
+    return Cabinet(device_id, rows, cols, venue_type, cabinet_type, service_interval_days, slots)
+
+
+def fits(slot: SlotSpec, p: ProductSpec) -> bool:
+    """Dimension and temperature feasibility (same rule as validate's hard checks)."""
+    dims_ok = all(
+        pd <= sd or pd <= 0
+        for pd, sd in (
+            (p.width_mm, slot.width_mm),
+            (p.height_mm, slot.height_mm),
+            (p.depth_mm, slot.depth_mm),
+        )
+    )
+    return dims_ok and not (p.temperature == "chilled" and slot.zone != "chilled")
+
+
+def random_planogram(
+    cabinet: Cabinet, products: Sequence[ProductSpec], rng: np.random.Generator, *, double_share: float = 0.2
+) -> Planogram:
+    """A hard-rule-valid planogram: products drawn without replacement, some given two facings."""
+    order = [products[i] for i in rng.permutation(len(products))]
+    mapping: dict[str, str] = {}
+    free = list(cabinet.slots)
+    for p in order:
+        n = 2 if rng.random() < double_share else 1
+        for _ in range(n):
+            cand = [s for s in free if fits(s, p)]
+            if not cand:
+                break
+            # ambient products prefer ambient slots so chilled space stays for chilled goods
+            pref = [s for s in cand if s.zone == p.temperature] or cand
+            s = pref[0]
+            mapping[s.code] = p.sku
+            free.remove(s)
+        if not free:
+            break
+    return Planogram.of(mapping)
+
+
+def planted_positions(
+    cabinet: Cabinet, rng: np.random.Generator, strength: float = 0.5
+) -> tuple[FloatArray, FloatArray]:
+    """Row weights peaking at eye level (second row) and mildly centre-biased column weights."""
+    r = np.arange(cabinet.rows)
+    c = np.arange(cabinet.cols)
+    peak = min(1, cabinet.rows - 1)
+    row_log = -strength * ((r - peak) / max(cabinet.rows / 2.5, 1)) ** 2 + rng.normal(0, 0.08, cabinet.rows)
+    col_log = -0.5 * strength * ((c - (cabinet.cols - 1) / 2) / max(cabinet.cols / 2, 1)) ** 2
+    col_log = col_log + rng.normal(0, 0.08, cabinet.cols)
+    return np.exp(row_log), np.exp(col_log)
+
+
+def make_truth(
+    cabinet: Cabinet,
+    products: Sequence[ProductSpec],
+    rng: np.random.Generator,
+    *,
+    units_per_day: float = 20.0,
+    n_pairs: int = 3,
+    trend_sd: float = 0.002,
+    space_elasticity: float = 0.17,
+    start_day: int = 19_000,
+    n_days: int = 90,
+    base_scale: Mapping[str, float] | None = None,
+) -> Truth:
+    """Random but plausible truth: lognormal base rates scaled to ~units_per_day for a full cabinet."""
+    rw, cw = planted_positions(cabinet, rng)
+    pos = np.array([rw[s.row] * cw[s.col] for s in cabinet.slots])
+    norm = pos.mean()
+    rw = rw / math.sqrt(norm)
+    cw = cw / math.sqrt(norm)
+    pos = pos / norm
+    raw = rng.lognormal(0.0, 0.7, len(products))
+    raw = raw / raw.mean() * units_per_day / max(len(cabinet.slots), 1)
+    base = {p.sku: float(v) * (base_scale or {}).get(p.sku, 1.0) for p, v in zip(products, raw, strict=True)}
+    dow = np.array(VENUE_DOW.get(cabinet.venue_type, (1.0,) * 7))
+    dow = dow / dow.mean()
+    skus = [p.sku for p in products]
+    picks = rng.permutation(len(skus))[: 2 * n_pairs]
+    pairs = tuple(
+        (skus[picks[2 * i]], skus[picks[2 * i + 1]], float(rng.uniform(0.25, 0.4)))
+        for i in range(min(n_pairs, len(picks) // 2))
+    )
+    return Truth(
+        cabinet.device_id,
+        rw,
+        cw,
+        pos,
+        base,
+        dow,
+        float(rng.normal(0, trend_sd)),
+        space_elasticity,
+        pairs,
+        start_day,
+        n_days,
+        (),
+    )
+
+
+def generate_device_sales(
+    cabinet: Cabinet,
+    products: Catalog | Sequence[ProductSpec],
+    planogram: Planogram | Sequence[tuple[int, Planogram]],
+    days: int,
+    rng: np.random.Generator,
+    truth: Truth | None = None,
+    *,
+    start_day: int = 19_000,
+    cashless_share: float = 0.7,
+    jams: Sequence[tuple[str, int, int]] = (),
+    open_hours: tuple[float, float] = (7.0, 21.0),
+) -> tuple[SalesData, Truth]:
+    """Simulate vends with stock: refill to capacity every service interval, lost sales when empty.
+
+    `planogram` may be a schedule [(day offset, planogram)]; `jams` are (slot, from, to) day offsets
+    during which the slot cannot vend.  Customers buy a sku (facing chosen by position weight),
+    and a planted partner with the pair's probability in the same basket.  Demand on day d is
+    base * visibility * dow * exp(trend * (d - last day)).
+    """
+    cat = dict(products) if isinstance(products, Mapping) else {p.sku: p for p in products}
+    truth = truth or make_truth(cabinet, list(cat.values()), rng, start_day=start_day, n_days=days)
+    schedule = [(0, planogram)] if isinstance(planogram, Planogram) else sorted(planogram, key=lambda x: x[0])
+    idx = cabinet.index()
+    cap = np.array([s.capacity for s in cabinet.slots], dtype=np.int64)
+    interval = max(round(cabinet.service_interval_days), 1)
+    stock = cap.copy()
+    ts_l: list[int] = []
+    slot_l: list[int] = []
+    sku_l: list[int] = []
+    price_l: list[float] = []
+    txn_l: list[int] = []
+    sku_idx = {k: i for i, k in enumerate(cat)}
+    partner: dict[str, list[tuple[str, float]]] = {}
+    for a, b, pr in truth.pairs:
+        partner.setdefault(a, []).append((b, pr))
+        partner.setdefault(b, []).append((a, pr))
+    jam_set = {(idx[s], d) for s, a, b in jams for d in range(a, b)}
+    daily_units = {k: np.zeros(days) for k in cat}
+    service_days: list[int] = []
+    stockouts = lost = 0
+    empty: set[tuple[str, int]] = set()
+    next_txn = 0
+    plan_i = 0
+    lo, hi = open_hours[0] * 3600, open_hours[1] * 3600
+    for d in range(days):
+        while plan_i + 1 < len(schedule) and schedule[plan_i + 1][0] <= d:
+            plan_i += 1
+            stock = cap.copy()  # a re-plan comes with a full refill
+        plan = schedule[plan_i][1]
+        if d % interval == 0:
+            stock = cap.copy()
+            service_days.append(start_day + d)
+        facings = plan.facings()
+        factor = truth.dow[(start_day + d + 3) % 7] * math.exp(truth.trend_per_day * (d - days + 1))
+        events: list[tuple[float, str, int]] = []  # (time, sku, basket)
+        for sku in sorted(facings):
+            w = [float(truth.pos_weight[idx[s]]) for s in facings[sku]]
+            lam = truth.demand(sku, w) * factor
+            for _ in range(int(rng.poisson(lam))):
+                t0 = float(rng.uniform(lo, hi))
+                events.append((t0, sku, next_txn))
+                for b, pr in partner.get(sku, []):
+                    if b in facings and rng.random() < pr:
+                        events.append((t0 + float(rng.uniform(5, 40)), b, next_txn))
+                next_txn += 1
+        events.sort()
+        cashless = {b for b in {e[2] for e in events} if rng.random() < cashless_share}
+        for t0, sku, basket in events:
+            slots = facings[sku]
+            wa = np.array([truth.pos_weight[idx[s]] for s in slots])
+            order = [slots[i] for i in rng.choice(len(slots), len(slots), replace=False, p=wa / wa.sum())]
+            chosen = next((s for s in order if stock[idx[s]] > 0 and (idx[s], d) not in jam_set), None)
+            if chosen is None:
+                lost += 1
+                continue
+            si = idx[chosen]
+            stock[si] -= 1
+            stockouts += int(stock[si] == 0)
+            ts_l.append((start_day + d) * SECONDS_PER_DAY + int(t0))
+            slot_l.append(si)
+            sku_l.append(sku_idx[sku])
+            price_l.append(cat[sku].price)
+            txn_l.append(basket if basket in cashless else -1)
+            daily_units[sku][d] += 1
+        occupied = {idx[s] for s in plan.mapping()}
+        empty.update((cabinet.slots[i].code, start_day + d) for i in occupied if stock[i] == 0)
+    order_ = np.argsort(np.asarray(ts_l, dtype=np.int64), kind="stable")
+    sales = SalesData(
+        cabinet.device_id,
+        cabinet.slot_codes(),
+        tuple(cat),
+        np.asarray(ts_l, dtype=np.int64)[order_],
+        np.asarray(slot_l, dtype=np.int64)[order_],
+        np.asarray(sku_l, dtype=np.int64)[order_],
+        np.asarray(price_l, dtype=np.float64)[order_],
+        np.asarray(txn_l, dtype=np.int64)[order_],
+    )
+    out = Truth(
+        truth.device_id,
+        truth.row_weights,
+        truth.col_weights,
+        truth.pos_weight,
+        truth.base,
+        truth.dow,
+        truth.trend_per_day,
+        truth.space_elasticity,
+        truth.pairs,
+        start_day,
+        days,
+        tuple(service_days),
+        stockouts,
+        lost,
+        frozenset(empty),
+        daily_units,
+    )
+    return sales, out
+
+
+@dataclass(frozen=True, slots=True)
+class FleetDevice:
+    """One generated device with its current planogram, vends and truth."""
+
+    cabinet: Cabinet
+    planogram: Planogram
+    sales: SalesData
+    truth: Truth
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """A generated fleet sharing one catalogue; venue_boost[venue][sku] multiplies base demand."""
+
+    products: tuple[ProductSpec, ...]
+    devices: tuple[FleetDevice, ...]
+    venue_boost: Mapping[str, Mapping[str, float]]
+
+
+def generate_fleet(
+    n_devices: int,
+    rng: np.random.Generator,
+    *,
+    n_products: int = 80,
+    rows: int = 6,
+    cols: int = 10,
+    days: int = 90,
+    venue_types: Sequence[str] = ("office", "gym", "school", "hospital", "station"),
+    venue_sd: float = 0.6,
+    start_day: int = 19_000,
+) -> Fleet:
+    """Devices cycle through venue types; each venue has its own lognormal sku preferences."""
+    products = make_catalog(n_products, rng)
+    boost = {
+        v: {p.sku: float(x) for p, x in zip(products, rng.lognormal(0, venue_sd, n_products), strict=True)}
+        for v in venue_types
+    }
+    devices: list[FleetDevice] = []
+    for i in range(n_devices):
+        venue = venue_types[i % len(venue_types)]
+        cab = make_cabinet(f"D{i:04d}", rows, cols, venue_type=venue)
+        plan = random_planogram(cab, products, rng)
+        truth = make_truth(cab, products, rng, start_day=start_day, n_days=days, base_scale=boost[venue])
+        sales, truth = generate_device_sales(cab, products, plan, days, rng, truth, start_day=start_day)
+        devices.append(FleetDevice(cab, plan, sales, truth))
+    return Fleet(products, tuple(devices), boost)

@@ -1,0 +1,154 @@
+"""Value of a planogram per day: demand x position capped by the stock its facings hold, minus penalty."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from services.planogram.model import DemandModel, visibility
+from services.planogram.types import Cabinet, Catalog, Objective, Planogram, ProductSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ValueParams:
+    """Objective choice and weights; the bonuses are currency/day per adjacent slot pair.
+
+    category_bonus: same category (or same sku) side by side; affinity_bonus: times ln(lift) of a
+    significant co-purchase pair side by side.  Both 0 makes the objective separable.
+    """
+
+    objective: Objective = "margin"
+    stockout_penalty: float = 0.25
+    category_bonus: float = 0.02
+    affinity_bonus: float = 0.05
+
+    @property
+    def separable(self) -> bool:
+        """True when no adjacency term is active (the MILP alone is then optimal)."""
+        return self.category_bonus == 0.0 and self.affinity_bonus == 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SkuOutcome:
+    """What one sku on its facings does per day."""
+
+    sku: str
+    slots: tuple[str, ...]
+    demand: float
+    sold: float
+    stock: int
+    days_of_supply: float
+    lost_per_day: float
+    revenue: float
+    margin: float
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlanogramValue:
+    """Totals per day plus per-sku outcomes and per-slot expected units."""
+
+    value: float
+    revenue_per_day: float
+    margin_per_day: float
+    units_per_day: float
+    per_sku: Mapping[str, SkuOutcome]
+    per_slot_units: Mapping[str, float]
+
+
+def unit_value(product: ProductSpec, objective: Objective) -> float:
+    """Value of one unit sold: margin or price."""
+    return product.margin if objective == "margin" else product.price
+
+
+def sku_value(
+    base: float,
+    weights: Sequence[float],
+    caps: Sequence[int],
+    interval: float,
+    eps: float,
+    unit: float,
+    penalty: float,
+) -> tuple[float, float, float]:
+    """(objective value, demand, sold) per day of one sku.
+
+    D = base * visibility(w);  sold = min(D, C / T);  value = u * sold - penalty * max(u, 0) *
+    max(0, base - C / T).  The stockout penalty is measured against the position-neutral demand
+    `base` so that it never rewards a worse position (and stays linear for the exact MILP).
+    """
+    demand = base * visibility(weights, eps)
+    per_day_stock = sum(caps) / interval
+    sold = min(demand, per_day_stock)
+    short = max(0.0, base - per_day_stock)
+    return unit * sold - penalty * max(unit, 0.0) * short, demand, sold
+
+
+def slot_capacities(cabinet: Cabinet, planogram: Planogram) -> dict[str, int]:
+    """Capacity per slot: the planogram's override when given, else the slot's own capacity."""
+    caps = {s.code: s.capacity for s in cabinet.slots}
+    caps.update({s: c for s, c in planogram.capacities if s in caps})
+    return caps
+
+
+def sku_outcome(
+    model: DemandModel,
+    product: ProductSpec,
+    slots: Sequence[str],
+    caps: Mapping[str, int],
+    interval: float,
+    params: ValueParams,
+) -> SkuOutcome:
+    """Outcome of one sku on the given facings."""
+    w = [model.weight(s) for s in slots]
+    c = [caps[s] for s in slots]
+    u = unit_value(product, params.objective)
+    val, demand, sold = sku_value(
+        model.base_demand(product.sku), w, c, interval, model.space_elasticity, u, params.stockout_penalty
+    )
+    stock = int(sum(c))
+    dos = stock / demand if demand > 0 else float("inf")
+    return SkuOutcome(
+        product.sku,
+        tuple(slots),
+        demand,
+        sold,
+        stock,
+        dos,
+        demand - sold,
+        sold * product.price,
+        sold * product.margin,
+        val,
+    )
+
+
+def evaluate(
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    planogram: Planogram,
+    params: ValueParams | None = None,
+) -> PlanogramValue:
+    """Evaluate a planogram; unknown slots/skus are skipped (validate reports them)."""
+    params = params or ValueParams()
+    caps = slot_capacities(cabinet, planogram)
+    interval = cabinet.service_interval_days
+    per_sku: dict[str, SkuOutcome] = {}
+    per_slot: dict[str, float] = {}
+    for sku, slots in sorted(planogram.facings().items()):
+        good = sorted({s for s in slots if s in model.slot_index and s in caps})
+        if sku not in products or not model.has_sku(sku) or not good:
+            continue
+        out = sku_outcome(model, products[sku], good, caps, interval, params)
+        per_sku[sku] = out
+        w = [model.weight(s) for s in good]
+        tot = sum(w)
+        for s, ws in zip(good, w, strict=True):
+            per_slot[s] = out.sold * ws / tot if tot > 0 else 0.0
+    return PlanogramValue(
+        sum(o.value for o in per_sku.values()),
+        sum(o.revenue for o in per_sku.values()),
+        sum(o.margin for o in per_sku.values()),
+        sum(o.sold for o in per_sku.values()),
+        per_sku,
+        per_slot,
+    )

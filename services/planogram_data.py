@@ -1,0 +1,200 @@
+"""Loads a device's data from the database into the pure engine's types; caches fitted models."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from sqlalchemy import func, select
+
+from extensions import db
+from models import Device, PlanogramItem, PlanogramVersion, Product, Sale
+from services import catalog as catalog_service
+from services.planogram import (
+    Cabinet,
+    DemandModel,
+    Planogram,
+    Priors,
+    ProductSpec,
+    SalesData,
+    SlotSpec,
+    fit_model,
+)
+
+T = TypeVar("T")
+VersionKey = tuple[str, int, str]
+HISTORY_DAYS = 120
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class DeviceData:
+    """Everything the engine needs about one device, as of one data version."""
+
+    device_id: str
+    venue_type: str
+    cabinet: Cabinet
+    products: dict[str, ProductSpec]
+    planogram: Planogram
+    history: tuple[tuple[int, Planogram], ...]
+    sales: SalesData
+    version_key: VersionKey
+
+
+class _LRU(Generic[T]):
+    """Small thread-safe LRU for derived data keyed by (device, data version, catalogue fingerprint).
+
+    Derived data only: a miss recomputes from the database, so several workers never disagree.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._items: OrderedDict[VersionKey, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: VersionKey) -> T | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: VersionKey, item: T) -> None:
+        with self._lock:
+            self._items[key] = item
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+MODELS: _LRU[DemandModel] = _LRU()
+DATA: _LRU[DeviceData] = _LRU()
+
+
+def product_specs() -> dict[str, ProductSpec]:
+    """Every product as an engine ProductSpec, by sku."""
+    return {
+        p.sku: ProductSpec(p.sku, p.name, p.category, p.price, p.unit_cost, p.width_mm, p.height_mm, p.depth_mm,
+                           p.temperature)  # type: ignore[arg-type]
+        for p in db.session.scalars(select(Product))
+    }
+
+
+def cabinet_of(device: Device) -> Cabinet:
+    """The device's cabinet geometry as the engine sees it."""
+    slots = tuple(
+        SlotSpec(s.code, s.row_index, s.col_index, s.width_mm, s.height_mm, s.depth_mm, s.capacity,
+                 s.zone)  # type: ignore[arg-type]
+        for s in device.slots
+    )
+    return Cabinet(device.device_id, device.rows, device.columns, device.venue_type, device.cabinet_type,
+                   device.service_interval_days, slots)
+
+
+def _version_planogram(version: PlanogramVersion) -> Planogram:
+    return Planogram.of({i.slot_code: i.product.sku for i in version.items},
+                        {i.slot_code: i.capacity for i in version.items})
+
+
+def _history(device: Device) -> tuple[Planogram, tuple[tuple[int, Planogram], ...]]:
+    """Current planogram and [(epoch day it took effect, planogram)] for every saved version."""
+    from sqlalchemy.orm import selectinload
+
+    versions = list(db.session.scalars(
+        select(PlanogramVersion).where(PlanogramVersion.device_pk == device.id)
+        .options(selectinload(PlanogramVersion.items).selectinload(PlanogramItem.product))
+        .order_by(PlanogramVersion.version_number)
+    ))
+    active = next((v for v in versions if v.status == "active"), None)
+    current = _version_planogram(active) if active else Planogram.of({})
+    history = tuple(
+        (0 if i == 0 else int(v.created_at.timestamp()) // SECONDS_PER_DAY, _version_planogram(v))
+        for i, v in enumerate(versions)
+        if v.status != "draft"
+    )
+    return current, history
+
+
+def _sales(device: Device, slot_codes: tuple[str, ...]) -> SalesData:
+    latest = db.session.scalar(select(func.max(Sale.ts)).where(Sale.device_pk == device.id))
+    query = (
+        select(Sale.ts, Sale.slot_code, Product.sku, Sale.price, Sale.transaction_id)
+        .join(Product, Product.id == Sale.product_id)
+        .where(Sale.device_pk == device.id)
+    )
+    if latest is not None:
+        query = query.where(Sale.ts >= latest - timedelta(days=HISTORY_DAYS))
+    known = set(slot_codes)
+    rows = [tuple(r) for r in db.session.execute(query.order_by(Sale.ts)) if r[1] in known]
+    return SalesData.from_rows(device.device_id, rows, slot_codes)  # type: ignore[arg-type]
+
+
+def version_key(device_id: str) -> VersionKey:
+    """(device, data version, catalogue fingerprint) in one cheap query; NotFound for an unknown device."""
+    count = select(func.count(Product.id)).scalar_subquery()
+    latest = select(func.max(Product.updated_at)).scalar_subquery()
+    row = db.session.execute(
+        select(Device.data_version, count, latest).where(Device.device_id == device_id)
+    ).one_or_none()
+    if row is None:
+        catalog_service.get_device(device_id)  # raises the standard 404
+        raise AssertionError("unreachable")
+    data_version, n_products, updated = row
+    stamp = updated.isoformat() if hasattr(updated, "isoformat") else str(updated)
+    return (device_id, int(data_version), f"{n_products}:{stamp}")
+
+
+def load_device(device_id: str) -> DeviceData:
+    """One device's cabinet, catalogue, planograms and recent sales; re-read only when its data changed."""
+    key = version_key(device_id)
+    cached = DATA.get(key)
+    if cached is not None:
+        return cached
+    device = catalog_service.get_device(device_id)
+    cabinet = cabinet_of(device)
+    current, history = _history(device)
+    sales = _sales(device, tuple(s.code for s in cabinet.slots))
+    data = DeviceData(device.device_id, device.venue_type, cabinet, product_specs(), current, history, sales, key)
+    DATA.put(key, data)
+    return data
+
+
+def fleet_priors(exclude_device: str | None = None) -> Priors:
+    """Shrinkage targets from the whole fleet: units/day per sku, per category and overall."""
+    since = db.session.scalar(select(func.max(Sale.ts)))
+    if since is None:
+        return Priors()
+    start = since - timedelta(days=HISTORY_DAYS)
+    rows = db.session.execute(
+        select(Product.sku, Product.category, func.count(Sale.id), func.count(func.distinct(Sale.device_pk)))
+        .join(Product, Product.id == Sale.product_id)
+        .join(Device, Device.id == Sale.device_pk)
+        .where(Sale.ts >= start, Device.device_id != (exclude_device or ""))
+        .group_by(Product.sku, Product.category)
+    ).all()
+    days = max((since - start).days, 1)
+    sku_rate = {sku: n / days / max(devices, 1) for sku, _, n, devices in rows}
+    by_cat: dict[str, list[float]] = {}
+    for sku, category, _, _ in rows:
+        by_cat.setdefault(category, []).append(sku_rate[sku])
+    category_rate = {c: sum(v) / len(v) for c, v in by_cat.items()}
+    fleet = sum(sku_rate.values()) / len(sku_rate) if sku_rate else None
+    return Priors(sku_rate=sku_rate, category_rate=category_rate, fleet_rate=fleet)
+
+
+def model_for(data: DeviceData) -> DemandModel:
+    """The fitted demand/position model of this data version (fitted once per process, then cached)."""
+    model = MODELS.get(data.version_key)
+    if model is None:
+        model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
+                          priors=fleet_priors(exclude_device=data.device_id),
+                          history=data.history or None)
+        MODELS.put(data.version_key, model)
+    return model

@@ -1,0 +1,16 @@
+"""Fake Anthropic/OpenAI provider server for tests and local development (no network, no keys)."""
+
+from .script import ERROR_KINDS, MALFORMED_JSON, CallRecord, Rule, Script
+from .server import FakeLLMServer
+from .tokens import count_tokens, embed
+
+__all__ = [
+    "ERROR_KINDS",
+    "MALFORMED_JSON",
+    "CallRecord",
+    "FakeLLMServer",
+    "Rule",
+    "Script",
+    "count_tokens",
+    "embed",
+]

@@ -1,0 +1,35 @@
+"""Run the fake provider: `python -m tests.fake_llm --port 8099 [--failure-rate 0.3] [--latency 0.05]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from .server import FakeLLMServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until interrupted; point ANTHROPIC_BASE_URL / OPENAI_BASE_URL (+/v1) at it."""
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_llm", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument(
+        "--prompt-cache", action="store_true", help="report repeated system prompts as cached"
+    )
+    args = parser.parse_args(argv)
+    server = FakeLLMServer(args.host, args.port)
+    server.script.set_failure_rate(args.failure_rate)
+    server.script.latency_s = args.latency
+    server.script.prompt_cache = args.prompt_cache
+    print(f"fake LLM provider on {server.url} (Anthropic: {server.url}, OpenAI: {server.url}/v1)", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+
+
+if __name__ == "__main__":
+    main()

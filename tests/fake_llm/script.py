@@ -1,0 +1,111 @@
+"""Scripted behaviour of the fake provider: queued responses, injected errors, failure rate."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ErrorKind = Literal["429", "500", "529", "timeout", "cut"]
+ERROR_KINDS: tuple[ErrorKind, ...] = ("429", "500", "529", "timeout", "cut")
+MALFORMED_JSON = '{"answer": "this object never closes", "confidence": 0.9'
+
+
+@dataclass
+class Rule:
+    """One scripted answer; matched by model and/or a substring of the prompt."""
+
+    text: str | None = None
+    model: str | None = None
+    contains: str | None = None
+    times: int | None = 1  # None = for ever
+    error: ErrorKind | None = None
+    retry_after: float | None = 0.0
+    latency_s: float = 0.0
+    cached_tokens: int | None = None
+    reply_model: str | None = None
+
+    def matches(self, model: str, prompt: str) -> bool:
+        """True when this rule applies to a request for `model` whose text contains `contains`."""
+        return (self.model is None or self.model == model) and (
+            self.contains is None or self.contains in prompt
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Rule:
+        """Build from the control endpoint's JSON body."""
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
+
+
+@dataclass
+class CallRecord:
+    """What the server saw and answered, for tests to compare against."""
+
+    api: str
+    model: str
+    stream: bool
+    status: int
+    outcome: str
+    text: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    prompt: str = ""
+
+
+class Script:
+    """Thread-safe rule queue plus a seeded random failure mode."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self._rng = random.Random(0)
+        self.failure_rate = 0.0
+        self.failure_kinds: tuple[ErrorKind, ...] = ERROR_KINDS
+        self.latency_s = 0.0
+        self.hang_s = 5.0
+        self.prompt_cache = False
+        self.calls: list[CallRecord] = []
+
+    def add(self, rule: Rule) -> Rule:
+        """Queue a rule; earlier rules win."""
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def set_failure_rate(
+        self, rate: float, kinds: tuple[ErrorKind, ...] = ERROR_KINDS, seed: int = 0
+    ) -> None:
+        """Fail `rate` of unscripted requests with a kind drawn from `kinds` (seeded, repeatable)."""
+        with self._lock:
+            self.failure_rate = rate
+            self.failure_kinds = kinds
+            self._rng = random.Random(seed)
+
+    def reset(self) -> None:
+        """Forget rules, failure mode, latency and the call log."""
+        with self._lock:
+            self._rules.clear()
+            self.failure_rate = 0.0
+            self.latency_s = 0.0
+            self.prompt_cache = False
+            self.calls.clear()
+
+    def pick(self, model: str, prompt: str) -> Rule | None:
+        """The rule for this request (consuming one use), or a random failure, or None."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(model, prompt):
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times <= 0:
+                            self._rules.remove(rule)
+                    return rule
+            if self.failure_rate and self._rng.random() < self.failure_rate:
+                return Rule(error=self._rng.choice(self.failure_kinds), retry_after=0.0)
+        return None
+
+    def record(self, call: CallRecord) -> None:
+        """Append to the call log."""
+        with self._lock:
+            self.calls.append(call)
