@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -95,15 +94,6 @@ def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
     fake_server.script.hang_s = 1.0
     yield fake_server
     fake_server.script.reset()
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """TEST_REDIS_URL (the Makefile starts a redis-server); Redis tests skip only when it is unset."""
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        pytest.skip("TEST_REDIS_URL is not set")
-    return url
 
 
 @pytest.fixture
