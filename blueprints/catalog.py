@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, Field
+from typing import Literal
 
-from blueprints._web import parse_query, roles_required
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import catalog
+from services import catalog, planogram_jobs
+from services import planogram_versions as versions
 from services.errors import ValidationFailed
 from services.imports import run_import
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
+
+
+class SlotValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: str = Field(min_length=1, max_length=64)
+    capacity: int | None = Field(default=None, ge=1, le=500)
+
+
+class SaveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_version: int = Field(ge=0, description="the version the editor loaded; a stale one is a 409")
+    slots: dict[str, str | SlotValue | None]
+    note: str | None = Field(default=None, max_length=500)
+    source: Literal["editor", "optimizer"] = "editor"
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
+    base_version: int = Field(ge=0)
+
+
+class DiffQuery(BaseModel):
+    from_version: int = Field(alias="from", ge=1)
+    to_version: int = Field(alias="to", ge=1)
 
 
 class ProductQuery(BaseModel):
@@ -34,6 +62,53 @@ def device(device_id: str) -> Response:
 @bp.get("/devices/<device_id>/planogram")
 def planogram(device_id: str) -> Response:
     return jsonify(catalog.planogram_detail(catalog.get_device(device_id)))
+
+
+@bp.post("/devices/<device_id>/planogram")
+@roles_required("merchandiser")
+def save_planogram(device_id: str) -> tuple[Response, int]:
+    body = parse_json(SaveBody)
+    slots = {k: v.model_dump() if isinstance(v, SlotValue) else v for k, v in body.slots.items()}
+    saved = versions.save(device_id, slots, body.base_version, api_user().id, body.source, body.note)
+    db.session.commit()
+    return jsonify(saved), 201
+
+
+@bp.get("/devices/<device_id>/planogram/versions")
+def planogram_versions(device_id: str) -> Response:
+    return jsonify({"device_id": device_id, "items": versions.list_versions(device_id)})
+
+
+@bp.get("/devices/<device_id>/planogram/versions/<int:number>")
+def planogram_version(device_id: str, number: int) -> Response:
+    return jsonify(versions.show_version(device_id, number))
+
+
+@bp.get("/devices/<device_id>/planogram/diff")
+def planogram_diff(device_id: str) -> Response:
+    query = parse_query(DiffQuery)
+    return jsonify(versions.diff_versions(device_id, query.from_version, query.to_version))
+
+
+@bp.post("/devices/<device_id>/planogram/rollback")
+@roles_required("merchandiser")
+def planogram_rollback(device_id: str) -> tuple[Response, int]:
+    body = parse_json(RollbackBody)
+    saved = versions.rollback(device_id, body.version, body.base_version, api_user().id)
+    db.session.commit()
+    return jsonify(saved), 201
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str) -> Response:
+    user = api_user()
+    return jsonify(planogram_jobs.job_status(job_id, user.id, user.role == "admin"))
+
+
+@bp.delete("/jobs/<job_id>")
+def cancel_job(job_id: str) -> Response:
+    user = api_user()
+    return jsonify(planogram_jobs.cancel(job_id, user.id, user.role == "admin"))
 
 
 @bp.get("/products")

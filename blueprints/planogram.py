@@ -7,9 +7,11 @@ from typing import Literal
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
-from blueprints._web import parse_json, roles_required
+from blueprints._web import api_user, parse_json, roles_required
 from services import planogram_analysis as analysis
+from services import planogram_jobs as jobs
 from services.catalog import list_devices
+from services.errors import ValidationFailed
 
 bp = Blueprint("planogram", __name__, url_prefix="/api/planogram")
 
@@ -76,6 +78,10 @@ class OptimizeBody(DeviceBody):
         return self.model_dump(include={"locked_slots", "must_stock", "min_facings", "max_facings"})
 
 
+class AnomalyBody(DeviceBody):
+    recent_days: int = Field(default=14, ge=3, le=60)
+
+
 class BatchBody(Body):
     device_ids: list[str] | None = Field(default=None, max_length=200, description="omit for every device")
     objective: Literal["margin", "revenue"] = "margin"
@@ -129,6 +135,12 @@ def location_personalize() -> Response:
     return jsonify(analysis.personalize(body.device_id, _fleet_ids(), body.max_changes))
 
 
+@bp.post("/anomaly-detection")
+def anomaly_detection() -> Response:
+    body = parse_json(AnomalyBody)
+    return jsonify(analysis.anomalies(body.device_id, body.recent_days))
+
+
 @bp.post("/optimize")
 @roles_required("merchandiser")
 def optimize() -> Response:
@@ -138,7 +150,13 @@ def optimize() -> Response:
 
 @bp.post("/batch-optimize")
 @roles_required("merchandiser")
-def batch_optimize() -> Response:
+def batch_optimize() -> tuple[Response, int]:
     body = parse_json(BatchBody)
     ids = body.device_ids if body.device_ids is not None else _fleet_ids()
-    return jsonify({"objective": body.objective, "items": analysis.batch(ids, body.objective)})
+    known = set(_fleet_ids())
+    unknown = [d for d in ids if d not in known]
+    if unknown:
+        raise ValidationFailed("Unknown devices", details=[{"field": "device_ids", "reason": f"unknown device '{d}'"}
+                                                           for d in unknown])
+    job_id = jobs.start_batch(ids, body.objective, api_user().id)
+    return jsonify({"job_id": job_id, "status_url": f"/api/jobs/{job_id}", "total": len(ids)}), 202

@@ -12,13 +12,12 @@ import numpy as np
 from services.errors import ValidationFailed
 from services.planogram import (
     Constraints,
-    DeviceJob,
     InfeasibleError,
     Planogram,
     ValueParams,
     affinity,
-    batch_optimize,
     demand_forecast,
+    detect_anomalies,
     heat_zones,
     location_personalize,
     optimize,
@@ -27,7 +26,7 @@ from services.planogram import (
     score_placement,
     validate,
 )
-from services.planogram_data import DeviceData, fleet_priors, load_device, model_for
+from services.planogram_data import DeviceData, load_device, model_for
 
 
 def to_json(value: Any) -> Any:
@@ -152,6 +151,14 @@ def personalize(device_id: str, peer_ids: Sequence[str], max_changes: int) -> di
     return {"device_id": device_id, **to_json(result)}
 
 
+def anomalies(device_id: str, recent_days: int) -> dict[str, Any]:
+    """Slots whose sales stopped or dropped abnormally, or sold at the wrong price, with evidence."""
+    data = load_device(device_id)
+    found = detect_anomalies(model_for(data), data.cabinet, data.products, data.sales, data.planogram,
+                             recent_days=recent_days)
+    return {"device_id": device_id, "anomalies": to_json(found)}
+
+
 def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | None) -> dict[str, Any]:
     """The best planogram under the hard rules, with its uplift over the current one."""
     data = load_device(device_id)
@@ -164,13 +171,3 @@ def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | No
                                details=[{"field": "constraints", "reason": str(exc)}]) from None
     moves = sum(1 for slot, sku in result.planogram.mapping().items() if data.planogram.mapping().get(slot) != sku)
     return {"device_id": device_id, "objective_name": objective, "slots_changed": moves, **to_json(result)}
-
-
-def batch(device_ids: Sequence[str], objective: str) -> list[dict[str, Any]]:
-    """Optimise several devices one after another; a failing device does not stop the others."""
-    loaded = [load_device(d) for d in device_ids]
-    priors = fleet_priors()
-    jobs = [DeviceJob(d.cabinet, d.sales, d.planogram, priors=priors) for d in loaded]
-    products = loaded[0].products if loaded else {}
-    params = ValueParams(objective=objective)  # type: ignore[arg-type]
-    return [to_json(item) for item in batch_optimize(jobs, products, params)]

@@ -1,0 +1,86 @@
+"""Fleet batch optimisation as a background job (RQ with Redis, threads without) with progress events."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from services import planogram_analysis as analysis
+from services.errors import AppError, Forbidden, NotFound
+from services.runtime import backends
+
+log = logging.getLogger("planogram.jobs")
+RESULT_FIELDS = ("objective", "current_objective", "uplift_per_day", "uplift_pct", "revenue_per_day",
+                 "margin_per_day", "current_revenue_per_day", "current_margin_per_day", "optimal", "slots_changed",
+                 "planogram")
+
+
+def _stream(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+def start_batch(device_ids: Sequence[str], objective: str, user_id: int) -> str:
+    """Queue a batch optimisation; its events are readable at once under the returned job id."""
+    job_id = uuid.uuid4().hex
+    backends().events.publish(_stream(job_id), "started", {
+        "kind": "batch_optimize", "objective": objective, "device_ids": list(device_ids),
+        "total": len(device_ids), "user_id": user_id,
+    })
+    backends().jobs.submit("services.planogram_jobs.run_batch", job_id, list(device_ids), objective)
+    return job_id
+
+
+def run_batch(job_id: str, device_ids: list[str], objective: str) -> None:
+    """The job: optimise each device, publishing one progress event per device, then done."""
+    events, jobs = backends().events, backends().jobs
+    stream = _stream(job_id)
+    ok = 0
+    for index, device_id in enumerate(device_ids):
+        if jobs.is_cancelled(job_id):
+            events.publish(stream, "cancelled", {"completed": index})
+            return
+        try:
+            result = analysis.optimise(device_id, objective, None)
+            item = {"ok": True, "result": {k: result[k] for k in RESULT_FIELDS if k in result}}
+            ok += 1
+        except AppError as exc:  # one bad device must not stop the fleet
+            item = {"ok": False, "error": exc.message}
+        except Exception as exc:
+            log.exception("batch device failed", extra={"job_id": job_id, "device_id": device_id})
+            item = {"ok": False, "error": f"internal error ({type(exc).__name__})"}
+        events.publish(stream, "progress", {"index": index, "device_id": device_id, **item})
+    events.publish(stream, "done", {"completed": len(device_ids), "succeeded": ok})
+
+
+def job_status(job_id: str, user_id: int, is_admin: bool) -> dict[str, Any]:
+    """Status, progress and per-device results of a job (its owner or an admin only)."""
+    events = backends().events.read(_stream(job_id), None, count=100_000)
+    if not events or events[0].type != "started":
+        raise NotFound(f"Job '{job_id}' not found", details={"job_id": job_id})
+    started = events[0].data
+    if started["user_id"] != user_id and not is_admin:
+        raise Forbidden("This job belongs to another user")
+    results = [e.data for e in events if e.type == "progress"]
+    last = events[-1].type
+    if last in ("done", "cancelled"):
+        status = "finished" if last == "done" else "cancelled"
+    else:  # the runner knows about crashes; events alone cannot tell "slow" from "dead"
+        runner = backends().jobs.status(job_id)
+        status = runner if runner in ("queued", "failed") else "running"
+    return {
+        "job_id": job_id,
+        "kind": started["kind"],
+        "status": status,
+        "progress": {"completed": len(results), "total": started["total"]},
+        "objective": started["objective"],
+        "results": results,
+    }
+
+
+def cancel(job_id: str, user_id: int, is_admin: bool) -> dict[str, Any]:
+    """Ask a job to stop after the device in hand."""
+    job_status(job_id, user_id, is_admin)  # existence and ownership
+    backends().jobs.cancel(job_id)
+    return {"job_id": job_id, "cancel_requested": True}

@@ -1,0 +1,124 @@
+"""Saving, listing, diffing and rolling back planogram versions; fleet batch optimisation jobs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from extensions import db
+from services.demo import seed_demo
+from services.planogram_data import DATA, MODELS
+
+OFFICE = "DEMO-OFF-01"
+
+
+@pytest.fixture
+def fleet(app: Flask) -> None:
+    MODELS.clear()
+    DATA.clear()
+    with app.app_context():
+        seed_demo(seed=6, days=30)
+        db.session.commit()
+
+
+def current(client: Any, user: dict[str, Any]) -> dict[str, Any]:
+    return client.get(f"/api/devices/{OFFICE}/planogram", headers=user["headers"]).json
+
+
+@pytest.mark.usefixtures("fleet")
+def test_save_list_diff_and_rollback(client: Any, merchandiser: dict[str, Any]) -> None:
+    h = merchandiser["headers"]
+    plano = current(client, merchandiser)
+    slots = {s: v["sku"] for s, v in plano["slots"].items()}
+    slots["E1"], slots["E2"] = slots["E2"], slots["E1"]
+    saved = client.post(f"/api/devices/{OFFICE}/planogram", headers=h,
+                        json={"base_version": plano["version"], "slots": slots, "note": "swap E1/E2"})
+    assert saved.status_code == 201, saved.json
+    assert saved.json["version"] == 2 and saved.json["status"] == "active"
+    listing = client.get(f"/api/devices/{OFFICE}/planogram/versions", headers=h).json["items"]
+    assert [(v["version"], v["status"]) for v in listing] == [(2, "active"), (1, "archived")]
+    diff = client.get(f"/api/devices/{OFFICE}/planogram/diff?from=1&to=2", headers=h).json["changes"]
+    assert [c["slot"] for c in diff] == ["E1", "E2"]
+    stale = client.post(f"/api/devices/{OFFICE}/planogram", headers=h, json={"base_version": 1, "slots": slots})
+    assert stale.status_code == 409 and stale.json["error"]["code"] == "stale_version"
+    back = client.post(f"/api/devices/{OFFICE}/planogram/rollback", headers=h, json={"version": 1, "base_version": 2})
+    assert back.status_code == 201 and back.json["version"] == 3
+    assert {s: v["sku"] for s, v in current(client, merchandiser)["slots"].items()} == \
+        {s: v["sku"] for s, v in plano["slots"].items()}
+
+
+@pytest.mark.usefixtures("fleet")
+def test_save_rejects_hard_rule_breaks_and_unknowns(client: Any, merchandiser: dict[str, Any]) -> None:
+    h = merchandiser["headers"]
+    version = current(client, merchandiser)["version"]
+    warm = client.post(f"/api/devices/{OFFICE}/planogram", headers=h,
+                       json={"base_version": version, "slots": {"A1": "DEMO-WATER-500"}})
+    assert warm.status_code == 422
+    assert warm.json["error"]["details"][0]["rule_id"] == "temperature"
+    unknown = client.post(f"/api/devices/{OFFICE}/planogram", headers=h,
+                          json={"base_version": version, "slots": {"Z9": "DEMO-MINTS", "A1": "NOPE"}})
+    assert unknown.status_code == 422
+    assert {d["field"] for d in unknown.json["error"]["details"]} == {"slots.Z9", "slots.A1"}
+    assert current(client, merchandiser)["version"] == version
+
+
+@pytest.mark.usefixtures("fleet")
+def test_viewer_cannot_save(client: Any, viewer: dict[str, Any]) -> None:
+    response = client.post(f"/api/devices/{OFFICE}/planogram", headers=viewer["headers"],
+                           json={"base_version": 1, "slots": {}})
+    assert response.status_code == 403
+
+
+def _wait(client: Any, user: dict[str, Any], job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/jobs/{job_id}", headers=user["headers"]).json
+        if body["status"] in ("finished", "failed", "cancelled"):
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError("job did not finish")
+
+
+@pytest.mark.usefixtures("fleet")
+def test_batch_optimize_job_reports_progress_and_results(app: Flask, client: Any, merchandiser: dict[str, Any],
+                                                         viewer: dict[str, Any]) -> None:
+    from tests.conftest import REDIS_MODE
+
+    response = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
+                           json={"device_ids": [OFFICE, "DEMO-GYM-01"], "objective": "revenue"})
+    assert response.status_code == 202
+    job_id = response.json["job_id"]
+    if REDIS_MODE:  # jobs wait in Redis for an RQ worker on any machine; run one here
+        from rq import SimpleWorker
+
+        from services.runtime import backends
+
+        with app.app_context():
+            SimpleWorker(["planogram"], connection=backends().redis).work(burst=True)
+    body = _wait(client, merchandiser, job_id)
+    assert body["status"] == "finished" and body["progress"] == {"completed": 2, "total": 2}
+    assert [(r["device_id"], r["ok"]) for r in body["results"]] == [(OFFICE, True), ("DEMO-GYM-01", True)]
+    assert body["results"][0]["result"]["revenue_per_day"] >= body["results"][0]["result"][
+        "current_revenue_per_day"] - 1e-6
+    assert client.get(f"/api/jobs/{job_id}", headers=viewer["headers"]).status_code == 403
+    assert client.get("/api/jobs/nope", headers=merchandiser["headers"]).status_code == 404
+
+
+@pytest.mark.usefixtures("fleet")
+def test_batch_rejects_unknown_devices(client: Any, merchandiser: dict[str, Any]) -> None:
+    response = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
+                           json={"device_ids": ["NOPE"]})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == [{"field": "device_ids", "reason": "unknown device 'NOPE'"}]
+
+
+@pytest.mark.usefixtures("fleet")
+def test_anomaly_detection_answers_with_evidence(client: Any, viewer: dict[str, Any]) -> None:
+    response = client.post("/api/planogram/anomaly-detection", headers=viewer["headers"],
+                           json={"device_id": OFFICE})
+    assert response.status_code == 200
+    for item in response.json["anomalies"]:
+        assert item["kind"] in ("stopped", "drop", "price") and item["evidence"]
