@@ -58,23 +58,41 @@ def detect_stockouts(
     """
     threshold = -math.log(alpha)
     censored = np.zeros_like(active)
+    by_capacity = np.zeros_like(active)
+    if capacity is not None:
+        by_capacity = (
+            np.stack(
+                [
+                    _capacity_censor(counts[s], active[s], float(capacity[s]), interval)
+                    for s in range(counts.shape[0])
+                ]
+            )
+            if counts.shape[0]
+            else by_capacity
+        )
     for _ in range(rounds):  # weekday factors are re-estimated without the days censored so far
         fd = dow_factors(counts, active & ~censored, dow)[dow]
-        new = np.stack([
-            _censor_slot(counts[s], active[s], censored[s], fd, threshold, rounds)
-            | _capacity_censor(counts[s], active[s], capacity[s] if capacity is not None else 0.0, interval)
-            for s in range(counts.shape[0])
-        ]) if counts.shape[0] else censored
+        new = (
+            np.stack(
+                [
+                    _censor_slot(counts[s], active[s], by_capacity[s], fd, threshold, rounds)
+                    for s in range(counts.shape[0])
+                ]
+            )
+            if counts.shape[0]
+            else censored
+        )
         if np.array_equal(new, censored):
             break
         censored = new
     return censored
 
 
-def _censor_slot(y: FloatArray, act: BoolArray, start: BoolArray, fd: FloatArray, threshold: float,
-                 rounds: int) -> BoolArray:
-    """Censor mask of one slot, iterating rate estimate and run test."""
-    cens = start.copy()
+def _censor_slot(
+    y: FloatArray, act: BoolArray, fixed: BoolArray, fd: FloatArray, threshold: float, rounds: int
+) -> BoolArray:
+    """Censor mask of one slot (always including `fixed`), iterating rate estimate and run test."""
+    cens = fixed.copy()
     if not act.any():
         return cens
     for _ in range(rounds):
@@ -85,7 +103,7 @@ def _censor_slot(y: FloatArray, act: BoolArray, start: BoolArray, fd: FloatArray
         rate = float(y[use].sum()) / exposure
         if rate <= 0:
             break
-        new = np.zeros(len(y), dtype=bool)
+        new = fixed.copy()
         for a, b in _zero_runs(act & (y == 0)):
             if rate * float(fd[a:b].sum()) >= threshold:
                 new[a:b] = True
@@ -101,14 +119,17 @@ def _censor_slot(y: FloatArray, act: BoolArray, start: BoolArray, fd: FloatArray
 def _capacity_censor(y: FloatArray, act: BoolArray, cap: float, interval: int) -> BoolArray:
     """Zero days right after the slot sold (nearly) its whole capacity within one service interval."""
     out = np.zeros(len(y), dtype=bool)
-    if cap <= 0 or interval < 2:
+    if cap <= 0 or interval < 2 or not act.any():
         return out
     csum = np.concatenate(([0.0], np.cumsum(np.where(act, y, 0.0))))
-    for d in np.flatnonzero(act & (y == 0)).tolist():
-        lo = max(0, d - interval + 1)
-        if csum[d] - csum[lo] >= cap - 1:
-            out[d] = True
-            prev = np.flatnonzero(act[:d] & (y[:d] > 0))
-            if len(prev) and not out[prev[-1]]:
-                out[prev[-1]] = True
+    days = np.arange(len(y))
+    window = csum[days] - csum[np.maximum(0, days - interval + 1)]  # sales on the interval-1 days before
+    hit = act & (y == 0) & (window >= cap - 1)
+    if not hit.any():
+        return out
+    out |= hit
+    selling = np.where(act & (y > 0), days, -1)
+    last_sale = np.maximum.accumulate(selling)  # last selling day at or before each day
+    prev = last_sale[hit]
+    out[prev[prev >= 0]] = True  # the sell-out day itself is partial
     return out

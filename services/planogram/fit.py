@@ -92,11 +92,12 @@ def fit_model(
         for slot, c in planogram.capacities:
             if slot in over:
                 caps[over[slot]] = c
-    interval = max(int(round(cabinet.service_interval_days)), 1)
+    interval = max(round(cabinet.service_interval_days), 1)
     cens = panel.changeover.copy()
     if censor_stockouts:
-        cens |= detect_stockouts(panel.counts, active, dow_idx, alpha=stockout_alpha, capacity=caps,
-                                 interval=interval)
+        cens |= detect_stockouts(
+            panel.counts, active, dow_idx, alpha=stockout_alpha, capacity=caps, interval=interval
+        )
     use = active & ~cens
     s_i, d_i = np.nonzero(use)
     y = panel.counts[s_i, d_i]

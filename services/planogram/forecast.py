@@ -117,11 +117,14 @@ def demand_forecast(
 
 @dataclass(frozen=True, slots=True)
 class Backtest:
-    """WAPE of the model and of seasonal-naive (same weekday last week) on held-out sku-days."""
+    """WAPE of the model and of seasonal-naive (same weekday last week) on held-out sku-days, and on
+    device-day totals."""
 
     holdout_days: int
     wape_model: float
     wape_naive: float
+    wape_model_daily_total: float
+    wape_naive_daily_total: float
     actual_units: float
 
 
@@ -174,10 +177,16 @@ def backtest_forecast(
     actual = hist[:, 7:]
     naive = np.tile(hist[:, :7], (1, math.ceil(holdout_days / 7)))[:, :holdout_days]
     pred = np.array([f.expected_sales for f in fc.per_sku]).reshape(len(skus), holdout_days)
-    tot = float(actual.sum())
+    tot = float(actual.sum()) or 1.0
+
+    def wape(a: FloatArray, p: FloatArray) -> float:
+        return float(np.abs(a - p).sum() / tot)
+
     return Backtest(
         holdout_days,
-        float(np.abs(actual - pred).sum() / tot) if tot else 0.0,
-        float(np.abs(actual - naive).sum() / tot) if tot else 0.0,
-        tot,
+        wape(actual, pred),
+        wape(actual, naive),
+        wape(actual.sum(axis=0), pred.sum(axis=0)),
+        wape(actual.sum(axis=0), naive.sum(axis=0)),
+        float(actual.sum()),
     )

@@ -156,9 +156,7 @@ def score_placement(
         )
     )
     hard = any(v.severity == "hard" for v in violations)
-    score = (
-        0 if hard else round(100 * (W_POSITION * pos + W_COVER * cover + W_ADJ * adj + W_GAIN * gain))
-    )
+    score = 0 if hard else round(100 * (W_POSITION * pos + W_COVER * cover + W_ADJ * adj + W_GAIN * gain))
     return PlacementScore(
         sku,
         slot,

@@ -128,9 +128,3 @@ def test_heat_zones_affinity_forecast_personalize(client: Any, viewer: dict[str,
     assert len(forecast["days"]) == 5 and all(len(s["demand"]) == 5 for s in forecast["per_sku"])
     personal = post(client, viewer, "location-personalize", {"device_id": OFFICE})
     assert personal.status_code == 200 and isinstance(personal.json["changes"], list)
-
-
-@pytest.mark.usefixtures("fleet")
-def test_batch_optimise_reports_each_device(client: Any, merchandiser: dict[str, Any]) -> None:
-    items = post(client, merchandiser, "batch-optimize", {"device_ids": [OFFICE, "DEMO-GYM-01"]}).json["items"]
-    assert [(i["device_id"], i["ok"]) for i in items] == [(OFFICE, True), ("DEMO-GYM-01", True)]

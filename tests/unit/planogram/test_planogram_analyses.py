@@ -19,9 +19,16 @@ from services.planogram.value import evaluate
 
 def test_baskets_use_transaction_id_else_time_window() -> None:
     ts = np.array([0, 30, 100, 1000, 1050, 1200], dtype=np.int64)
-    sales = SalesData("D", ("A1",), ("X", "Y"), ts, np.zeros(6, dtype=np.int64),
-                      np.array([0, 1, 0, 1, 0, 1], dtype=np.int64), np.ones(6),
-                      np.array([-1, -1, -1, 5, -1, 5], dtype=np.int64))
+    sales = SalesData(
+        "D",
+        ("A1",),
+        ("X", "Y"),
+        ts,
+        np.zeros(6, dtype=np.int64),
+        np.array([0, 1, 0, 1, 0, 1], dtype=np.int64),
+        np.ones(6),
+        np.array([-1, -1, -1, 5, -1, 5], dtype=np.int64),
+    )
     b = basket_ids(sales, 90)
     assert b[0] == b[1] == b[2]  # chained within 90 s
     assert b[3] == b[5] and b[4] != b[3]  # transaction id wins over time
@@ -34,6 +41,8 @@ def test_affinity_finds_planted_pairs_and_no_noise() -> None:
     strong = set()  # planted pairs expected to co-occur at least 15 times in the data
     for d in fleet.devices:
         for a, b, prob in d.truth.pairs:
+            if not {a, b} <= set(d.planogram.mapping().values()):
+                continue  # a partner that is not stocked cannot be bought
             units = d.truth.daily_units[a].sum() + d.truth.daily_units[b].sum()
             if prob * units / (1 + prob) >= 15:
                 strong.add(tuple(sorted((a, b))))
@@ -45,36 +54,39 @@ def test_affinity_finds_planted_pairs_and_no_noise() -> None:
         assert p.lift > 1.5 and p.count >= 5 and 0 < p.confidence_ab <= 1
 
 
-def test_predict_revenue_brackets_truth(device) -> None:  # type: ignore[no-untyped-def]
+def test_predict_revenue_brackets_truth(device, model_factory) -> None:  # type: ignore[no-untyped-def]
     pred = predict_revenue(device.model, device.cabinet, device.products, device.current, device.plans[0][1])
-    true_model = _truth_model(device)
+    true_model = model_factory(device.cabinet, dict(device.truth.base), device.truth.pos_weight)
     truth = evaluate(true_model, device.cabinet, device.products, device.current)
     assert pred.revenue_interval[0] < pred.revenue_per_day < pred.revenue_interval[1]
     assert abs(pred.revenue_per_day - truth.revenue_per_day) / truth.revenue_per_day < 0.15
-    assert pred.revenue_day_interval[1] - pred.revenue_day_interval[0] > \
-        pred.revenue_interval[1] - pred.revenue_interval[0]
+    assert (
+        pred.revenue_day_interval[1] - pred.revenue_day_interval[0]
+        > pred.revenue_interval[1] - pred.revenue_interval[0]
+    )
     assert sum(s.revenue_per_day for s in pred.per_slot) == pytest.approx(pred.revenue_per_day)
     assert pred.delta_revenue_per_day == pytest.approx(pred.revenue_per_day - pred.current_revenue_per_day)
-
-
-def _truth_model(device):  # type: ignore[no-untyped-def]
-    from tests.unit.planogram.conftest import build_model
-
-    return build_model(device.cabinet, dict(device.truth.base), device.truth.pos_weight)
 
 
 def test_forecast_beats_seasonal_naive(device) -> None:  # type: ignore[no-untyped-def]
     train_end = device.truth.start_day + device.truth.n_days - 1 - 14
     fill = max(d for d in device.truth.service_days if d <= train_end)
-    bt = backtest_forecast(device.cabinet, device.products, device.sales, device.current, holdout_days=14,
-                           last_fill_day=fill)
+    bt = backtest_forecast(
+        device.cabinet, device.products, device.sales, device.current, holdout_days=14, last_fill_day=fill
+    )
     assert bt.wape_model < bt.wape_naive
 
 
 def test_forecast_days_to_stockout_and_restock(device) -> None:  # type: ignore[no-untyped-def]
     last_fill = device.truth.service_days[-1]
-    fc = demand_forecast(device.model, device.cabinet, device.current, horizon_days=14, sales=device.sales,
-                         last_fill_day=last_fill)
+    fc = demand_forecast(
+        device.model,
+        device.cabinet,
+        device.current,
+        horizon_days=14,
+        sales=device.sales,
+        last_fill_day=last_fill,
+    )
     assert len(fc.days) == 14 and fc.next_service_day == last_fill + 7
     fast = max(fc.per_sku, key=lambda f: f.demand[0] / f.capacity)
     assert fast.days_to_stockout is not None
@@ -88,19 +100,31 @@ def test_location_personalize_uses_venue_peers() -> None:
     rng = np.random.default_rng(5)
     fleet = generate_fleet(8, rng, venue_types=("gym", "office"), days=45)
     products = {p.sku: p for p in fleet.products}
-    models = [fit_model(d.cabinet, products, d.sales, d.planogram, with_affinity=False) for d in fleet.devices]
+    models = [
+        fit_model(d.cabinet, products, d.sales, d.planogram, with_affinity=False) for d in fleet.devices
+    ]
     me = fleet.devices[0]
-    star = max((k for k in products if k not in set(me.planogram.mapping().values())
-                and products[k].temperature == "ambient"), key=lambda k: fleet.venue_boost["gym"][k])
+    star = max(
+        (
+            k
+            for k in products
+            if k not in set(me.planogram.mapping().values()) and products[k].temperature == "ambient"
+        ),
+        key=lambda k: fleet.venue_boost["gym"][k],
+    )
     peers = [peer_rates(m) for m in models[1:]]
-    boosted = [PeerRates(p.device_id, p.venue_type, {**p.rates, star: 5.0 if p.venue_type == "gym" else 0.01})
-               for p in peers]
+    boosted = [
+        PeerRates(p.device_id, p.venue_type, {**p.rates, star: 5.0 if p.venue_type == "gym" else 0.01})
+        for p in peers
+    ]
     res = location_personalize(models[0], me.cabinet, products, me.planogram, boosted)
     assert res.venue_type == "gym" and res.n_peers == 3
     assert res.changes and res.changes[0].sku_in == star
     assert all(c.expected_gain_per_day > 0 for c in res.changes)
-    office_only = [PeerRates(p.device_id, p.venue_type, {**p.rates, star: 5.0 if p.venue_type == "office" else 0.01})
-                   for p in peers]
+    office_only = [
+        PeerRates(p.device_id, p.venue_type, {**p.rates, star: 5.0 if p.venue_type == "office" else 0.01})
+        for p in peers
+    ]
     res2 = location_personalize(models[0], me.cabinet, products, me.planogram, office_only)
     assert star not in {c.sku_in for c in res2.changes}
 
@@ -111,8 +135,9 @@ def test_anomalies_flag_a_jammed_slot(device) -> None:  # type: ignore[no-untype
     truth = make_truth(device.cabinet, list(device.products.values()), rng)
     idx = device.cabinet.index()
     busiest = max(plan.mapping().items(), key=lambda kv: truth.base[kv[1]] * truth.pos_weight[idx[kv[0]]])
-    sales, _ = generate_device_sales(device.cabinet, device.products, plan, 60, rng, truth,
-                                     jams=[(busiest[0], 45, 60)])
+    sales, _ = generate_device_sales(
+        device.cabinet, device.products, plan, 60, rng, truth, jams=[(busiest[0], 45, 60)]
+    )
     model = fit_model(device.cabinet, device.products, sales, plan)
     found = detect_anomalies(model, device.cabinet, device.products, sales, plan)
     assert any(a.slot == busiest[0] and a.kind == "stopped" for a in found)
@@ -122,6 +147,8 @@ def test_anomalies_flag_a_jammed_slot(device) -> None:  # type: ignore[no-untype
 def test_batch_yields_a_result_per_device() -> None:
     fleet = generate_fleet(3, np.random.default_rng(1), days=30)
     products = {p.sku: p for p in fleet.products}
-    items = list(batch_optimize([DeviceJob(d.cabinet, d.sales, d.planogram) for d in fleet.devices], products))
+    items = list(
+        batch_optimize([DeviceJob(d.cabinet, d.sales, d.planogram) for d in fleet.devices], products)
+    )
     assert [i.device_id for i in items] == [d.cabinet.device_id for d in fleet.devices]
     assert all(i.ok and i.result is not None and i.result.uplift_per_day >= 0 for i in items)

@@ -68,8 +68,9 @@ def _stockout_device(censor: bool) -> tuple[float, float, int]:
     plan = Planogram.of({s.code: p.sku for s, p in zip(cab.slots, prods, strict=True)})
     truth = make_truth(cab, prods, rng, units_per_day=3.0, trend_sd=0.0)
     fast = prods[0].sku
-    truth = type(truth)(**{**{f: getattr(truth, f) for f in truth.__dataclass_fields__},
-                           "base": {**truth.base, fast: 3.0}})
+    truth = type(truth)(
+        **{**{f: getattr(truth, f) for f in truth.__dataclass_fields__}, "base": {**truth.base, fast: 3.0}}
+    )
     sales, truth = generate_device_sales(cab, prods, plan, 91, rng, truth)
     model = fit_model(cab, {p.sku: p for p in prods}, sales, plan, censor_stockouts=censor)
     slot = "A1"
@@ -90,8 +91,9 @@ def test_thin_data_shrinks_toward_priors(device) -> None:  # type: ignore[no-unt
     short = device.sales.select(device.sales.day() >= 86)  # four days only
     prior_rate = dict.fromkeys(device.products, 0.8)
     weak = fit_model(device.cabinet, device.products, short, device.current)
-    strong = fit_model(device.cabinet, device.products, short, device.current,
-                       priors=Priors(sku_rate=prior_rate, sku_sd=0.2))
+    strong = fit_model(
+        device.cabinet, device.products, short, device.current, priors=Priors(sku_rate=prior_rate, sku_sd=0.2)
+    )
     unseen = [k for i, k in enumerate(strong.skus) if not strong.observed[i]]
     assert unseen and all(strong.base_demand(k) == pytest.approx(0.8) for k in unseen)
     seen = [k for i, k in enumerate(strong.skus) if strong.observed[i]]
@@ -102,8 +104,9 @@ def test_thin_data_shrinks_toward_priors(device) -> None:  # type: ignore[no-unt
 
 def test_no_sales_gives_prior_only_model(device) -> None:  # type: ignore[no-untyped-def]
     empty = device.sales.select(np.zeros(device.sales.n, dtype=bool))
-    m = fit_model(device.cabinet, device.products, empty, device.current, priors=Priors(fleet_rate=0.4),
-                  end_day=100)
+    m = fit_model(
+        device.cabinet, device.products, empty, device.current, priors=Priors(fleet_rate=0.4), end_day=100
+    )
     assert m.n_obs == 60  # one day, every slot held its sku and sold nothing
     placed = set(device.current.mapping().values())
     absent = next(k for k in device.products if k not in placed)

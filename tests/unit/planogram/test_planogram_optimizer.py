@@ -27,39 +27,61 @@ from services.planogram.value import ValueParams, evaluate
 SEPARABLE = ValueParams(category_bonus=0.0, affinity_bonus=0.0)
 
 
-def tiny_instance(seed: int, build: Callable[..., DemandModel]) -> tuple[
-        Cabinet, dict[str, ProductSpec], DemandModel, Constraints]:
+def tiny_instance(
+    seed: int, build: Callable[..., DemandModel]
+) -> tuple[Cabinet, dict[str, ProductSpec], DemandModel, Constraints]:
     rng = np.random.default_rng(seed)
     rows, cols = 2, int(rng.integers(2, 3, endpoint=True))
     n_s = rows * cols
     slots = tuple(
-        SlotSpec(slot_code(r, c), r, c, 80, float(rng.choice([150, 250])), 500, int(rng.integers(2, 7)),
-                 "chilled" if rng.random() < 0.5 else "ambient")
-        for r in range(rows) for c in range(cols)
+        SlotSpec(
+            slot_code(r, c),
+            r,
+            c,
+            80,
+            float(rng.choice([150, 250])),
+            500,
+            int(rng.integers(2, 7)),
+            "chilled" if rng.random() < 0.5 else "ambient",
+        )
+        for r in range(rows)
+        for c in range(cols)
     )
     cab = Cabinet("T", rows, cols, "office", "combo", float(rng.choice([3.0, 7.0])), slots)
     n_k = int(rng.integers(2, 4, endpoint=True))
     prods = {}
     for i in range(n_k):
         price = float(rng.uniform(1, 3))
-        prods[f"P{i}"] = ProductSpec(f"P{i}", f"P{i}", str(rng.choice(["a", "b"])), price,
-                                     price * float(rng.uniform(0.3, 0.7)), 60, float(rng.choice([100, 200])), 60,
-                                     "chilled" if rng.random() < 0.4 else "ambient")
+        prods[f"P{i}"] = ProductSpec(
+            f"P{i}",
+            f"P{i}",
+            str(rng.choice(["a", "b"])),
+            price,
+            price * float(rng.uniform(0.3, 0.7)),
+            60,
+            float(rng.choice([100, 200])),
+            60,
+            "chilled" if rng.random() < 0.4 else "ambient",
+        )
     base = {k: float(rng.uniform(0.1, 2.5)) for k in prods}
-    model = build(cab, base, rng.uniform(0.5, 1.6, n_s),
-                  lifts={("P0", "P1"): float(rng.uniform(1.5, 4))})
+    model = build(cab, base, rng.uniform(0.5, 1.6, n_s), lifts={("P0", "P1"): float(rng.uniform(1.5, 4))})
     skus = list(prods)
     must = frozenset(k for k in skus if rng.random() < 0.25)
     locked = ()
     if rng.random() < 0.3:
         locked = ((slots[0].code, skus[int(rng.integers(n_k))]),)
-    cons = Constraints(must_stock=must, locked=locked, default_max_facings=int(rng.integers(1, 3, endpoint=True)),
-                       min_cover_fraction=float(rng.choice([0.0, 0.5])))
+    cons = Constraints(
+        must_stock=must,
+        locked=locked,
+        default_max_facings=int(rng.integers(1, 3, endpoint=True)),
+        min_cover_fraction=float(rng.choice([0.0, 0.5])),
+    )
     return cab, prods, model, cons
 
 
-def brute_force(cab: Cabinet, prods: dict[str, ProductSpec], model: DemandModel, cons: Constraints,
-                params: ValueParams) -> float | None:
+def brute_force(
+    cab: Cabinet, prods: dict[str, ProductSpec], model: DemandModel, cons: Constraints, params: ValueParams
+) -> float | None:
     """Best objective over every assignment that passes validate's hard rules (and the facing cap)."""
     try:  # the optimiser caps facings at what covers the interval when products can fill the cabinet
         pb = build_problem(model, cab, prods, None, cons, params)
@@ -97,8 +119,15 @@ def test_separable_optimum_equals_brute_force(seed: int, model_factory: Callable
 def test_result_never_breaks_hard_rules(seed: int, model_factory: Callable[..., DemandModel]) -> None:
     cab, prods, model, cons = tiny_instance(seed, model_factory)
     try:
-        res = optimize(model, cab, prods, None, cons, ValueParams(category_bonus=0.3, affinity_bonus=0.3),
-                       time_limit_s=10)
+        res = optimize(
+            model,
+            cab,
+            prods,
+            None,
+            cons,
+            ValueParams(category_bonus=0.3, affinity_bonus=0.3),
+            time_limit_s=10,
+        )
     except InfeasibleError:
         assert brute_force(cab, prods, model, cons, SEPARABLE) is None
         return
@@ -107,7 +136,9 @@ def test_result_never_breaks_hard_rules(seed: int, model_factory: Callable[..., 
 
 
 def test_full_size_result_is_valid_and_improves(device) -> None:  # type: ignore[no-untyped-def]
-    cons = Constraints(must_stock=frozenset({"SKU001", "SKU002"}), locked=(("F1", device.current.mapping()["F1"]),))
+    cons = Constraints(
+        must_stock=frozenset({"SKU001", "SKU002"}), locked=(("F1", device.current.mapping()["F1"]),)
+    )
     res = optimize(device.model, device.cabinet, device.products, device.current, cons)
     assert not hard_violations(res.violations)
     assert res.planogram.mapping()["F1"] == device.current.mapping()["F1"]
@@ -139,7 +170,9 @@ def test_swap_deltas_match_recomputed_objective(device) -> None:  # type: ignore
     pb = build_problem(device.model, device.cabinet, device.products, device.current, Constraints(), params)
     a = pb.to_assignment(device.current)
     d = swap_deltas(pb, a)
-    base = planogram_objective(device.model, device.cabinet, device.products, pb.to_planogram(a, None), params)
+    base = planogram_objective(
+        device.model, device.cabinet, device.products, pb.to_planogram(a, None), params
+    )
     rng = np.random.default_rng(0)
     checked = 0
     for s1, s2 in zip(rng.integers(0, 60, 400).tolist(), rng.integers(0, 60, 400).tolist(), strict=True):
@@ -148,7 +181,9 @@ def test_swap_deltas_match_recomputed_objective(device) -> None:  # type: ignore
             continue
         b = a.copy()
         b[i], b[j] = b[j], b[i]
-        new = planogram_objective(device.model, device.cabinet, device.products, pb.to_planogram(b, None), params)
+        new = planogram_objective(
+            device.model, device.cabinet, device.products, pb.to_planogram(b, None), params
+        )
         assert d[i, j] == pytest.approx(new - base, abs=1e-9)
         checked += 1
     assert checked > 50
@@ -156,7 +191,9 @@ def test_swap_deltas_match_recomputed_objective(device) -> None:  # type: ignore
 
 def test_adjacency_rewards_category_blocks(model_factory: Callable[..., DemandModel]) -> None:
     cab = Cabinet.uniform("A", 1, 4, cabinet_type="ambient")
-    prods = {k: ProductSpec(k, k, c, 2.0, 1.0) for k, c in (("X1", "x"), ("X2", "x"), ("Y1", "y"), ("Y2", "y"))}
+    prods = {
+        k: ProductSpec(k, k, c, 2.0, 1.0) for k, c in (("X1", "x"), ("X2", "x"), ("Y1", "y"), ("Y2", "y"))
+    }
     model = model_factory(cab, dict.fromkeys(prods, 0.5))
     params = ValueParams(category_bonus=0.5, affinity_bonus=0.0)
     split = Planogram.of({"A1": "X1", "A2": "Y1", "A3": "X2", "A4": "Y2"})

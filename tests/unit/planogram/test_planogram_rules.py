@@ -16,9 +16,12 @@ from services.planogram.value import evaluate
 @pytest.fixture
 def setup(model_factory: Callable[..., DemandModel]) -> tuple[Cabinet, dict[str, ProductSpec], DemandModel]:
     slots = (
-        SlotSpec("A1", 0, 0, 80, 150, 500, 8, "chilled"), SlotSpec("A2", 0, 1, 80, 250, 500, 8, "chilled"),
-        SlotSpec("A3", 0, 2, 80, 250, 500, 8, "chilled"), SlotSpec("B1", 1, 0, 80, 250, 500, 8, "ambient"),
-        SlotSpec("B2", 1, 1, 80, 250, 500, 8, "ambient"), SlotSpec("B3", 1, 2, 80, 250, 500, 8, "ambient"),
+        SlotSpec("A1", 0, 0, 80, 150, 500, 8, "chilled"),
+        SlotSpec("A2", 0, 1, 80, 250, 500, 8, "chilled"),
+        SlotSpec("A3", 0, 2, 80, 250, 500, 8, "chilled"),
+        SlotSpec("B1", 1, 0, 80, 250, 500, 8, "ambient"),
+        SlotSpec("B2", 1, 1, 80, 250, 500, 8, "ambient"),
+        SlotSpec("B3", 1, 2, 80, 250, 500, 8, "ambient"),
     )
     cab = Cabinet("R", 2, 3, "office", "combo", 7.0, slots)
     prods = {
@@ -29,8 +32,12 @@ def setup(model_factory: Callable[..., DemandModel]) -> tuple[Cabinet, dict[str,
         "NUTS": ProductSpec("NUTS", "Nuts", "nuts", 2.2, 0.9, 70, 170, 40, "ambient"),
         "FAST": ProductSpec("FAST", "Fast", "soda", 2.0, 0.8, 66, 122, 66, "chilled"),
     }
-    model = model_factory(cab, {"COLA": 0.5, "WATER": 0.4, "CHIPS": 0.6, "BAR": 0.3, "NUTS": 0.2, "FAST": 5.0},
-                          [1.5, 1.2, 1.0, 0.9, 0.8, 0.6], lifts={("BAR", "COLA"): 3.0})
+    model = model_factory(
+        cab,
+        {"COLA": 0.5, "WATER": 0.4, "CHIPS": 0.6, "BAR": 0.3, "NUTS": 0.2, "FAST": 5.0},
+        [1.5, 1.2, 1.0, 0.9, 0.8, 0.6],
+        lifts={("BAR", "COLA"): 3.0},
+    )
     return cab, prods, model
 
 
@@ -40,8 +47,17 @@ def rules(v: tuple[object, ...]) -> set[tuple[str | None, str]]:
 
 def test_hard_rules(setup: tuple[Cabinet, dict[str, ProductSpec], DemandModel]) -> None:
     cab, prods, model = setup
-    plan = Planogram((("A1", "WATER"), ("A2", "COLA"), ("A2", "BAR"), ("B1", "COLA"), ("B2", "GHOST"),
-                      ("Z9", "NUTS"), ("B3", "FAST")))
+    plan = Planogram(
+        (
+            ("A1", "WATER"),
+            ("A2", "COLA"),
+            ("A2", "BAR"),
+            ("B1", "COLA"),
+            ("B2", "GHOST"),
+            ("Z9", "NUTS"),
+            ("B3", "FAST"),
+        )
+    )
     cons = Constraints(must_stock=frozenset({"CHIPS"}), locked=(("A3", "WATER"),))
     v = validate(cab, prods, plan, cons, model)
     hard = {(x.slot, x.rule_id) for x in v if x.severity == "hard"}
