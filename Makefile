@@ -30,6 +30,7 @@ frontend:
 
 run: install frontend
 	$(BIN)/flask db upgrade
+	$(BIN)/flask prompts sync
 	$(BIN)/flask seed-demo --if-empty
 	@echo "------------------------------------------------------------------"
 	@echo "Planogram AI workbench: http://$(HOST):$(PORT)"

@@ -31,6 +31,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     init_request_ids(app)
     init_web(app)
     init_runtime(app)
+    init_llm(app)
     register_blueprints(app)
     register_cli(app)
     return app
@@ -60,11 +61,18 @@ def init_runtime(app: Flask) -> None:
     init_backends(app)
 
 
+def init_llm(app: Flask) -> None:
+    """The LLM pipeline (needs the runtime backends for its Redis client); ConfigError stops start-up."""
+    from services.ai import init_llm as build
+
+    build(app)
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
-    from blueprints import auth, catalog, content, email, monitoring, pages, planogram
+    from blueprints import auth, catalog, content, email, llm, monitoring, pages, planogram
 
-    for module in (auth, catalog, planogram, content, email, monitoring, pages):
+    for module in (auth, catalog, planogram, content, email, llm, monitoring, pages):
         app.register_blueprint(module.bp)
 
 

@@ -1,4 +1,4 @@
-"""``flask`` sub-commands: import-data, seed-demo, create-user, demo-admin, rq-worker."""
+"""``flask`` sub-commands: import-data, seed-demo, create-user, demo-admin, rq-worker, prompts, fake-llm."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ DEMO_ADMIN_EMAIL = "admin@demo.local"
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (import_data, seed_demo_command, create_user, demo_admin, rq_worker):
+    for command in (import_data, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm):
         app.cli.add_command(command)
 
 
@@ -150,3 +150,54 @@ def rq_worker(burst: bool) -> None:
     if client is None:
         raise click.ClickException("REDIS_URL is not set: jobs run in-process in embedded mode")
     Worker(["planogram"], connection=client).work(burst=burst)
+
+
+@click.group("prompts")
+def prompts() -> None:
+    """Prompt templates: prompts/*.yaml and the prompt table."""
+
+
+@prompts.command("sync")
+@with_appcontext
+def prompts_sync() -> None:
+    """Load prompts/*.yaml into the table (idempotent; a changed file becomes a new version)."""
+    from services.ai import prompt_source
+    from services.prompts import PromptRegistry
+
+    try:
+        report = PromptRegistry(Path(current_app.config["PROMPTS_DIR"])).sync()
+        db.session.commit()
+    except AppError as exc:
+        details = "".join(f"\n  {d['field']}: {d['reason']}" for d in exc.details or [])
+        raise click.ClickException(f"{exc.message}{details}") from None
+    prompt_source().invalidate()
+    data = report.as_dict()
+    click.echo("Prompts synced: " + ", ".join(f"{len(v)} {k}" for k, v in data.items()))
+    for kind in ("created", "updated", "deactivated"):
+        for label in data[kind]:
+            click.echo(f"  {kind}: {label}")
+
+
+@prompts.command("list")
+@with_appcontext
+@click.option("--all", "include_inactive", is_flag=True, help="Include inactive (superseded) versions.")
+def prompts_list(include_inactive: bool) -> None:
+    """Show prompt versions: name, variant, version, traffic, tier, active."""
+    from services.prompts import list_prompts
+
+    for row in list_prompts(include_inactive):
+        state = "active" if row.is_active else "inactive"
+        click.echo(f"{row.name:<28} {row.variant:<8} v{row.version:<4} {row.traffic_percent:>3}% "
+                   f"{row.tier:<9} {state}  {row.source_file or ''}")
+
+
+@click.command("fake-llm")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8099, show_default=True, type=int)
+@click.option("--failure-rate", default=0.0, show_default=True, type=float, help="Share of requests that fail.")
+@click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer.")
+def fake_llm(host: str, port: int, failure_rate: float, latency: float) -> None:
+    """Run the fake Anthropic/OpenAI provider (local development and tests only; no network, no keys)."""
+    from tests.fake_llm.__main__ import main
+
+    main(["--host", host, "--port", str(port), "--failure-rate", str(failure_rate), "--latency", str(latency)])

@@ -72,6 +72,8 @@ class Config:
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.LOG_JSON = env_bool("LOG_JSON", True)
         self.JOB_WORKERS = env_int("JOB_WORKERS", 2)
+        # Worker jobs one fleet batch is split into (run `flask rq-worker` this many times with Redis).
+        self.BATCH_PARALLELISM = env_int("BATCH_PARALLELISM", 2)
         self.EVENT_STREAM_TTL_SECONDS = env_int("EVENT_STREAM_TTL_SECONDS", 3600)
         # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
         self.LLM_PROVIDER = env_str("LLM_PROVIDER")
@@ -86,6 +88,7 @@ class Config:
         self.LLM_MAX_TOKENS_PER_REQUEST = env_int("LLM_MAX_TOKENS_PER_REQUEST", 4000)
         self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
         self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+        self.PROMPTS_DIR = env_str("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as a flat mapping for ``app.config.update``."""

@@ -26,7 +26,7 @@ ROWS, COLS = 6, 10
 PRODUCTS = 80
 
 
-def write_files(folder: Path, rows: int, seed: int = 1) -> None:
+def write_files(folder: Path, rows: int, seed: int = 1, devices: int = DEVICES) -> None:
     """Write products, devices and a sales file of ``rows`` vends."""
     rng = random.Random(seed)
     with (folder / "products.csv").open("w") as f:
@@ -35,7 +35,7 @@ def write_files(folder: Path, rows: int, seed: int = 1) -> None:
             f.write(f"P{i:03d},Product {i},cat{i % 8},{1 + i % 5 + 0.5:.2f},0.60,60,150,60,ambient\n")
     with (folder / "devices.csv").open("w") as f:
         f.write("device_id,name,venue_type,cabinet_type,rows,columns\n")
-        for d in range(DEVICES):
+        for d in range(devices):
             f.write(f"D{d:03d},Machine {d},office,ambient,{ROWS},{COLS}\n")
     start = datetime(2026, 1, 1, tzinfo=UTC)
     step = 365 * 86400 / rows
@@ -45,7 +45,7 @@ def write_files(folder: Path, rows: int, seed: int = 1) -> None:
             ts = (start + timedelta(seconds=n * step)).isoformat(timespec="seconds")
             slot = f"{chr(65 + rng.randrange(ROWS))}{rng.randrange(COLS) + 1}"
             sku = rng.randrange(PRODUCTS)
-            f.write(f"D{rng.randrange(DEVICES):03d},{ts},{slot},P{sku:03d},{1 + sku % 5 + 0.5:.2f},T{n}\n")
+            f.write(f"D{rng.randrange(devices):03d},{ts},{slot},P{sku:03d},{1 + sku % 5 + 0.5:.2f},T{n}\n")
 
 
 def timed_import(app, folder: Path) -> tuple[float, dict]:  # type: ignore[no-untyped-def]

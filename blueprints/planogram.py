@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
 from blueprints._web import api_user, parse_json, roles_required
+from services import ai
 from services import planogram_analysis as analysis
 from services import planogram_jobs as jobs
 from services.catalog import list_devices
@@ -158,5 +159,20 @@ def batch_optimize() -> tuple[Response, int]:
     if unknown:
         raise ValidationFailed("Unknown devices", details=[{"field": "device_ids", "reason": f"unknown device '{d}'"}
                                                            for d in unknown])
-    job_id = jobs.start_batch(ids, body.objective, api_user().id)
+    job_id = jobs.start_batch(ids, body.objective, api_user().id, current_app.config["BATCH_PARALLELISM"])
     return jsonify({"job_id": job_id, "status_url": f"/api/jobs/{job_id}", "total": len(ids)}), 202
+
+
+class TestPromptBody(Body):
+    prompt_name: str = Field(min_length=1, max_length=100)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    run: bool = False
+    user_id: str | None = Field(default=None, min_length=1, max_length=64, description="A/B unit; default: you")
+
+
+@bp.post("/test-prompt")
+@roles_required("admin")
+def test_prompt() -> Response:
+    body = parse_json(TestPromptBody)
+    user_id = body.user_id or str(api_user().id)
+    return jsonify(ai.try_prompt(body.prompt_name, body.variables, body.run, user_id))

@@ -133,6 +133,7 @@ class LLMRequest(db.Model):  # type: ignore[name-defined,misc]
     error_kind: Mapped[str | None] = mapped_column(String(50))
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     fallback_used: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -159,13 +159,15 @@ def anomalies(device_id: str, recent_days: int) -> dict[str, Any]:
     return {"device_id": device_id, "anomalies": to_json(found)}
 
 
-def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | None) -> dict[str, Any]:
+def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | None,
+             time_limit_s: float = 0.75) -> dict[str, Any]:
     """The best planogram under the hard rules, with its uplift over the current one."""
     data = load_device(device_id)
     try:
         result = optimize(model_for(data), data.cabinet, data.products, data.planogram,
                           constraints_from(data, constraints),
-                          ValueParams(objective=objective))  # type: ignore[arg-type]
+                          ValueParams(objective=objective),  # type: ignore[arg-type]
+                          time_limit_s=time_limit_s)
     except InfeasibleError as exc:
         raise ValidationFailed("No planogram satisfies these constraints",
                                details=[{"field": "constraints", "reason": str(exc)}]) from None

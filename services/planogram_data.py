@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Generic, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
 
@@ -25,7 +25,7 @@ from services.planogram import (
 )
 
 T = TypeVar("T")
-VersionKey = tuple[str, int, str]
+VersionKey = tuple[Any, ...]
 HISTORY_DAYS = 120
 SECONDS_PER_DAY = 86_400
 
@@ -75,6 +75,7 @@ class _LRU(Generic[T]):
 
 
 MODELS: _LRU[DemandModel] = _LRU()
+PRIORS: _LRU[Priors] = _LRU(256)
 DATA: _LRU[DeviceData] = _LRU()
 
 
@@ -167,10 +168,19 @@ def load_device(device_id: str) -> DeviceData:
 
 
 def fleet_priors(exclude_device: str | None = None) -> Priors:
-    """Shrinkage targets from the whole fleet: units/day per sku, per category and overall."""
-    since = db.session.scalar(select(func.max(Sale.ts)))
+    """Shrinkage targets from the whole fleet: units/day per sku, per category and overall (cached)."""
+    since, n_sales = db.session.execute(select(func.max(Sale.ts), func.count(Sale.id))).one()
     if since is None:
         return Priors()
+    key = (exclude_device or "", int(n_sales), since.isoformat())
+    cached = PRIORS.get(key)
+    if cached is None:
+        cached = _fleet_priors(exclude_device, since)
+        PRIORS.put(key, cached)
+    return cached
+
+
+def _fleet_priors(exclude_device: str | None, since: datetime) -> Priors:
     start = since - timedelta(days=HISTORY_DAYS)
     rows = db.session.execute(
         select(Product.sku, Product.category, func.count(Sale.id), func.count(func.distinct(Sale.device_pk)))

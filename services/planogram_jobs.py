@@ -12,6 +12,8 @@ from services.errors import AppError, Forbidden, NotFound
 from services.runtime import backends
 
 log = logging.getLogger("planogram.jobs")
+# Per-device solver limit in fleet batches: the MILP usually proves its optimum well before this.
+BATCH_TIME_LIMIT_S = 0.4
 RESULT_FIELDS = ("objective", "current_objective", "uplift_per_day", "uplift_pct", "revenue_per_day",
                  "margin_per_day", "current_revenue_per_day", "current_margin_per_day", "optimal", "slots_changed",
                  "planogram")
@@ -21,37 +23,39 @@ def _stream(job_id: str) -> str:
     return f"job:{job_id}"
 
 
-def start_batch(device_ids: Sequence[str], objective: str, user_id: int) -> str:
-    """Queue a batch optimisation; its events are readable at once under the returned job id."""
+def start_batch(device_ids: Sequence[str], objective: str, user_id: int, parts: int) -> str:
+    """Queue a batch optimisation split over ``parts`` worker jobs; events are readable at once."""
     job_id = uuid.uuid4().hex
+    ids = list(device_ids)
+    parts = max(1, min(parts, len(ids)))
     backends().events.publish(_stream(job_id), "started", {
-        "kind": "batch_optimize", "objective": objective, "device_ids": list(device_ids),
-        "total": len(device_ids), "user_id": user_id,
+        "kind": "batch_optimize", "objective": objective, "device_ids": ids,
+        "total": len(ids), "user_id": user_id, "parts": parts,
     })
-    backends().jobs.submit("services.planogram_jobs.run_batch", job_id, list(device_ids), objective)
+    for part in range(parts):
+        chunk = [(i, d) for i, d in enumerate(ids) if i % parts == part]
+        backends().jobs.submit("services.planogram_jobs.run_batch", job_id, chunk, objective,
+                               job_id=f"{job_id}-{part}")
     return job_id
 
 
-def run_batch(job_id: str, device_ids: list[str], objective: str) -> None:
-    """The job: optimise each device, publishing one progress event per device, then done."""
+def run_batch(job_id: str, devices: list[tuple[int, str]], objective: str) -> None:
+    """One worker's share: optimise each device, publishing one progress event per device."""
     events, jobs = backends().events, backends().jobs
     stream = _stream(job_id)
-    ok = 0
-    for index, device_id in enumerate(device_ids):
+    for index, device_id in devices:
         if jobs.is_cancelled(job_id):
-            events.publish(stream, "cancelled", {"completed": index})
+            events.publish(stream, "cancelled", {"at_index": index})
             return
         try:
-            result = analysis.optimise(device_id, objective, None)
+            result = analysis.optimise(device_id, objective, None, time_limit_s=BATCH_TIME_LIMIT_S)
             item = {"ok": True, "result": {k: result[k] for k in RESULT_FIELDS if k in result}}
-            ok += 1
         except AppError as exc:  # one bad device must not stop the fleet
             item = {"ok": False, "error": exc.message}
         except Exception as exc:
             log.exception("batch device failed", extra={"job_id": job_id, "device_id": device_id})
             item = {"ok": False, "error": f"internal error ({type(exc).__name__})"}
         events.publish(stream, "progress", {"index": index, "device_id": device_id, **item})
-    events.publish(stream, "done", {"completed": len(device_ids), "succeeded": ok})
 
 
 def job_status(job_id: str, user_id: int, is_admin: bool) -> dict[str, Any]:
@@ -62,13 +66,16 @@ def job_status(job_id: str, user_id: int, is_admin: bool) -> dict[str, Any]:
     started = events[0].data
     if started["user_id"] != user_id and not is_admin:
         raise Forbidden("This job belongs to another user")
-    results = [e.data for e in events if e.type == "progress"]
-    last = events[-1].type
-    if last in ("done", "cancelled"):
-        status = "finished" if last == "done" else "cancelled"
-    else:  # the runner knows about crashes; events alone cannot tell "slow" from "dead"
-        runner = backends().jobs.status(job_id)
-        status = runner if runner in ("queued", "failed") else "running"
+    results = sorted((e.data for e in events if e.type == "progress"), key=lambda r: r["index"])
+    parts = [backends().jobs.status(f"{job_id}-{p}") for p in range(started.get("parts", 1))]
+    if len(results) == started["total"]:
+        status = "finished"
+    elif any(e.type == "cancelled" for e in events):
+        status = "cancelled"
+    elif "failed" in parts:  # the runner knows about crashes; events alone cannot tell slow from dead
+        status = "failed"
+    else:
+        status = "queued" if all(p == "queued" for p in parts) else "running"
     return {
         "job_id": job_id,
         "kind": started["kind"],

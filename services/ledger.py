@@ -1,0 +1,114 @@
+"""The LLM request ledger in SQL: the pipeline's LedgerSink, and lookups for the API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from extensions import db
+from models import LLMRequest
+from services.llm import LedgerRecord
+
+log = logging.getLogger(__name__)
+
+
+def app_engine(app: Flask) -> Engine:
+    """The app's engine, resolved without needing the caller to hold an app context."""
+    with app.app_context():
+        return db.engine
+
+
+def ledger_user_id(user_id: str | None) -> int | None:
+    """Ledger user ids are strings in the pipeline; the table links numeric ones to users."""
+    return int(user_id) if user_id is not None and user_id.isdigit() else None
+
+
+class SqlLedgerSink:
+    """Writes one LLMRequest row per call in its own short transaction.
+
+    A separate Session on the engine (not the request's db.session) means the row is committed even
+    when the request that made the call rolls back, and that job threads without an app context can
+    record too. The engine is resolved lazily so create_app never touches the database.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._engine: Engine | None = None
+
+    def record(self, row: LedgerRecord) -> None:
+        """Insert the row; a user id that names no user is stored as NULL rather than losing the row."""
+        user_id = ledger_user_id(row.user_id)
+        try:
+            self._insert(row, user_id)
+        except IntegrityError:
+            if user_id is None:
+                raise
+            log.warning("ledger row %s: user %s does not exist; stored without user", row.request_id, user_id)
+            self._insert(row, None)
+
+    def _insert(self, row: LedgerRecord, user_id: int | None) -> None:
+        if self._engine is None:
+            self._engine = app_engine(self._app)
+        with Session(self._engine) as session, session.begin():
+            session.add(
+                LLMRequest(
+                    id=row.request_id,
+                    feature=row.feature,
+                    provider=row.provider,
+                    model=row.model,
+                    tier=row.tier,
+                    prompt_name=row.prompt_name,
+                    prompt_version=row.prompt_version,
+                    prompt_variant=row.variant,
+                    input_tokens=row.tokens_in,
+                    output_tokens=row.tokens_out,
+                    cached_tokens=row.tokens_cached,
+                    cost_usd=row.cost_usd,
+                    latency_ms=row.latency_ms,
+                    status=row.status,
+                    error_kind=row.error_kind,
+                    cached=row.cached,
+                    fallback_used=row.fallback_used,
+                    attempts=row.attempts,
+                    user_id=user_id,
+                    created_at=row.started_at,
+                    completed_at=row.finished_at,
+                )
+            )
+
+
+def get_request(request_id: str) -> LLMRequest | None:
+    """One ledger row by request id."""
+    return db.session.get(LLMRequest, request_id)
+
+
+def request_dict(row: LLMRequest) -> dict[str, Any]:
+    """JSON view of a ledger row, with the pipeline's field names."""
+    return {
+        "request_id": row.id,
+        "feature": row.feature,
+        "provider": row.provider,
+        "model": row.model,
+        "tier": row.tier,
+        "prompt_name": row.prompt_name,
+        "prompt_version": row.prompt_version,
+        "variant": row.prompt_variant,
+        "tokens_in": row.input_tokens,
+        "tokens_out": row.output_tokens,
+        "tokens_cached": row.cached_tokens,
+        "cost_usd": row.cost_usd,
+        "latency_ms": row.latency_ms,
+        "status": row.status,
+        "error_kind": row.error_kind,
+        "cached": row.cached,
+        "fallback_used": row.fallback_used,
+        "attempts": row.attempts,
+        "user_id": row.user_id,
+        "started_at": row.created_at.isoformat(),
+        "finished_at": row.completed_at.isoformat() if row.completed_at else None,
+    }
