@@ -88,8 +88,8 @@ class BatchBody(Body):
     objective: Literal["margin", "revenue"] = "margin"
 
 
-def _fleet_ids(venue_type: str | None = None) -> list[str]:
-    return [d["device_id"] for d in list_devices() if venue_type is None or d["venue_type"] == venue_type]
+def _fleet_ids() -> list[str]:
+    return [d["device_id"] for d in list_devices()]
 
 
 @bp.post("/realtime-score")

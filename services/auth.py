@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -128,11 +128,6 @@ def revoke_token(plaintext: str) -> bool:
 def list_users() -> list[User]:
     """Return all users ordered by email."""
     return list(db.session.scalars(select(User).order_by(User.email)))
-
-
-def count_users() -> int:
-    """Return how many users exist."""
-    return int(db.session.scalar(select(func.count(User.id))) or 0)
 
 
 def get_user(user_id: int) -> User | None:

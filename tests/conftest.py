@@ -43,6 +43,15 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
+def fake_server() -> Iterator[Any]:
+    """One fake Anthropic/OpenAI provider for the session (127.0.0.1, random port)."""
+    from tests.fake_llm import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database migrated once per session with Flask-Migrate; each test gets a copy."""
     from flask_migrate import upgrade

@@ -80,13 +80,7 @@ class LLMIntegrationPipeline:
                 final = item if isinstance(item, LLMResult) else final
             assert final is not None  # stream() always ends with a result
             return final
-        spec = CallSpec(feature, prompt_name, variables, schema, fallback, user_id)
-        spec.tags, spec.pii, spec.context, spec.volatile = (
-            tuple(tags),
-            pii,
-            tuple(context),
-            frozenset(volatile),
-        )
+        spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
         prepared = self._prepare(spec)
         hit = self._lookup(prepared)
         if hit is not None:
@@ -112,13 +106,7 @@ class LLMIntegrationPipeline:
         volatile: Sequence[str] = (),
     ) -> Iterator[str | StreamError | LLMResult]:
         """Yield text deltas, then a StreamError if the provider stream broke mid-text, then the LLMResult."""
-        spec = CallSpec(feature, prompt_name, variables, schema, fallback, user_id)
-        spec.tags, spec.pii, spec.context, spec.volatile = (
-            tuple(tags),
-            pii,
-            tuple(context),
-            frozenset(volatile),
-        )
+        spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
         prepared = self._prepare(spec)
         result = self._lookup(prepared)
         if result is None and self.executor is None:
@@ -319,3 +307,21 @@ class LLMIntegrationPipeline:
             "max_output_tokens": route.max_output_tokens if route else 0,
             "worst_case_cost_usd": round(worst, 8),
         }
+
+
+def _spec(
+    feature: str,
+    prompt_name: str,
+    variables: Mapping[str, Any],
+    schema: type[BaseModel] | None,
+    fallback: FallbackFn | None,
+    user_id: str | None,
+    tags: Sequence[str],
+    pii: bool,
+    context: Sequence[ContextBlock],
+    volatile: Sequence[str],
+) -> CallSpec:
+    """One call's inputs, frozen for the sync and the streaming path alike."""
+    spec = CallSpec(feature, prompt_name, variables, schema, fallback, user_id)
+    spec.tags, spec.pii, spec.context, spec.volatile = tuple(tags), pii, tuple(context), frozenset(volatile)
+    return spec

@@ -23,13 +23,6 @@ CAPTION_VARS = {"product_name": "Sparkling Water 500ml", "platform": "instagram"
                 "max_chars": 150}
 
 
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeLLMServer]:
-    """One fake provider for this module (127.0.0.1, random port), as tests/unit/llm does."""
-    with FakeLLMServer() as server:
-        yield server
-
-
 @pytest.fixture
 def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
     fake_server.script.reset()

@@ -80,13 +80,6 @@ class Harness:
     sleeps: list[float]
 
 
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[FakeLLMServer]:
-    """One fake provider for the whole session (127.0.0.1, random port)."""
-    with FakeLLMServer() as server:
-        yield server
-
-
 @pytest.fixture
 def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
     """The fake server with a clean script; hung requests last 1 s (client timeout is 0.4 s)."""
