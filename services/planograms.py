@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
 from models import Device, PlanogramItem, PlanogramVersion
+from services.cache_invalidation import forget_devices
 from services.errors import Conflict
 
 Assignment = dict[str, tuple[int, int]]  # slot code -> (product id, capacity)
@@ -69,4 +70,5 @@ def save_version(
             f"Planogram of {name} was saved by someone else at the same time; reload and retry",
             code="stale_version",
         ) from None
+    forget_devices([name])
     return version

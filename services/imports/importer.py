@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from extensions import db
 from models import Device, Product
+from services.cache_invalidation import forget_devices
 from services.errors import ValidationFailed
 from services.imports import catalog_files as cf
 from services.imports.fields import slot_label
@@ -69,6 +70,7 @@ def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFac
             .values(data_version=Device.data_version + 1, lock_version=Device.lock_version + 1)
             .execution_options(synchronize_session=False)
         )
+        forget_devices(report.devices_touched)
 
 
 def _load_sales(
