@@ -74,6 +74,8 @@ class AnthropicProvider(Provider):
 
 
 def _params(request: CompletionRequest) -> dict[str, Any]:
+    # No `temperature`: anthropic 2.x's messages.create has no sampling parameters (current models reject
+    # them), so a prompt's temperature applies to OpenAI-style providers only.
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,

@@ -116,3 +116,27 @@ def test_redis_budget_is_shared_between_pipelines(
     result = one.pipeline.run("summary", "summary", {"note": "shared"})
     assert two.pipeline.costs.snapshot()["spent_usd"] == pytest.approx(result.cost_usd, abs=1e-9)
     assert two.pipeline.run("summary", "summary", {"note": "shared"}).cached
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_day_aggregates_by_feature_and_model_equal_the_ledger(
+    kind: str, request: pytest.FixtureRequest, fake: FakeLLMServer, make_harness: Callable[..., Harness]
+) -> None:
+    h = make_harness(redis_client=_client(kind, request), daily_budget_usd=10.0, low_budget_fraction=0.0)
+    h.pipeline.run("summary", "summary", {"note": "one"})
+    h.pipeline.run("summary", "summary", {"note": "one"})  # cached: $0, must not add to spend
+    h.pipeline.run("summary", "summary", {"note": "two"})
+    h.pipeline.run("advice", "advice", {"device": "D1", "question": "Q?"})
+    rows = h.ledger.rows
+    assert [row.status for row in rows] == ["ok", "cached", "ok", "ok"]
+    by_feature: dict[str, float] = {}
+    by_model: dict[str, float] = {}
+    for row in rows:
+        by_feature[row.feature] = by_feature.get(row.feature, 0.0) + row.cost_usd
+        by_model[str(row.model)] = by_model.get(str(row.model), 0.0) + row.cost_usd
+    snapshot = h.pipeline.costs.snapshot()
+    assert set(by_model) == {"claude-haiku-5-5", "claude-sonnet-5-5"}
+    assert snapshot["by_feature"] == {k: pytest.approx(v, abs=1e-9) for k, v in by_feature.items()}
+    assert snapshot["by_model"] == {k: pytest.approx(v, abs=1e-9) for k, v in by_model.items()}
+    assert snapshot["spent_usd"] == pytest.approx(sum(by_feature.values()), abs=1e-9)
+    assert snapshot["day"] == h.pipeline.costs._today()
