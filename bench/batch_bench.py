@@ -34,12 +34,20 @@ def _planograms(folder: Path, devices: int) -> None:
                     f.write(f"D{d:03d},{r}{c},P{rng.randrange(80):03d}\n")
 
 
-def _rq_worker(env: dict[str, str], redis_url: str) -> subprocess.Popen[bytes]:
-    """A `flask rq-worker --burst` process on the bench database (exits when the queue is empty)."""
+def _rq_workers(env: dict[str, str], redis_url: str, count: int) -> list[subprocess.Popen[bytes]]:
+    """`flask rq-worker` processes on the bench database, already idle and listening (as in production)."""
+    import redis
+    from rq import Worker
+
     flask = str(Path(sys.executable).with_name("flask"))
     full = {**os.environ, **env, "REDIS_URL": redis_url, "FLASK_APP": "app:create_app"}
-    return subprocess.Popen([flask, "rq-worker", "--burst"], env=full, cwd=Path(__file__).resolve().parents[1],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = [subprocess.Popen([flask, "rq-worker"], env=full, cwd=Path(__file__).resolve().parents[1],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 60
+    while Worker.count(connection=client) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return workers
 
 
 def main() -> None:
@@ -66,10 +74,10 @@ def main() -> None:
             from services import planogram_jobs
 
             ids = [f"D{d:03d}" for d in range(args.devices)]
+            workers = _rq_workers(env, args.redis, args.parts) if args.redis else []
             started = time.perf_counter()
             job_id = planogram_jobs.start_batch(ids, "margin", user_id=0, parts=args.parts)
             db.session.remove()
-            workers = [_rq_worker(env, args.redis) for _ in range(args.parts)] if args.redis else []
             while True:
                 status = planogram_jobs.job_status(job_id, 0, True)
                 if status["status"] != "running" and status["status"] != "queued":
@@ -77,6 +85,7 @@ def main() -> None:
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
             for worker in workers:
+                worker.terminate()
                 worker.wait(30)
         ok = sum(1 for r in status["results"] if r["ok"])
         mode = f"{args.parts} rq-worker processes" if args.redis else f"{args.parts} in-process worker threads"

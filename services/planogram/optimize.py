@@ -161,7 +161,9 @@ def optimize_steps(
         step += 1
         plan = pb.to_planogram(a, current)
         moves = diff_planograms(pending.planogram, plan)
-        nxt = OptimizationStep(step, "swap", moves, objective(plan), plan, False, sol.optimal)
+        # swap_deltas is the exact change of the full objective (tested), so no re-evaluation per step.
+        value = pending.objective + float(d.flat[best])
+        nxt = OptimizationStep(step, "swap", moves, value, plan, False, sol.optimal)
     yield OptimizationStep(
         pending.step, pending.phase, pending.moves, pending.objective, pending.planogram, True, sol.optimal
     )

@@ -163,6 +163,10 @@ def test_steps_stream_improvements_and_flag_final(device) -> None:  # type: igno
             else:
                 applied[mv.slot] = mv.to_sku
         assert applied == cur.planogram.mapping()
+    params = ValueParams()
+    for s in steps:  # swap steps report objective + delta: it must equal the full re-evaluation
+        expected = planogram_objective(device.model, device.cabinet, device.products, s.planogram, params)
+        assert s.objective == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 def test_swap_deltas_match_recomputed_objective(device) -> None:  # type: ignore[no-untyped-def]
