@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import IO, Literal
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,7 @@ from extensions import db
 from services import catalog, planogram_jobs
 from services import planogram_versions as versions
 from services.errors import ValidationFailed
-from services.imports import run_import
+from services.imports import run_import, validate_import
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
 
@@ -122,15 +122,27 @@ def categories() -> Response:
     return jsonify({"items": catalog.categories()})
 
 
-@bp.post("/imports")
-@roles_required("merchandiser")
-def import_files() -> tuple[Response, int]:
+def _uploads() -> dict[str, IO[bytes]]:
     uploads = {f.filename.rsplit("/", 1)[-1]: f.stream for f in request.files.values() if f.filename}
     if not uploads:
         raise ValidationFailed(
             "Send the CSV files as multipart/form-data (any field name; file names decide the type)",
             details=[{"field": "files", "reason": "no file uploaded"}],
         )
-    report = run_import(uploads)
+    return uploads
+
+
+@bp.post("/imports")
+@roles_required("merchandiser")
+def import_files() -> tuple[Response, int]:
+    report = run_import(_uploads())
     db.session.commit()
     return jsonify(report.as_dict()), 200
+
+
+@bp.post("/planogram/validate-data")
+@roles_required("merchandiser")
+def validate_data() -> Response:
+    """The SPEC's dry-run import: the same per-row report, nothing changed."""
+    report = validate_import(_uploads())
+    return jsonify({"valid": report.ok, **report.as_dict()})

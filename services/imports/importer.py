@@ -44,6 +44,16 @@ def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | Non
     return report
 
 
+def validate_import(sources: Mapping[str, IO[bytes]]) -> ImportReport:
+    """Dry run: every check of run_import, then roll back so nothing is kept, whatever the outcome."""
+    try:
+        return run_import(sources)
+    except ImportRejected as exc:
+        return exc.report
+    finally:
+        db.session.rollback()
+
+
 def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFactory | None) -> None:
     products = cf.parse_products(files[cf.PRODUCTS.name], report) if cf.PRODUCTS.name in files else {}
     devices = cf.parse_devices(files[cf.DEVICES.name], report) if cf.DEVICES.name in files else {}

@@ -147,3 +147,22 @@ def test_repeat_vends_in_one_file_are_kept_but_not_duplicated_on_reimport(app: F
     runner.invoke(args=["import-data", str(folder), "--quiet"])
     with app.app_context():  # two identical CHOC rows on one day are two real vends
         assert db.session.scalar(select(func.count()).select_from(Sale).where(Sale.slot_code == "A2")) == 2
+
+
+def test_validate_data_reports_like_an_import_and_changes_nothing(
+    app: Flask, client: Any, merchandiser: dict[str, Any], viewer: dict[str, Any]
+) -> None:
+    def upload(texts: dict[str, str]) -> dict[str, Any]:
+        return {name: (io.BytesIO(text.encode()), name) for name, text in texts.items()}
+
+    good = client.post("/api/planogram/validate-data", headers=merchandiser["headers"], data=upload(GOOD))
+    assert good.status_code == 200, good.json
+    assert good.json["valid"] is True and good.json["files"]["sales.csv"]["inserted"] == 5
+    assert counts(app) == dict.fromkeys(counts(app), 0), "a dry run keeps nothing"
+    bad = dict(GOOD, **{"sales.csv": GOOD["sales.csv"].replace("B1,COLA,1.80", "Z9,COLA,1.80")})
+    rejected = client.post("/api/planogram/validate-data", headers=merchandiser["headers"], data=upload(bad))
+    assert rejected.status_code == 200 and rejected.json["valid"] is False
+    assert [(e["file"], e["line"], e["column"]) for e in rejected.json["errors"]] == [("sales.csv", 2, "slot")]
+    assert counts(app) == dict.fromkeys(counts(app), 0)
+    denied = client.post("/api/planogram/validate-data", headers=viewer["headers"], data=upload(GOOD))
+    assert denied.status_code == 403
