@@ -31,6 +31,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     init_request_ids(app)
     init_web(app)
     init_runtime(app)
+    init_monitoring(app)
     init_llm(app)
     register_blueprints(app)
     register_cli(app)
@@ -61,6 +62,13 @@ def init_runtime(app: Flask) -> None:
     init_backends(app)
 
 
+def init_monitoring(app: Flask) -> None:
+    """Prometheus metrics (HTTP hooks) and the alert monitor; before init_llm, whose ledger sink feeds them."""
+    from services.monitoring import init_monitoring as build
+
+    build(app)
+
+
 def init_llm(app: Flask) -> None:
     """The LLM pipeline (needs the runtime backends for its Redis client); ConfigError stops start-up."""
     from services.ai import init_llm as build
@@ -70,9 +78,9 @@ def init_llm(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
-    from blueprints import auth, catalog, content, email, llm, monitoring, pages, planogram
+    from blueprints import auth, catalog, content, content_pages, drafts, email, llm, monitoring, pages, planogram
 
-    for module in (auth, catalog, planogram, content, email, llm, monitoring, pages):
+    for module in (auth, catalog, planogram, content, email, llm, monitoring, pages, drafts, content_pages):
         app.register_blueprint(module.bp)
 
 

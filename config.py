@@ -75,6 +75,14 @@ class Config:
         # Worker jobs one fleet batch is split into (run `flask rq-worker` this many times with Redis).
         self.BATCH_PARALLELISM = env_int("BATCH_PARALLELISM", 2)
         self.EVENT_STREAM_TTL_SECONDS = env_int("EVENT_STREAM_TTL_SECONDS", 3600)
+        # SSE: a `: ping` comment when nothing was sent for this long (keeps proxies open, detects hang-ups).
+        self.SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0)
+        # A streaming optimisation nobody has listened to for this long cancels itself.
+        self.STREAM_ABANDON_SECONDS = env_int("STREAM_ABANDON_SECONDS", 30)
+        # Pause between published optimisation steps so the editor can animate them (0 = as fast as computed).
+        self.OPTIMIZATION_STEP_DELAY_MS = env_int("OPTIMIZATION_STEP_DELAY_MS", 150)
+        # Solver time limit of one streaming optimisation (interactive, so a little longer than batch runs).
+        self.OPTIMIZATION_TIME_LIMIT_SECONDS = env_float("OPTIMIZATION_TIME_LIMIT_SECONDS", 2.0)
         # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
         self.LLM_PROVIDER = env_str("LLM_PROVIDER")
         self.ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
@@ -89,6 +97,27 @@ class Config:
         self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
         self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
         self.PROMPTS_DIR = env_str("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
+        # Monitoring (docs/MONITORING.md). /metrics: admins, or `Authorization: Bearer $METRICS_TOKEN`.
+        self.METRICS_TOKEN = env_str("METRICS_TOKEN")
+        self.ALERT_WINDOW_MINUTES = env_int("ALERT_WINDOW_MINUTES", 15)
+        self.ALERT_ERROR_RATE = env_float("ALERT_ERROR_RATE", 0.2)  # share of calls in the window
+        self.ALERT_FALLBACK_RATE = env_float("ALERT_FALLBACK_RATE", 0.3)
+        self.ALERT_MIN_CALLS = env_int("ALERT_MIN_CALLS", 10)  # fewer calls in the window: no rate alert
+        self.ALERT_CHECK_SECONDS = env_float("ALERT_CHECK_SECONDS", 30.0)  # per process, after LLM calls
+        self.AB_MIN_REVIEWS = env_int("AB_MIN_REVIEWS", 20)  # reviewed drafts per arm before a verdict
+        self.MONITORING_MAX_DAYS = env_int("MONITORING_MAX_DAYS", 93)
+        self.MONITORING_LATENCY_SAMPLES = env_int("MONITORING_LATENCY_SAMPLES", 100_000)
+        # Content and email assistants (services/content.py, services/email_drafts.py)
+        self.COMPANY_NAME = env_str("COMPANY_NAME", "The Vending Team")
+        self.CONTENT_BRAND_VOICE = env_str("CONTENT_BRAND_VOICE", "friendly, upbeat, never pushy")
+        # Support policy: what a reply draft may promise; anything beyond it is flagged for review.
+        self.SUPPORT_REFUNDS_ALLOWED = env_bool("SUPPORT_REFUNDS_ALLOWED", True)
+        self.SUPPORT_REFUND_WINDOW_DAYS = env_int("SUPPORT_REFUND_WINDOW_DAYS", 30)
+        self.SUPPORT_REFUND_DAYS_TO_PROCESS = env_int("SUPPORT_REFUND_DAYS_TO_PROCESS", 5)
+        self.SUPPORT_MAX_DISCOUNT_PCT = env_float("SUPPORT_MAX_DISCOUNT_PCT", 0.0)  # 0: no discounts offered
+        self.SUPPORT_POLICY_NOTES = env_str("SUPPORT_POLICY_NOTES", "")
+        # Chat continuation: token budget of the history sent with each turn (oldest turns summarised first).
+        self.CONVERSATION_HISTORY_TOKENS = env_int("CONVERSATION_HISTORY_TOKENS", 1200)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as a flat mapping for ``app.config.update``."""
@@ -103,6 +132,7 @@ class TestConfig(Config):
         self.TESTING = True
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
         self.LOG_JSON = True
+        self.OPTIMIZATION_STEP_DELAY_MS = 0  # tests that want pacing set it
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -1,13 +1,48 @@
-"""Health endpoints (usage, cost and cache dashboards arrive with the monitoring issue)."""
+"""Health, Prometheus and the admin monitoring API (usage, cache, prompts A/B, providers, alerts); pages nested."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import logging
+from typing import Literal
 
-from blueprints._web import public
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from blueprints._web import api_user, parse_json, parse_query, public, roles_required
+from blueprints.monitoring_pages import bp as pages_bp
 from services.health import readiness
+from services.metrics import may_read_metrics, metrics
+from services.monitoring import reports
 
 bp = Blueprint("monitoring", __name__)
+bp.register_blueprint(pages_bp)
+log = logging.getLogger("planogram.monitoring")
+
+
+class WindowQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str | None = Field(default=None, alias="from", max_length=40)
+    to: str | None = Field(default=None, max_length=40)
+
+
+class UsageQuery(WindowQuery):
+    group_by: Literal["day", "feature", "model", "tier", "user"] = "day"
+
+
+class ProvidersQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+
+class ClearCacheBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str | None = Field(default=None, min_length=1, max_length=50)
+    tag: str | None = Field(default=None, min_length=1, max_length=200)
+    expired_only: bool = False
+    all: bool = False
 
 
 @bp.get("/healthz")
@@ -21,3 +56,55 @@ def healthz() -> Response:
 def readyz() -> tuple[Response, int]:
     ready, checks = readiness()
     return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), 200 if ready else 503
+
+
+@bp.get("/metrics")
+@public  # not under /api; readable by admins or with METRICS_TOKEN (checked here)
+def prometheus_metrics() -> Response:
+    if not may_read_metrics(current_app, request.headers.get("Authorization", ""), g.get("user")):
+        return Response("metrics: admin session or METRICS_TOKEN bearer required\n", status=401,
+                        mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    body, content_type = metrics(current_app).exposition()
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/api/planogram/ai-usage")
+@roles_required("admin")
+def ai_usage() -> Response:
+    query = parse_query(UsageQuery)
+    return jsonify(reports.ai_usage(query.from_, query.to, query.group_by))
+
+
+@bp.get("/api/planogram/cache-stats")
+@roles_required("admin")
+def cache_stats() -> Response:
+    query = parse_query(WindowQuery)
+    return jsonify(reports.cache_stats(query.from_, query.to))
+
+
+@bp.post("/api/planogram/clear-cache")
+@roles_required("admin")
+def clear_cache() -> Response:
+    body = parse_json(ClearCacheBody)
+    result = reports.clear_cache(body.feature, body.tag, body.expired_only, body.all)
+    log.info("cache cleared", extra={**result, "user_id": api_user().id})
+    return jsonify(result)
+
+
+@bp.get("/api/monitoring/prompts")
+@roles_required("admin")
+def prompts() -> Response:
+    query = parse_query(WindowQuery)
+    return jsonify(reports.prompt_report(query.from_, query.to))
+
+
+@bp.get("/api/monitoring/providers")
+@roles_required("admin")
+def providers() -> Response:
+    return jsonify(reports.provider_report(parse_query(ProvidersQuery).minutes))
+
+
+@bp.get("/api/monitoring/alerts")
+@roles_required("admin")
+def alerts() -> Response:
+    return jsonify({"alerts": reports.active_alerts()})

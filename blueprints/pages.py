@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from services import catalog
+from services import catalog, editor
 
 bp = Blueprint("pages", __name__)
 
@@ -31,6 +31,13 @@ def device(device_id: str) -> str:
         device=catalog.device_detail(found),
         planogram=catalog.planogram_detail(found),
     )
+
+
+@bp.get("/devices/<device_id>/editor")
+def device_editor(device_id: str) -> str:
+    state = editor.editor_state(device_id, current_user.role, bool(current_app.config.get("LLM_PROVIDER")),
+                                current_app.config.get("CURRENCY", "USD"))
+    return render_template("editor.html", state=state, device=state["device"])
 
 
 @bp.get("/products")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from blueprints._web import api_user, parse_json, roles_required
-from services import ai
+from blueprints._web import api_user, parse_json, parse_query, roles_required
+from extensions import db
+from services import ai, optimization_stream, sse
+from services import placement_feedback as feedback
 from services import planogram_analysis as analysis
 from services import planogram_jobs as jobs
 from services.catalog import list_devices
@@ -176,3 +179,44 @@ def test_prompt() -> Response:
     body = parse_json(TestPromptBody)
     user_id = body.user_id or str(api_user().id)
     return jsonify(ai.try_prompt(body.prompt_name, body.variables, body.run, user_id))
+
+
+class StreamOptimizeBody(DeviceBody):
+    objective: Literal["margin", "revenue"] = "margin"
+    locked_slots: list[str] = Field(default_factory=list, max_length=500)
+
+
+class EventsQuery(BaseModel):
+    last_event_id: str | None = Field(default=None, max_length=64)
+
+
+def _sse(body: Iterator[str]) -> Response:
+    db.session.remove()  # the relay needs no database: give the connection back before a long stream
+    return Response(body, mimetype=sse.MIMETYPE, headers=sse.HEADERS)
+
+
+@bp.post("/stream-optimization")
+@roles_required("merchandiser")
+def stream_optimization() -> Response:
+    body = parse_json(StreamOptimizeBody)
+    return _sse(optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id))
+
+
+@bp.get("/optimizations/<job_id>/events")
+def optimization_events(job_id: str) -> Response:
+    user = api_user()
+    after = request.headers.get("Last-Event-ID") or parse_query(EventsQuery).last_event_id
+    return _sse(optimization_stream.follow(job_id, user.id, user.role == "admin", after))
+
+
+@bp.post("/optimizations/<job_id>/cancel")
+def cancel_optimization(job_id: str) -> Response:
+    user = api_user()
+    return jsonify(optimization_stream.cancel(job_id, user.id, user.role == "admin"))
+
+
+@bp.post("/placement-feedback")
+def placement_feedback() -> Response:
+    body = parse_json(ScoreBody)
+    return jsonify(feedback.placement_feedback(body.device_id, body.sku, body.slot.upper(), body.planogram,
+                                               str(api_user().id)))

@@ -11,16 +11,20 @@ from models.catalog import (
     Sale,
     Slot,
 )
+from models.content import ORDER_STATUSES, PLATFORMS, CustomerOrder, SocialPost
 from models.llm import CONTENT_STATUSES, GeneratedContent, LLMConversation, LLMMessage, LLMRequest, PromptTemplate
 from models.users import ROLES, ApiToken, User
 
 __all__ = [
     "CABINET_TYPES",
     "CONTENT_STATUSES",
+    "ORDER_STATUSES",
     "PLANOGRAM_STATUSES",
+    "PLATFORMS",
     "ROLES",
     "TEMPERATURES",
     "ApiToken",
+    "CustomerOrder",
     "Device",
     "GeneratedContent",
     "LLMConversation",
@@ -32,5 +36,6 @@ __all__ = [
     "PromptTemplate",
     "Sale",
     "Slot",
+    "SocialPost",
     "User",
 ]

@@ -85,7 +85,10 @@ class GeneratedContent(db.Model):  # type: ignore[name-defined,misc]
     """An AI (or fallback) draft and its human review: draft -> approved -> used, or rejected."""
 
     __tablename__ = "generated_content"
-    __table_args__ = (Index("ix_generated_content_type_status", "content_type", "status"),)
+    __table_args__ = (
+        Index("ix_generated_content_type_status", "content_type", "status"),
+        Index("ix_generated_content_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     content_type: Mapped[str] = mapped_column(String(50))
@@ -108,6 +111,12 @@ class GeneratedContent(db.Model):  # type: ignore[name-defined,misc]
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Review trail (migration 0003): last human edit, who marked it used, the AI's confidence, row version.
+    edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class LLMRequest(db.Model):  # type: ignore[name-defined,misc]

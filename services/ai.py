@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from services.errors import ValidationFailed
-from services.ledger import SqlLedgerSink
+from services.ledger import ObservingLedgerSink, SqlLedgerSink
 from services.llm import ConfigError, LLMIntegrationPipeline, LLMSettings, PromptError, build_pipeline
 from services.llm.types import Tier
 from services.prompts import SqlPromptSource
@@ -42,10 +42,13 @@ def llm_settings(config: Mapping[str, Any]) -> LLMSettings:
 
 def init_llm(app: Flask) -> None:
     """Build the pipeline once (after init_runtime); a bad provider/model/key fails start-up with ConfigError."""
+    from services.monitoring import ledger_observers  # here: monitoring reads this module's pipeline
+
     backends = app.extensions[BACKENDS_KEY]
     source = SqlPromptSource(app)
+    ledger = ObservingLedgerSink(SqlLedgerSink(app), ledger_observers(app))
     try:
-        pipeline = build_pipeline(llm_settings(app.config), source, SqlLedgerSink(app), backends.redis)
+        pipeline = build_pipeline(llm_settings(app.config), source, ledger, backends.redis)
     except ConfigError as exc:
         raise ConfigError(f"LLM configuration is invalid: {exc}") from exc
     app.extensions[EXTENSION_KEY] = pipeline

@@ -190,4 +190,63 @@ def seed_demo(seed: int = 42, days: int = 90) -> ImportReport:
                        .execution_options(synchronize_session=False))
     db.session.execute(update(Product).where(Product.sku.in_([p[0] for p in PRODUCTS])).values(is_demo=True)
                        .execution_options(synchronize_session=False))
+    seed_content_demo(seed)
     return report
+
+
+# Demo posts and orders for the content and email assistants (is_demo, fictitious customers on example.com).
+DEMO_POSTS = [
+    ("instagram", "Monday fuel: cold brew is back in the lobby machine.", "a cold brew can on a desk",
+     "DEMO-COLDBREW-250"),
+    ("x", "Crisps + cola = the 3pm classic. Which flavour wins?", "crisps and a cola can",
+     "DEMO-CHIPS-SALT;DEMO-COLA-330"),
+    ("linkedin", "Healthier breaks: protein bars and nuts now in every office cooler.", "a shelf of protein bars",
+     "DEMO-PROTBAR-CHOC;DEMO-NUTMIX"),
+    ("facebook", "Gym reception cooler restocked with isotonic drinks for your next session.", "a fridge of drinks",
+     "DEMO-ISO-500"),
+    ("instagram", "Fresh wraps every morning at the hospital machine.", "a chicken caesar wrap", "DEMO-SAND-CHICK"),
+    ("x", "Sparkling water or still? Both are chilled and waiting.", "two water bottles",
+     "DEMO-SPARK-500;DEMO-WATER-500"),
+    ("instagram", "Sweet tooth? Fruit gummies just landed at the station.", "a bag of gummies", "DEMO-GUMMY"),
+]
+DEMO_CUSTOMERS = [("Alex Rivera", "alex.rivera@example.com"), ("Sam Okafor", "sam.okafor@example.com"),
+                  ("Priya Nair", "priya.nair@example.com"), ("Jo Lindqvist", "jo.lindqvist@example.com")]
+ORDER_STATES = ("delivered", "failed", "shipped", "paid", "refunded", "delivered", "cancelled", "delivered")
+
+
+def generate_content(seed: int = 42, end: date | None = None) -> dict[str, str]:
+    """posts.csv (the last two weeks) and orders.csv for the demo, deterministic per seed and day."""
+    rng = random.Random(seed * 7919 + 17)
+    end = end or datetime.now(UTC).date()
+    posts: list[list[object]] = []
+    for i, (platform, text, media, skus) in enumerate(DEMO_POSTS):
+        day = end - timedelta(days=14 - 2 * i)  # the newest one yesterday: never in the future
+        moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=rng.choice((8, 12, 17)))
+        impressions = rng.randint(300, 2500)
+        posts.append([platform, text, moment.isoformat(), media, skus, impressions,
+                      int(impressions * rng.uniform(0.02, 0.08)), rng.randint(0, 12), rng.randint(0, 9),
+                      rng.randint(0, 40)])
+    orders: list[list[object]] = []
+    for i, status in enumerate(ORDER_STATES):
+        name, email = DEMO_CUSTOMERS[i % len(DEMO_CUSTOMERS)]
+        ordered = datetime.combine(end - timedelta(days=1 + 4 * i), datetime.min.time(), tzinfo=UTC) + timedelta(
+            hours=9 + i)
+        items = ";".join(f"{rng.choice(PRODUCTS)[0]}:{rng.randint(1, 3)}" for _ in range(rng.randint(1, 3)))
+        expected = (end + timedelta(days=2)).isoformat() if status in ("shipped", "paid") else ""
+        orders.append([f"DEMO-ORD-{1001 + i}", status, ordered.isoformat(), name, email, items, expected])
+    return {
+        "posts.csv": _csv(["platform", "text", "posted_at", "media_description", "products", "impressions", "likes",
+                           "comments", "shares", "clicks"], posts),
+        "orders.csv": _csv(["order_number", "status", "ordered_at", "customer_name", "customer_email", "items",
+                            "expected_delivery_at"], orders),
+    }
+
+
+def seed_content_demo(seed: int = 42) -> None:
+    """Import the demo posts and orders (flagged is_demo); running it twice changes nothing."""
+    from services.imports.orders_file import import_orders
+    from services.imports.posts_file import import_posts
+
+    files = generate_content(seed)
+    import_posts(io.BytesIO(files["posts.csv"].encode()), demo=True)
+    import_orders(io.BytesIO(files["orders.csv"].encode()), demo=True)

@@ -7,7 +7,6 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -43,19 +42,53 @@ def resolve(func_path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
 
 
-def _os_thread_executor(workers: int) -> Executor:
-    """A pool of real OS threads, even under gevent, so CPU work never runs on the serving hub."""
+def _native(module: str, name: str) -> Any:
+    """The unpatched stdlib object even when gevent has monkey-patched the process."""
     try:
         from gevent import monkey
 
-        if monkey.is_module_patched("threading"):
-            from gevent.threadpool import ThreadPoolExecutor as GeventPool
-
-            pool: Executor = GeventPool(max_workers=workers)
-            return pool
+        return monkey.get_original(module, name)
     except ImportError:  # gevent is optional outside gunicorn
-        pass
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+        return getattr(importlib.import_module(module), name)
+
+
+class _NativeThreads:
+    """Real OS threads fed by a native queue, even under gevent, so CPU work never runs on the serving hub.
+
+    ``submit`` never blocks the caller: gevent's own threadpool makes the submitting greenlet wait for a
+    free thread, which held a request (and its DB connection) for as long as the running jobs took.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._queue: Any = _native("queue", "SimpleQueue")()
+        self._start_lock = _native("_thread", "allocate_lock")()
+        self._exited: list[Any] = []
+
+    def submit(self, func: Callable[..., Any], *args: Any) -> None:
+        if not self._exited:  # threads start with the first job: most apps (tests, CLI) never run one
+            with self._start_lock:
+                while len(self._exited) < self._workers:
+                    exited = _native("_thread", "allocate_lock")()
+                    exited.acquire()
+                    _native("_thread", "start_new_thread")(self._loop, (exited,))
+                    self._exited.append(exited)
+        self._queue.put((func, args))
+
+    def _loop(self, exited: Any) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                func, args = item
+                func(*args)
+        finally:
+            exited.release()
+
+    def shutdown(self) -> None:
+        """Let queued jobs finish, then stop the threads and wait for them."""
+        for _ in self._exited:
+            self._queue.put(None)
+        for lock in self._exited:
+            lock.acquire()
 
 
 class ThreadJobRunner:
@@ -63,7 +96,7 @@ class ThreadJobRunner:
 
     def __init__(self, context: ContextFactory, workers: int = 2) -> None:
         self._context = context
-        self._pool = _os_thread_executor(workers)
+        self._pool = _NativeThreads(workers)
         self._lock = threading.Lock()
         self._status: dict[str, str] = {}
         self._cancelled: set[str] = set()
@@ -104,7 +137,7 @@ class ThreadJobRunner:
 
     def shutdown(self) -> None:
         """Stop accepting jobs and wait for running ones."""
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
 
 
 class RQJobRunner:

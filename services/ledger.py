@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from extensions import db
 from models import LLMRequest
-from services.llm import LedgerRecord
+from services.llm import LedgerRecord, LedgerSink
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,29 @@ class SqlLedgerSink:
                     completed_at=row.finished_at,
                 )
             )
+
+
+class ObservingLedgerSink:
+    """A ledger sink that also tells observers (metrics, the LLM log line, alert checks) about every row.
+
+    Observers run even when storing failed (the call happened and cost money); an observer that raises is
+    logged and never reaches the pipeline.
+    """
+
+    def __init__(self, inner: LedgerSink, observers: Sequence[Callable[[LedgerRecord], None]]) -> None:
+        self.inner = inner
+        self.observers = tuple(observers)
+
+    def record(self, row: LedgerRecord) -> None:
+        """Store through the inner sink, then notify."""
+        try:
+            self.inner.record(row)
+        finally:
+            for observe in self.observers:
+                try:
+                    observe(row)
+                except Exception:  # monitoring must never fail the call it watches
+                    log.exception("ledger observer %r failed for request %s", observe, row.request_id)
 
 
 def get_request(request_id: str) -> LLMRequest | None:

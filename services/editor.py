@@ -1,0 +1,29 @@
+"""Initial state of the planogram editor page: device geometry, saved planogram and the whole catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from extensions import db
+from models import Product
+from services import catalog
+
+EDIT_ROLES = frozenset({"merchandiser", "admin"})
+MAX_PALETTE_PRODUCTS = 5000  # the palette filters client-side; a larger catalogue would need server search
+
+
+def editor_state(device_id: str, role: str, provider_configured: bool, currency: str) -> dict[str, Any]:
+    """Everything the editor needs on load, as one JSON-able dict (404 for an unknown device)."""
+    device = catalog.get_device(device_id)
+    products = db.session.scalars(select(Product).order_by(Product.category, Product.name)
+                                  .limit(MAX_PALETTE_PRODUCTS))
+    return {
+        "device": catalog.device_detail(device),
+        "planogram": catalog.planogram_detail(device),
+        "products": [catalog.product_dict(p) for p in products],
+        "can_edit": role in EDIT_ROLES,
+        "ai_provider_configured": provider_configured,
+        "currency": currency,
+    }

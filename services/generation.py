@@ -1,0 +1,149 @@
+"""One shape for every content and email feature: run the pipeline, check the output, store a draft.
+
+A `Feature` names its prompt, its output schema and a `finish` step that turns the validated output
+(AI or rule-based) into the draft text plus checked structured data and flags. Chat revisions
+(services/conversations.py) reuse the same feature with the stored prompt variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from pydantic import BaseModel
+
+from extensions import db
+from models import GeneratedContent, User
+from services import ai, review
+from services.errors import AppError
+from services.llm import FallbackAnswer, FallbackFn, LLMResult, PromptError
+
+Params = Mapping[str, Any]
+P = ParamSpec("P")
+
+
+class PromptsNotLoaded(AppError):
+    """The feature's prompt is not in the prompt table: a deployment step was skipped."""
+
+    status = 503
+    code = "prompts_not_loaded"
+
+R = TypeVar("R")
+
+
+def reads_before_call(func: Callable[P, R]) -> Callable[P, R]:
+    """Run a feature with autoflush off, so no pending write (e.g. the auth guard's token touch) takes the
+    database write lock before the LLM call: on SQLite the ledger's own session would wait for it.
+    The feature's writes after the call flush explicitly."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with db.session.no_autoflush:
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass
+class Finished:
+    """A feature's checked output: the text a human reviews, structured data, flags and confidence."""
+
+    text: str
+    output: dict[str, Any]
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    needs_review: bool | None = None
+    confidence_cap: float = 1.0
+
+
+@dataclass(frozen=True)
+class Feature:
+    """How one feature calls the pipeline and checks its answer."""
+
+    content_type: str
+    prompt: Callable[[Params], str]
+    schema: Callable[[Params], type[BaseModel]]
+    finish: Callable[[BaseModel, Params], Finished]
+    pii: bool = False
+
+
+@dataclass
+class Generated:
+    """A pipeline result plus the feature's checked output."""
+
+    result: LLMResult
+    finished: Finished
+
+    @property
+    def confidence(self) -> float:
+        """The pipeline's confidence, capped by what the checks found."""
+        return round(min(self.result.confidence, self.finished.confidence_cap), 3)
+
+
+def run(
+    feature: Feature,
+    params: Params,
+    variables: Mapping[str, Any],
+    fallback: FallbackFn,
+    user: User,
+    tags: tuple[str, ...] = (),
+) -> Generated:
+    """Call the pipeline (AI, cached or flagged fallback) and check the answer."""
+    try:
+        result = ai.pipeline().run(
+            feature.content_type,
+            feature.prompt(params),
+            variables,
+            schema=feature.schema(params),
+            fallback=fallback,
+            user_id=str(user.id),
+            tags=tags,
+            pii=feature.pii,
+        )
+    except PromptError as exc:
+        raise PromptsNotLoaded(f"{exc}: run `flask prompts sync` to load prompts/*.yaml",
+                               details={"prompt_name": feature.prompt(params)}) from exc
+    if not isinstance(result.data, BaseModel):
+        # The pipeline's generic fallback answered (the feature's own one raised and was logged): try once more
+        # so the feature still returns its schema; a second failure is a programming error and surfaces.
+        answer = fallback(variables)
+        raw = answer.data if isinstance(answer, FallbackAnswer) else answer
+        result.data = raw if isinstance(raw, BaseModel) else feature.schema(params).model_validate(raw)
+    finished = feature.finish(result.data, params)
+    if result.fallback_used:
+        finished.needs_review = True  # a rule-based template always needs a person's eye
+    return Generated(result, finished)
+
+
+def store(feature: Feature, generated: Generated, params: Params, variables: Mapping[str, Any],
+          user: User) -> GeneratedContent:
+    """Keep the result as a draft for review, with the inputs needed to continue it as a chat."""
+    finished = generated.finished
+    structured = {
+        "input": {"params": dict(params), "variables": dict(variables)},
+        "output": finished.output,
+        "flags": finished.flags,
+        "needs_review": finished.needs_review,
+    }
+    return review.create_draft(
+        feature.content_type, generated.result, finished.text, structured, user.id, generated.confidence
+    )
+
+
+def response(generated: Generated, draft: GeneratedContent) -> dict[str, Any]:
+    """The API answer: the pipeline's figures (model, tokens, cost, …), the checked output and the draft."""
+    result, finished = generated.result, generated.finished
+    out = result.to_dict()
+    out.update(
+        raw_text=result.text,
+        text=finished.text,
+        data=finished.output,
+        confidence=generated.confidence,
+        flags=finished.flags,
+        needs_review=finished.needs_review,
+        label=review.FALLBACK_LABEL if result.fallback_used else "AI draft",
+        draft_id=draft.id,
+        draft=review.draft_dict(draft),
+    )
+    return out

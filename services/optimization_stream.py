@@ -1,0 +1,383 @@
+"""Streaming optimisation: a job improves a planogram step by step and publishes each step as an event.
+
+``start`` checks the request, publishes ``started`` and hands the CPU work to the job runner (real OS
+threads in embedded mode, RQ workers with Redis); ``run_job`` publishes ``progress`` per step, the
+AI explanation as ``explanation`` deltas, then ``done`` (or ``error`` / ``cancelled``). Readers relay
+the job's event stream as SSE (``services.sse``) from any worker, resuming after a Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import current_app
+
+from extensions import db
+from services import catalog
+from services import planogram_analysis as analysis
+from services.errors import AppError, Forbidden, NotFound, ValidationFailed
+from services.optimization_explain import ExplanationInput, stream_explanation
+from services.planogram import (
+    Cabinet,
+    Constraints,
+    DemandModel,
+    InfeasibleError,
+    Move,
+    Planogram,
+    ProductSpec,
+    ValueParams,
+    diff_planograms,
+    evaluate,
+    optimize_steps,
+)
+from services.planogram.optimize import planogram_objective
+from services.planogram_data import DeviceData, load_device, model_for
+from services.processes import shared_pool
+from services.runtime import backends
+from services.sse import TERMINAL_EVENTS, RelaySettings, relay
+
+log = logging.getLogger("planogram.optimization")
+JOB_FUNCTION = "services.optimization_stream.run_job"
+COMPUTE_FUNCTION = "services.optimization_stream.compute_plan"
+# Longest single blocking read of a relay: also how often it records that a client is listening.
+RELAY_BLOCK_S = 2.0
+# A relay with no event for this long gives up (the job died without a terminal event).
+RELAY_MAX_IDLE_S = 600.0
+EPS = 1e-9
+
+
+def stream_name(job_id: str) -> str:
+    """The job's client-visible event stream."""
+    return f"opt:{job_id}"
+
+
+def _owner_stream(job_id: str) -> str:
+    return f"opt:{job_id}:owner"
+
+
+# --- listener presence ------------------------------------------------------------------------------
+
+_LOCAL_PRESENCE: dict[str, float] = {}  # embedded mode is one process; dict get/set are atomic
+
+
+class Presence:
+    """When a client last listened to a job's stream (wall clock, in Redis when configured)."""
+
+    def __init__(self, client: redis.Redis | None, keep_s: int) -> None:
+        self._r = client
+        self._keep_s = max(keep_s, 60)
+
+    def touch(self, job_id: str) -> None:
+        """Record that a client is listening now."""
+        now = time.time()
+        if self._r is not None:
+            self._r.set(f"pgw:opt-listener:{job_id}", repr(now), ex=self._keep_s)
+            return
+        _LOCAL_PRESENCE[job_id] = now
+        if len(_LOCAL_PRESENCE) > 1000:
+            for key, seen in list(_LOCAL_PRESENCE.items()):
+                if seen < now - self._keep_s:
+                    _LOCAL_PRESENCE.pop(key, None)
+
+    def idle_s(self, job_id: str) -> float:
+        """Seconds since a client last listened (infinite when none ever did or the record expired)."""
+        if self._r is not None:
+            raw = self._r.get(f"pgw:opt-listener:{job_id}")
+            seen = float(raw) if raw is not None else None
+        else:
+            seen = _LOCAL_PRESENCE.get(job_id)
+        return math.inf if seen is None else max(0.0, time.time() - seen)
+
+
+def _presence() -> Presence:
+    return Presence(backends().redis, int(current_app.config["STREAM_ABANDON_SECONDS"]) * 4)
+
+
+# --- requests -----------------------------------------------------------------------------------------
+
+
+def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int) -> str:
+    """Check the device and locked slots, publish ``started`` and queue the job; returns the job id."""
+    data = load_device(device_id)  # 404 for an unknown device
+    locked = [s.strip().upper() for s in locked_slots]
+    _constraints(data, locked)  # 422 now; the job rebuilds them from the same data
+    model = model_for(data)
+    params = ValueParams(objective=objective)  # type: ignore[arg-type]
+    current = planogram_objective(model, data.cabinet, data.products, data.planogram, params)
+    name = catalog.get_device(device_id).name
+    job_id = uuid.uuid4().hex
+    events = backends().events
+    events.publish(_owner_stream(job_id), "owner", {"user_id": user_id, "device_id": device_id})
+    _presence().touch(job_id)  # the caller is about to listen
+    events.publish(stream_name(job_id), "started", {
+        "job_id": job_id, "device_id": device_id, "objective": objective,
+        "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
+    })
+    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, job_id=job_id)
+    log.info("optimisation stream started", extra={"job_id": job_id, "device_id": device_id})
+    return job_id
+
+
+def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int) -> Iterator[str]:
+    """Start a job and return the SSE relay of its events (``started`` is the first chunk)."""
+    return _relay(start(device_id, objective, locked_slots, user_id), None)
+
+
+def follow(job_id: str, user_id: int, is_admin: bool, last_event_id: str | None) -> Iterator[str]:
+    """The SSE relay of an existing job (its owner or an admin), after ``last_event_id`` when given."""
+    _authorise(job_id, user_id, is_admin)
+    return _relay(job_id, last_event_id or None)
+
+
+def cancel(job_id: str, user_id: int, is_admin: bool) -> dict[str, Any]:
+    """Ask the job to stop and end its stream with ``cancelled`` (unless it has already ended)."""
+    _authorise(job_id, user_id, is_admin)
+    backends().jobs.cancel(job_id)
+    events = backends().events
+    seen = events.read(stream_name(job_id), None, count=100_000)
+    if not any(e.type in TERMINAL_EVENTS for e in seen):
+        step = max((int(e.data.get("step", 0)) for e in seen if e.type == "progress"), default=0)
+        events.publish(stream_name(job_id), "cancelled", {"step": step, "reason": "requested"})
+    return {"job_id": job_id, "cancel_requested": True}
+
+
+def _authorise(job_id: str, user_id: int, is_admin: bool) -> None:
+    owner = backends().events.read(_owner_stream(job_id), None, count=1)
+    if not owner:
+        raise NotFound(f"Optimisation job '{job_id}' not found", details={"job_id": job_id})
+    if owner[0].data["user_id"] != user_id and not is_admin:
+        raise Forbidden("This optimisation belongs to another user")
+
+
+def _relay(job_id: str, after: str | None) -> Iterator[str]:
+    """Bind a relay to plain handles: it runs after the request, without app context or DB."""
+    events, presence = backends().events, _presence()
+    heartbeat = float(current_app.config["SSE_HEARTBEAT_SECONDS"])
+    settings = RelaySettings(heartbeat_s=heartbeat, block_s=min(RELAY_BLOCK_S, heartbeat),
+                             max_idle_s=RELAY_MAX_IDLE_S)
+    presence.touch(job_id)
+    return relay(events, stream_name(job_id), after, settings, on_poll=lambda: presence.touch(job_id))
+
+
+def _constraints(data: DeviceData, locked: Sequence[str]) -> Constraints:
+    """Engine constraints for the locked slots; a 422 names an unknown or empty slot."""
+    try:
+        return analysis.constraints_from(data, {"locked_slots": list(locked)})
+    except ValidationFailed as exc:
+        details = [{**d, "field": "locked_slots"} for d in (exc.details or [])]
+        raise ValidationFailed(exc.message, details=details) from None
+
+
+# --- the job --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    """One published improvement: the slots it changes and the true objective of the result."""
+
+    moves: tuple[Move, ...]
+    objective: float
+    planogram: Planogram
+
+
+@dataclass(frozen=True, slots=True)
+class OptimisationPlan:
+    """Everything the stream publishes, computed up front by the pure engine (CPU only, no I/O)."""
+
+    steps: tuple[PlanStep, ...]
+    current: Planogram
+    final: Planogram
+    current_objective: float
+    objective: float
+    revenue_before: float
+    revenue_after: float
+    margin_before: float
+    margin_after: float
+    optimal: bool
+    change_values: tuple[tuple[Move, float], ...]  # each changed slot with the value it adds, best first
+
+
+def compute_plan(model: DemandModel, cabinet: Cabinet, products: Mapping[str, ProductSpec], current: Planogram,
+                 constraints: Constraints, params: ValueParams, time_limit_s: float) -> OptimisationPlan:
+    """Run the optimiser and turn its steps into the ones the editor animates (pure; raises InfeasibleError)."""
+
+    def objective(p: Planogram) -> float:
+        return planogram_objective(model, cabinet, products, p, params)
+
+    engine = list(optimize_steps(model, cabinet, products, current, constraints, params,
+                                 time_limit_s=time_limit_s))
+    first, last = engine[0], engine[-1]
+    steps: list[PlanStep] = []
+    final = current
+    # A solver stopped by its time limit can hand back something worse than today's planogram: keep today's.
+    if last.objective > first.objective + EPS:
+        final, previous = last.planogram, current
+        for item in engine[1:]:
+            stages = stage_by_row(cabinet, previous, item.planogram, objective) if item.phase == "milp" else [
+                (item.planogram, item.objective)]
+            for planogram, value in stages:
+                moves = diff_planograms(previous, planogram)
+                if moves:
+                    steps.append(PlanStep(moves, value, planogram))
+                previous = planogram
+    before = evaluate(model, cabinet, products, current, params)
+    after = evaluate(model, cabinet, products, final, params)
+    final_value = objective(final)
+    values = [(m, final_value - objective(final.with_slot(m.slot, m.from_sku)))
+              for m in diff_planograms(current, final)]
+    values.sort(key=lambda mv: -mv[1])
+    return OptimisationPlan(tuple(steps), current, final, first.objective, final_value,
+                            before.revenue_per_day, after.revenue_per_day, before.margin_per_day,
+                            after.margin_per_day, bool(last.milp_optimal), tuple(values))
+
+
+def stage_by_row(cabinet: Cabinet, before: Planogram, after: Planogram,
+                 objective: Callable[[Planogram], float]) -> list[tuple[Planogram, float]]:
+    """Split one big jump into row-by-row stages, best row first, each with its true objective.
+
+    Presentation only: the last stage is exactly ``after``; intermediate stages are real planograms
+    (so a product moving between rows may briefly appear twice or not at all) valued honestly.
+    """
+    row_of = {s.code: s.row for s in cabinet.slots}
+    groups: dict[int, list[str]] = {}
+    for move in diff_planograms(before, after):
+        groups.setdefault(row_of.get(move.slot, -1), []).append(move.slot)
+    if len(groups) <= 1:
+        return [(after, objective(after))]
+    target, target_caps = after.mapping(), after.capacity_map()
+    mapping, caps = before.mapping(), before.capacity_map()
+
+    def applied(slots: list[str]) -> tuple[dict[str, str], dict[str, int]]:
+        m, c = dict(mapping), dict(caps)
+        for slot in slots:
+            m.pop(slot, None)
+            c.pop(slot, None)
+            if slot in target:
+                m[slot] = target[slot]
+            if slot in target_caps:
+                c[slot] = target_caps[slot]
+        return m, c
+
+    remaining = [groups[row] for row in sorted(groups)]
+    stages: list[tuple[Planogram, float]] = []
+    while len(remaining) > 1:
+        scored = []
+        for i, slots in enumerate(remaining):
+            m, c = applied(slots)
+            candidate = Planogram.of(m, c)
+            scored.append((objective(candidate), -i, candidate, m, c))
+        value, neg_i, best, mapping, caps = max(scored, key=lambda t: (t[0], t[1]))
+        stages.append((best, value))
+        remaining.pop(-neg_i)
+    stages.append((after, objective(after)))
+    return stages
+
+
+def run_job(job_id: str, device_id: str, objective: str, locked: list[str], device_name: str,
+            user_id: int) -> None:
+    """The job: compute, publish paced progress, stream the explanation, publish done (or error)."""
+    events, jobs = backends().events, backends().jobs
+    stream = stream_name(job_id)
+    config = current_app.config
+    presence = _presence()
+    abandon_s = float(config["STREAM_ABANDON_SECONDS"])
+    delay_s = max(0.0, float(config["OPTIMIZATION_STEP_DELAY_MS"]) / 1000)
+    state = {"step": 0}
+
+    def stopped() -> bool:
+        if jobs.is_cancelled(job_id):
+            return True  # whoever cancelled published `cancelled`
+        if presence.idle_s(job_id) > abandon_s:
+            jobs.cancel(job_id)
+            events.publish(stream, "cancelled", {"step": state["step"], "reason": "abandoned"})
+            log.info("optimisation abandoned: nobody listening", extra={"job_id": job_id})
+            return True
+        return False
+
+    try:
+        if stopped():
+            return
+        data = load_device(device_id)
+        model = model_for(data)
+        params = ValueParams(objective=objective)  # type: ignore[arg-type]
+        constraints = _constraints(data, locked)
+        db.session.remove()  # nothing below touches the database until the ledger (own session)
+        inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
+                  float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
+        if backends().mode == "embedded":  # job threads share the web process's GIL: compute in a child
+            plan = shared_pool(int(config["JOB_WORKERS"])).call(COMPUTE_FUNCTION, *inputs)
+        else:  # RQ work horses are processes of their own
+            plan = compute_plan(*inputs)
+        for index, item in enumerate(plan.steps, start=1):
+            if index > 1 and delay_s:
+                time.sleep(delay_s)
+            if stopped():
+                return
+            state["step"] = index
+            events.publish(stream, "progress", {
+                "step": index, "moves": [_move(m) for m in item.moves], "objective": _num(item.objective),
+                "planogram": slot_map(data.cabinet, item.planogram),
+            })
+        explained = stream_explanation(
+            _explanation_input(plan, data.cabinet, data.products, device_id, device_name, objective, locked),
+            publish=lambda delta, fallback: events.publish(stream, "explanation",
+                                                           {"delta": delta, "fallback_used": fallback}),
+            stopped=stopped, user_id=str(user_id))
+        if explained is None or stopped():
+            return
+        uplift = plan.objective - plan.current_objective
+        events.publish(stream, "done", {
+            "planogram": slot_map(data.cabinet, plan.final), "objective": _num(plan.objective),
+            "current_objective": _num(plan.current_objective), "uplift_per_day": _num(uplift),
+            "uplift_pct": _num(100 * uplift / abs(plan.current_objective) if plan.current_objective else 0.0),
+            "slots_changed": len(diff_planograms(plan.current, plan.final)),
+            "explanation_fallback_used": explained.fallback_used, "request_id": explained.request_id,
+        })
+    except InfeasibleError as exc:
+        events.publish(stream, "error", {"code": "infeasible",
+                                         "message": f"No planogram satisfies the hard rules: {exc}"})
+    except AppError as exc:
+        events.publish(stream, "error", {"code": exc.code, "message": exc.message})
+    except Exception as exc:  # the stream must end with an event whatever broke
+        log.exception("optimisation job failed", extra={"job_id": job_id})
+        events.publish(stream, "error", {"code": "internal_error",
+                                         "message": f"The optimisation failed ({type(exc).__name__})"})
+        raise
+
+
+def _explanation_input(plan: OptimisationPlan, cabinet: Cabinet, products: Mapping[str, ProductSpec],
+                       device_id: str, device_name: str, objective: str, locked: Sequence[str]) -> ExplanationInput:
+    return ExplanationInput(
+        device_id=device_id, device_name=device_name, objective=objective, total_slots=len(cabinet.slots),
+        current_objective=plan.current_objective, objective_value=plan.objective,
+        revenue_before=plan.revenue_before, revenue_after=plan.revenue_after,
+        margin_before=plan.margin_before, margin_after=plan.margin_after, optimal=plan.optimal,
+        changes=plan.change_values, locked_slots=tuple(locked),
+        names={sku: p.name for sku, p in products.items()},
+    )
+
+
+# --- JSON shapes ------------------------------------------------------------------------------------------
+
+
+def slot_map(cabinet: Cabinet, planogram: Planogram) -> dict[str, str | None]:
+    """Every slot of the cabinet (row-major) with its sku, null when empty."""
+    mapping = planogram.mapping()
+    return {code: mapping.get(code) for code in cabinet.slot_codes()}
+
+
+def _move(move: Move) -> dict[str, str | None]:
+    return {"slot": move.slot, "from": move.from_sku, "to": move.to_sku}
+
+
+def _num(value: float) -> float | None:
+    """Rounded for the wire; non-finite becomes null (SSE data must be valid JSON)."""
+    return round(float(value), 4) if math.isfinite(value) else None
+

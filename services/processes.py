@@ -1,0 +1,132 @@
+"""CPU-bound pure work in child processes, callable from any thread (also under gevent).
+
+Embedded mode runs jobs in OS threads of the web process; their pure-Python/numpy work competes with
+the serving greenlets for the GIL, so request latency grows with every running optimisation. Sending
+the engine call to a spawned child process keeps the web process's GIL free: the job thread only waits
+on a pipe. With Redis the jobs already run in RQ worker processes and call the engine directly.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import logging
+import multiprocessing
+import types
+from multiprocessing.connection import Connection
+from typing import Any
+
+from services.jobs import resolve
+
+log = logging.getLogger("planogram.jobs")
+
+
+def _mapping_proxy(items: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
+    return types.MappingProxyType(items)
+
+
+# Engine models keep read-only index maps; let them cross the process boundary (rebuilt from a dict).
+copyreg.pickle(types.MappingProxyType, lambda m: (_mapping_proxy, (dict(m),)))
+
+
+def _native(module: str, name: str) -> Any:
+    try:
+        from gevent import monkey
+
+        return monkey.get_original(module, name)
+    except ImportError:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+
+class ChildCrashed(RuntimeError):
+    """The child process died while working (it is replaced on the next call)."""
+
+
+def _serve(conn: Connection) -> None:
+    """Child process loop: call ``module.function`` with the arguments sent, answer (ok, value)."""
+    while True:
+        try:
+            func_path, args = conn.recv()
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, Any] = (True, resolve(func_path)(*args))
+        except Exception as exc:  # noqa: BLE001 (sent back and re-raised in the parent)
+            answer = (False, exc)
+        try:
+            conn.send(answer)
+        except Exception as exc:  # noqa: BLE001 (an unpicklable result or exception)
+            conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+class _Child:
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # never fork a threaded (or gevent) process
+        self.conn, child_end = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child_end,), daemon=True, name="planogram-cpu")
+        self.process.start()
+        child_end.close()
+
+    def stop(self) -> None:
+        self.conn.close()
+        self.process.kill()
+        self.process.join(timeout=5)
+
+
+class ProcessPool:
+    """Up to ``size`` long-lived child processes, started on demand; ``call`` blocks only its own thread."""
+
+    def __init__(self, size: int) -> None:
+        self._size = max(1, size)
+        self._idle: Any = _native("queue", "SimpleQueue")()
+        self._lock = _native("_thread", "allocate_lock")()
+        self._started = 0
+
+    def call(self, func_path: str, *args: Any) -> Any:
+        """Run ``func_path(*args)`` in a child and return its result (or raise its exception)."""
+        child = self._checkout()
+        try:
+            child.conn.send((func_path, args))
+            ok, value = child.conn.recv()
+        except (EOFError, OSError) as exc:
+            self._discard(child)
+            raise ChildCrashed(f"the worker process died ({exc!r})") from exc
+        except BaseException:
+            self._discard(child)  # the answer may still be in flight: never reuse this pipe
+            raise
+        self._idle.put(child)
+        if not ok:
+            raise value
+        return value
+
+    def _checkout(self) -> _Child:
+        with self._lock:
+            spawn = self._idle.empty() and self._started < self._size
+            if spawn:
+                self._started += 1
+        if not spawn:
+            child: _Child = self._idle.get()
+            return child
+        try:
+            return _Child()
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+            raise
+
+    def _discard(self, child: _Child) -> None:
+        child.stop()
+        with self._lock:
+            self._started -= 1
+
+
+_POOLS: dict[int, ProcessPool] = {}
+
+
+def shared_pool(size: int) -> ProcessPool:
+    """The process-wide pool of this size (children are reused by every app in the process)."""
+    pool = _POOLS.get(size)
+    if pool is None:
+        pool = _POOLS.setdefault(size, ProcessPool(size))
+    return pool

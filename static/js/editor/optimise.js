@@ -1,0 +1,273 @@
+// Progressive optimisation: POST the stream, animate each step on the grid, stream the explanation, and resume
+// the same job after a reload (job id + last event id in sessionStorage). Accept saves, Discard restores.
+import { api, ApiError } from "../api.js";
+import { readEventStream } from "./sse.js";
+import { money, signedMoney } from "./format.js";
+
+const TERMINAL = new Set(["done", "error", "cancelled"]);
+const EVENTS = ["started", "progress", "explanation", "done", "error", "cancelled"];
+
+export class Optimiser {
+  constructor({ deviceId, state, grid, ui, providerConfigured, announce, setEditing, save }) {
+    Object.assign(this, { deviceId, state, grid, ui, providerConfigured, announce, setEditing, save });
+    this.key = `planogram-editor:${deviceId}:optimisation`;
+    this.run = null;
+    this.source = null;
+    this.shown = 0;
+    ui.start.addEventListener("click", () => this.start());
+    ui.cancel.addEventListener("click", () => this.cancel());
+    ui.accept.addEventListener("click", () => this.accept());
+    ui.discard.addEventListener("click", () => this.discard());
+  }
+
+  get phase() {
+    return this.run?.phase ?? "idle";
+  }
+
+  persist() {
+    if (this.run) sessionStorage.setItem(this.key, JSON.stringify(this.run));
+    else sessionStorage.removeItem(this.key);
+  }
+
+  async start() {
+    if (this.run) return;
+    this.shown = 0;
+    const dirty = this.state.dirtySlots().length;
+    this.run = {
+      phase: "running", job_id: null, last_event_id: null, seen: [], objective_name: this.ui.objective.value,
+      base_objective: null, objective: null, step: 0, progress_count: 0, explanation: "", fallback: null,
+      planogram: null, result: null, message: "Starting…",
+      pre: { mapping: this.state.snapshot(), history: this.state.takeHistory() },
+    };
+    this.render();
+    if (dirty) this.announce(`Optimising from saved version ${this.state.version}; your ${dirty} unsaved change(s) come back with Discard.`);
+    let response;
+    try {
+      response = await fetch("/api/planogram/stream-optimization", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRFToken": csrf() },
+        body: JSON.stringify({ device_id: this.deviceId, objective: this.run.objective_name, locked_slots: [...this.state.locked] }),
+      });
+    } catch (error) {
+      return this.fail(`Could not start the optimisation: ${error.message}`);
+    }
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      return this.fail(new ApiError(response.status, body).message);
+    }
+    try {
+      await readEventStream(response, (ev) => this.handle(ev));
+    } catch {
+      /* connection dropped: resume below */
+    }
+    if (this.run?.phase === "running" && this.run.job_id) this.resume();
+    else if (this.run?.phase === "running") this.fail("The optimisation stream closed before it started.");
+  }
+
+  // Reconnect to a running job (after a reload or a dropped stream); EventSource re-sends Last-Event-ID itself.
+  resume() {
+    const run = this.run;
+    const query = run.last_event_id ? `?last_event_id=${encodeURIComponent(run.last_event_id)}` : "";
+    this.source?.close();
+    const source = new EventSource(`/api/planogram/optimizations/${encodeURIComponent(run.job_id)}/events${query}`);
+    this.source = source;
+    for (const type of EVENTS) {
+      source.addEventListener(type, (e) => {
+        if (type === "error" && !(e instanceof MessageEvent && e.data)) return this.connectionError(source);
+        this.handle({ id: e.lastEventId, event: type, data: e.data });
+        return undefined;
+      });
+    }
+  }
+
+  connectionError(source) {
+    if (source.readyState === EventSource.CLOSED && this.run?.phase === "running") {
+      this.fail("Lost the optimisation stream and could not reconnect; the job may have expired.");
+    }
+  }
+
+  handle({ id, event, data }) {
+    const run = this.run;
+    if (!run) return;
+    if (id && run.seen.includes(id)) return; // replayed after a reconnect
+    if (id) {
+      run.seen.push(id);
+      run.last_event_id = id;
+    }
+    const d = data ? JSON.parse(data) : {};
+    if (event === "started") {
+      run.job_id = d.job_id;
+      run.base_objective = d.current_objective;
+      run.objective = d.current_objective;
+      run.planogram = d.current_planogram;
+      run.message = "Searching for a better planogram…";
+      this.state.replace(d.current_planogram, "optimise");
+    } else if (event === "progress") {
+      run.step = d.step;
+      run.progress_count += 1;
+      run.objective = d.objective;
+      run.planogram = d.planogram;
+      run.message = `Step ${d.step}: ${d.moves.map((m) => m.slot).join(", ")} changed`;
+      this.state.replace(d.planogram, "optimise");
+      this.grid.flash(d.moves.map((m) => m.slot));
+    } else if (event === "explanation") {
+      run.explanation += d.delta;
+      run.fallback = d.fallback_used;
+    } else if (event === "done") {
+      Object.assign(run, { phase: "review", objective: d.objective, planogram: d.planogram, result: d });
+      run.base_objective = d.current_objective;
+      run.fallback = d.explanation_fallback_used ?? run.fallback;
+      run.message = `Done: ${d.slots_changed} slot(s) changed, ${signedMoney(d.uplift_per_day)}/day ` +
+        `(${fmtPct(d.uplift_pct)}). Accept saves it as a new version; Discard restores your planogram.`;
+      this.state.replace(d.planogram, "optimise");
+      this.announce(run.message);
+    } else if (event === "cancelled") {
+      run.phase = run.progress_count ? "review" : "idle";
+      run.message = run.progress_count ? `Cancelled at step ${d.step}. Accept keeps the partial result; Discard restores.`
+        : "Cancelled before any improvement.";
+      this.announce(run.message);
+      if (run.phase === "idle") return this.finish(true);
+    } else if (event === "error") {
+      return this.fail(d.message ?? "The optimisation failed.");
+    }
+    if (TERMINAL.has(event)) this.closeSource();
+    this.persist();
+    this.render();
+    return undefined;
+  }
+
+  async cancel() {
+    if (this.phase !== "running" || !this.run.job_id) return;
+    this.run.message = "Cancelling…";
+    this.render();
+    try {
+      await api(`/api/planogram/optimizations/${encodeURIComponent(this.run.job_id)}/cancel`, { method: "POST" });
+    } catch (error) {
+      this.announce(`Cancel failed: ${error.message}`);
+    }
+  }
+
+  async accept() {
+    if (this.phase !== "review") return;
+    const r = this.run.result;
+    const note = r ? `Optimised for ${this.run.objective_name}: ${signedMoney(r.uplift_per_day)}/day (${fmtPct(r.uplift_pct)})`
+      : `Optimised for ${this.run.objective_name} (partial, cancelled at step ${this.run.step})`;
+    const saved = await this.save({ source: "optimizer", note });
+    if (saved) {
+      this.run = null;
+      this.persist();
+      this.render();
+      this.setEditing(true);
+    }
+  }
+
+  discard() {
+    if (this.phase !== "review") return;
+    this.finish(true);
+    this.announce("Optimisation discarded; your planogram is back.");
+  }
+
+  fail(message) {
+    this.closeSource();
+    if (!this.run) return;
+    const kept = this.run.progress_count > 0 && this.run.planogram;
+    this.run.message = kept ? `${message} Accept keeps the last improvement; Discard restores.` : message;
+    this.run.phase = kept ? "review" : "idle";
+    this.announce(this.run.message);
+    if (!kept) {
+      this.finish(true, message);
+      return;
+    }
+    this.persist();
+    this.render();
+  }
+
+  // Leave optimisation mode; restore the editor's own planogram and undo history when asked.
+  finish(restore, message) {
+    const run = this.run;
+    this.closeSource();
+    if (restore && run) {
+      this.state.replace(run.pre.mapping, "discard");
+      this.state.restoreHistory(run.pre.history);
+    }
+    this.run = null;
+    this.persist();
+    this.render(message);
+  }
+
+  closeSource() {
+    this.source?.close();
+    this.source = null;
+  }
+
+  // After a reload: pick the job (or its unaccepted result) up where it was.
+  restore() {
+    const raw = sessionStorage.getItem(this.key);
+    if (!raw) return false;
+    try {
+      this.run = JSON.parse(raw);
+    } catch {
+      sessionStorage.removeItem(this.key);
+      return false;
+    }
+    this.render(); // editing stops before the grid shows the optimiser's planogram
+    if (this.run.planogram) this.state.replace(this.run.planogram, "optimise");
+    if (this.run.phase === "running" && this.run.job_id) this.resume();
+    else if (this.run.phase === "running") this.finish(true, "The optimisation had not started before the reload.");
+    return true;
+  }
+
+  render(message) {
+    const { ui } = this;
+    const run = this.run;
+    const phase = this.phase;
+    ui.start.hidden = phase !== "idle";
+    ui.objective.closest("label").hidden = phase !== "idle"; // the run's objective is in its messages
+    ui.cancel.hidden = phase !== "running";
+    ui.cancel.disabled = !run?.job_id;
+    ui.accept.hidden = phase !== "review";
+    ui.discard.hidden = phase !== "review";
+    ui.run.hidden = !run && !message;
+    ui.run.dataset.phase = phase;
+    this.setEditing(phase === "idle");
+    if (!run) {
+      if (message) ui.stateText.textContent = message;
+      return;
+    }
+    ui.run.dataset.progressCount = String(run.progress_count);
+    ui.step.textContent = String(run.step);
+    this.tween(run.objective);
+    const uplift = run.result?.uplift_per_day ?? (run.objective !== null && run.base_objective !== null ? run.objective - run.base_objective : null);
+    ui.uplift.textContent = uplift === null ? "–" : signedMoney(uplift);
+    ui.uplift.className = `v ${uplift > 0.005 ? "up" : ""}`;
+    ui.stateText.textContent = run.message;
+    ui.explanation.textContent = run.explanation;
+    ui.explanation.setAttribute("aria-busy", String(phase === "running"));
+    ui.explLabel.textContent = run.fallback === null ? "" : run.fallback
+      ? (this.providerConfigured ? "rule-based · AI unavailable" : "rule-based · no AI provider") : "AI";
+    ui.explLabel.className = `badge ${run.fallback ? "rule" : "ai"}`;
+    ui.explLabel.hidden = run.fallback === null;
+  }
+
+  // The objective counter rises smoothly to each new value.
+  tween(target) {
+    const node = this.ui.objectiveValue;
+    if (target === null || target === undefined) {
+      node.textContent = "–";
+      return;
+    }
+    const from = this.shown || target;
+    const started = performance.now();
+    const frame = (now) => {
+      const t = Math.min(1, (now - started) / 350);
+      this.shown = from + (target - from) * (1 - (1 - t) ** 3);
+      node.textContent = money(this.shown);
+      if (t < 1) requestAnimationFrame(frame);
+    };
+    cancelAnimationFrame(this.frame);
+    this.frame = requestAnimationFrame(frame);
+  }
+}
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+const fmtPct = (v) => (v === null || v === undefined ? "–" : `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} %`);

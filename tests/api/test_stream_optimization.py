@@ -1,0 +1,448 @@
+"""Streaming optimisation over SSE (start, resume, cancel, heartbeat, AI/fallback explanation) and placement feedback."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from config import BASE_DIR
+from extensions import db
+from services.demo import seed_demo
+from services.optimization_explain import LABEL
+from services.planogram_data import DATA, MODELS
+from services.prompts import PromptRegistry
+from tests.conftest import REDIS_MODE
+from tests.fake_llm import FakeLLMServer
+
+OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
+TERMINAL = {"done", "error", "cancelled"}
+AI_ANSWER = {
+    "summary": "Chilled drinks move to the eye-level chilled rows, where they sell best.",
+    "objectives": [{"name": "margin", "before": None, "after": None, "explanation": "Margin per day rises."}],
+    "key_changes": [{"slot": "D1", "from_sku": None, "to_sku": "DEMO-WATER-500", "reason": "Water sells here."}],
+    "trade_offs": ["Fewer facings for slow sellers."],
+    "risks": ["Check the fresh food shelf life."],
+    "confidence": 0.8,
+}
+
+
+# --- fixtures ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def provider() -> str | None:
+    """The LLM provider the app is configured with (None: rule-based only); tests parametrize it."""
+    return None
+
+
+@pytest.fixture
+def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    fake_server.script.reset()
+    yield fake_server
+    fake_server.script.reset()
+
+
+@pytest.fixture
+def settings() -> dict[str, Any]:
+    """Extra config for one test."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None,
+        settings: dict[str, Any]) -> Flask:
+    llm: dict[str, Any] = {"LLM_PROVIDER": None}
+    if provider == "anthropic":
+        llm = {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url,
+               "LLM_TIMEOUT_SECONDS": 5.0}
+    app = make_app(**llm, **settings)
+    MODELS.clear()
+    DATA.clear()
+    with app.app_context():
+        PromptRegistry(BASE_DIR / "prompts").sync()
+        seed_demo(seed=4, days=45)
+        db.session.commit()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def worker(app: Flask) -> Iterator[None]:
+    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test."""
+    if not REDIS_MODE:
+        yield
+        return
+    from rq import SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
+
+    from services.runtime import backends
+
+    class ThreadWorker(SimpleWorker):
+        death_penalty_class = TimerDeathPenalty
+
+        def _install_signal_handlers(self) -> None:  # signals belong to the main thread
+            pass
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        with app.app_context():
+            while not stop.is_set():
+                ThreadWorker(["planogram"], connection=backends().redis).work(burst=True, with_scheduler=False)
+                stop.wait(0.02)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+
+def parse(text: str) -> list[dict[str, Any]]:
+    """SSE blocks → [{"id", "event", "data"}] (comments as {"comment": ...})."""
+    out: list[dict[str, Any]] = []
+    for block in text.split("\n\n"):
+        if not block:
+            continue
+        if block.startswith(":"):
+            out.append({"comment": block[1:].strip()})
+            continue
+        fields = dict(line.split(": ", 1) for line in block.split("\n"))
+        assert set(fields) <= {"id", "event", "data"}, block
+        out.append({"id": fields.get("id"), "event": fields["event"], "data": json.loads(fields["data"])})
+    return out
+
+
+class Stream:
+    """Reads an SSE response chunk by chunk, as a browser would."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.chunks = iter(response.response)
+        self.raw: list[str] = []
+
+    def next_events(self) -> list[dict[str, Any]]:
+        chunk = next(self.chunks)
+        text = chunk.decode() if isinstance(chunk, bytes) else chunk
+        self.raw.append(text)
+        return parse(text)
+
+    def until(self, stop: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for event in self.next_events():
+                seen.append(event)
+                if stop(event):
+                    return seen
+        raise AssertionError(f"stream did not reach the expected event: {seen}")
+
+    def rest(self) -> list[dict[str, Any]]:
+        return self.until(lambda e: e.get("event") in TERMINAL)
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def start(client: FlaskClient, user: dict[str, Any], **body: Any) -> Any:
+    return client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE, **body},
+                       headers=user["headers"], buffered=False)
+
+
+def events_of(client: FlaskClient, user: dict[str, Any], job_id: str, headers: dict[str, str] | None = None,
+              query: str = "") -> Any:
+    return client.get(f"/api/planogram/optimizations/{job_id}/events{query}",
+                      headers={**user["headers"], **(headers or {})}, buffered=False)
+
+
+def only_events(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in items if "event" in e]
+
+
+def stored(app: Flask, job_id: str) -> list[Any]:
+    from services.runtime import backends
+
+    with app.app_context():
+        return backends().events.read(f"opt:{job_id}", None, count=10_000)
+
+
+def wait_for_stored(app: Flask, job_id: str, kind: str) -> list[Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        items = stored(app, job_id)
+        if any(e.type == kind for e in items):
+            return items
+        time.sleep(0.05)
+    raise AssertionError(f"no {kind} event: {[e.type for e in stored(app, job_id)]}")
+
+
+def explanation_text(events: list[dict[str, Any]]) -> str:
+    return "".join(e["data"]["delta"] for e in events if e.get("event") == "explanation")
+
+
+# --- the stream -------------------------------------------------------------------------------------------
+
+
+def test_post_streams_started_progress_explanation_then_done(client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+    response = start(client, merchandiser, objective="margin", locked_slots=["a1"])
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-cache" and response.headers["X-Accel-Buffering"] == "no"
+    stream = Stream(response)
+    first = stream.next_events()
+    assert first[0]["event"] == "started"
+    started = first[0]["data"]
+    assert set(started) == {"job_id", "device_id", "objective", "current_objective", "current_planogram"}
+    assert (started["device_id"], started["objective"]) == (OFFICE, "margin")
+    assert len(started["current_planogram"]) == 48 and started["current_objective"] > 0
+    events = only_events(first + stream.rest())
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "done"
+    progress = [e for e in events if e["event"] == "progress"]
+    assert len(progress) >= 3
+    first_expl = kinds.index("explanation")
+    assert kinds[1:first_expl] == ["progress"] * len(progress)
+    assert set(kinds[first_expl:-1]) == {"explanation"}
+    assert all(e["id"] for e in events) and len({e["id"] for e in events}) == len(events)
+    assert [p["data"]["step"] for p in progress] == list(range(1, len(progress) + 1))
+
+    plan = dict(started["current_planogram"])
+    for p in progress:  # each step's moves turn the previous planogram into this one
+        assert set(p["data"]) == {"step", "moves", "objective", "planogram"}
+        for move in p["data"]["moves"]:
+            assert plan[move["slot"]] == move["from"]
+            plan[move["slot"]] = move["to"]
+        assert plan == p["data"]["planogram"]
+    assert all(p["data"]["planogram"]["A1"] == started["current_planogram"]["A1"] for p in progress)  # locked
+
+    done = events[-1]["data"]
+    assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
+                         "slots_changed", "explanation_fallback_used", "request_id"}
+    assert done["planogram"] == progress[-1]["data"]["planogram"]
+    assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
+    assert done["current_objective"] == started["current_objective"]
+    assert done["uplift_per_day"] == pytest.approx(done["objective"] - done["current_objective"], abs=1e-3)
+    assert done["uplift_pct"] == pytest.approx(100 * done["uplift_per_day"] / done["current_objective"], abs=1e-2)
+    assert done["slots_changed"] == sum(1 for s, sku in done["planogram"].items()
+                                        if started["current_planogram"][s] != sku)
+    assert done["explanation_fallback_used"] is True and done["request_id"]
+    text = explanation_text(events)
+    assert text.startswith(LABEL) and f"{done['slots_changed']} of 48 slots" in text
+    assert all(e["data"]["fallback_used"] is True for e in events if e["event"] == "explanation")
+
+
+def test_the_steps_objectives_are_the_engines_values_of_each_planogram(
+    app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
+    from services.planogram import ValueParams
+    from services.planogram.optimize import planogram_objective
+    from services.planogram_analysis import planogram_from
+    from services.planogram_data import load_device, model_for
+
+    events = only_events(Stream(start(client, merchandiser, objective="revenue")).rest())
+    with app.app_context():
+        data = load_device(OFFICE)
+        for e in events:
+            if e["event"] == "progress":
+                plan = planogram_from(data, e["data"]["planogram"])
+                value = planogram_objective(model_for(data), data.cabinet, data.products, plan,
+                                            ValueParams(objective="revenue"))
+                assert e["data"]["objective"] == pytest.approx(value, abs=1e-3)
+
+
+def test_last_event_id_resumes_the_same_job_without_restarting_it(
+    app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
+    events = only_events(Stream(start(client, merchandiser)).rest())
+    job_id = events[0]["data"]["job_id"]
+    before = stored(app, job_id)
+    resume_at = events[2]["id"]  # the second progress event
+    resumed = only_events(Stream(events_of(client, merchandiser, job_id, {"Last-Event-ID": resume_at})).rest())
+    assert resumed == events[3:]
+    by_query = only_events(Stream(events_of(client, merchandiser, job_id, query=f"?last_event_id={resume_at}")).rest())
+    assert by_query == events[3:]
+    everything = only_events(Stream(events_of(client, merchandiser, job_id)).rest())
+    assert everything == events
+    assert len(stored(app, job_id)) == len(before)  # no new job, no new events
+
+
+def test_a_reconnect_mid_job_gets_the_missed_and_then_the_live_events(
+    client: FlaskClient, merchandiser: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    stream = Stream(start(client, merchandiser))
+    seen = only_events(stream.until(lambda e: e.get("event") == "progress"))
+    stream.close()  # the browser lost the connection after the first progress event
+    again = only_events(Stream(events_of(client, merchandiser, seen[0]["data"]["job_id"],
+                                         {"Last-Event-ID": seen[-1]["id"]})).rest())
+    assert again[0]["event"] == "progress" and again[0]["data"]["step"] == 2 and again[-1]["event"] == "done"
+
+
+@pytest.mark.parametrize("settings", [{"SSE_HEARTBEAT_SECONDS": 0.05, "OPTIMIZATION_STEP_DELAY_MS": 150}])
+def test_heartbeat_pings_between_events(client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+    stream = Stream(start(client, merchandiser))
+    items = stream.rest()
+    assert {"comment": "ping"} in items and items[-1]["event"] == "done"
+    assert ": ping\n\n" in stream.raw
+
+
+@pytest.mark.parametrize("settings", [{"OPTIMIZATION_STEP_DELAY_MS": 200}])
+def test_cancel_ends_the_stream_and_stops_the_job(app: Flask, client: FlaskClient,
+                                                   merchandiser: dict[str, Any]) -> None:
+    stream = Stream(start(client, merchandiser))
+    started = stream.next_events()[0]["data"]
+    job_id = started["job_id"]
+    stream.until(lambda e: e.get("event") == "progress")
+    answer = client.post(f"/api/planogram/optimizations/{job_id}/cancel", headers=merchandiser["headers"])
+    assert answer.status_code == 200 and answer.json == {"job_id": job_id, "cancel_requested": True}
+    tail = only_events(stream.rest())
+    assert tail[-1]["event"] == "cancelled" and tail[-1]["data"]["reason"] == "requested"
+    assert tail[-1]["data"]["step"] >= 1
+    time.sleep(0.6)  # the job notices at its next step; nothing may follow the cancel
+    kinds = [e.type for e in stored(app, job_id)]
+    assert "done" not in kinds and "explanation" not in kinds
+    assert kinds[-1] == "cancelled" or kinds.index("cancelled") >= len(kinds) - 2
+
+
+@pytest.mark.parametrize("settings", [{"OPTIMIZATION_STEP_DELAY_MS": 150, "STREAM_ABANDON_SECONDS": 1}])
+def test_a_job_nobody_listens_to_cancels_itself(app: Flask, client: FlaskClient,
+                                                 merchandiser: dict[str, Any]) -> None:
+    stream = Stream(start(client, merchandiser))
+    job_id = stream.next_events()[0]["data"]["job_id"]
+    stream.close()  # the client went away and nobody reconnects
+    items = wait_for_stored(app, job_id, "cancelled")
+    assert items[-1].type == "cancelled" and items[-1].data["reason"] == "abandoned"
+    assert "done" not in [e.type for e in items]
+
+
+def test_refusals_are_json_errors(client: FlaskClient, merchandiser: dict[str, Any], viewer: dict[str, Any],
+                                  make_user: Callable[..., dict[str, Any]], admin: dict[str, Any]) -> None:
+    missing = start(client, merchandiser, device_id="NOPE")
+    assert missing.status_code == 404 and missing.json["error"]["details"] == {"device_id": "NOPE"}
+    bad = start(client, merchandiser, locked_slots=["Z9"])
+    assert bad.status_code == 422
+    assert bad.json["error"]["details"] == [{"field": "locked_slots", "reason": f"unknown slot 'Z9' for device {OFFICE}"}]
+    assert start(client, merchandiser, objective="speed").status_code == 422
+    assert start(client, viewer).status_code == 403
+    assert client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE}).status_code == 401
+
+    events = only_events(Stream(start(client, merchandiser)).rest())
+    job_id = events[0]["data"]["job_id"]
+    other = make_user("merchandiser")
+    assert events_of(client, other, job_id).status_code == 403
+    assert client.post(f"/api/planogram/optimizations/{job_id}/cancel", headers=other["headers"]).status_code == 403
+    assert events_of(client, merchandiser, "nope").status_code == 404
+    assert client.get(f"/api/planogram/optimizations/{job_id}/events").status_code == 401
+    assert only_events(Stream(events_of(client, admin, job_id)).rest()) == events  # admins may read any job
+    # cancelling a finished job changes nothing
+    assert client.post(f"/api/planogram/optimizations/{job_id}/cancel", headers=merchandiser["headers"]).json == {
+        "job_id": job_id, "cancel_requested": True}
+    assert only_events(Stream(events_of(client, merchandiser, job_id)).rest()) == events
+
+
+def test_browser_session_needs_csrf_for_post_but_not_for_eventsource(
+    app: Flask, merchandiser: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    assert token is not None
+    csrf = token.group(1)
+    client.post("/login", data={"email": merchandiser["email"], "password": merchandiser["password"],
+                                "csrf_token": csrf})
+    no_token = client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE})
+    assert no_token.status_code == 400 and no_token.json["error"]["code"] == "csrf_failed"
+    response = client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE},
+                           headers={"X-CSRFToken": csrf}, buffered=False)
+    events = only_events(Stream(response).rest())
+    assert events[-1]["event"] == "done"
+    resumed = client.get(f"/api/planogram/optimizations/{events[0]['data']['job_id']}/events",
+                         headers={"Last-Event-ID": events[-2]["id"]}, buffered=False)  # what EventSource sends
+    assert resumed.status_code == 200 and only_events(Stream(resumed).rest()) == events[-1:]
+
+
+# --- explanation with an AI provider ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["anthropic"])
+def test_ai_explanation_streams_as_prose(app: Flask, client: FlaskClient, merchandiser: dict[str, Any],
+                                         fake: FakeLLMServer) -> None:
+    fake.add(text=json.dumps(AI_ANSWER), contains="Optimiser metrics")
+    events = only_events(Stream(start(client, merchandiser)).rest())
+    explanation = [e for e in events if e["event"] == "explanation"]
+    assert explanation and all(e["data"]["fallback_used"] is False for e in explanation)
+    assert explanation_text(events) == (
+        "Chilled drinks move to the eye-level chilled rows, where they sell best.\n\n"
+        "Objectives:\n- margin: — Margin per day rises.\n\n"
+        "Key changes:\n- D1: empty → Still Water 500ml (DEMO-WATER-500) — Water sells here.\n\n"
+        "Trade-offs:\n- Fewer facings for slow sellers.\n\n"
+        "Risks:\n- Check the fresh food shelf life."
+    )
+    done = events[-1]["data"]
+    assert done["explanation_fallback_used"] is False
+    served = [c for c in fake.calls if "Optimiser metrics" in c.prompt]
+    assert len(served) == 1 and served[0].stream
+    assert f"{done['current_objective']:.2f} → {done['objective']:.2f}" in served[0].prompt
+    ledger = client.get(f"/api/llm/requests/{done['request_id']}", headers=merchandiser["headers"])
+    if ledger.status_code == 200:
+        assert ledger.json["status"] == "ok" and ledger.json["prompt_name"] == "planogram_optimization"
+
+
+@pytest.mark.parametrize("provider", ["anthropic"])
+def test_provider_cut_mid_stream_falls_back_labelled(client: FlaskClient, merchandiser: dict[str, Any],
+                                                      fake: FakeLLMServer) -> None:
+    fake.add(error="cut", contains="Optimiser metrics")
+    events = only_events(Stream(start(client, merchandiser)).rest())
+    explanation = [e for e in events if e["event"] == "explanation"]
+    ai_part = "".join(e["data"]["delta"] for e in explanation if not e["data"]["fallback_used"])
+    fallback_part = "".join(e["data"]["delta"] for e in explanation if e["data"]["fallback_used"])
+    assert ai_part and "This answer is cut off".startswith(ai_part[:10])
+    assert fallback_part.startswith("\n\n" + LABEL)
+    assert explanation[-1]["data"]["fallback_used"] is True
+    assert events[-1]["event"] == "done" and events[-1]["data"]["explanation_fallback_used"] is True
+
+
+# --- placement feedback -----------------------------------------------------------------------------------
+
+
+def feedback(client: FlaskClient, user: dict[str, Any], **body: Any) -> Any:
+    return client.post("/api/planogram/placement-feedback",
+                       json={"device_id": OFFICE, "sku": "DEMO-WATER-500", "slot": "e2", **body},
+                       headers=user["headers"])
+
+
+def test_placement_feedback_without_a_provider_is_rule_based(client: FlaskClient, viewer: dict[str, Any]) -> None:
+    response = feedback(client, viewer)
+    assert response.status_code == 200
+    body = response.json
+    assert body["fallback_used"] is True and body["provider_configured"] is False and body["cached"] is False
+    assert body["feedback"].startswith("Rule-based feedback") and "Still Water 500ml" in body["feedback"]
+    assert body["slot"] == "E2" and body["request_id"] and body["cost_usd"] == 0.0
+    warm = feedback(client, viewer, slot="A2").json
+    assert warm["verdict"] == "poor" and warm["score"] == 0
+    assert feedback(client, viewer, device_id="NOPE").status_code == 404
+    bad = feedback(client, viewer, slot="Z9")
+    assert bad.status_code == 422 and bad.json["error"]["details"][0]["field"] == "slot"
+
+
+@pytest.mark.parametrize("provider", ["anthropic"])
+def test_placement_feedback_from_the_fast_tier_is_cached(client: FlaskClient, viewer: dict[str, Any],
+                                                          fake: FakeLLMServer) -> None:
+    fake.add(text=json.dumps({"verdict": "good", "feedback": "Eye-level chilled slot: a strong spot.",
+                              "better_slots": [], "confidence": 0.9}), contains="Engine score")
+    first = feedback(client, viewer).json
+    assert (first["feedback"], first["verdict"], first["fallback_used"], first["cached"]) == (
+        "Eye-level chilled slot: a strong spot.", "good", False, False)
+    assert first["provider_configured"] is True and first["tier"] == "fast" and first["model"]
+    assert first["cost_usd"] > 0 and first["request_id"]
+    second = feedback(client, viewer).json
+    assert second["cached"] is True and second["feedback"] == first["feedback"] and second["cost_usd"] == 0.0
+    assert len([c for c in fake.calls if "Engine score" in c.prompt]) == 1
