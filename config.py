@@ -83,6 +83,9 @@ class Config:
         self.OPTIMIZATION_STEP_DELAY_MS = env_int("OPTIMIZATION_STEP_DELAY_MS", 150)
         # Solver time limit of one streaming optimisation (interactive, so a little longer than batch runs).
         self.OPTIMIZATION_TIME_LIMIT_SECONDS = env_float("OPTIMIZATION_TIME_LIMIT_SECONDS", 2.0)
+        # Embedded mode: run the optimiser in child processes (up to JOB_WORKERS) instead of the job thread,
+        # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
+        self.OPTIMIZATION_CHILD_PROCESSES = env_bool("OPTIMIZATION_CHILD_PROCESSES", True)
         # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
         self.LLM_PROVIDER = env_str("LLM_PROVIDER")
         self.ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")

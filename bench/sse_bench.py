@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -196,6 +197,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--step-delay-ms", type=int, default=150)
     parser.add_argument("--job-workers", type=int, default=2)
+    parser.add_argument("--in-thread", action="store_true",
+                        help="embedded mode: optimise in the job threads (OPTIMIZATION_CHILD_PROCESSES=0)")
     parser.add_argument("--redis", help="REDIS_URL for the server (jobs then need --rq-workers)")
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--bearer", action="store_true",
@@ -206,7 +209,8 @@ def main() -> None:
         env = {**os.environ, "FLASK_APP": "app:create_app", "INSTANCE_PATH": tmp,
                "DATABASE_URL": f"sqlite:///{tmp}/bench.db", "LOG_LEVEL": "WARNING", "BIND": f"127.0.0.1:{port}",
                "RATELIMIT_DEFAULT": "100000 per minute", "OPTIMIZATION_STEP_DELAY_MS": str(args.step_delay_ms),
-               "JOB_WORKERS": str(args.job_workers), "WEB_CONCURRENCY": "1"}
+               "JOB_WORKERS": str(args.job_workers), "WEB_CONCURRENCY": "1",
+               "OPTIMIZATION_CHILD_PROCESSES": "0" if args.in_thread else "1"}
         env.pop("LLM_PROVIDER", None)
         if args.redis:
             env["REDIS_URL"] = args.redis
@@ -225,10 +229,14 @@ def main() -> None:
         try:
             measure(Client(port), args)
         finally:
-            for proc in procs:
+            procs[0].send_signal(signal.SIGQUIT)  # gunicorn: quick shutdown (streams may still be open)
+            for proc in procs[1:]:
                 proc.terminate()
             for proc in procs:
-                proc.wait(timeout=30)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
 
 def measure(client: Client, args: argparse.Namespace) -> None:
@@ -251,6 +259,7 @@ def measure(client: Client, args: argparse.Namespace) -> None:
     for device in DEVICES:  # fit each device's model once, as a warm server has
         client.post_json("/api/planogram/realtime-score", {**SCORE_BODY, "device_id": device, "slot": "A1"})
 
+    print(f"load average before measuring: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)", flush=True)
     ttfe = time_to_first_event(client, args.runs)
     print(f"time to first SSE event over {args.runs} runs: p50 {statistics.median(ttfe):.1f} ms, "
           f"p95 {pct(ttfe, 0.95):.1f} ms, max {max(ttfe):.1f} ms (target p95 <= 150 ms)", flush=True)
@@ -288,13 +297,16 @@ def measure(client: Client, args: argparse.Namespace) -> None:
         for kind in ("done", "error", "cancelled", "http_error"):
             ends[kind] = ends.get(kind, 0) + r["counts"].get(kind, 0)
     durations = [r["seconds"] for r in results]
-    print(f"{args.streams} concurrent optimisation streams (step delay {args.step_delay_ms} ms, "
-          f"{args.job_workers if not args.redis else args.rq_workers} job workers): {total} events in {wall:.1f} s "
+    where = f"{args.rq_workers} RQ workers" if args.redis else (
+        f"{args.job_workers} job threads, optimiser {'in the threads' if args.in_thread else 'in child processes'}")
+    print(f"{args.streams} concurrent optimisation streams (step delay {args.step_delay_ms} ms, {where}): "
+          f"{total} events in {wall:.1f} s "
           f"= {total / wall:.0f} events/s; ends {ends}; stream time p50 {statistics.median(durations):.1f} s, "
           f"max {max(durations):.1f} s", flush=True)
     print(f"realtime-score during the streams ({len(loaded)} calls): p50 {statistics.median(loaded):.1f} ms, "
           f"p95 {pct(loaded, 0.95):.1f} ms, max {max(loaded):.1f} ms (target p95 <= 50 ms); "
           f"non-200 answers: {len(failures)}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from typing import Any, Literal
 
+from flask import current_app
 from pydantic import BaseModel, Field, create_model
 
 from models import User
@@ -353,11 +354,5 @@ def _post_line(post: Any) -> str:
 
 
 def _config(name: str) -> Any:
-    from flask import current_app
-
     return current_app.config.get(name)
 
-
-def default_range(today: date) -> tuple[date, date]:
-    """The last 7 full days."""
-    return today - timedelta(days=7), today - timedelta(days=1)

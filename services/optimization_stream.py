@@ -311,7 +311,8 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
         db.session.remove()  # nothing below touches the database until the ledger (own session)
         inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
                   float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
-        if backends().mode == "embedded":  # job threads share the web process's GIL: compute in a child
+        if backends().mode == "embedded" and config["OPTIMIZATION_CHILD_PROCESSES"]:
+            # job threads share the web process's GIL: compute in a child process
             plan = shared_pool(int(config["JOB_WORKERS"])).call(COMPUTE_FUNCTION, *inputs)
         else:  # RQ work horses are processes of their own
             plan = compute_plan(*inputs)

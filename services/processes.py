@@ -11,6 +11,7 @@ from __future__ import annotations
 import copyreg
 import logging
 import multiprocessing
+import os
 import types
 from multiprocessing.connection import Connection
 from typing import Any
@@ -64,6 +65,8 @@ class _Child:
     def __init__(self) -> None:
         ctx = multiprocessing.get_context("spawn")  # never fork a threaded (or gevent) process
         self.conn, child_end = ctx.Pipe()
+        for end in (self.conn, child_end):  # gevent's socketpair hands out non-blocking sockets
+            os.set_blocking(end.fileno(), True)
         self.process = ctx.Process(target=_serve, args=(child_end,), daemon=True, name="planogram-cpu")
         self.process.start()
         child_end.close()

@@ -20,6 +20,9 @@ TREND_UNIT_DAYS = 30.0  # the trend coefficient is fitted per 30 days for condit
 DEVICE_PRIOR_SD = 1.0  # prior sd (log scale) when only the device's own mean rate is known
 DOW_SD = 0.5
 TREND_SD = 0.15  # per 30 days
+WELL_OBSERVED_SE = 0.3  # skus this certain locally check how well the fleet prior predicts this device
+MIN_PRIOR_CHECKS = 5
+POSITION_STAGE_SKU_SD = 0.8
 
 
 def _sku_priors(
@@ -70,12 +73,16 @@ def fit_model(
     stockout_alpha: float = 0.01,
     censor_stockouts: bool = True,
     with_affinity: bool = True,
+    position_from_within_sku: bool = True,
 ) -> DemandModel:
     """Fit base demand per sku, row/column position effects, weekday factors and a trend.
 
     log E[units of slot s on day d] = a_sku + r_row + c_col + dow_d + trend * t_d + offset_sd, with
     Gaussian priors (sku rates from `priors`, position/weekday effects toward fleet values or 0) and
     probable stockout days censored.  `history` is [(epoch_day_from, planogram)] if known.
+
+    position_from_within_sku: fit the row/column effects first with nearly free sku rates (only skus
+    seen in several slots inform them), then the sku rates with position fixed; see docs/ENGINE.md.
     """
     priors = priors or Priors()
     eps = space_elasticity
@@ -124,6 +131,7 @@ def fit_model(
     prec[o_t] = TREND_SD**-2.0
     theta = m.copy()
     cov = np.diag(1.0 / prec)
+    pos_cov = cov[o_r:o_d, o_r:o_d]
     if len(y):
         n = len(y)
         ridx = np.repeat(np.arange(n), 5)
@@ -134,13 +142,36 @@ def fit_model(
         x = sp.csr_matrix((vals, (ridx, cidx)), shape=(n, p))
         multi = _has_multi_facings(panel)
         offset = np.zeros(n)
-        for _ in range(3 if multi else 1):
-            fit = fit_poisson_map(x, y, offset, m, prec, theta)
-            theta, cov = fit.theta, fit.cov
-            if not multi:
-                break
-            w_now = np.exp(theta[o_r + rows] + theta[o_c + cols])
-            offset = _facing_offsets(panel.occ, rows, cols, w_now, eps)[s_i, d_i]
+
+        def run(mean: FloatArray, precision: FloatArray, start: FloatArray) -> tuple[FloatArray, FloatArray]:
+            nonlocal offset
+            th, cv = start, np.diag(1.0 / precision)
+            for _ in range(3 if multi else 1):
+                fit = fit_poisson_map(x, y, offset, mean, precision, th)
+                th, cv = fit.theta, fit.cov
+                if not multi:
+                    break
+                w_now = np.exp(th[o_r + rows] + th[o_c + cols])
+                offset = _facing_offsets(panel.occ, rows, cols, w_now, eps)[s_i, d_i]
+            return th, cv
+
+        if position_from_within_sku:
+            # Stage 1: position effects from within-sku contrasts only (a sku seen in several slots, by
+            # moves or multiple facings).  With sku rates held to their fleet priors, an operator who put
+            # the local best sellers at eye level would make eye level look better than it is, and the
+            # optimiser would then move weak skus there for a gain that is not real.
+            prec1 = prec.copy()
+            prec1[:n_k] = POSITION_STAGE_SKU_SD**-2.0
+            theta1, cov1 = run(m, prec1, theta)
+            pos_cov = cov1[o_r:o_d, o_r:o_d]
+            # Stage 2: position fixed at the stage-1 estimate, sku rates shrunk to their priors as before.
+            m2, prec2 = m.copy(), prec.copy()
+            m2[o_r:o_d] = theta1[o_r:o_d]
+            prec2[o_r:o_d] = 1e8
+            theta, cov = run(m2, prec2, theta1)
+        else:
+            theta, cov = run(m, prec, theta)
+            pos_cov = cov[o_r:o_d, o_r:o_d]
     # normalise: mean position weight 1 over the cabinet, mean weekday factor 1
     lw = theta[o_r + rows] + theta[o_c + cols]
     w_raw = np.exp(lw)
@@ -162,11 +193,20 @@ def fit_model(
         lk[:, o_t] += t_end
         base_log[obs_skus] = theta[:n_k] + c_pos + c_dow + theta[o_t] * t_end
         base_se[obs_skus] = np.sqrt(np.einsum("ij,jk,ik->i", lk, cov, lk))
+        # How far the fleet prior has been off at this device, measured on its well-observed skus: a
+        # sku never sold here is at least that uncertain (the width only; the prior mean is kept).
+        good = obs_skus[base_se[obs_skus] < WELL_OBSERVED_SE]
+        if len(good) >= MIN_PRIOR_CHECKS:
+            rms = float(np.sqrt(np.mean((base_log[good] - prior_mu[good]) ** 2)))
+            unseen = np.ones(len(skus), dtype=bool)
+            unseen[obs_skus] = False
+            base_se[unseen] = np.maximum(base_se[unseen], rms)
     ls = np.zeros((len(rows), p))
     ls[np.arange(len(rows)), o_r + rows] += 1.0
     ls[np.arange(len(rows)), o_c + cols] += 1.0
     ls -= grad_c
-    pos_se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", ls, cov, ls), 0.0))
+    ls_pos = ls[:, o_r:o_d]
+    pos_se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", ls_pos, pos_cov, ls_pos), 0.0))
     observed = np.zeros(len(skus), dtype=bool)
     observed[obs_skus] = True
     lifts: dict[tuple[str, str], float] = {}

@@ -143,14 +143,21 @@ def optimize_steps(
     pending = OptimizationStep(0, "current", (), objective(current), current, False)
     a = sol.assignment.copy()
     plan = pb.to_planogram(a, current)
+    value = objective(plan)
+    if not sol.optimal and value < pending.objective:
+        # The time limit stopped HiGHS at a poor incumbent (a loaded machine): never propose a planogram
+        # the model rates below the current one; start the swap search from the current one instead.
+        a_cur = pb.to_assignment(current)
+        if _admissible(pb, a_cur, current, cabinet, products, constraints, model):
+            a, plan, value = a_cur, pb.to_planogram(a_cur, current), pending.objective
     nxt: OptimizationStep | None = OptimizationStep(
-        1, "milp", diff_planograms(current, plan), objective(plan), plan, False, sol.optimal
+        1, "milp", diff_planograms(current, plan), value, plan, False, sol.optimal
     )
     step = 1
     while nxt is not None:
         yield pending
         pending, nxt = nxt, None
-        if params.separable or step > max_swaps:
+        if (params.separable and sol.optimal) or step > max_swaps:
             break
         d = swap_deltas(pb, a)
         best = int(np.argmax(d))
@@ -167,6 +174,23 @@ def optimize_steps(
     yield OptimizationStep(
         pending.step, pending.phase, pending.moves, pending.objective, pending.planogram, True, sol.optimal
     )
+
+
+def _admissible(
+    pb: Problem,
+    a: IntArray,
+    current: Planogram,
+    cabinet: Cabinet,
+    products: Catalog,
+    constraints: Constraints,
+    model: DemandModel,
+) -> bool:
+    """The current planogram, as an assignment of candidate skus, keeps every hard rule."""
+    if pb.to_planogram(a, current).mapping() != current.mapping():
+        return False
+    if any(pb.locked[s] >= 0 and a[s] != pb.locked[s] for s in range(len(a))):
+        return False
+    return not any(v.severity == "hard" for v in validate(cabinet, products, current, constraints, model))
 
 
 def optimize(

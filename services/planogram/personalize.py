@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from services.planogram.model import DemandModel
 from services.planogram.rules import is_feasible_pair
 from services.planogram.types import Cabinet, Catalog, Constraints, Planogram
-from services.planogram.value import ValueParams, evaluate, sku_value, slot_capacities, unit_value
+from services.planogram.value import ValueParams, evaluate, planning_unit_value, sku_value, slot_capacities
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ def location_personalize(
             if slot in used or not is_feasible_pair(slots[slot], products[sku]):
                 continue
             w = model.weight(slot)
-            u = unit_value(products[sku], params.objective)
+            u = planning_unit_value(model, products[sku], params)  # as uncertain as the model says
             val_in, _, _ = sku_value(
                 rate, [w], [caps[slot]], t, model.space_elasticity, u, params.stockout_penalty
             )

@@ -21,7 +21,7 @@ from services.planogram.types import (
     IntArray,
     Planogram,
 )
-from services.planogram.value import ValueParams, unit_value
+from services.planogram.value import ValueParams, planning_unit_value
 
 BoolMatrix = npt.NDArray[np.bool_]
 
@@ -34,7 +34,7 @@ class Problem:
     slots: tuple[str, ...]
     w: FloatArray  # (S,) position weight
     b: FloatArray  # (K,) base demand units/day
-    u: FloatArray  # (K,) unit value (margin or price)
+    u: FloatArray  # (K,) unit value (margin or price) x certainty factor (value.certainty_factor)
     cap: FloatArray  # (K, S) units per facing
     feasible: BoolMatrix  # (K, S) per-slot hard rules pass
     locked: IntArray  # (S,) sku index forced in the slot or -1
@@ -141,7 +141,7 @@ def build_problem(
         slots=slots,
         w=w,
         b=b,
-        u=np.array([unit_value(products[k], params.objective) for k in skus]),
+        u=np.array([planning_unit_value(model, products[k], params) for k in skus]),
         cap=cap,
         feasible=feas,
         locked=lock,

@@ -158,6 +158,55 @@ def random_planogram(
     return Planogram.of(mapping)
 
 
+def operator_planogram(
+    cabinet: Cabinet,
+    products: Sequence[ProductSpec],
+    truth: Truth,
+    rng: np.random.Generator,
+    *,
+    knowledge_sd: float = 0.5,
+    max_facings: int = 3,
+) -> Planogram:
+    """What an experienced operator would load: a plausible current planogram, not a random one.
+
+    The operator knows each sku's local demand only roughly (truth x lognormal(0, knowledge_sd)), stocks
+    the skus with the best believed margin per day, gives a sku enough facings to last the service
+    interval (up to `max_facings`), puts the best-selling categories at eye level (rows ordered by
+    distance from the second row) and keeps each category in one block.  Chilled goods go to chilled
+    slots; ambient goods prefer ambient slots.  The operator does not know the exact position weights.
+    """
+    belief = {p.sku: truth.base.get(p.sku, 0.0) * float(rng.lognormal(0.0, knowledge_sd)) for p in products}
+    ranked = sorted(products, key=lambda p: -belief[p.sku] * max(p.margin, 0.0))
+    interval = cabinet.service_interval_days
+    eye = min(1, cabinet.rows - 1)
+    order = sorted(cabinet.slots, key=lambda s: (abs(s.row - eye), s.row, s.col))
+    mapping: dict[str, str] = {}
+    for zone in ("chilled", "ambient"):
+        free = [s for s in order if s.zone == zone]
+        pool = [p for p in ranked if any(fits(s, p) for s in free)]
+        if zone == "chilled":  # ambient goods only fill chilled space the chilled range leaves empty
+            pool = [p for p in pool if p.temperature == "chilled"] + [p for p in pool if p.temperature != "chilled"]
+        queue: list[tuple[ProductSpec, int]] = []
+        left = len(free)
+        for p in pool:
+            if left <= 0:
+                break
+            cap = max(min((s.capacity for s in free if fits(s, p)), default=1), 1)
+            n = int(min(max_facings, max(1, math.ceil(belief[p.sku] * interval / cap)), left))
+            queue.append((p, n))
+            left -= n
+        cat_value: dict[str, float] = {}
+        for p, _ in queue:
+            cat_value[p.category] = cat_value.get(p.category, 0.0) + belief[p.sku] * max(p.margin, 0.0)
+        queue.sort(key=lambda q: (-cat_value[q[0].category], q[0].category, -belief[q[0].sku]))
+        items = [p for p, n in queue for _ in range(n)]
+        for s in free:
+            pick = next((i for i, p in enumerate(items) if fits(s, p)), None)
+            if pick is not None:
+                mapping[s.code] = items.pop(pick).sku
+    return Planogram.of(mapping)
+
+
 def planted_positions(
     cabinet: Cabinet, rng: np.random.Generator, strength: float = 0.5
 ) -> tuple[FloatArray, FloatArray]:
@@ -367,8 +416,13 @@ def generate_fleet(
     venue_types: Sequence[str] = ("office", "gym", "school", "hospital", "station"),
     venue_sd: float = 0.6,
     start_day: int = 19_000,
+    current: str = "random",
 ) -> Fleet:
-    """Devices cycle through venue types; each venue has its own lognormal sku preferences."""
+    """Devices cycle through venue types; each venue has its own lognormal sku preferences.
+
+    current: "random" (a random valid planogram, as the older benches use) or "operator"
+    (`operator_planogram`: what a competent operator would load, for realistic uplift figures).
+    """
     products = make_catalog(n_products, rng)
     boost = {
         v: {p.sku: float(x) for p, x in zip(products, rng.lognormal(0, venue_sd, n_products), strict=True)}
@@ -378,8 +432,12 @@ def generate_fleet(
     for i in range(n_devices):
         venue = venue_types[i % len(venue_types)]
         cab = make_cabinet(f"D{i:04d}", rows, cols, venue_type=venue)
-        plan = random_planogram(cab, products, rng)
-        truth = make_truth(cab, products, rng, start_day=start_day, n_days=days, base_scale=boost[venue])
+        if current == "operator":
+            truth = make_truth(cab, products, rng, start_day=start_day, n_days=days, base_scale=boost[venue])
+            plan = operator_planogram(cab, products, truth, rng)
+        else:
+            plan = random_planogram(cab, products, rng)
+            truth = make_truth(cab, products, rng, start_day=start_day, n_days=days, base_scale=boost[venue])
         sales, truth = generate_device_sales(cab, products, plan, days, rng, truth, start_day=start_day)
         devices.append(FleetDevice(cab, plan, sales, truth))
     return Fleet(products, tuple(devices), boost)

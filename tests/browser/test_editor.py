@@ -173,6 +173,18 @@ def test_keyboard_moves_save_and_stale_save_conflict(live_server: dict[str, Any]
     assert _grid(page)["A1"] is None and _grid(page)["C3"] == start["C3"]
 
 
+def _wait_step(page: Any, step: int) -> None:
+    """Wait for an optimisation step (or its end), failing with the page's own message if the run stopped."""
+    page.wait_for_function("""(n) => Number(document.querySelector('#opt-step').textContent) >= n
+      || document.querySelector('#opt-run').dataset.phase !== 'running'""", arg=step, timeout=30_000)
+    assert int(page.locator("#opt-step").inner_text()) >= step, page.locator("#opt-state").inner_text()
+
+
+def _wait_review(page: Any) -> None:
+    page.wait_for_function("document.querySelector('#opt-run').dataset.phase !== 'running'", timeout=30_000)
+    assert page.locator("#opt-run").get_attribute("data-phase") == "review", page.locator("#opt-state").inner_text()
+
+
 def _watch_steps(page: Any) -> None:
     page.evaluate("""() => { window.__steps = [];
       const node = document.querySelector('#opt-step');
@@ -185,7 +197,7 @@ def test_optimisation_streams_progress_then_accept(live_server: dict[str, Any], 
     _open_editor(page, live_server)
 
     page.click("#opt-start")  # Cancel stops a run; Discard puts the grid back
-    page.wait_for_function("Number(document.querySelector('#opt-step').textContent) >= 1", timeout=20_000)
+    _wait_step(page, 1)
     page.click("#opt-cancel")
     page.wait_for_selector('#opt-run[data-phase="review"]')
     assert "Cancelled at step" in page.locator("#opt-state").inner_text()
@@ -195,7 +207,7 @@ def test_optimisation_streams_progress_then_accept(live_server: dict[str, Any], 
     saved = _grid(page)
     _watch_steps(page)
     page.click("#opt-start")
-    page.wait_for_selector('#opt-run[data-phase="review"]', timeout=30_000)
+    _wait_review(page)
     steps = page.evaluate("window.__steps")
     assert len(set(steps)) >= 3, steps  # the grid updated step by step, not once at the end
     assert int(page.locator("#opt-run").get_attribute("data-progress-count")) >= 3
@@ -221,10 +233,10 @@ def test_reload_mid_stream_resumes_to_the_same_result(live_server: dict[str, Any
     _open_editor(page, live_server)
     saved = _grid(page)
     page.click("#opt-start")
-    page.wait_for_function("Number(document.querySelector('#opt-step').textContent) >= 2", timeout=20_000)
+    _wait_step(page, 2)
     page.reload()
     page.wait_for_selector("body[data-editor-ready]")
-    page.wait_for_selector('#opt-run[data-phase="review"]', timeout=30_000)
+    _wait_review(page)
 
     # Replay the whole job from the server and compare its final planogram with the grid.
     final = page.evaluate(f"""async () => {{

@@ -138,7 +138,9 @@ scoring.addEventListener("totals", ({ detail }) => {
 // --- saving and history ---
 const versions = new Versions({
   deviceId, state, products, panel: $("panel-history"), alert: $("alert"), announce, canEdit: data.can_edit,
+  isEditing: () => editing,
   onSaved: () => {
+    optimiser.saved();
     draft.clear();
     panels.loaded.delete("forecast");
     if (!$("panel-forecast").hidden) panels.open($("tab-forecast"));

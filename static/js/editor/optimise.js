@@ -152,13 +152,15 @@ export class Optimiser {
     const r = this.run.result;
     const note = r ? `Optimised for ${this.run.objective_name}: ${signedMoney(r.uplift_per_day)}/day (${fmtPct(r.uplift_pct)})`
       : `Optimised for ${this.run.objective_name} (partial, cancelled at step ${this.run.step})`;
-    const saved = await this.save({ source: "optimizer", note });
-    if (saved) {
-      this.run = null;
-      this.persist();
-      this.render();
-      this.setEditing(true);
-    }
+    await this.save({ source: "optimizer", note }); // success ends the run through saved()
+  }
+
+  // A version was saved or loaded (Accept, or a choice in the conflict message): the result is settled.
+  saved() {
+    if (this.phase !== "review") return;
+    this.run = null;
+    this.persist();
+    this.render();
   }
 
   discard() {

@@ -3,8 +3,8 @@ import { api, ApiError } from "../api.js";
 import { el, headRow } from "./format.js";
 
 export class Versions {
-  constructor({ deviceId, state, products, panel, alert, announce, canEdit, onSaved }) {
-    Object.assign(this, { deviceId, state, products, panel, alert, announce, canEdit, onSaved });
+  constructor({ deviceId, state, products, panel, alert, announce, canEdit, isEditing, onSaved }) {
+    Object.assign(this, { deviceId, state, products, panel, alert, announce, canEdit, isEditing, onSaved });
     this.base = `/api/devices/${encodeURIComponent(deviceId)}/planogram`;
     this.items = [];
   }
@@ -76,6 +76,10 @@ export class Versions {
   }
 
   async rollback(number, confirmed = false) {
+    if (!this.isEditing()) {
+      this.announce("Accept or discard the optimisation before rolling back.");
+      return;
+    }
     const dirty = this.state.dirtySlots().length;
     if (dirty && !confirmed) {
       this.showAlert("conflict", el("p", { text: `Rolling back replaces the grid: your ${dirty} unsaved change(s) will be lost.` }),
