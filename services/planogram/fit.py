@@ -22,7 +22,7 @@ DOW_SD = 0.5
 TREND_SD = 0.15  # per 30 days
 WELL_OBSERVED_SE = 0.3  # skus this certain locally check how well the fleet prior predicts this device
 MIN_PRIOR_CHECKS = 5
-POSITION_STAGE_SKU_SD = 0.8
+POSITION_STAGE_SKU_SD = 1.0  # stage 1: sku rates loose (e^±1), so within-sku contrasts dominate position
 
 
 def _sku_priors(

@@ -13,6 +13,10 @@ from services.planogram.problem import Problem
 from services.planogram.types import InfeasibleError, IntArray
 
 
+class MilpTimeoutError(InfeasibleError):
+    """The time limit stopped the solver before it found any feasible planogram (not proven infeasible)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MilpSolution:
     """Assignment (slot -> sku index or -1), solver objective and whether optimality was proven."""
@@ -95,6 +99,8 @@ def solve_milp(pb: Problem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-7
         _sku_rows(pb, bld, k, [x[i] for i in e], ss[e], t, cover)
     res = bld.solve(time_limit_s, rel_gap)
     sol_x = res.x
+    if sol_x is None and res.status == 1:  # iteration or time limit before any feasible point
+        raise MilpTimeoutError(f"the MILP found no planogram within {time_limit_s:g} s ({res.message})")
     if sol_x is None:
         raise InfeasibleError(f"no planogram satisfies the hard rules ({res.message})")
     chosen = np.asarray(sol_x)[:n_e] > 0.5

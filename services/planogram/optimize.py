@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.planogram.adjacency import adjacency_value
-from services.planogram.milp import solve_milp
+from services.planogram.milp import MilpSolution, MilpTimeoutError, solve_milp
 from services.planogram.model import DemandModel
 from services.planogram.problem import Problem, build_problem
 from services.planogram.rules import validate
@@ -135,7 +135,13 @@ def optimize_steps(
     params = params or ValueParams()
     current = current or Planogram(())
     pb = build_problem(model, cabinet, products, current, constraints, params, candidates)
-    sol = solve_milp(pb, time_limit_s=time_limit_s)
+    try:
+        sol = solve_milp(pb, time_limit_s=time_limit_s)
+    except MilpTimeoutError:
+        a_cur = pb.to_assignment(current)
+        if not _admissible(pb, a_cur, current, cabinet, products, constraints, model):
+            raise
+        sol = MilpSolution(a_cur, float("nan"), False, float("inf"))  # start the swap search from current
 
     def objective(p: Planogram) -> float:
         return planogram_objective(model, cabinet, products, p, params)

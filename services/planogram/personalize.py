@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from services.planogram.model import DemandModel
 from services.planogram.rules import is_feasible_pair
 from services.planogram.types import Cabinet, Catalog, Constraints, Planogram
-from services.planogram.value import ValueParams, evaluate, planning_unit_value, sku_value, slot_capacities
+from services.planogram.value import ValueParams, evaluate, sku_value, slot_capacities, unit_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,9 @@ def location_personalize(
     """Peers of the same venue type (all peers if fewer than min_peers) give each absent sku a rate;
     it is scaled by this device's level (median own/peer ratio on shared skus) and valued in the slot
     of the weakest current sku it can replace; best gains first, each slot and sku used once."""
-    params = params or ValueParams()
+    # Point estimates on both sides: the newcomer's rate comes from same-venue peers, not from this
+    # model's prior, so the model's uncertainty discount would not describe it.
+    params = dataclasses.replace(params or ValueParams(), uncertainty_discount=0.0)
     constraints = constraints or Constraints()
     others = [p for p in peers if p.device_id != model.device_id]
     similar = [p for p in others if p.venue_type == model.venue_type]
@@ -112,7 +115,7 @@ def location_personalize(
             if slot in used or not is_feasible_pair(slots[slot], products[sku]):
                 continue
             w = model.weight(slot)
-            u = planning_unit_value(model, products[sku], params)  # as uncertain as the model says
+            u = unit_value(products[sku], params.objective)
             val_in, _, _ = sku_value(
                 rate, [w], [caps[slot]], t, model.space_elasticity, u, params.stockout_penalty
             )

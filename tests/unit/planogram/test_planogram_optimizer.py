@@ -225,7 +225,8 @@ def test_evaluate_matches_definition(model_factory: Callable[..., DemandModel]) 
     cab = Cabinet.uniform("A", 1, 3, cabinet_type="ambient", capacity=7, service_interval_days=7)
     prods = {"F": ProductSpec("F", "F", "x", 2.0, 0.5)}
     model = model_factory(cab, {"F": 2.0}, [2.0, 1.0, 0.0 + 0.5])
-    pv = evaluate(model, cab, prods, Planogram.of({"A1": "F", "A3": "F"}), ValueParams(stockout_penalty=0.5))
+    params = ValueParams(stockout_penalty=0.5, uncertainty_discount=0.0)  # the undiscounted definition
+    pv = evaluate(model, cab, prods, Planogram.of({"A1": "F", "A3": "F"}), params)
     demand = 2.0 * (0.83 * 2.0 + 0.17 * 2.5)  # (1-eps) max w + eps sum w
     sold = min(demand, 14 / 7)
     assert pv.per_sku["F"].demand == pytest.approx(demand)
