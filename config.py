@@ -100,6 +100,8 @@ class Config:
         self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
         self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
         self.PROMPTS_DIR = env_str("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
+        # ISO 4217 code the pages format money in (prices in the data are plain numbers in this currency).
+        self.CURRENCY = env_str("CURRENCY", "USD")
         # Monitoring (docs/MONITORING.md). /metrics: admins, or `Authorization: Bearer $METRICS_TOKEN`.
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         self.ALERT_WINDOW_MINUTES = env_int("ALERT_WINDOW_MINUTES", 15)

@@ -20,6 +20,7 @@ from services.planogram.heatzones import heat_zones
 from services.planogram.milp import solve_milp
 from services.planogram.model import DemandModel
 from services.planogram.optimize import optimize
+from services.planogram.priors import FleetRates, StockRow
 from services.planogram.problem import build_problem
 from services.planogram.scoring import score_placement
 from services.planogram.synthetic import (
@@ -42,8 +43,9 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q))
 
 
-def loo_priors(fleet: Fleet, exclude: str) -> Priors:
-    """Fleet priors as services/planogram_data computes them: units/day per sku over the devices that sold it."""
+def loo_priors_sold(fleet: Fleet, exclude: str) -> Priors:
+    """The previous fleet priors (for the before/after figures): units/day per sku over the devices that
+    sold it, fleet-wide, ignoring venue."""
     days = fleet.devices[0].truth.n_days
     per_sku: dict[str, list[int]] = {}
     for d in fleet.devices:
@@ -59,26 +61,58 @@ def loo_priors(fleet: Fleet, exclude: str) -> Priors:
     return Priors(rate, {c: sum(v) / len(v) for c, v in by_cat.items()}, sum(rate.values()) / len(rate))
 
 
+def fleet_rates(fleet: Fleet) -> FleetRates:
+    """Fleet priors built the way services/planogram_data builds them (services.planogram.priors): one row
+    per device and sku with units sold and days stocked; call .priors(device_id) for leave-one-out."""
+    days = float(fleet.devices[0].truth.n_days)
+    rows = []
+    for d in fleet.devices:
+        ks, ns = np.unique(d.sales.sku, return_counts=True)
+        sold = {d.sales.skus[k]: float(n) for k, n in zip(ks.tolist(), ns.tolist(), strict=True)}
+        for sku in sorted(set(sold) | set(d.planogram.mapping().values())):
+            rows.append(StockRow(d.cabinet.device_id, d.cabinet.venue_type, sku, sold.get(sku, 0.0), days))
+    return FleetRates.from_rows(rows, {p.sku: p.category for p in fleet.products})
+
+
+def loo_priors(fleet: Fleet, exclude: str) -> Priors:
+    """Leave-one-out fleet priors as the service serves them."""
+    return fleet_rates(fleet).priors(exclude)
+
+
 def truth_model(model: DemandModel, truth: Truth) -> DemandModel:
     """The fitted model with the planted base demand and position weights put in: values under the truth."""
     base = np.array([truth.base.get(k, 0.0) for k in model.skus])
     return dataclasses.replace(model, base=base, pos_weight=np.asarray(truth.pos_weight, dtype=np.float64))
 
 
-def realised_uplift(n_devices: int = 8, current: str = "operator") -> None:
-    """Predicted vs true margin uplift of the optimised planogram, before and after the curse remedies.
+RUNS = {
+    # label: (fleet priors, position from within-sku contrasts, uncertainty discount, change cost per slot)
+    "before": ("sold", False, 0.0, 0.0),
+    "previous": ("sold", True, 1.0, 0.0),
+    "+priors": ("stocked", True, 1.0, 0.0),
+    "now": ("stocked", True, 1.0, 0.5),
+}
 
-    "before": no uncertainty discount, position effects fitted with sku rates held to the fleet priors;
-    "after": the defaults.  True margin/day = evaluate() with the planted base demand and position
-    weights (same value function, stock caps and all).  Priors are leave-one-out fleet rates, as served.
+
+def realised_uplift(n_devices: int = 8, current: str = "operator", runs: tuple[str, ...] = tuple(RUNS)) -> None:
+    """Predicted vs true margin uplift of the optimised planogram under several engine settings.
+
+    "before": no uncertainty discount, one-stage position fit, priors over the devices that sold a sku;
+    "previous": discount and two-stage fit; "+priors": venue-aware priors over the devices that stocked
+    a sku; "now": also the per-slot change cost (the defaults).  True margin/day = evaluate() with the
+    planted base demand and position weights (same value function, stock caps and all).  Priors are
+    leave-one-out, as served.
     """
     fleet = generate_fleet(n_devices, np.random.default_rng(SEED + 99), days=90, current=current)
     products = {p.sku: p for p in fleet.products}
-    for label, within, kappa in (("before", False, 0.0), ("after", True, 1.0)):
-        params = ValueParams(uncertainty_discount=kappa)
+    rates = fleet_rates(fleet)
+    for label in runs:
+        prior_kind, within, kappa, change = RUNS[label]
+        params = ValueParams(uncertainty_discount=kappa, change_cost=change)
         pred, obj, true, worse, changed, unseen = [], [], [], 0, [], []
         for d in fleet.devices:
-            pri = loo_priors(fleet, d.cabinet.device_id)
+            dev = d.cabinet.device_id
+            pri = loo_priors_sold(fleet, dev) if prior_kind == "sold" else rates.priors(dev)
             m = fit_model(d.cabinet, products, d.sales, d.planogram, priors=pri, position_from_within_sku=within)
             res = optimize(m, d.cabinet, products, d.planogram, Constraints(), params, time_limit_s=2.0)
             tm = truth_model(m, d.truth)
@@ -88,24 +122,24 @@ def realised_uplift(n_devices: int = 8, current: str = "operator") -> None:
             obj.append(res.uplift_pct)
             true.append(100 * (new_t / cur_t - 1))
             worse += new_t < cur_t
-            cur = d.planogram.mapping()
-            changed.append(sum(cur.get(s) != k for s, k in res.planogram.mapping().items()))
+            changed.append(len(res.moves))
             unseen.append(sum(not m.observed[m.sku_index[k]] for k in res.planogram.mapping().values()))
         p, t = np.array(pred), np.array(true)
         print(
             f"realised uplift ({current} planograms, {n_devices} devices, {label}): predicted margin "
             f"{p.mean():+.1f}% (objective {np.mean(obj):+.1f}%), true {t.mean():+.1f}%, "
             f"ratio {p.mean() / t.mean():.2f}, MAE {np.abs(p - t).mean():.1f} pp, truly worse {worse}/{n_devices}; "
-            f"slots changed {np.mean(changed):.0f}, slots given to never-sold skus {np.mean(unseen):.1f}",
+            f"slots changed {np.mean(changed):.1f}, slots given to never-sold skus {np.mean(unseen):.1f}",
             flush=True,
         )
 
 
 def main() -> None:
     """Run every section and print one line per figure."""
-    if sys.argv[1:] == ["uplift"]:
-        realised_uplift(8, "operator")
-        realised_uplift(8, "random")
+    if sys.argv[1:2] == ["uplift"]:
+        runs = tuple(sys.argv[2:]) or tuple(RUNS)
+        realised_uplift(8, "operator", runs)
+        realised_uplift(8, "random", runs)
         return
     rng = np.random.default_rng(SEED)
     fleet = generate_fleet(20, rng, days=90)
@@ -225,7 +259,7 @@ def main() -> None:
         f"batch: {len(items)} devices in {el:.1f} s = {len(items) / el:.1f} devices/s on one core "
         f"({ok} ok, mean uplift {uplift:.1f}%)"
     )
-    realised_uplift(8, "operator")
+    realised_uplift(8, "operator", ("previous", "now"))
 
 
 if __name__ == "__main__":

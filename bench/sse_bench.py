@@ -191,6 +191,37 @@ def run_stream(client: Client, device_id: str, result: dict[str, Any]) -> None:
     result.update(counts=counts, seconds=time.perf_counter() - t0)
 
 
+def relay_throughput(redis_url: str | None, n: int = 20_000) -> float:
+    """Events/s through services.sse.relay alone (in this process): publisher thread → event stream → SSE text."""
+    sys.path.insert(0, str(ROOT))
+    from services.events import EventStream, MemoryEventStream, RedisEventStream
+    from services.sse import RelaySettings, relay
+
+    if redis_url:
+        import redis
+
+        events: EventStream = RedisEventStream(redis.Redis.from_url(redis_url))
+    else:
+        events = MemoryEventStream()
+    stream = f"bench-{time.time_ns()}"
+    events.publish(stream, "started", {"n": n})
+    payload = {"step": 0, "moves": [{"slot": "A1", "from": "X", "to": "Y"}], "objective": 1.0,
+               "planogram": {f"{r}{c}": "DEMO-COLA-330" for r in "ABCDEF" for c in range(1, 9)}}
+
+    def publish() -> None:
+        for i in range(n):
+            events.publish(stream, "progress", {**payload, "step": i})
+        events.publish(stream, "done", {})
+
+    t0 = time.perf_counter()
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    count = sum(1 for chunk in relay(events, stream, None, RelaySettings(block_s=0.5)) if chunk.startswith("id:"))
+    publisher.join()
+    assert count == n + 2, count
+    return count / (time.perf_counter() - t0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=20)
@@ -216,6 +247,9 @@ def main() -> None:
             env["REDIS_URL"] = args.redis
         print("preparing database (migrate, prompts, demo fleet, admin) ...", flush=True)
         prepare(env)
+        rate = relay_throughput(args.redis)
+        print(f"relay alone ({'Redis Streams' if args.redis else 'memory'} event stream, 60-slot progress events, "
+              f"publisher thread + relay in one process): {rate:,.0f} events/s", flush=True)
         procs: list[subprocess.Popen[bytes]] = []
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         procs.append(subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT))

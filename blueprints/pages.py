@@ -36,7 +36,7 @@ def device(device_id: str) -> str:
 @bp.get("/devices/<device_id>/editor")
 def device_editor(device_id: str) -> str:
     state = editor.editor_state(device_id, current_user.role, bool(current_app.config.get("LLM_PROVIDER")),
-                                current_app.config.get("CURRENCY", "USD"))
+                                current_app.config["CURRENCY"])
     return render_template("editor.html", state=state, device=state["device"])
 
 

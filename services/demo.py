@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import update
 
 from extensions import db
@@ -17,6 +18,8 @@ from services.demo_catalog import DEVICES, PRODUCTS, DeviceRow
 from services.imports import ImportReport, run_import
 from services.imports.catalog_files import default_zone
 from services.imports.fields import slot_label
+from services.planogram.synthetic import operator_planogram
+from services.planogram.types import Cabinet, ProductSpec, SlotSpec
 
 # Relative appeal of each category per venue type (1.0 = average).
 VENUE_TASTE: dict[str, dict[str, float]] = {
@@ -76,20 +79,30 @@ def _csv(header: list[str], rows: list[list[object]]) -> str:
     return buffer.getvalue()
 
 
-def _assign(device: DeviceRow, rng: random.Random) -> dict[str, str]:
-    """A plausible starting planogram: right temperature, fits the slot, categories roughly grouped."""
-    _, _, venue, cabinet, rows, cols, width, height, depth, _, _ = device
-    taste = VENUE_TASTE.get(venue, {})
-    planogram: dict[str, str] = {}
-    for zone in ("ambient", "chilled"):
-        codes = [slot_label(r, c) for r in range(rows) for c in range(cols) if default_zone(cabinet, r, rows) == zone]
-        fits = [p for p in PRODUCTS if p[8] == zone and p[5] <= width and p[6] <= height and p[7] <= depth]
-        fits.sort(key=lambda p: -taste.get(p[2], 1.0) * rng.uniform(0.6, 1.4))
-        chosen = fits[: max(1, min(len(fits), len(codes) * 3 // 4))]
-        chosen.sort(key=lambda p: (p[2], p[0]))
-        for i, code in enumerate(codes):
-            planogram[code] = chosen[i % len(chosen)][0] if i < len(chosen) else rng.choice(chosen)[0]
-    return planogram
+def _cabinet(device: DeviceRow) -> Cabinet:
+    """The device's cabinet as the importer will build it (default zones: combo chills the lower half)."""
+    device_id, _, venue, cabinet, rows, cols, width, height, depth, capacity, interval = device
+    slots = tuple(
+        SlotSpec(slot_label(r, c), r, c, width, height, depth, capacity,
+                 default_zone(cabinet, r, rows))  # type: ignore[arg-type]
+        for r in range(rows) for c in range(cols)
+    )
+    return Cabinet(device_id, rows, cols, venue, cabinet, float(interval), slots)
+
+
+def _demand(device: DeviceRow, rng: random.Random) -> dict[str, float]:
+    """True base demand (relative units/day) of every catalogue product at this device's venue."""
+    taste = VENUE_TASTE.get(device[2], {})
+    return {p[0]: rng.lognormvariate(0, 0.5) * taste.get(p[2], 1.0) for p in sorted(PRODUCTS)}
+
+
+def _assign(device: DeviceRow, demand: dict[str, float], seed: int, index: int) -> dict[str, str]:
+    """What a competent operator would load (`synthetic.operator_planogram`): the best believed sellers
+    (local demand known to within lognormal(0, 0.5)), facings to last the service interval (up to 3),
+    categories blocked, the best ones at eye level; right temperature, fits the slot."""
+    products = [ProductSpec(*p) for p in PRODUCTS]  # type: ignore[arg-type]
+    rng = np.random.default_rng([seed, index])
+    return operator_planogram(_cabinet(device), products, demand, rng).mapping()
 
 
 def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFiles:
@@ -98,7 +111,6 @@ def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFil
     end = end or datetime.now(UTC).date()
     start = end - timedelta(days=days)
     prices = {p[0]: p[3] for p in PRODUCTS}
-    category = {p[0]: p[2] for p in PRODUCTS}
     files = {
         "products.csv": _csv(
             ["sku", "name", "category", "price", "unit_cost", "width_mm", "height_mm", "depth_mm", "temperature"],
@@ -112,23 +124,22 @@ def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFil
     }
     plano_rows: list[list[object]] = []
     sales: list[list[object]] = []
-    for device in DEVICES:
-        planogram = _assign(device, rng)
+    for index, device in enumerate(DEVICES):
+        demand = _demand(device, rng)
+        planogram = _assign(device, demand, seed, index)
         plano_rows.extend([device[0], code, sku, device[9]] for code, sku in sorted(planogram.items()))
-        sales.extend(_device_sales(device, planogram, start, days, rng, prices, category))
+        sales.extend(_device_sales(device, planogram, demand, start, days, rng, prices))
     files["planograms.csv"] = _csv(["device_id", "slot", "sku", "capacity"], plano_rows)
     sales.sort(key=lambda r: (str(r[0]), str(r[1])))
     files["sales.csv"] = _csv(["device_id", "timestamp", "slot", "sku", "price", "transaction_id"], sales)
     return DemoFiles(files, len(sales))
 
 
-def _device_sales(device: DeviceRow, planogram: dict[str, str], start: date, days: int, rng: random.Random,
-                  prices: dict[str, float], category: dict[str, str]) -> list[list[object]]:
+def _device_sales(device: DeviceRow, planogram: dict[str, str], base: dict[str, float], start: date, days: int,
+                  rng: random.Random, prices: dict[str, float]) -> list[list[object]]:
     device_id, _, venue, _, rows, cols, _, _, _, capacity, interval = device
-    taste = VENUE_TASTE.get(venue, {})
     weekly = WEEKLY.get(venue, (1.0,) * 7)
     open_h, close_h = HOURS.get(venue, (5, 23))
-    base = {sku: rng.lognormvariate(0, 0.5) * taste.get(category[sku], 1.0) for sku in sorted(set(planogram.values()))}
     slot_of: dict[str, list[str]] = {}
     for code, sku in planogram.items():
         slot_of.setdefault(sku, []).append(code)

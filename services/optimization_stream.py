@@ -18,9 +18,10 @@ from typing import Any
 
 import redis
 from flask import current_app
+from sqlalchemy import select
 
 from extensions import db
-from services import catalog
+from models import Device
 from services import planogram_analysis as analysis
 from services.errors import AppError, Forbidden, NotFound, ValidationFailed
 from services.optimization_explain import ExplanationInput, stream_explanation
@@ -111,7 +112,7 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
     model = model_for(data)
     params = ValueParams(objective=objective)  # type: ignore[arg-type]
     current = planogram_objective(model, data.cabinet, data.products, data.planogram, params)
-    name = catalog.get_device(device_id).name
+    name = db.session.scalar(select(Device.name).where(Device.device_id == device_id)) or device_id
     job_id = uuid.uuid4().hex
     events = backends().events
     events.publish(_owner_stream(job_id), "owner", {"user_id": user_id, "device_id": device_id})

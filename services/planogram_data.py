@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
@@ -23,6 +23,7 @@ from services.planogram import (
     SlotSpec,
     fit_model,
 )
+from services.planogram.priors import FleetRates, StockRow
 
 T = TypeVar("T")
 VersionKey = tuple[Any, ...]
@@ -169,64 +170,104 @@ def load_device(device_id: str) -> DeviceData:
 
 @dataclass(frozen=True)
 class FleetSales:
-    """Vends in the priors window per (sku, device): computed once per fleet state, shared by every device."""
+    """Per (device, sku) units sold and days stocked in the priors window, pooled once per fleet state.
+
+    The priors logic itself is the engine's (`services.planogram.priors.FleetRates`): venue-aware, rates
+    measured over the devices that stocked a sku, the device itself left out.
+    """
 
     days: int
-    category: dict[str, str]
-    counts: dict[str, dict[str, int]]  # sku -> device id -> vends
+    rates: FleetRates
 
-    def priors(self, exclude_device: str | None) -> Priors:
+    def priors(self, exclude_device: str | None, venue_type: str | None = None) -> Priors:
         """Units/day per sku, category and fleet, leaving one device out (its own data is not its prior)."""
-        sku_rate: dict[str, float] = {}
-        for sku, per_device in self.counts.items():
-            others = {d: n for d, n in per_device.items() if d != exclude_device}
-            if others:
-                sku_rate[sku] = sum(others.values()) / self.days / len(others)
-        by_cat: dict[str, list[float]] = {}
-        for sku, rate in sku_rate.items():
-            by_cat.setdefault(self.category[sku], []).append(rate)
-        category_rate = {c: sum(v) / len(v) for c, v in by_cat.items()}
-        fleet = sum(sku_rate.values()) / len(sku_rate) if sku_rate else None
-        return Priors(sku_rate=sku_rate, category_rate=category_rate, fleet_rate=fleet)
+        return self.rates.priors(exclude_device, venue_type)
 
 
 FLEET: _LRU[FleetSales] = _LRU(4)
 
 
-def fleet_priors(exclude_device: str | None = None) -> Priors:
-    """Shrinkage targets from the whole fleet: units/day per sku, per category and overall (cached)."""
+def fleet_priors(exclude_device: str | None = None, venue_type: str | None = None) -> Priors:
+    """Shrinkage targets from the fleet: units/day per sku (venue-blended), per category and overall (cached).
+
+    venue_type defaults to the excluded device's venue.
+    """
     since, n_sales = db.session.execute(select(func.max(Sale.ts), func.count(Sale.id))).one()
     if since is None:
         return Priors()
-    fleet_key = ("", int(n_sales), since.isoformat())
-    key = (exclude_device or "", *fleet_key[1:])
+    n_dev, versions = db.session.execute(select(func.count(Device.id), func.sum(Device.data_version))).one()
+    fleet_key = ("", int(n_sales), since.isoformat(), int(n_dev or 0), int(versions or 0))
+    key = (exclude_device or "", venue_type or "", *fleet_key[1:])
     cached = PRIORS.get(key)
     if cached is None:
         sales = FLEET.get(fleet_key)
         if sales is None:
             sales = _fleet_sales(since)
             FLEET.put(fleet_key, sales)
-        cached = sales.priors(exclude_device)
+        cached = sales.priors(exclude_device, venue_type)
         PRIORS.put(key, cached)
     return cached
 
 
-def _fleet_sales(since: datetime) -> FleetSales:
-    """One grouped scan of the window's vends (a per-device scan made a 100-device batch quadratic)."""
-    start = since - timedelta(days=HISTORY_DAYS)
+def _stocked_days(start: datetime, end: datetime) -> dict[tuple[str, str], float]:
+    """Days each (device, sku) held a slot within [start, end], from the saved planogram versions (one scan).
+
+    As in `_history`: non-draft versions in version order, the first one in effect from the beginning.
+    """
     rows = db.session.execute(
-        select(Product.sku, Product.category, Device.device_id, func.count(Sale.id))
+        select(Device.device_id, PlanogramVersion.version_number, PlanogramVersion.created_at, Product.sku)
+        .join(PlanogramVersion, PlanogramVersion.device_pk == Device.id)
+        .outerjoin(PlanogramItem, PlanogramItem.version_id == PlanogramVersion.id)
+        .outerjoin(Product, Product.id == PlanogramItem.product_id)
+        .where(PlanogramVersion.status != "draft")
+    ).all()
+    versions: dict[str, dict[int, tuple[datetime, set[str]]]] = {}
+    for device_id, number, created, sku in rows:
+        entry = versions.setdefault(device_id, {}).setdefault(int(number), (created, set()))
+        if sku is not None:
+            entry[1].add(sku)
+    out: dict[tuple[str, str], float] = {}
+    for device_id, by_number in versions.items():
+        ordered = [by_number[n] for n in sorted(by_number)]
+        for i, (created, skus) in enumerate(ordered):
+            lo = start if i == 0 else max(start, _aware(created))
+            hi = end if i + 1 == len(ordered) else min(end, _aware(ordered[i + 1][0]))
+            span = (hi - lo).total_seconds() / SECONDS_PER_DAY
+            if span > 0:
+                for sku in skus:
+                    out[(device_id, sku)] = out.get((device_id, sku), 0.0) + span
+    return out
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _fleet_sales(since: datetime) -> FleetSales:
+    """One grouped scan of the window's vends and one of the planogram versions (a per-device scan made a
+    100-device batch quadratic)."""
+    since = _aware(since)
+    start = since - timedelta(days=HISTORY_DAYS)
+    window = max((since - start).days, 1)
+    rows = db.session.execute(
+        select(Product.sku, Device.device_id, func.count(Sale.id))
         .join(Product, Product.id == Sale.product_id)
         .join(Device, Device.id == Sale.device_pk)
         .where(Sale.ts >= start)
-        .group_by(Product.sku, Product.category, Device.device_id)
+        .group_by(Product.sku, Device.device_id)
     ).all()
-    counts: dict[str, dict[str, int]] = {}
-    category: dict[str, str] = {}
-    for sku, cat, device_id, n in rows:
-        counts.setdefault(sku, {})[device_id] = int(n)
-        category[sku] = cat
-    return FleetSales(max((since - start).days, 1), category, counts)
+    category: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Product.sku, Product.category))}
+    venue: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Device.device_id, Device.venue_type))}
+    sold = {(device_id, sku): int(n) for sku, device_id, n in rows}
+    stocked = _stocked_days(start, since)
+    stock_rows = []
+    for dev_sku in sorted(set(sold) | set(stocked)):
+        device_id, sku = dev_sku
+        days = stocked.get(dev_sku)
+        if days is None:  # sold but never in a saved planogram here: assume the whole window (as before)
+            days = float(window)
+        stock_rows.append(StockRow(device_id, venue.get(device_id, ""), sku, float(sold.get(dev_sku, 0)), days))
+    return FleetSales(window, FleetRates.from_rows(stock_rows, category))
 
 
 def model_for(data: DeviceData) -> DemandModel:
@@ -234,7 +275,7 @@ def model_for(data: DeviceData) -> DemandModel:
     model = MODELS.get(data.version_key)
     if model is None:
         model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
-                          priors=fleet_priors(exclude_device=data.device_id),
+                          priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type),
                           history=data.history or None)
         MODELS.put(data.version_key, model)
     return model

@@ -73,7 +73,8 @@ def solve_milp(pb: Problem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-7
 
     z_k <= b_k((1-eps) sum_s w_s y_ks + eps sum_s w_s x_ks) with y_ks <= x_ks, sum_s y_ks <= 1 (y picks
     the best facing: a max of linear terms is LP-exact under maximisation); z_k <= C_k/T; L_k >=
-    b_k [stocked] - C_k/T; one sku per slot; facings bounds; locked slots; must-stock; hard cover rule
+    b_k [stocked] - C_k/T; minus change_cost per slot whose content changes; one sku per slot;
+    facings bounds; locked slots; must-stock; hard cover rule
     C_k >= cover*T*b_k((1-eps) M_k + eps sum w x) with M_k >= w_s x_ks.  Skus whose stock can bind
     may take several facings are modelled disjunctively (one copy of x, y, z per facing count with a
     binary f_kn), which makes the LP relaxation of min(demand, stock) tight; single-facing skus have
@@ -97,6 +98,7 @@ def solve_milp(pb: Problem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-7
                 raise InfeasibleError(f"must-stock sku {pb.skus[k]} fits no slot")
             continue
         _sku_rows(pb, bld, k, [x[i] for i in e], ss[e], t, cover)
+    offset = _change_costs(pb, bld, x, ks, ss)
     res = bld.solve(time_limit_s, rel_gap)
     sol_x = res.x
     if sol_x is None and res.status == 1:  # iteration or time limit before any feasible point
@@ -107,7 +109,24 @@ def solve_milp(pb: Problem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-7
     a = np.full(n_s, -1, dtype=np.int64)
     a[ss[chosen]] = ks[chosen]
     gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
-    return MilpSolution(a, float(-res.fun), bool(res.status == 0), gap)
+    return MilpSolution(a, float(-res.fun) - offset, bool(res.status == 0), gap)
+
+
+def _change_costs(pb: Problem, bld: _Builder, x: list[int], ks: IntArray, ss: IntArray) -> float:
+    """Add change_cost per changed slot to the x costs; returns the constant part of that cost.
+
+    A slot the current planogram fills changes unless it keeps its sku: cost c(1 - x[cur, s]), so its
+    current sku's x gets a bonus c and c is constant.  An empty slot changes when anything goes in: c x.
+    """
+    c = pb.change_cost
+    if c <= 0.0:
+        return 0.0
+    for i, (k, s) in enumerate(zip(ks.tolist(), ss.tolist(), strict=True)):
+        if not pb.current_occupied[s]:
+            bld.c[x[i]] += c
+        elif pb.current[s] == k:
+            bld.c[x[i]] -= c
+    return c * float(pb.current_occupied.sum())
 
 
 def _sku_rows(

@@ -62,12 +62,24 @@ class OptimizationResult:
 
 
 def planogram_objective(
-    model: DemandModel, cabinet: Cabinet, products: Catalog, planogram: Planogram, params: ValueParams
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    planogram: Planogram,
+    params: ValueParams,
+    current: Planogram | None = None,
 ) -> float:
-    """Full objective per day: separable value plus adjacency bonuses."""
-    return evaluate(model, cabinet, products, planogram, params).value + adjacency_value(
+    """Full objective per day: separable value plus adjacency bonuses.
+
+    With `current`, minus `params.change_cost_per_day` per slot that differs from it: what the optimiser
+    maximises.  Without it (and in `OptimizationStep.objective`), the planogram's own value.
+    """
+    value = evaluate(model, cabinet, products, planogram, params).value + adjacency_value(
         model, cabinet, products, planogram, params
     )
+    if current is not None:
+        value -= params.change_cost_per_day * len(diff_planograms(current, planogram))
+    return value
 
 
 def _values(pb: Problem, a: IntArray) -> tuple[FloatArray, list[list[int]]]:
@@ -79,7 +91,8 @@ def _values(pb: Problem, a: IntArray) -> tuple[FloatArray, list[list[int]]]:
 
 
 def swap_deltas(pb: Problem, a: IntArray) -> FloatArray:
-    """Objective change of swapping the contents of every slot pair (s1, s2); -inf where not allowed."""
+    """Change of the optimised objective (value minus change cost) of swapping the contents of every slot
+    pair (s1, s2); -inf where not allowed."""
     n_s = len(a)
     occ = a >= 0
     ak = np.where(occ, a, 0)
@@ -112,7 +125,10 @@ def swap_deltas(pb: Problem, a: IntArray) -> FloatArray:
     dq = np.diag(q)
     dn = np.diag(nn)
     adj = nn + nn.T - dn[:, None] - dn[None, :] + pb.adjacency * (2 * q - dq[:, None] - dq[None, :])
-    return np.where(allowed, gain + gain.T + adj, NEG)
+    keep = pb.keep_matrix(a).astype(np.float64)  # keep[s, t]: slot s holding a[t] is no change
+    dk = np.diag(keep)
+    change = -pb.change_cost * (dk[:, None] + dk[None, :] - keep - keep.T)
+    return np.where(allowed, gain + gain.T + adj + change, NEG)
 
 
 def optimize_steps(
@@ -129,6 +145,8 @@ def optimize_steps(
 ) -> Iterator[OptimizationStep]:
     """Yield improvement steps (current, MILP optimum, then swaps); the last one has final=True.
 
+    The search maximises value minus `params.change_cost_per_day` per changed slot; each step's
+    `objective` is the planogram's value (`planogram_objective` without `current`).
     Raises InfeasibleError when no planogram satisfies the hard rules.
     """
     constraints = constraints or Constraints()
@@ -150,7 +168,8 @@ def optimize_steps(
     a = sol.assignment.copy()
     plan = pb.to_planogram(a, current)
     value = objective(plan)
-    if not sol.optimal and value < pending.objective:
+    change_day = params.change_cost_per_day
+    if not sol.optimal and value - change_day * len(diff_planograms(current, plan)) < pending.objective:
         # The time limit stopped HiGHS at a poor incumbent (a loaded machine): never propose a planogram
         # the model rates below the current one; start the swap search from the current one instead.
         a_cur = pb.to_assignment(current)
@@ -170,12 +189,14 @@ def optimize_steps(
         if d.flat[best] <= 1e-9:
             break
         s1, s2 = divmod(best, len(a))
+        changes = pb.changes(a)
         a[s1], a[s2] = a[s2], a[s1]
         step += 1
         plan = pb.to_planogram(a, current)
         moves = diff_planograms(pending.planogram, plan)
-        # swap_deltas is the exact change of the full objective (tested), so no re-evaluation per step.
-        value = pending.objective + float(d.flat[best])
+        # swap_deltas is the exact change of the full objective net of change cost (tested), so no
+        # re-evaluation per step; the step reports the value, so the change cost is added back.
+        value = pending.objective + float(d.flat[best]) + change_day * (pb.changes(a) - changes)
         nxt = OptimizationStep(step, "swap", moves, value, plan, False, sol.optimal)
     yield OptimizationStep(
         pending.step, pending.phase, pending.moves, pending.objective, pending.planogram, True, sol.optimal

@@ -47,6 +47,21 @@ class Problem:
     penalty: float
     pairs: FloatArray  # (K, K) adjacency bonus per neighbouring pair
     adjacency: FloatArray  # (S, S) 0/1 neighbours
+    current: IntArray  # (S,) current candidate sku index, -1 when empty or not a candidate
+    current_occupied: BoolMatrix  # (S,) the current planogram has any sku in the slot
+    change_cost: float = 0.0  # per changed slot per day (ValueParams.change_cost_per_day)
+
+    def keeps(self, s: int, k: int) -> bool:
+        """Slot s holding sku k (-1: empty) is no change from the current planogram."""
+        return bool(self.current[s] == k) if k >= 0 else not bool(self.current_occupied[s])
+
+    def keep_matrix(self, a: IntArray) -> BoolMatrix:
+        """(S, S): slot s holding the content of slot t, a[t], is no change."""
+        return np.where(a[None, :] >= 0, self.current[:, None] == a[None, :], ~self.current_occupied[:, None])
+
+    def changes(self, a: IntArray) -> int:
+        """Slots whose content differs from the current planogram."""
+        return int(len(a) - np.diagonal(self.keep_matrix(a)).sum())
 
     def sku_value(self, k: int, slots: Sequence[int]) -> float:
         """Objective value per day of sku k on these slot indices (0 when not stocked)."""
@@ -111,6 +126,7 @@ def build_problem(
         lock[sidx[slot]] = kpos[sku]
         feas[:, sidx[slot]] = False
         feas[kpos[sku], sidx[slot]] = True
+    cur_map = current.mapping() if current is not None else {}
     cap = np.tile(np.array([s.capacity for s in cabinet.slots], dtype=np.float64), (n_k, 1))
     if current is not None:
         cur = current.mapping()
@@ -154,6 +170,9 @@ def build_problem(
         penalty=params.stockout_penalty,
         pairs=pair_matrix(model, products, skus, params),
         adjacency=adjacency_matrix(cabinet),
+        current=np.array([kpos.get(cur_map.get(s, ""), -1) for s in slots], dtype=np.int64),
+        current_occupied=np.array([s in cur_map for s in slots], dtype=bool),
+        change_cost=params.change_cost_per_day,
     )
 
 

@@ -161,7 +161,7 @@ def random_planogram(
 def operator_planogram(
     cabinet: Cabinet,
     products: Sequence[ProductSpec],
-    truth: Truth,
+    truth: Truth | Mapping[str, float],
     rng: np.random.Generator,
     *,
     knowledge_sd: float = 0.5,
@@ -171,11 +171,14 @@ def operator_planogram(
 
     The operator knows each sku's local demand only roughly (truth x lognormal(0, knowledge_sd)), stocks
     the skus with the best believed margin per day, gives a sku enough facings to last the service
-    interval (up to `max_facings`), puts the best-selling categories at eye level (rows ordered by
+    interval (up to `max_facings`; when the range is too short to fill the zone, the fastest believed
+    sellers get extra facings up to `max_facings`), puts the best-selling categories at eye level (rows ordered by
     distance from the second row) and keeps each category in one block.  Chilled goods go to chilled
     slots; ambient goods prefer ambient slots.  The operator does not know the exact position weights.
+    `truth` may be a Truth or just the true base demand per sku (units/day), as the demo fleet passes it.
     """
-    belief = {p.sku: truth.base.get(p.sku, 0.0) * float(rng.lognormal(0.0, knowledge_sd)) for p in products}
+    base = truth.base if isinstance(truth, Truth) else truth
+    belief = {p.sku: base.get(p.sku, 0.0) * float(rng.lognormal(0.0, knowledge_sd)) for p in products}
     ranked = sorted(products, key=lambda p: -belief[p.sku] * max(p.margin, 0.0))
     interval = cabinet.service_interval_days
     eye = min(1, cabinet.rows - 1)
@@ -195,6 +198,13 @@ def operator_planogram(
             n = int(min(max_facings, max(1, math.ceil(belief[p.sku] * interval / cap)), left))
             queue.append((p, n))
             left -= n
+        while left > 0:  # a short range fills the rest with extra facings for the fastest believed sellers
+            grow = [i for i, (_, n) in enumerate(queue) if n < max_facings]
+            if not grow:
+                break
+            i = max(grow, key=lambda j: belief[queue[j][0].sku] / queue[j][1])
+            queue[i] = (queue[i][0], queue[i][1] + 1)
+            left -= 1
         cat_value: dict[str, float] = {}
         for p, _ in queue:
             cat_value[p.category] = cat_value.get(p.category, 0.0) + belief[p.sku] * max(p.margin, 0.0)

@@ -22,6 +22,14 @@ class ValueParams:
     value; a sku never sold here (se = its prior sd, 0.6-1.0) is planned at about half its prior rate.
     This is the remedy for the optimiser's curse (picking the max of noisy estimates); 0 turns it off.
     Revenue, margin and units stay point estimates.
+
+    change_cost: currency per changed slot (a slot whose sku differs from the current planogram's,
+    including one filled or emptied), amortised over change_horizon_days.  Assumption: re-labelling and
+    re-stocking a coil costs about 0.50 of labour, and a planogram stays for about four weeks, so a change
+    must be predicted to add more than 0.50 / 28 = 0.018 per day.  It stops the optimiser from changing
+    almost every slot for differences far inside the model's error.  The optimiser maximises value minus
+    this cost (`planogram_objective(..., current=...)`); `evaluate` and reported values leave it out.
+    0 turns it off.
     """
 
     objective: Objective = "margin"
@@ -29,6 +37,15 @@ class ValueParams:
     category_bonus: float = 0.02
     affinity_bonus: float = 0.05
     uncertainty_discount: float = 1.0
+    change_cost: float = 0.50
+    change_horizon_days: float = 28.0
+
+    @property
+    def change_cost_per_day(self) -> float:
+        """Cost per changed slot per day (0 when either setting is off)."""
+        if self.change_cost <= 0.0 or self.change_horizon_days <= 0.0:
+            return 0.0
+        return self.change_cost / self.change_horizon_days
 
     @property
     def separable(self) -> bool:

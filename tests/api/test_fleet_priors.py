@@ -1,4 +1,4 @@
-"""Fleet priors: a device's shrinkage targets come from the other devices' vends only."""
+"""Fleet priors: leave-one-out, measured over the devices that STOCKED a sku, blended toward same-venue peers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from services.planogram_data import FLEET, PRIORS, fleet_priors
-from tests.csvdata import write_folder
+from tests.csvdata import GOOD, write_folder
 
 SALES = (
     "device_id,timestamp,slot,sku,price\n"
@@ -17,6 +17,8 @@ SALES = (
     + "".join(f"D1,2026-11-{d:02d}T09:00:00Z,A2,CHOC,1.40\n" for d in range(1, 11))
     + "".join(f"D2,2026-11-{d:02d}T10:00:00Z,A1,COLA,1.80\n" for d in range(1, 5))
 )
+DAYS = 120  # the priors window; the imported planograms (D1: CHIPS CHOC COLA WATER, D2: COLA WATER) cover it
+HALF = 0.5  # a sku stocked without a sale counts as half a vend over its stocked days, not as no data
 
 
 @pytest.fixture
@@ -31,10 +33,28 @@ def fleet(app: Flask, runner: Any, tmp_path: Path) -> None:
 def test_priors_leave_the_device_itself_out(app: Flask) -> None:
     with app.app_context():
         everyone, without_d1, without_d2 = fleet_priors(), fleet_priors("D1"), fleet_priors("D2")
-    days = 120  # the priors window
-    assert everyone.sku_rate["COLA"] == pytest.approx(5 / days / 2)  # 5 vends over 2 devices
-    assert everyone.sku_rate["CHOC"] == pytest.approx(10 / days)
-    assert without_d1.sku_rate == {"COLA": pytest.approx(4 / days)}  # D1's CHOC is not its own prior
-    assert without_d2.sku_rate == {"COLA": pytest.approx(1 / days), "CHOC": pytest.approx(10 / days)}
-    assert without_d2.category_rate == {"soft drinks": pytest.approx(1 / days), "chocolate": pytest.approx(10 / days)}
-    assert without_d2.fleet_rate == pytest.approx((1 / days + 10 / days) / 2)
+    assert everyone.sku_rate["COLA"] == pytest.approx(5 / DAYS / 2)  # 5 vends over 2 stocking devices
+    assert everyone.sku_rate["CHOC"] == pytest.approx(10 / DAYS)
+    assert everyone.sku_rate["WATER"] == pytest.approx(HALF / DAYS / 2)  # stocked at both, never sold
+    # D1's own CHOC and CHIPS are not its prior; D2 (a gym, not D1's venue) is the only evidence left.
+    assert without_d1.sku_rate == {"COLA": pytest.approx(4 / DAYS), "WATER": pytest.approx(HALF / DAYS)}
+    assert without_d2.sku_rate == {"COLA": pytest.approx(1 / DAYS), "CHOC": pytest.approx(10 / DAYS),
+                                   "CHIPS": pytest.approx(HALF / DAYS), "WATER": pytest.approx(HALF / DAYS)}
+    assert without_d2.category_rate["chocolate"] == pytest.approx(10 / DAYS)
+    assert without_d2.fleet_rate == pytest.approx((1 + 10 + HALF + HALF) / DAYS / 4)
+
+
+def test_priors_lean_toward_same_venue_devices(app: Flask, runner: Any, tmp_path: Path) -> None:
+    FLEET.clear()
+    PRIORS.clear()
+    devices = GOOD["devices.csv"] + "D3,Second office,office,combo,2,3,80,210,560,8,7\n"
+    planograms = GOOD["planograms.csv"] + "D3,B1,COLA,8\n"
+    sales = SALES + "".join(f"D3,2026-11-{d:02d}T11:00:00Z,B1,COLA,1.80\n" for d in range(1, 25))
+    folder = write_folder(tmp_path / "v", {"devices.csv": devices, "planograms.csv": planograms, "sales.csv": sales})
+    assert runner.invoke(args=["import-data", str(folder), "--quiet"]).exit_code == 0
+    with app.app_context():
+        office = fleet_priors("D1")  # D3 is the one other office: weight 1 / (1 + 2) on its rate
+        gym = fleet_priors("D2")  # no other gym: the fleet-wide rate over D1 and D3
+    fleet_wide_d1 = (4 + 24) / (2 * DAYS)
+    assert office.sku_rate["COLA"] == pytest.approx((24 / DAYS + 2 * fleet_wide_d1) / 3)
+    assert gym.sku_rate["COLA"] == pytest.approx((1 + 24) / (2 * DAYS))

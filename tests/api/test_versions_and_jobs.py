@@ -33,15 +33,17 @@ def test_save_list_diff_and_rollback(client: Any, merchandiser: dict[str, Any]) 
     h = merchandiser["headers"]
     plano = current(client, merchandiser)
     slots = {s: v["sku"] for s, v in plano["slots"].items()}
-    slots["E1"], slots["E2"] = slots["E2"], slots["E1"]
+    # The demo's operator planogram puts a sku's facings side by side: swap E1 with the next different sku.
+    other = next(f"E{c}" for c in range(2, 9) if slots[f"E{c}"] != slots["E1"])
+    slots["E1"], slots[other] = slots[other], slots["E1"]
     saved = client.post(f"/api/devices/{OFFICE}/planogram", headers=h,
-                        json={"base_version": plano["version"], "slots": slots, "note": "swap E1/E2"})
+                        json={"base_version": plano["version"], "slots": slots, "note": f"swap E1/{other}"})
     assert saved.status_code == 201, saved.json
     assert saved.json["version"] == 2 and saved.json["status"] == "active"
     listing = client.get(f"/api/devices/{OFFICE}/planogram/versions", headers=h).json["items"]
     assert [(v["version"], v["status"]) for v in listing] == [(2, "active"), (1, "archived")]
     diff = client.get(f"/api/devices/{OFFICE}/planogram/diff?from=1&to=2", headers=h).json["changes"]
-    assert [c["slot"] for c in diff] == ["E1", "E2"]
+    assert [c["slot"] for c in diff] == ["E1", other]
     stale = client.post(f"/api/devices/{OFFICE}/planogram", headers=h, json={"base_version": 1, "slots": slots})
     assert stale.status_code == 409 and stale.json["error"]["code"] == "stale_version"
     back = client.post(f"/api/devices/{OFFICE}/planogram/rollback", headers=h, json={"version": 1, "base_version": 2})

@@ -20,11 +20,12 @@ from services.planogram.types import (
     Planogram,
     ProductSpec,
     SlotSpec,
+    diff_planograms,
     slot_code,
 )
 from services.planogram.value import ValueParams, evaluate
 
-SEPARABLE = ValueParams(category_bonus=0.0, affinity_bonus=0.0)
+SEPARABLE = ValueParams(category_bonus=0.0, affinity_bonus=0.0, change_cost=0.0)
 
 
 def tiny_instance(
@@ -80,7 +81,12 @@ def tiny_instance(
 
 
 def brute_force(
-    cab: Cabinet, prods: dict[str, ProductSpec], model: DemandModel, cons: Constraints, params: ValueParams
+    cab: Cabinet,
+    prods: dict[str, ProductSpec],
+    model: DemandModel,
+    cons: Constraints,
+    params: ValueParams,
+    current: Planogram | None = None,
 ) -> float | None:
     """Best objective over every assignment that passes validate's hard rules (and the facing cap)."""
     try:  # the optimiser caps facings at what covers the interval when products can fill the cabinet
@@ -96,7 +102,7 @@ def brute_force(
             continue
         if hard_violations(validate(cab, prods, plan, cons, model)):
             continue
-        val = planogram_objective(model, cab, prods, plan, params)
+        val = planogram_objective(model, cab, prods, plan, params, current)
         best = val if best is None or val > best else best
     return best
 
@@ -113,6 +119,31 @@ def test_separable_optimum_equals_brute_force(seed: int, model_factory: Callable
     assert res.objective == pytest.approx(expected, abs=1e-6)
     assert res.milp_objective == pytest.approx(expected, abs=1e-6)
     assert not hard_violations(validate(cab, prods, res.planogram, cons, model))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_change_cost_optimum_equals_brute_force(seed: int, model_factory: Callable[..., DemandModel]) -> None:
+    """With a large per-slot change cost the MILP still finds the exact optimum of value minus changes."""
+    cab, prods, model, cons = tiny_instance(seed, model_factory)
+    rng = np.random.default_rng(1000 + seed)
+    current = Planogram.of({s: str(rng.choice(list(prods))) for s in cab.slot_codes() if rng.random() < 0.8})
+    params = ValueParams(category_bonus=0.0, affinity_bonus=0.0, change_cost=0.4, change_horizon_days=1.0)
+    expected = brute_force(cab, prods, model, cons, params, current)
+    if expected is None:
+        return
+    res = optimize(model, cab, prods, current, cons, params, time_limit_s=10)
+    net = res.objective - 0.4 * len(res.moves)
+    assert net == pytest.approx(expected, abs=1e-6)
+    assert net == pytest.approx(planogram_objective(model, cab, prods, res.planogram, params, current), abs=1e-9)
+
+
+def test_change_cost_keeps_slots_whose_change_gains_little(device) -> None:  # type: ignore[no-untyped-def]
+    free = optimize(device.model, device.cabinet, device.products, device.current,
+                    params=ValueParams(change_cost=0.0), time_limit_s=5)
+    costly = optimize(device.model, device.cabinet, device.products, device.current,
+                      params=ValueParams(change_cost=5.0), time_limit_s=5)
+    assert len(costly.moves) < len(free.moves)
+    assert costly.objective - 5.0 / 28 * len(costly.moves) >= free.objective - 5.0 / 28 * len(free.moves) - 1e-6
 
 
 @pytest.mark.parametrize("seed", range(30, 80))
@@ -152,7 +183,8 @@ def test_steps_stream_improvements_and_flag_final(device) -> None:  # type: igno
     assert [s.step for s in steps] == list(range(len(steps)))
     assert steps[0].phase == "current" and steps[1].phase == "milp"
     assert [s.final for s in steps] == [False] * (len(steps) - 1) + [True]
-    objs = [s.objective for s in steps[1:]]
+    change = ValueParams().change_cost_per_day  # the search improves value net of the change cost
+    objs = [s.objective - change * len(diff_planograms(device.current, s.planogram)) for s in steps[1:]]
     assert all(b > a - 1e-9 for a, b in itertools.pairwise(objs))
     for prev, cur in itertools.pairwise(steps):
         applied = prev.planogram.mapping()
@@ -170,27 +202,31 @@ def test_steps_stream_improvements_and_flag_final(device) -> None:  # type: igno
 
 
 def test_swap_deltas_match_recomputed_objective(device) -> None:  # type: ignore[no-untyped-def]
-    params = ValueParams(category_bonus=0.1, affinity_bonus=0.2)
+    params = ValueParams(category_bonus=0.1, affinity_bonus=0.2, change_cost=2.0)  # change cost visible
     pb = build_problem(device.model, device.cabinet, device.products, device.current, Constraints(), params)
-    a = pb.to_assignment(device.current)
-    d = swap_deltas(pb, a)
-    base = planogram_objective(
-        device.model, device.cabinet, device.products, pb.to_planogram(a, None), params
-    )
     rng = np.random.default_rng(0)
+    start = pb.to_assignment(device.current)
+    moved = start.copy()  # also from a state that already differs from current (swaps can undo changes)
+    for s1, s2 in zip(rng.integers(0, 60, 10).tolist(), rng.integers(0, 60, 10).tolist(), strict=True):
+        moved[s1], moved[s2] = moved[s2], moved[s1]
     checked = 0
-    for s1, s2 in zip(rng.integers(0, 60, 400).tolist(), rng.integers(0, 60, 400).tolist(), strict=True):
-        i, j = min(s1, s2), max(s1, s2)
-        if not np.isfinite(d[i, j]):
-            continue
-        b = a.copy()
-        b[i], b[j] = b[j], b[i]
-        new = planogram_objective(
-            device.model, device.cabinet, device.products, pb.to_planogram(b, None), params
+    for a in (start, moved):
+        d = swap_deltas(pb, a)
+        base = planogram_objective(
+            device.model, device.cabinet, device.products, pb.to_planogram(a, None), params, device.current
         )
-        assert d[i, j] == pytest.approx(new - base, abs=1e-9)
-        checked += 1
-    assert checked > 50
+        for s1, s2 in zip(rng.integers(0, 60, 400).tolist(), rng.integers(0, 60, 400).tolist(), strict=True):
+            i, j = min(s1, s2), max(s1, s2)
+            if not np.isfinite(d[i, j]):
+                continue
+            b = a.copy()
+            b[i], b[j] = b[j], b[i]
+            new = planogram_objective(
+                device.model, device.cabinet, device.products, pb.to_planogram(b, None), params, device.current
+            )
+            assert d[i, j] == pytest.approx(new - base, abs=1e-9)
+            checked += 1
+    assert checked > 100
 
 
 def test_adjacency_rewards_category_blocks(model_factory: Callable[..., DemandModel]) -> None:

@@ -1,0 +1,133 @@
+"""Fleet priors from plain per-device rows: venue-aware, measured over the devices that stocked a sku.
+
+The service (`services/planogram_data`) and the benchmark build the same rows and call `FleetRates`.
+
+Why: averaging a sku's rate over the devices that *sold* it, fleet-wide, is biased upward for a device
+that never stocked it.  Operators stock a product where it sells, and tastes differ by venue.  So:
+
+* a sku's rate at a device is units sold / days it held a slot there (stocked but unsold counts as 0);
+* a group's rate is the pooled Σunits / Σdays over the devices that stocked it (days-weighted; at least
+  half a vend, so a sku that never sold gets a small positive rate rather than none);
+* the prior for a device of venue v blends the same-venue rate and the fleet-wide rate, weighted by the
+  number of same-venue devices that stock the sku: (n_v·r_v + n0·r_fleet) / (n_v + n0), n0 =
+  `venue_strength`; with no same-venue evidence it is the fleet-wide rate.
+
+The device the prior is for is always left out (its own data is not its prior).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from services.planogram.types import Priors
+
+VENUE_STRENGTH = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    """One (device, sku) over the priors window: units sold and days the sku held a slot there.
+
+    days: days stocked within the window; when unknown (a sku sold with no planogram record), pass the
+    window length.
+    """
+
+    device_id: str
+    venue_type: str
+    sku: str
+    units: float
+    days: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Acc:
+    units: float = 0.0
+    days: float = 0.0
+    n: int = 0
+
+    def add(self, units: float, days: float, n: int = 1) -> _Acc:
+        return _Acc(self.units + units, self.days + days, self.n + n)
+
+    def rate(self) -> float | None:
+        # Half a vend at least: a sku stocked for weeks without a sale gets a small positive prior, not 0.
+        return max(self.units, 0.5) / self.days if self.n > 0 and self.days > 0 else None
+
+
+@dataclass(frozen=True)
+class FleetRates:
+    """Pooled totals per sku (fleet-wide and per venue), so one leave-one-out prior costs O(skus)."""
+
+    category: Mapping[str, str]
+    fleet: Mapping[str, _Acc]
+    venue: Mapping[tuple[str, str], _Acc]
+    device: Mapping[str, Mapping[str, tuple[float, float]]]  # device -> sku -> (units, days)
+    venue_of: Mapping[str, str]
+    venue_strength: float = VENUE_STRENGTH
+    _empty: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    @staticmethod
+    def from_rows(
+        rows: Iterable[StockRow], category: Mapping[str, str], *, venue_strength: float = VENUE_STRENGTH
+    ) -> FleetRates:
+        """Accumulate rows (one per device and sku; rows with days <= 0 are ignored)."""
+        fleet: dict[str, _Acc] = {}
+        venue: dict[tuple[str, str], _Acc] = {}
+        device: dict[str, dict[str, tuple[float, float]]] = {}
+        venue_of: dict[str, str] = {}
+        for r in rows:
+            if r.days <= 0:
+                continue
+            venue_of[r.device_id] = r.venue_type
+            u, d = device.setdefault(r.device_id, {}).get(r.sku, (0.0, 0.0))
+            device[r.device_id][r.sku] = (u + r.units, d + r.days)
+        for dev, per_sku in device.items():
+            v = venue_of[dev]
+            for sku, (u, d) in per_sku.items():
+                fleet[sku] = fleet.get(sku, _Acc()).add(u, d)
+                venue[(v, sku)] = venue.get((v, sku), _Acc()).add(u, d)
+        return FleetRates(dict(category), fleet, venue, device, venue_of, venue_strength)
+
+    def priors(self, exclude_device: str | None = None, venue_type: str | None = None) -> Priors:
+        """Units/day per sku (venue-blended), per category and fleet, leaving `exclude_device` out.
+
+        venue_type defaults to the excluded device's venue; None (and no device) gives fleet-wide rates.
+        """
+        venue = venue_type if venue_type is not None else self.venue_of.get(exclude_device or "")
+        own = self.device.get(exclude_device or "", self._empty)
+        sku_rate: dict[str, float] = {}
+        for sku, acc in self.fleet.items():
+            mine = own.get(sku)
+            if mine is not None:
+                acc = acc.add(-mine[0], -mine[1], -1)
+            fleet_rate = acc.rate()
+            if fleet_rate is None:
+                continue
+            rate = fleet_rate
+            if venue is not None:
+                vacc = self.venue.get((venue, sku), _Acc())
+                if mine is not None and self.venue_of.get(exclude_device or "") == venue:
+                    vacc = vacc.add(-mine[0], -mine[1], -1)
+                venue_rate = vacc.rate()
+                if venue_rate is not None:
+                    w = vacc.n / (vacc.n + self.venue_strength)
+                    rate = w * venue_rate + (1 - w) * fleet_rate
+            sku_rate[sku] = max(rate, 0.0)
+        by_cat: dict[str, list[float]] = {}
+        for sku, rate in sku_rate.items():
+            by_cat.setdefault(self.category.get(sku, ""), []).append(rate)
+        category_rate = {c: sum(v) / len(v) for c, v in by_cat.items()}
+        fleet = sum(sku_rate.values()) / len(sku_rate) if sku_rate else None
+        return Priors(sku_rate=sku_rate, category_rate=category_rate, fleet_rate=fleet)
+
+
+def fleet_priors_from_rows(
+    rows: Iterable[StockRow],
+    category: Mapping[str, str],
+    exclude_device: str | None = None,
+    venue_type: str | None = None,
+    *,
+    venue_strength: float = VENUE_STRENGTH,
+) -> Priors:
+    """One-shot convenience: `FleetRates.from_rows(rows, category).priors(exclude_device, venue_type)`."""
+    return FleetRates.from_rows(rows, category, venue_strength=venue_strength).priors(exclude_device, venue_type)
