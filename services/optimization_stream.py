@@ -217,7 +217,7 @@ def compute_plan(model: DemandModel, cabinet: Cabinet, products: Mapping[str, Pr
     first, last = engine[0], engine[-1]
     steps: list[PlanStep] = []
     final = current
-    # A solver stopped by its time limit can hand back something worse than today's planogram: keep today's.
+    # Never propose what the engine values below today's planogram (e.g. a solver cut short by its time limit).
     if last.objective > first.objective + EPS:
         final, previous = last.planogram, current
         for item in engine[1:]:

@@ -1,4 +1,4 @@
-"""Streaming optimisation over SSE (start, resume, cancel, heartbeat, AI/fallback explanation) and placement feedback."""
+"""Streaming optimisation over SSE (start, resume, cancel, heartbeat, AI/fallback explanation); placement feedback."""
 
 from __future__ import annotations
 
@@ -186,6 +186,16 @@ def wait_for_stored(app: Flask, job_id: str, kind: str) -> list[Any]:
     raise AssertionError(f"no {kind} event: {[e.type for e in stored(app, job_id)]}")
 
 
+def wait_until_finished(app: Flask, job_id: str) -> None:
+    from services.runtime import backends
+
+    deadline = time.monotonic() + 60
+    with app.app_context():
+        while backends().jobs.status(job_id) not in {"finished", "failed"}:
+            assert time.monotonic() < deadline, backends().jobs.status(job_id)
+            time.sleep(0.05)
+
+
 def explanation_text(events: list[dict[str, Any]]) -> str:
     return "".join(e["data"]["delta"] for e in events if e.get("event") == "explanation")
 
@@ -307,10 +317,11 @@ def test_cancel_ends_the_stream_and_stops_the_job(app: Flask, client: FlaskClien
     tail = only_events(stream.rest())
     assert tail[-1]["event"] == "cancelled" and tail[-1]["data"]["reason"] == "requested"
     assert tail[-1]["data"]["step"] >= 1
-    time.sleep(0.6)  # the job notices at its next step; nothing may follow the cancel
+    wait_until_finished(app, job_id)  # the job notices at its next step
     kinds = [e.type for e in stored(app, job_id)]
     assert "done" not in kinds and "explanation" not in kinds
-    assert kinds[-1] == "cancelled" or kinds.index("cancelled") >= len(kinds) - 2
+    # at most the one step that was being published while the cancel arrived may follow it
+    assert kinds.index("cancelled") >= len(kinds) - 2
 
 
 @pytest.mark.parametrize("settings", [{"OPTIMIZATION_STEP_DELAY_MS": 150, "STREAM_ABANDON_SECONDS": 1}])
@@ -330,7 +341,8 @@ def test_refusals_are_json_errors(client: FlaskClient, merchandiser: dict[str, A
     assert missing.status_code == 404 and missing.json["error"]["details"] == {"device_id": "NOPE"}
     bad = start(client, merchandiser, locked_slots=["Z9"])
     assert bad.status_code == 422
-    assert bad.json["error"]["details"] == [{"field": "locked_slots", "reason": f"unknown slot 'Z9' for device {OFFICE}"}]
+    assert bad.json["error"]["details"] == [
+        {"field": "locked_slots", "reason": f"unknown slot 'Z9' for device {OFFICE}"}]
     assert start(client, merchandiser, objective="speed").status_code == 422
     assert start(client, viewer).status_code == 403
     assert client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE}).status_code == 401
