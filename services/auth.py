@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -110,9 +110,11 @@ def user_for_token(plaintext: str) -> User | None:
     owner: User = token.user
     if not owner.active:
         return None
-    # Touch at most once a minute: no write on every API call.
+    # Touch at most once a minute, in its own short transaction: the request's session stays read-only
+    # (on SQLite a pending write there would hold the write lock until the request ends).
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
+        with db.engine.begin() as connection:
+            connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
     return owner
 
 

@@ -150,3 +150,22 @@ def test_api_rate_limit_is_per_token(make_app: Any) -> None:
              for _ in range(4)]
     assert first == [200, 200, 200, 429]
     assert client.get("/api/devices", headers={"Authorization": f"Bearer {tokens[1]}"}).status_code == 200
+
+
+
+def test_token_use_is_recorded_without_a_pending_write_in_the_request(
+    app: Flask, viewer: dict[str, Any]
+) -> None:
+    from sqlalchemy import select
+
+    from extensions import db
+    from models import ApiToken
+    from services.auth import user_for_token
+
+    with app.test_request_context("/api/auth/me", headers=viewer["headers"]):
+        assert user_for_token(viewer["token"]) is not None
+        assert not db.session.dirty and not db.session.new, "auth must not leave writes in the request session"
+        db.session.rollback()  # the request ends without a commit: the touch must survive anyway
+    with app.app_context():
+        stamps = list(db.session.scalars(select(ApiToken.last_used_at)))
+    assert len(stamps) == 1 and stamps[0] is not None
