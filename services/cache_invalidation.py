@@ -50,7 +50,8 @@ def _after_commit(session: Session) -> None:
         except Exception:  # a cache outage must not fail the save that already committed
             log.exception("cache invalidation failed for %s", tag)
         else:
-            log.info("cache invalidated", extra={"tag": tag, "entries": removed})
+            if removed:
+                log.info("cache invalidated", extra={"tag": tag, "entries": removed})
 
 
 def _after_rollback(session: Session) -> None:
