@@ -28,6 +28,22 @@ def env_int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_limit(name: str, default: int | None) -> int | None:
+    """Return a non-negative integer limit, or None for "none"/"unlimited"; malformed values fail loudly."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("none", "unlimited"):
+        return None
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer or 'none', got {raw!r}") from exc
+    if value < 0:
+        raise RuntimeError(f"{name} must be at least 0 (or 'none'), got {value}")
+    return value
+
+
 def env_float(name: str, default: float) -> float:
     """Return a float environment value; a malformed value fails loudly at start-up."""
     raw = env_str(name)
@@ -83,6 +99,9 @@ class Config:
         self.OPTIMIZATION_STEP_DELAY_MS = env_int("OPTIMIZATION_STEP_DELAY_MS", 150)
         # Solver time limit of one streaming optimisation (interactive, so a little longer than batch runs).
         self.OPTIMIZATION_TIME_LIMIT_SECONDS = env_float("OPTIMIZATION_TIME_LIMIT_SECONDS", 2.0)
+        # Skus absent from a device's current planogram that one optimisation may introduce ("none" = no
+        # limit); a request's `max_new_skus` overrides it. See docs/ENGINE.md (new products a few at a time).
+        self.OPTIMIZER_MAX_NEW_SKUS = env_limit("OPTIMIZER_MAX_NEW_SKUS", 3)
         # Embedded mode: run the optimiser in child processes (up to JOB_WORKERS) instead of the job thread,
         # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
         self.OPTIMIZATION_CHILD_PROCESSES = env_bool("OPTIMIZATION_CHILD_PROCESSES", True)

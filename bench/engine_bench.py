@@ -32,7 +32,7 @@ from services.planogram.synthetic import (
     make_catalog,
     random_planogram,
 )
-from services.planogram.types import Constraints, Priors
+from services.planogram.types import DEFAULT_MAX_NEW_SKUS, Constraints, Priors
 from services.planogram.value import ValueParams, evaluate
 
 SEED = 2024
@@ -86,11 +86,15 @@ def truth_model(model: DemandModel, truth: Truth) -> DemandModel:
 
 
 RUNS = {
-    # label: (fleet priors, position from within-sku contrasts, uncertainty discount, change cost per slot)
-    "before": ("sold", False, 0.0, 0.0),
-    "previous": ("sold", True, 1.0, 0.0),
-    "+priors": ("stocked", True, 1.0, 0.0),
-    "now": ("stocked", True, 1.0, 0.5),
+    # label: (fleet priors, position from within-sku contrasts, uncertainty discount, change cost per slot,
+    #         max new skus)
+    "before": ("sold", False, 0.0, 0.0, None),
+    "previous": ("sold", True, 1.0, 0.0, None),
+    "+priors": ("stocked", True, 1.0, 0.0, None),
+    "+change": ("stocked", True, 1.0, 0.5, None),
+    "now": ("stocked", True, 1.0, 0.5, DEFAULT_MAX_NEW_SKUS),
+    "new<=1": ("stocked", True, 1.0, 0.5, 1),
+    "new<=0": ("stocked", True, 1.0, 0.5, 0),
 }
 
 
@@ -99,7 +103,8 @@ def realised_uplift(n_devices: int = 8, current: str = "operator", runs: tuple[s
 
     "before": no uncertainty discount, one-stage position fit, priors over the devices that sold a sku;
     "previous": discount and two-stage fit; "+priors": venue-aware priors over the devices that stocked
-    a sku; "now": also the per-slot change cost (the defaults).  True margin/day = evaluate() with the
+    a sku; "+change": also the per-slot change cost; "now": also at most DEFAULT_MAX_NEW_SKUS skus absent
+    from the current planogram (the defaults); "new<=k": that limit at k.  True margin/day = evaluate() with the
     planted base demand and position weights (same value function, stock caps and all).  Priors are
     leave-one-out, as served.
     """
@@ -107,14 +112,15 @@ def realised_uplift(n_devices: int = 8, current: str = "operator", runs: tuple[s
     products = {p.sku: p for p in fleet.products}
     rates = fleet_rates(fleet)
     for label in runs:
-        prior_kind, within, kappa, change = RUNS[label]
+        prior_kind, within, kappa, change, max_new = RUNS[label]
         params = ValueParams(uncertainty_discount=kappa, change_cost=change)
-        pred, obj, true, worse, changed, unseen = [], [], [], 0, [], []
+        pred, obj, true, worse, changed, unseen, added = [], [], [], 0, [], [], []
         for d in fleet.devices:
             dev = d.cabinet.device_id
             pri = loo_priors_sold(fleet, dev) if prior_kind == "sold" else rates.priors(dev)
             m = fit_model(d.cabinet, products, d.sales, d.planogram, priors=pri, position_from_within_sku=within)
-            res = optimize(m, d.cabinet, products, d.planogram, Constraints(), params, time_limit_s=2.0)
+            cons = Constraints(max_new_skus=max_new)
+            res = optimize(m, d.cabinet, products, d.planogram, cons, params, time_limit_s=2.0)
             tm = truth_model(m, d.truth)
             cur_t = evaluate(tm, d.cabinet, products, d.planogram, params).margin_per_day
             new_t = evaluate(tm, d.cabinet, products, res.planogram, params).margin_per_day
@@ -124,12 +130,14 @@ def realised_uplift(n_devices: int = 8, current: str = "operator", runs: tuple[s
             worse += new_t < cur_t
             changed.append(len(res.moves))
             unseen.append(sum(not m.observed[m.sku_index[k]] for k in res.planogram.mapping().values()))
+            added.append(len(set(res.planogram.mapping().values()) - set(d.planogram.mapping().values())))
         p, t = np.array(pred), np.array(true)
         print(
             f"realised uplift ({current} planograms, {n_devices} devices, {label}): predicted margin "
             f"{p.mean():+.1f}% (objective {np.mean(obj):+.1f}%), true {t.mean():+.1f}%, "
             f"ratio {p.mean() / t.mean():.2f}, MAE {np.abs(p - t).mean():.1f} pp, truly worse {worse}/{n_devices}; "
-            f"slots changed {np.mean(changed):.1f}, slots given to never-sold skus {np.mean(unseen):.1f}",
+            f"slots changed {np.mean(changed):.1f}, slots given to never-sold skus {np.mean(unseen):.1f}, "
+            f"new skus {np.mean(added):.1f}",
             flush=True,
         )
 
@@ -259,7 +267,7 @@ def main() -> None:
         f"batch: {len(items)} devices in {el:.1f} s = {len(items) / el:.1f} devices/s on one core "
         f"({ok} ok, mean uplift {uplift:.1f}%)"
     )
-    realised_uplift(8, "operator", ("previous", "now"))
+    realised_uplift(8, "operator", ("+change", "now"))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,10 @@ class ConstraintsIn(Body):
     locked_slots: list[str] = Field(default_factory=list, max_length=500)
     min_facings: dict[str, int] = Field(default_factory=dict)
     max_facings: dict[str, int] = Field(default_factory=dict)
+    max_new_skus: int | None = Field(
+        default=None, ge=0, le=500,
+        description="skus not in the current planogram the result may introduce; omit for the configured "
+                    "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
 
 
 class DeviceBody(Body):
@@ -77,9 +81,16 @@ class OptimizeBody(DeviceBody):
     must_stock: list[str] = Field(default_factory=list, max_length=500)
     min_facings: dict[str, int] = Field(default_factory=dict)
     max_facings: dict[str, int] = Field(default_factory=dict)
+    max_new_skus: int | None = Field(
+        default=None, ge=0, le=500,
+        description="skus not in the current planogram the result may introduce; omit for the configured "
+                    "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
 
     def constraints(self) -> dict[str, object]:
-        return self.model_dump(include={"locked_slots", "must_stock", "min_facings", "max_facings"})
+        fields = {"locked_slots", "must_stock", "min_facings", "max_facings"}
+        if "max_new_skus" in self.model_fields_set:  # omitted: the configured default
+            fields.add("max_new_skus")
+        return self.model_dump(include=fields)
 
 
 class AnomalyBody(DeviceBody):
@@ -184,6 +195,10 @@ def test_prompt() -> Response:
 class StreamOptimizeBody(DeviceBody):
     objective: Literal["margin", "revenue"] = "margin"
     locked_slots: list[str] = Field(default_factory=list, max_length=500)
+    max_new_skus: int | None = Field(
+        default=None, ge=0, le=500,
+        description="skus not in the current planogram the result may introduce; omit for the configured "
+                    "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
 
 
 class EventsQuery(BaseModel):
@@ -199,7 +214,9 @@ def _sse(body: Iterator[str]) -> Response:
 @roles_required("merchandiser")
 def stream_optimization() -> Response:
     body = parse_json(StreamOptimizeBody)
-    return _sse(optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id))
+    limit = body.max_new_skus if "max_new_skus" in body.model_fields_set else optimization_stream.CONFIGURED
+    return _sse(optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id,
+                                                 limit))
 
 
 @bp.get("/optimizations/<job_id>/events")

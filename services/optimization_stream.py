@@ -52,6 +52,7 @@ RELAY_BLOCK_S = 2.0
 # A relay with no event for this long gives up (the job died without a terminal event).
 RELAY_MAX_IDLE_S = 600.0
 EPS = 1e-9
+CONFIGURED = -1  # max_new_skus not given: use OPTIMIZER_MAX_NEW_SKUS (None = no limit)
 
 
 def stream_name(job_id: str) -> str:
@@ -104,11 +105,14 @@ def _presence() -> Presence:
 # --- requests -----------------------------------------------------------------------------------------
 
 
-def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int) -> str:
-    """Check the device and locked slots, publish ``started`` and queue the job; returns the job id."""
+def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
+          max_new_skus: int | None = CONFIGURED) -> str:
+    """Check the device and locked slots, publish ``started`` and queue the job; returns the job id.
+
+    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit."""
     data = load_device(device_id)  # 404 for an unknown device
     locked = [s.strip().upper() for s in locked_slots]
-    _constraints(data, locked)  # 422 now; the job rebuilds them from the same data
+    limit = _constraints(data, locked, max_new_skus).max_new_skus  # 422 now; the job rebuilds them
     model = model_for(data)
     params = ValueParams(objective=objective)  # type: ignore[arg-type]
     current = planogram_objective(model, data.cabinet, data.products, data.planogram, params)
@@ -121,14 +125,16 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
         "job_id": job_id, "device_id": device_id, "objective": objective,
         "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
     })
-    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, job_id=job_id)
+    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, limit,
+                           job_id=job_id)
     log.info("optimisation stream started", extra={"job_id": job_id, "device_id": device_id})
     return job_id
 
 
-def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int) -> Iterator[str]:
+def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
+                 max_new_skus: int | None = CONFIGURED) -> Iterator[str]:
     """Start a job and return the SSE relay of its events (``started`` is the first chunk)."""
-    return _relay(start(device_id, objective, locked_slots, user_id), None)
+    return _relay(start(device_id, objective, locked_slots, user_id, max_new_skus), None)
 
 
 def follow(job_id: str, user_id: int, is_admin: bool, last_event_id: str | None) -> Iterator[str]:
@@ -167,10 +173,13 @@ def _relay(job_id: str, after: str | None) -> Iterator[str]:
     return relay(events, stream_name(job_id), after, settings, on_poll=lambda: presence.touch(job_id))
 
 
-def _constraints(data: DeviceData, locked: Sequence[str]) -> Constraints:
-    """Engine constraints for the locked slots; a 422 names an unknown or empty slot."""
+def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | None = CONFIGURED) -> Constraints:
+    """Engine constraints for the locked slots and new-sku limit; a 422 names an unknown or empty slot."""
+    spec: dict[str, object] = {"locked_slots": list(locked)}
+    if max_new_skus != CONFIGURED:
+        spec["max_new_skus"] = max_new_skus
     try:
-        return analysis.constraints_from(data, {"locked_slots": list(locked)})
+        return analysis.constraints_from(data, spec)
     except ValidationFailed as exc:
         details = [{**d, "field": "locked_slots"} for d in (exc.details or [])]
         raise ValidationFailed(exc.message, details=details) from None
@@ -282,7 +291,7 @@ def stage_by_row(cabinet: Cabinet, before: Planogram, after: Planogram,
 
 
 def run_job(job_id: str, device_id: str, objective: str, locked: list[str], device_name: str,
-            user_id: int) -> None:
+            user_id: int, max_new_skus: int | None = CONFIGURED) -> None:
     """The job: compute, publish paced progress, stream the explanation, publish done (or error)."""
     events, jobs = backends().events, backends().jobs
     stream = stream_name(job_id)
@@ -308,7 +317,7 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
         data = load_device(device_id)
         model = model_for(data)
         params = ValueParams(objective=objective)  # type: ignore[arg-type]
-        constraints = _constraints(data, locked)
+        constraints = _constraints(data, locked, max_new_skus)
         db.session.remove()  # nothing below touches the database until the ledger (own session)
         inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
                   float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))

@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from flask import current_app, has_app_context
 
 from services.errors import ValidationFailed
 from services.planogram import (
+    DEFAULT_MAX_NEW_SKUS,
     Constraints,
     InfeasibleError,
     Planogram,
@@ -71,8 +73,18 @@ def planogram_from(data: DeviceData, mapping: Mapping[str, str | None] | None, f
                         {slot: capacities[slot] for slot, sku in mapping.items() if sku and slot in capacities})
 
 
+def default_max_new_skus() -> int | None:
+    """The configured limit on new skus per optimisation (OPTIMIZER_MAX_NEW_SKUS; the engine's outside an app)."""
+    if has_app_context():
+        value = current_app.config.get("OPTIMIZER_MAX_NEW_SKUS", DEFAULT_MAX_NEW_SKUS)
+        return None if value is None else int(value)
+    return DEFAULT_MAX_NEW_SKUS
+
+
 def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constraints:
-    """Build engine constraints; locked slots keep the sku they hold in the current planogram."""
+    """Build engine constraints; locked slots keep the sku they hold in the current planogram.
+
+    ``max_new_skus``: absent = the configured default, None = unlimited."""
     spec = spec or {}
     locked_slots: Sequence[str] = spec.get("locked_slots", ())
     must_stock: Sequence[str] = spec.get("must_stock", ())
@@ -90,6 +102,7 @@ def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constr
         locked=tuple((s, current[s]) for s in locked_slots),
         min_facings=tuple(min_f.items()),
         max_facings=tuple(max_f.items()),
+        max_new_skus=spec["max_new_skus"] if "max_new_skus" in spec else default_max_new_skus(),
     )
 
 

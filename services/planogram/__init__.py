@@ -26,6 +26,7 @@ from services.planogram.revenue import RevenuePrediction, SlotForecast, predict_
 from services.planogram.rules import validate
 from services.planogram.scoring import PlacementScore, Reason, score_placement
 from services.planogram.types import (
+    DEFAULT_MAX_NEW_SKUS,
     Cabinet,
     Constraints,
     InfeasibleError,
@@ -44,6 +45,7 @@ from services.planogram.types import (
 from services.planogram.value import PlanogramValue, SkuOutcome, ValueParams, evaluate
 
 __all__ = [
+    "DEFAULT_MAX_NEW_SKUS",
     "AffinityPair",
     "AffinityResult",
     "Anomaly",

@@ -74,7 +74,8 @@ def solve_milp(pb: Problem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-7
     z_k <= b_k((1-eps) sum_s w_s y_ks + eps sum_s w_s x_ks) with y_ks <= x_ks, sum_s y_ks <= 1 (y picks
     the best facing: a max of linear terms is LP-exact under maximisation); z_k <= C_k/T; L_k >=
     b_k [stocked] - C_k/T; minus change_cost per slot whose content changes; one sku per slot;
-    facings bounds; locked slots; must-stock; hard cover rule
+    facings bounds; locked slots; must-stock; at most max_new new skus (each sku's existing
+    "stocked" indicator: sum_s x_ks for one facing, sum_n f_kn otherwise); hard cover rule
     C_k >= cover*T*b_k((1-eps) M_k + eps sum w x) with M_k >= w_s x_ks.  Skus whose stock can bind
     may take several facings are modelled disjunctively (one copy of x, y, z per facing count with a
     binary f_kn), which makes the LP relaxation of min(demand, stock) tight; single-facing skus have
@@ -91,13 +92,18 @@ def solve_milp(pb: Problem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-7
         e = np.flatnonzero(ss == s)
         if len(e) > 1:
             bld.row([x[i] for i in e], [1.0] * len(e), -np.inf, 1.0)
+    used: list[int] = []  # variables whose sum counts the new skus stocked
     for k in range(n_k):
         e = np.flatnonzero(ks == k)
         if not len(e):
             if pb.must[k]:
                 raise InfeasibleError(f"must-stock sku {pb.skus[k]} fits no slot")
             continue
-        _sku_rows(pb, bld, k, [x[i] for i in e], ss[e], t, cover)
+        indicator = _sku_rows(pb, bld, k, [x[i] for i in e], ss[e], t, cover)
+        if pb.new is not None and pb.new[k]:
+            used.extend(indicator)
+    if pb.max_new is not None and len(used) > 0:
+        bld.row(used, [1.0] * len(used), -np.inf, float(pb.max_new))
     offset = _change_costs(pb, bld, x, ks, ss)
     res = bld.solve(time_limit_s, rel_gap)
     sol_x = res.x
@@ -131,8 +137,8 @@ def _change_costs(pb: Problem, bld: _Builder, x: list[int], ks: IntArray, ss: In
 
 def _sku_rows(
     pb: Problem, bld: _Builder, k: int, xs: list[int], slots: IntArray, t: float, cover: float
-) -> None:
-    """Variables and rows of one sku."""
+) -> list[int]:
+    """Variables and rows of one sku; returns the variables whose sum is 1 exactly when it is stocked."""
     n_max = int(min(pb.max_f[k], len(xs)))
     n_min = int(max(pb.min_f[k], 1))
     if n_min > n_max:
@@ -140,16 +146,19 @@ def _sku_rows(
             raise InfeasibleError(f"must-stock sku {pb.skus[k]} needs {n_min} facings; {n_max} possible")
         for xi in xs:
             bld.hi[xi] = 0.0
-    elif n_max == 1:
+        return []
+    if n_max == 1:  # sum_s x_ks <= 1 is the indicator
         _single_facing(pb, bld, k, xs, slots, t, cover)
-    else:
-        _multi_facing(pb, bld, k, xs, slots, t, cover, range(n_min, n_max + 1))
+        return xs
+    return _multi_facing(pb, bld, k, xs, slots, t, cover, range(n_min, n_max + 1))
 
 
 def _multi_facing(
     pb: Problem, bld: _Builder, k: int, xs: list[int], slots: IntArray, t: float, cover: float, counts: range
-) -> None:
-    """Disjunctive formulation, one copy per facing count n (binary f_n): a tight LP for min(D, C/T)."""
+) -> list[int]:
+    """Disjunctive formulation, one copy per facing count n (binary f_n): a tight LP for min(D, C/T).
+
+    Returns the f_n, whose sum (<= 1) is the binary "stocked" indicator."""
     w, cap, bk, eps, u = pb.w[slots], pb.cap[k, slots], float(pb.b[k]), pb.eps, float(pb.u[k])
     copies: list[list[int]] = []
     fs: list[int] = []
@@ -183,6 +192,7 @@ def _multi_facing(
     for j, xi in enumerate(xs):
         bld.row([xi, *[c[j] for c in copies]], [1.0] + [-1.0] * len(copies), 0.0, 0.0)
     bld.row(fs, [1.0] * len(fs), 1.0 if pb.must[k] else 0.0, 1.0)
+    return fs
 
 
 def _single_facing(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from services.planogram.types import (
     Catalog,
     Constraints,
     FloatArray,
+    InfeasibleError,
     IntArray,
     Move,
     Planogram,
@@ -165,10 +166,19 @@ def optimize_steps(
         return planogram_objective(model, cabinet, products, p, params)
 
     pending = OptimizationStep(0, "current", (), objective(current), current, False)
+    change_day = params.change_cost_per_day
+
+    def net(assignment: IntArray) -> float:
+        plan = pb.to_planogram(assignment, current)
+        return objective(plan) - change_day * len(diff_planograms(current, plan))
+
+    if not sol.optimal and pb.max_new and net(sol.assignment) < pending.objective:
+        # Choosing which new skus to add is what can stall HiGHS at a poor incumbent (short batch time
+        # limits); the problem without new skus is much smaller and is a valid planogram under any limit.
+        sol = _without_new_skus(pb, sol, model, cabinet, products, current, constraints, params, time_limit_s, net)
     a = sol.assignment.copy()
     plan = pb.to_planogram(a, current)
     value = objective(plan)
-    change_day = params.change_cost_per_day
     if not sol.optimal and value - change_day * len(diff_planograms(current, plan)) < pending.objective:
         # The time limit stopped HiGHS at a poor incumbent (a loaded machine): never propose a planogram
         # the model rates below the current one; start the swap search from the current one instead.
@@ -184,6 +194,8 @@ def optimize_steps(
         pending, nxt = nxt, None
         if (params.separable and sol.optimal) or step > max_swaps:
             break
+        # A swap exchanges two slots' contents: the set of stocked skus (and so the number of new ones,
+        # max_new_skus) and every sku's facing count stay as the MILP step left them.
         d = swap_deltas(pb, a)
         best = int(np.argmax(d))
         if d.flat[best] <= 1e-9:
@@ -201,6 +213,31 @@ def optimize_steps(
     yield OptimizationStep(
         pending.step, pending.phase, pending.moves, pending.objective, pending.planogram, True, sol.optimal
     )
+
+
+def _without_new_skus(
+    pb: Problem,
+    sol: MilpSolution,
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    current: Planogram,
+    constraints: Constraints,
+    params: ValueParams,
+    time_limit_s: float,
+    net: Callable[[IntArray], float],
+) -> MilpSolution:
+    """The MILP with max_new_skus = 0 (current skus only) when it beats the timed-out incumbent."""
+    try:
+        sub = build_problem(model, cabinet, products, current, replace(constraints, max_new_skus=0), params,
+                            [k for i, k in enumerate(pb.skus) if pb.new is not None and not pb.new[i]])
+        sub_sol = solve_milp(sub, time_limit_s=time_limit_s)
+    except InfeasibleError:  # includes MilpTimeoutError
+        return sol
+    a = pb.to_assignment(sub.to_planogram(sub_sol.assignment, current))
+    if net(a) <= net(sol.assignment) + 1e-9:
+        return sol
+    return MilpSolution(a, sub_sol.objective, False, sub_sol.mip_gap)
 
 
 def _admissible(

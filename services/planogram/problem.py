@@ -50,6 +50,15 @@ class Problem:
     current: IntArray  # (S,) current candidate sku index, -1 when empty or not a candidate
     current_occupied: BoolMatrix  # (S,) the current planogram has any sku in the slot
     change_cost: float = 0.0  # per changed slot per day (ValueParams.change_cost_per_day)
+    new: BoolMatrix | None = None  # (K,) sku absent from the current planogram (None: no limit applies)
+    max_new: int | None = None  # at most this many new skus may be stocked (None: unlimited)
+
+    def new_count(self, a: IntArray) -> int:
+        """New skus (absent from the current planogram) stocked by assignment a."""
+        if self.new is None:
+            return 0
+        used = np.unique(a[a >= 0])
+        return int(self.new[used].sum())
 
     def keeps(self, s: int, k: int) -> bool:
         """Slot s holding sku k (-1: empty) is no change from the current planogram."""
@@ -150,8 +159,33 @@ def build_problem(
             for k in range(n_k)
         ]
     )
-    if need.sum() >= n_s:  # enough products to fill the cabinet: no facings beyond need
+    cur_skus = set(cur_map.values())
+    limit = constraints.max_new_skus if cur_skus else None  # an empty machine is filled freely
+    new = np.array([k not in cur_skus for k in skus], dtype=bool)
+    if limit is not None:
+        if limit < 0:
+            raise InfeasibleError(f"max_new_skus must be at least 0, got {limit}")
+        must_new = sorted({k for k in (*constraints.must_stock, *locked.values()) if k not in cur_skus})
+        if len(must_new) > limit:
+            raise InfeasibleError(
+                f"must-stock and locked slots ask for {len(must_new)} skus not in the current planogram "
+                f"({', '.join(must_new)}) but at most {limit} new skus are allowed (max_new_skus)"
+            )
+    if limit == 0:  # nothing new may go in: drop those candidates from the search altogether
+        feas[new, :] = False
+    # What can fill the cabinet: every candidate, or with a limit the current skus and the best new ones.
+    if limit is None:
+        fill, n_fill = int(need.sum()), n_k
+    else:
+        fill = int(need[~new].sum() + np.sort(need[new])[::-1][:limit].sum())
+        n_fill = int((~new).sum()) + min(limit, int(new.sum()))
+    if fill >= n_s:  # enough products to fill the cabinet: no facings beyond need
         max_f = np.minimum(max_f, np.maximum(need, min_f))
+    elif limit is not None and n_fill > 0:
+        # A limited range cannot fill the cabinet at need: room for the shortfall spread over its skus.
+        # (Uncapped, every sku takes max_f copies in the MILP, which then often times out.)
+        extra = -(-(n_s - fill) // n_fill)
+        max_f = np.minimum(max_f, np.maximum(need + extra, min_f))
     return Problem(
         skus=skus,
         slots=slots,
@@ -173,6 +207,8 @@ def build_problem(
         current=np.array([kpos.get(cur_map.get(s, ""), -1) for s in slots], dtype=np.int64),
         current_occupied=np.array([s in cur_map for s in slots], dtype=bool),
         change_cost=params.change_cost_per_day,
+        new=new if limit is not None else None,
+        max_new=limit,
     )
 
 

@@ -202,9 +202,17 @@ def diff_planograms(old: Planogram, new: Planogram) -> tuple[Move, ...]:
     return tuple(Move(s, a.get(s), b.get(s)) for s in sorted(set(a) | set(b)) if a.get(s) != b.get(s))
 
 
+DEFAULT_MAX_NEW_SKUS = 3
+
+
 @dataclass(frozen=True, slots=True)
 class Constraints:
-    """Merchandising constraints; facings bounds apply to skus that are stocked at all."""
+    """Merchandising constraints; facings bounds apply to skus that are stocked at all.
+
+    `max_new_skus`: how many skus absent from the current planogram the optimised one may introduce
+    (None = unlimited).  It applies only when the current planogram stocks something: an empty machine
+    is filled freely.  See docs/ENGINE.md ("New products a few at a time").
+    """
 
     must_stock: frozenset[str] = frozenset()
     locked: tuple[tuple[str, str], ...] = ()
@@ -213,6 +221,7 @@ class Constraints:
     default_max_facings: int = 4
     exclude: frozenset[str] = frozenset()
     min_cover_fraction: float = 0.5
+    max_new_skus: int | None = DEFAULT_MAX_NEW_SKUS
 
     def locked_map(self) -> dict[str, str]:
         """{slot: sku} of locked slots."""

@@ -128,3 +128,41 @@ def test_heat_zones_affinity_forecast_personalize(client: Any, viewer: dict[str,
     assert len(forecast["days"]) == 5 and all(len(s["demand"]) == 5 for s in forecast["per_sku"])
     personal = post(client, viewer, "location-personalize", {"device_id": OFFICE})
     assert personal.status_code == 200 and isinstance(personal.json["changes"], list)
+
+
+def _stocked_and_absent(app: Flask) -> tuple[set[str], list[str]]:
+    from services.planogram_data import load_device
+    with app.app_context():
+        data = load_device(OFFICE)
+        stocked = set(data.planogram.mapping().values())
+        return stocked, sorted(set(data.products) - stocked)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_optimise_limits_new_skus(app: Flask, client: Any, merchandiser: dict[str, Any]) -> None:
+    stocked, absent = _stocked_and_absent(app)
+    none_new = post(client, merchandiser, "optimize", {"device_id": OFFICE, "max_new_skus": 0})
+    assert none_new.status_code == 200, none_new.json
+    assert {v["sku"] for v in none_new.json["planogram"].values()} <= stocked
+    app.config["OPTIMIZER_MAX_NEW_SKUS"] = 1  # the default when the request omits the field
+    default = post(client, merchandiser, "optimize", {"device_id": OFFICE})
+    assert default.status_code == 200, default.json
+    assert len({v["sku"] for v in default.json["planogram"].values()} - stocked) <= 1
+    unlimited = post(client, merchandiser, "optimize", {"device_id": OFFICE, "max_new_skus": None})
+    assert unlimited.status_code == 200, unlimited.json
+    too_many = post(client, merchandiser, "optimize", {"device_id": OFFICE, "must_stock": absent[:2]})
+    assert too_many.status_code == 422
+    assert "max_new_skus" in too_many.json["error"]["details"][0]["reason"]
+    assert post(client, merchandiser, "optimize", {"device_id": OFFICE, "max_new_skus": -1}).status_code == 422
+
+
+@pytest.mark.usefixtures("fleet")
+def test_stream_job_constraints_carry_the_new_sku_limit(app: Flask) -> None:
+    from services import optimization_stream
+    from services.planogram_data import load_device
+    app.config["OPTIMIZER_MAX_NEW_SKUS"] = 2
+    with app.app_context():
+        data = load_device(OFFICE)
+        assert optimization_stream._constraints(data, []).max_new_skus == 2  # request omitted it
+        assert optimization_stream._constraints(data, [], 0).max_new_skus == 0
+        assert optimization_stream._constraints(data, [], None).max_new_skus is None

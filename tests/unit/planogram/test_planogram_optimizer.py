@@ -88,17 +88,22 @@ def brute_force(
     params: ValueParams,
     current: Planogram | None = None,
 ) -> float | None:
-    """Best objective over every assignment that passes validate's hard rules (and the facing cap)."""
+    """Best objective over every assignment that passes validate's hard rules (and the facing cap),
+    introducing at most `cons.max_new_skus` skus absent from a non-empty current planogram."""
     try:  # the optimiser caps facings at what covers the interval when products can fill the cabinet
-        pb = build_problem(model, cab, prods, None, cons, params)
+        pb = build_problem(model, cab, prods, current, cons, params)
         max_f = dict(zip(pb.skus, pb.max_f.tolist(), strict=True))
     except InfeasibleError:  # e.g. a locked sku that cannot sit in its slot: nothing below passes
         max_f = {k: cons.max_for(k) for k in prods}
+    stocked = set(current.mapping().values()) if current is not None else set()
+    limit = cons.max_new_skus if stocked else None
     best: float | None = None
     codes = cab.slot_codes()
     for combo in itertools.product([None, *prods], repeat=len(codes)):
         plan = Planogram.of({s: k for s, k in zip(codes, combo, strict=True) if k is not None})
         if any(len(v) > max_f[k] for k, v in plan.facings().items()):
+            continue
+        if limit is not None and len(set(plan.mapping().values()) - stocked) > limit:
             continue
         if hard_violations(validate(cab, prods, plan, cons, model)):
             continue
@@ -135,6 +140,68 @@ def test_change_cost_optimum_equals_brute_force(seed: int, model_factory: Callab
     net = res.objective - 0.4 * len(res.moves)
     assert net == pytest.approx(expected, abs=1e-6)
     assert net == pytest.approx(planogram_objective(model, cab, prods, res.planogram, params, current), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("limit", [0, 1])
+def test_new_sku_limit_optimum_equals_brute_force(
+    seed: int, limit: int, model_factory: Callable[..., DemandModel]
+) -> None:
+    """With max_new_skus the MILP finds the best planogram that introduces at most that many new skus."""
+    cab, prods, model, cons = tiny_instance(seed, model_factory)
+    rng = np.random.default_rng(2000 + seed)
+    stocked = list(prods)[: max(1, len(prods) // 2)]  # leave several skus out so the limit can bind
+    current = Planogram.of({s: str(rng.choice(stocked)) for s in cab.slot_codes() if rng.random() < 0.8})
+    if not current.mapping():
+        current = Planogram.of({cab.slot_codes()[0]: stocked[0]})
+    locked = tuple((s, k) for s, k in cons.locked if current.mapping().get(s) == k)
+    cons = Constraints(must_stock=cons.must_stock, locked=locked, default_max_facings=cons.default_max_facings,
+                       min_cover_fraction=cons.min_cover_fraction, max_new_skus=limit)
+    expected = brute_force(cab, prods, model, cons, SEPARABLE, current)
+    if expected is None:
+        with pytest.raises(InfeasibleError):
+            optimize(model, cab, prods, current, cons, SEPARABLE, time_limit_s=10)
+        return
+    res = optimize(model, cab, prods, current, cons, SEPARABLE, time_limit_s=10)
+    assert res.objective == pytest.approx(expected, abs=1e-6)
+    assert len(set(res.planogram.mapping().values()) - set(current.mapping().values())) <= limit
+
+
+@pytest.mark.parametrize("limit", [0, 1, 3])
+def test_new_sku_limit_holds_through_every_step(device, limit: int) -> None:  # type: ignore[no-untyped-def]
+    """MILP and swap steps (adjacency on) never stock more skus absent from the current planogram."""
+    stocked = set(device.current.mapping().values())
+    params = ValueParams(category_bonus=0.2, affinity_bonus=0.2)
+    steps = list(optimize_steps(device.model, device.cabinet, device.products, device.current,
+                                Constraints(max_new_skus=limit), params, time_limit_s=5))
+    for s in steps:
+        assert len(set(s.planogram.mapping().values()) - stocked) <= limit
+    free = optimize(device.model, device.cabinet, device.products, device.current,
+                    Constraints(max_new_skus=None), params, time_limit_s=5)
+    assert len(set(free.planogram.mapping().values()) - stocked) > limit  # the limit binds here
+
+
+def test_new_sku_limit_zero_keeps_the_range(device) -> None:  # type: ignore[no-untyped-def]
+    res = optimize(device.model, device.cabinet, device.products, device.current, Constraints(max_new_skus=0),
+                   time_limit_s=5)
+    assert set(res.planogram.mapping().values()) <= set(device.current.mapping().values())
+    assert res.objective >= res.current_objective - 1e-9
+
+
+def test_new_sku_limit_ignored_for_an_empty_machine(device) -> None:  # type: ignore[no-untyped-def]
+    res = optimize(device.model, device.cabinet, device.products, None, Constraints(max_new_skus=0),
+                   time_limit_s=5)
+    assert len(res.planogram.mapping()) > 0
+
+
+def test_must_stock_beyond_new_sku_limit_is_infeasible(device) -> None:  # type: ignore[no-untyped-def]
+    absent = sorted(set(device.products) - set(device.current.mapping().values()))[:3]
+    cons = Constraints(must_stock=frozenset(absent), max_new_skus=2)
+    with pytest.raises(InfeasibleError, match="max_new_skus"):
+        optimize(device.model, device.cabinet, device.products, device.current, cons)
+    res = optimize(device.model, device.cabinet, device.products, device.current,
+                   Constraints(must_stock=frozenset(absent[:2]), max_new_skus=2), time_limit_s=5)
+    assert set(absent[:2]) <= set(res.planogram.mapping().values())
 
 
 def test_change_cost_keeps_slots_whose_change_gains_little(device) -> None:  # type: ignore[no-untyped-def]
@@ -267,3 +334,25 @@ def test_evaluate_matches_definition(model_factory: Callable[..., DemandModel]) 
     sold = min(demand, 14 / 7)
     assert pv.per_sku["F"].demand == pytest.approx(demand)
     assert pv.value == pytest.approx(1.5 * sold - 0.5 * 1.5 * max(0.0, 2.0 - 2.0))
+
+
+def test_a_stalled_limited_milp_falls_back_to_the_current_range(device) -> None:  # type: ignore[no-untyped-def]
+    """A poor time-out incumbent under max_new_skus is replaced by the optimum over the current skus."""
+    from services.planogram.milp import MilpSolution
+    from services.planogram.optimize import _without_new_skus
+
+    params = ValueParams()
+    cons = Constraints(max_new_skus=3)
+    pb = build_problem(device.model, device.cabinet, device.products, device.current, cons, params)
+    stalled = MilpSolution(np.full(len(pb.slots), -1, dtype=np.int64), float("nan"), False, float("inf"))
+
+    def net(a: np.ndarray) -> float:
+        return planogram_objective(device.model, device.cabinet, device.products, pb.to_planogram(a, device.current),
+                                   params, device.current)
+
+    got = _without_new_skus(pb, stalled, device.model, device.cabinet, device.products, device.current, cons,
+                            params, 10.0, net)
+    assert pb.new_count(got.assignment) == 0 and not got.optimal
+    plan = pb.to_planogram(got.assignment, device.current)
+    assert set(plan.mapping().values()) <= set(device.current.mapping().values())
+    assert net(got.assignment) > net(stalled.assignment)
