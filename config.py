@@ -101,7 +101,7 @@ class Config:
         self.OPTIMIZATION_TIME_LIMIT_SECONDS = env_float("OPTIMIZATION_TIME_LIMIT_SECONDS", 2.0)
         # Skus absent from a device's current planogram that one optimisation may introduce ("none" = no
         # limit); a request's `max_new_skus` overrides it. See docs/ENGINE.md (new products a few at a time).
-        self.OPTIMIZER_MAX_NEW_SKUS = env_limit("OPTIMIZER_MAX_NEW_SKUS", 3)
+        self.OPTIMIZER_MAX_NEW_SKUS = env_limit("OPTIMIZER_MAX_NEW_SKUS", None)
         # Embedded mode: run the optimiser in child processes (up to JOB_WORKERS) instead of the job thread,
         # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
         self.OPTIMIZATION_CHILD_PROCESSES = env_bool("OPTIMIZATION_CHILD_PROCESSES", True)

@@ -202,7 +202,7 @@ def diff_planograms(old: Planogram, new: Planogram) -> tuple[Move, ...]:
     return tuple(Move(s, a.get(s), b.get(s)) for s in sorted(set(a) | set(b)) if a.get(s) != b.get(s))
 
 
-DEFAULT_MAX_NEW_SKUS = 3
+DEFAULT_MAX_NEW_SKUS: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
