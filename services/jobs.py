@@ -135,6 +135,12 @@ class ThreadJobRunner:
         with self._lock:
             return self._status.get(job_id, "unknown")
 
+    @property
+    def queue_depth(self) -> int:
+        """Jobs submitted and not started yet (the metrics gauge, as RQJobRunner's)."""
+        with self._lock:
+            return sum(1 for state in self._status.values() if state == "queued")
+
     def shutdown(self) -> None:
         """Stop accepting jobs and wait for running ones."""
         self._pool.shutdown()

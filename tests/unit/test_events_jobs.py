@@ -79,6 +79,29 @@ def test_thread_runner_runs_cancels_and_reports_failure() -> None:
     assert runner.status("nope") == "unknown"
 
 
+GATE = threading.Event()
+
+
+def gated_job() -> None:
+    GATE.wait(10)
+
+
+def test_thread_runner_queue_depth_counts_jobs_not_started() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=1)
+    GATE.clear()
+    first = runner.submit("tests.unit.test_events_jobs.gated_job")
+    for _ in range(200):  # wait until the one worker has taken the first job
+        if runner.status(first) == "running":
+            break
+        threading.Event().wait(0.01)
+    runner.submit("tests.unit.test_events_jobs.gated_job")
+    runner.submit("tests.unit.test_events_jobs.gated_job")
+    assert runner.status(first) == "running" and runner.queue_depth == 2
+    GATE.set()
+    runner.shutdown()
+    assert runner.queue_depth == 0
+
+
 def test_rq_runner_enqueues_for_a_worker(redis_client: redis.Redis) -> None:
     from rq import SimpleWorker
 
