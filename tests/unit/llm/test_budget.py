@@ -139,4 +139,3 @@ def test_day_aggregates_by_feature_and_model_equal_the_ledger(
     assert snapshot["by_feature"] == {k: pytest.approx(v, abs=1e-9) for k, v in by_feature.items()}
     assert snapshot["by_model"] == {k: pytest.approx(v, abs=1e-9) for k, v in by_model.items()}
     assert snapshot["spent_usd"] == pytest.approx(sum(by_feature.values()), abs=1e-9)
-    assert snapshot["day"] == h.pipeline.costs._today()
