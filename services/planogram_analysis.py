@@ -103,6 +103,7 @@ def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constr
         min_facings=tuple(min_f.items()),
         max_facings=tuple(max_f.items()),
         max_new_skus=spec["max_new_skus"] if "max_new_skus" in spec else default_max_new_skus(),
+        max_changed_slots=spec.get("max_changed_slots"),
     )
 
 
@@ -172,17 +173,17 @@ def anomalies(device_id: str, recent_days: int) -> dict[str, Any]:
     return {"device_id": device_id, "anomalies": to_json(found)}
 
 
-def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | None,
-             time_limit_s: float = 0.75) -> dict[str, Any]:
+def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | None) -> dict[str, Any]:
     """The best planogram under the hard rules, with its uplift over the current one."""
     data = load_device(device_id)
     try:
         result = optimize(model_for(data), data.cabinet, data.products, data.planogram,
                           constraints_from(data, constraints),
                           ValueParams(objective=objective),  # type: ignore[arg-type]
-                          time_limit_s=time_limit_s)
+                          time_limit_s=float(current_app.config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
     except InfeasibleError as exc:
         raise ValidationFailed("No planogram satisfies these constraints",
-                               details=[{"field": "constraints", "reason": str(exc)}]) from None
+                               details=[{"field": "constraints", "reason": reason} for reason in str(exc).split("; ")]
+                               ) from None
     moves = sum(1 for slot, sku in result.planogram.mapping().items() if data.planogram.mapping().get(slot) != sku)
     return {"device_id": device_id, "objective_name": objective, "slots_changed": moves, **to_json(result)}
