@@ -57,9 +57,17 @@ def _check_refs(data: DeviceData, skus: Iterable[str], slots: Iterable[str], sku
     slot_codes = {s.code for s in data.cabinet.slots}
     problems = [{"field": slot_field or sku_field, "reason": f"unknown slot '{slot}' for device {data.device_id}"}
                 for slot in slots if slot not in slot_codes]
-    problems += [{"field": sku_field, "reason": f"unknown sku '{sku}'"} for sku in skus if sku not in data.products]
+    problems += [{"field": sku_field, "reason": _unknown_sku(data, sku)} for sku in skus if sku not in data.products]
     if problems:
         raise ValidationFailed("Unknown slot or sku", details=problems)
+
+
+def _unknown_sku(data: DeviceData, sku: str) -> str:
+    """Why a sku is not this device's: unknown, or on the other side of the demo/real divide."""
+    if sku in data.hidden_skus:
+        mine, other = ("demo", "real") if data.is_demo else ("real", "demo")
+        return f"sku '{sku}' is {other} data, kept apart from the {mine} device {data.device_id}"
+    return f"unknown sku '{sku}'"
 
 
 def planogram_from(data: DeviceData, mapping: Mapping[str, str | None] | None, field: str = "planogram") -> Planogram:
@@ -156,9 +164,10 @@ def forecast(device_id: str, horizon_days: int) -> dict[str, Any]:
 
 
 def personalize(device_id: str, peer_ids: Sequence[str], max_changes: int) -> dict[str, Any]:
-    """Assortment changes suggested by devices of similar venues."""
+    """Assortment changes suggested by devices of similar venues (on the same side of the demo/real divide)."""
     data = load_device(device_id)
-    peers = [peer_rates(model_for(load_device(p))) for p in peer_ids if p != device_id]
+    loaded = (load_device(p) for p in peer_ids if p != device_id)
+    peers = [peer_rates(model_for(p)) for p in loaded if p.is_demo == data.is_demo]
     result = location_personalize(model_for(data), data.cabinet, data.products, data.planogram, peers,
                                   max_changes=max_changes)
     return {"device_id": device_id, **to_json(result)}
