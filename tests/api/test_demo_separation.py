@@ -126,6 +126,29 @@ def test_personalisation_and_batch_of_a_real_device_suggest_no_demo_product(
     assert demo_palette and not any(sku.startswith("R-") for sku in demo_palette)
 
 
+def test_batch_keeps_each_device_to_its_own_side(mixed: dict[str, Any], app: Flask, client: Any,
+                                                 merchandiser: dict[str, Any]) -> None:
+    from tests.api.test_versions_and_jobs import _wait
+    from tests.conftest import REDIS_MODE
+
+    started = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
+                          json={"device_ids": [REAL, "R-GYM-1", DEMO_OFFICE]})
+    assert started.status_code == 202
+    if REDIS_MODE:  # jobs wait in Redis for an RQ worker; run one here
+        from rq import SimpleWorker
+
+        from services.runtime import backends
+
+        with app.app_context():
+            SimpleWorker(["planogram"], connection=backends().redis).work(burst=True)
+    body = _wait(client, merchandiser, started.json["job_id"])
+    assert body["status"] == "finished" and all(r["ok"] for r in body["results"])
+    skus = {r["device_id"]: {v["sku"] for v in r["result"]["planogram"].values()} for r in body["results"]}
+    assert skus[REAL] and skus["R-GYM-1"] and skus[DEMO_OFFICE]
+    assert not any(s.startswith("DEMO-") for s in skus[REAL] | skus["R-GYM-1"])
+    assert not any(s.startswith("R-") for s in skus[DEMO_OFFICE])
+
+
 def _counts(app: Flask) -> dict[str, int]:
     with app.app_context():
         real = select(Device.id).where(Device.is_demo.is_(False))
