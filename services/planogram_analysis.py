@@ -150,9 +150,12 @@ def heat(device_id: str, level: float) -> dict[str, Any]:
 
 
 def affinity_pairs(device_ids: Sequence[str], min_count: int, min_lift: float) -> dict[str, Any]:
-    """Co-purchase pairs over the baskets of one or more devices."""
-    sales = [load_device(d).sales for d in device_ids]
-    return {"device_ids": list(device_ids), **to_json(affinity(sales, min_count=min_count, min_lift=min_lift))}
+    """Co-purchase pairs over the baskets of one or more devices; a fleet holding real devices leaves the demo out."""
+    loaded = [load_device(d) for d in device_ids]
+    if any(not d.is_demo for d in loaded):
+        loaded = [d for d in loaded if not d.is_demo]
+    result = affinity([d.sales for d in loaded], min_count=min_count, min_lift=min_lift)
+    return {"device_ids": [d.device_id for d in loaded], **to_json(result)}
 
 
 def forecast(device_id: str, horizon_days: int) -> dict[str, Any]:

@@ -117,6 +117,12 @@ def test_personalisation_and_batch_of_a_real_device_suggest_no_demo_product(
     personal = client.post("/api/planogram/location-personalize", json={"device_id": REAL},
                            headers=merchandiser["headers"])
     assert personal.status_code == 200 and not _demo_skus(personal.json)
+    fleet = client.post("/api/planogram/affinity-analysis", json={"min_count": 2}, headers=merchandiser["headers"])
+    assert fleet.status_code == 200 and fleet.json["device_ids"] == ["R-GYM-1", REAL]  # the real fleet only
+    assert not _demo_skus(fleet.json)
+    demo = client.post("/api/planogram/affinity-analysis", json={"device_id": DEMO_OFFICE},
+                       headers=merchandiser["headers"])
+    assert demo.status_code == 200 and demo.json["device_ids"] == [DEMO_OFFICE]
     from services.editor import editor_state
 
     with app.app_context():
