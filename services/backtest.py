@@ -40,12 +40,14 @@ def _rounded(value: Any) -> dict[str, Any]:
 
 def _version_numbers(device_id: str) -> list[int]:
     """Version numbers of the saved (non-draft) planograms in history order (as `planogram_data._history`)."""
-    return list(db.session.scalars(
-        select(PlanogramVersion.version_number)
-        .join(Device, Device.id == PlanogramVersion.device_pk)
-        .where(Device.device_id == device_id, PlanogramVersion.status != "draft")
-        .order_by(PlanogramVersion.version_number)
-    ))
+    return list(
+        db.session.scalars(
+            select(PlanogramVersion.version_number)
+            .join(Device, Device.id == PlanogramVersion.device_pk)
+            .where(Device.device_id == device_id, PlanogramVersion.status != "draft")
+            .order_by(PlanogramVersion.version_number)
+        )
+    )
 
 
 def device_ids() -> list[str]:
@@ -58,8 +60,14 @@ def run_device(data: DeviceData, holdout_days: int) -> DeviceBacktest:
     key = (*data.version_key, holdout_days)
     cached = RESULTS.get(key)
     if cached is None:
-        engine_data = BacktestData(data.cabinet, data.products, data.sales, data.planogram, data.history,
-                                   fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type))
+        engine_data = BacktestData(
+            data.cabinet,
+            data.products,
+            data.sales,
+            data.planogram,
+            data.history,
+            fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type),
+        )
         cached = backtest_device(engine_data, BacktestSettings(holdout_days=holdout_days, level=LEVEL))
         RESULTS.put(key, cached)
     return cached
@@ -67,60 +75,86 @@ def run_device(data: DeviceData, holdout_days: int) -> DeviceBacktest:
 
 def _change_json(check: ChangeCheck, versions: Sequence[int]) -> dict[str, Any]:
     """One past planogram change: predicted next to realised, per day and in %."""
-    return _rounded({
-        "version": versions[check.history_index] if check.history_index < len(versions) else None,
-        "date": iso(check.day),
-        "slots_changed": check.slots_changed,
-        "window_days": check.window_days,
-        "predicted": {
-            "revenue_per_day": check.predicted_revenue_uplift_per_day,
-            "revenue_pct": check.predicted_revenue_uplift_pct,
-            "revenue_interval": check.predicted_revenue_uplift_interval,
-            "margin_per_day": check.predicted_margin_uplift_per_day,
-            "margin_pct": check.predicted_margin_uplift_pct,
-        },
-        "realised": {
-            "revenue_before_per_day": check.revenue_before_per_day,
-            "revenue_after_per_day": check.revenue_after_per_day,
-            "revenue_per_day": check.realised_revenue_uplift_per_day,
-            "revenue_pct": check.realised_revenue_uplift_pct,
-            "margin_before_per_day": check.margin_before_per_day,
-            "margin_after_per_day": check.margin_after_per_day,
-            "margin_per_day": check.realised_margin_uplift_per_day,
-            "margin_pct": check.realised_margin_uplift_pct,
-        },
-        "same_direction": check.same_direction,
-    })
+    return _rounded(
+        {
+            "version": versions[check.history_index] if check.history_index < len(versions) else None,
+            "date": iso(check.day),
+            "slots_changed": check.slots_changed,
+            "window_days": check.window_days,
+            "predicted": {
+                "revenue_per_day": check.predicted_revenue_uplift_per_day,
+                "revenue_pct": check.predicted_revenue_uplift_pct,
+                "revenue_interval": check.predicted_revenue_uplift_interval,
+                "margin_per_day": check.predicted_margin_uplift_per_day,
+                "margin_pct": check.predicted_margin_uplift_pct,
+            },
+            "realised": {
+                "revenue_before_per_day": check.revenue_before_per_day,
+                "revenue_after_per_day": check.revenue_after_per_day,
+                "revenue_per_day": check.realised_revenue_uplift_per_day,
+                "revenue_pct": check.realised_revenue_uplift_pct,
+                "margin_before_per_day": check.margin_before_per_day,
+                "margin_after_per_day": check.margin_after_per_day,
+                "margin_per_day": check.realised_margin_uplift_per_day,
+                "margin_pct": check.realised_margin_uplift_pct,
+            },
+            "same_direction": check.same_direction,
+        }
+    )
 
 
 def device_json(result: DeviceBacktest, versions: Sequence[int]) -> dict[str, Any]:
     """The figures of one device as the API and the editor panel show them."""
     fc = result.forecast
-    return _rounded({
-        "device_id": result.device_id,
-        "status": result.status,
-        "trust": result.trust,
-        "verdict": result.verdict,
-        "holdout_days": result.holdout_days,
-        "first_day": iso(result.first_day),
-        "last_day": iso(result.last_day),
-        "cutoff_day": iso(result.cutoff_day),
-        "train_days": result.train_days,
-        "forecast": None if fc is None else {
-            "wape_model": fc.wape_model, "wape_naive": fc.wape_naive, "wape_ratio": result.wape_ratio,
-            "wape_model_daily_total": fc.wape_model_daily_total,
-            "wape_naive_daily_total": fc.wape_naive_daily_total, "actual_units": fc.actual_units,
-        },
-        "revenue": {"actual": result.revenue_actual, "predicted": result.revenue_predicted,
-                    "bias_pct": result.revenue_bias_pct},
-        "coverage": {"level": result.level, "interval": "day", "share": result.coverage,
-                     "days_inside": result.days_inside, "days": len(result.days)},
-        "days": [{"date": iso(d.day), "actual_revenue": d.actual_revenue, "predicted_revenue": d.predicted_revenue,
-                  "low": d.low, "high": d.high, "inside": d.inside} for d in result.days],
-        "changes": [_change_json(c, versions) for c in result.changes],
-        "changes_without_enough_data": result.changes_without_enough_data,
-        "planogram_changed_in_holdout": result.planogram_changed_in_holdout,
-    })
+    return _rounded(
+        {
+            "device_id": result.device_id,
+            "status": result.status,
+            "trust": result.trust,
+            "verdict": result.verdict,
+            "holdout_days": result.holdout_days,
+            "first_day": iso(result.first_day),
+            "last_day": iso(result.last_day),
+            "cutoff_day": iso(result.cutoff_day),
+            "train_days": result.train_days,
+            "forecast": None
+            if fc is None
+            else {
+                "wape_model": fc.wape_model,
+                "wape_naive": fc.wape_naive,
+                "wape_ratio": result.wape_ratio,
+                "wape_model_daily_total": fc.wape_model_daily_total,
+                "wape_naive_daily_total": fc.wape_naive_daily_total,
+                "actual_units": fc.actual_units,
+            },
+            "revenue": {
+                "actual": result.revenue_actual,
+                "predicted": result.revenue_predicted,
+                "bias_pct": result.revenue_bias_pct,
+            },
+            "coverage": {
+                "level": result.level,
+                "interval": "day",
+                "share": result.coverage,
+                "days_inside": result.days_inside,
+                "days": len(result.days),
+            },
+            "days": [
+                {
+                    "date": iso(d.day),
+                    "actual_revenue": d.actual_revenue,
+                    "predicted_revenue": d.predicted_revenue,
+                    "low": d.low,
+                    "high": d.high,
+                    "inside": d.inside,
+                }
+                for d in result.days
+            ],
+            "changes": [_change_json(c, versions) for c in result.changes],
+            "changes_without_enough_data": result.changes_without_enough_data,
+            "planogram_changed_in_holdout": result.planogram_changed_in_holdout,
+        }
+    )
 
 
 def summary_json(summary: FleetSummary) -> dict[str, Any]:

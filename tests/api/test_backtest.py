@@ -65,17 +65,28 @@ def test_backtest_of_one_device_reports_every_figure(client: Any, viewer: dict[s
     assert rev["actual"] == pytest.approx(sum(d["actual_revenue"] for d in dev["days"]), rel=1e-6)
     assert rev["bias_pct"] == pytest.approx(100 * (rev["predicted"] / rev["actual"] - 1), rel=1e-4)
     cov = dev["coverage"]
-    assert cov == {"level": 0.9, "interval": "day", "share": pytest.approx(cov["days_inside"] / 14),
-                   "days_inside": sum(d["inside"] for d in dev["days"]), "days": 14}
+    assert cov == {
+        "level": 0.9,
+        "interval": "day",
+        "share": pytest.approx(cov["days_inside"] / 14),
+        "days_inside": sum(d["inside"] for d in dev["days"]),
+        "days": 14,
+    }
     assert "over the last 14 days" in dev["verdict"]
     [change] = dev["changes"]
     assert change["version"] == 2 and change["date"] == "2025-03-10" and change["slots_changed"] == 2
     assert change["window_days"] == 14
-    assert set(change["predicted"]) == {"revenue_per_day", "revenue_pct", "revenue_interval", "margin_per_day",
-                                        "margin_pct"}
+    assert set(change["predicted"]) == {
+        "revenue_per_day",
+        "revenue_pct",
+        "revenue_interval",
+        "margin_per_day",
+        "margin_pct",
+    }
     realised = change["realised"]
     assert realised["revenue_per_day"] == pytest.approx(
-        realised["revenue_after_per_day"] - realised["revenue_before_per_day"], abs=1e-5)
+        realised["revenue_after_per_day"] - realised["revenue_before_per_day"], abs=1e-5
+    )
     assert body["summary"]["devices"] == 1 and body["summary"]["changes"] == 1
 
 

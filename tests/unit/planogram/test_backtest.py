@@ -102,8 +102,9 @@ def test_planted_change_reports_predicted_and_realised_uplift_near_the_truth() -
     check = r.changes[0]
     assert check.day == START + 60 and check.history_index == 1 and check.window_days == 14
     assert check.slots_changed == c.emptied
-    true_pct = 100 * (true_revenue(c.cabinet, c.products, c.truth, c.new) /
-                      true_revenue(c.cabinet, c.products, c.truth, c.old) - 1)
+    true_pct = 100 * (
+        true_revenue(c.cabinet, c.products, c.truth, c.new) / true_revenue(c.cabinet, c.products, c.truth, c.old) - 1
+    )
     assert true_pct < -25  # the planted change is a large, known loss
     assert check.predicted_revenue_uplift_pct == pytest.approx(true_pct, abs=8)
     assert check.realised_revenue_uplift_pct == pytest.approx(true_pct, abs=8)
@@ -143,8 +144,10 @@ def test_too_little_data_and_no_sales_say_why() -> None:
     short = backtest_device(BacktestData(c.cabinet, c.products, c.sales, c.old))
     assert short.status == "insufficient_data" and short.trust == "unknown"
     assert short.verdict == "Only 20 days of sales: a 14-day backtest needs at least 28."
-    assert backtest_device(BacktestData(c.cabinet, c.products, c.sales, c.old),
-                           BacktestSettings(holdout_days=6)).status == "ok"
+    assert (
+        backtest_device(BacktestData(c.cabinet, c.products, c.sales, c.old), BacktestSettings(holdout_days=6)).status
+        == "ok"
+    )
     empty = c.sales.select(np.zeros(c.sales.n, dtype=bool))
     none = backtest_device(BacktestData(c.cabinet, c.products, empty, c.old))
     assert none.status == "insufficient_data" and none.first_day is None and "No sales" in none.verdict
