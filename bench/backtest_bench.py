@@ -1,10 +1,12 @@
 """Backtest figures on a generated fleet with known truth: the numbers `flask backtest` would show, next to the truth.
 
-Each device runs 60 days on an operator-designed planogram; on day 60 the optimiser's proposal (fitted on those
-60 days with leave-one-out fleet priors) goes live and runs 30 more days.  The backtest then holds out the last
-14 days (under the proposal) and checks the change on day 60 (14 days each side), as the app does.
+Each device runs 60 days on an operator-designed planogram; on day 60 a new planogram goes live and runs 30 more
+days: by default the operator re-plans with fresh (equally rough) knowledge of local demand (deterministic); with
+`--proposal optimiser` the engine's proposal, fitted on those 60 days with leave-one-out fleet priors (it depends
+on the solver's wall-clock limit, so figures vary between runs).  The backtest then holds out the last 14 days
+(under the new planogram) and checks the change on day 60 (14 days each side), as the app does.
 
-    .venv/bin/python bench/backtest_bench.py [--devices 12] [--holdout-days 14]
+    .venv/bin/python bench/backtest_bench.py [--devices 12] [--holdout-days 14] [--proposal operator|optimiser]
 """
 
 from __future__ import annotations
@@ -100,9 +102,14 @@ def build_fleet(n: int) -> tuple[dict[str, ProductSpec], list[Device]]:
     return {p.sku: p for p in prods}, devices
 
 
-def run(n_devices: int, holdout: int) -> None:
-    """Simulate, optimise on day 60, simulate on, backtest every device; print per-device and fleet figures."""
-    products, devices = build_fleet(n_devices)
+def proposals(products: dict[str, ProductSpec], devices: list[Device], kind: str) -> dict[str, Planogram]:
+    """The planogram each device switches to on day 60: an operator's re-plan or the optimiser's proposal."""
+    if kind == "operator":
+        prods = list(products.values())
+        return {
+            d.cabinet.device_id: operator_planogram(d.cabinet, prods, d.truth, np.random.default_rng(d.rng_seed + 1))
+            for d in devices
+        }
     venue = {d.cabinet.device_id: d.cabinet.venue_type for d in devices}
     early = {
         d.cabinet.device_id: generate_device_sales(
@@ -111,11 +118,19 @@ def run(n_devices: int, holdout: int) -> None:
         for d in devices
     }
     rates = priors_from(early, {d.cabinet.device_id: d.old for d in devices}, venue, products, CHANGE)
-    new_plans: dict[str, Planogram] = {}
+    out: dict[str, Planogram] = {}
     for d in devices:
         dev = d.cabinet.device_id
         model = fit_model(d.cabinet, products, early[dev], d.old, priors=rates.priors(dev))
-        new_plans[dev] = optimize(model, d.cabinet, products, d.old).planogram
+        out[dev] = optimize(model, d.cabinet, products, d.old).planogram
+    return out
+
+
+def run(n_devices: int, holdout: int, kind: str) -> None:
+    """Simulate, change the planogram on day 60, simulate on, backtest every device; print the figures."""
+    products, devices = build_fleet(n_devices)
+    venue = {d.cabinet.device_id: d.cabinet.venue_type for d in devices}
+    new_plans = proposals(products, devices, kind)
     full: dict[str, SalesData] = {}
     for d in devices:  # same seed: the first 60 days repeat exactly, then the proposal runs
         plan = [(0, d.old), (CHANGE, new_plans[d.cabinet.device_id])]
@@ -134,14 +149,14 @@ def run(n_devices: int, holdout: int) -> None:
         before, after = (true_per_day(d.cabinet, products, d.truth, p) for p in (d.old, new_plans[dev]))
         true_pct.append(100 * (after / before - 1))
     elapsed = time.perf_counter() - t0
-    report(results, true_pct, elapsed)
+    report(results, true_pct, elapsed, kind)
 
 
 def _f(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
-def report(results: list[DeviceBacktest], true_pct: list[float], elapsed: float) -> None:
+def report(results: list[DeviceBacktest], true_pct: list[float], elapsed: float, kind: str) -> None:
     """Per-device table, then the fleet line."""
     print(
         f"{'device':<7} {'trust':<6} {'bias%':>6} {'cover':>6} {'WAPE':>6} {'naive':>6} {'ratio':>6} "
@@ -170,7 +185,7 @@ def report(results: list[DeviceBacktest], true_pct: list[float], elapsed: float)
     )
     if pred:
         print(
-            f"changes (optimiser's proposal on day {CHANGE}, 14 days each side): {s.changes_same_direction}/"
+            f"changes ({kind} on day {CHANGE}, 14 days each side): {s.changes_same_direction}/"
             f"{s.changes} in the predicted direction; revenue uplift predicted {np.mean(pred):+.1f} % vs realised "
             f"{np.mean(real):+.1f} % vs true {np.mean(true_pct):+.1f} % (means); |predicted - realised| "
             f"{np.mean(np.abs(np.subtract(pred, real))):.1f} pp"
@@ -182,8 +197,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=12)
     parser.add_argument("--holdout-days", type=int, default=14)
+    parser.add_argument("--proposal", choices=("operator", "optimiser"), default="operator")
     args = parser.parse_args()
-    run(args.devices, args.holdout_days)
+    run(args.devices, args.holdout_days, args.proposal)
 
 
 if __name__ == "__main__":
