@@ -1,10 +1,12 @@
-"""``flask`` sub-commands: import-data, seed-demo, create-user, demo-admin, rq-worker, prompts, fake-llm, backtest."""
+"""``flask`` sub-commands: import-data, demo (seed/remove/status; seed-demo), create-user, demo-admin, rq-worker,
+prompts, fake-llm, backtest."""
 
 from __future__ import annotations
 
 import secrets
 import sys
 from contextlib import ExitStack
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +18,7 @@ from tqdm import tqdm
 
 from extensions import db
 from models import ROLES, Device, User
-from services import auth
+from services import auth, demo_fleet
 from services import backtest as backtest_service
 from services.demo import seed_demo
 from services.errors import AppError
@@ -27,7 +29,7 @@ DEMO_ADMIN_EMAIL = "admin@demo.local"
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (import_data, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm,
+    for command in (import_data, demo, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm,
                     backtest_command):
         app.cli.add_command(command)
 
@@ -88,20 +90,76 @@ def import_data(directory: Path, quiet: bool) -> None:
     _print_report(report)
 
 
-@click.command("seed-demo")
-@with_appcontext
-@click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same day -> same data).")
-@click.option("--days", default=90, show_default=True, help="Days of sales history.")
-@click.option("--if-empty", is_flag=True, help="Only seed when the database has no devices.")
-def seed_demo_command(seed: int, days: int, if_empty: bool) -> None:
-    """Create the labelled demo fleet (devices, products, planograms, sales)."""
+@click.group("demo")
+def demo() -> None:
+    """The labelled demo fleet: seed it, see it, remove it (it never mixes with your data)."""
+
+
+def _seed_options(command):  # type: ignore[no-untyped-def]
+    command = click.option("--if-empty", is_flag=True,
+                           help="Only seed when the database has no devices and the demo was never removed.")(command)
+    command = click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                           help="Last day of sales (YYYY-MM-DD; default today).")(command)
+    command = click.option("--days", default=90, show_default=True, help="Days of sales history.")(command)
+    return click.option("--seed", default=42, show_default=True,
+                        help="Random seed (same seed, same end day -> same data).")(command)
+
+
+def _seed(seed: int, days: int, end: datetime | None, if_empty: bool) -> None:
+    instance = current_app.instance_path
     if if_empty and db.session.scalar(select(func.count(Device.id))):
         click.echo("Devices exist; demo seeding skipped.")
         return
-    report = seed_demo(seed=seed, days=days)
+    if if_empty and demo_fleet.was_removed(instance):
+        click.echo("The demo fleet was removed on this instance; seeding skipped (`flask demo seed` brings it back).")
+        return
+    end_day: date | None = end.date() if end else None
+    report = seed_demo(seed=seed, days=days, end=end_day)
     db.session.commit()
-    click.echo("Demo fleet seeded (all names start with 'Demo:' and skus with 'DEMO-').")
+    demo_fleet.forget_removed(instance)
+    click.echo("Demo fleet seeded (flagged as demo: names start with 'Demo:', skus with 'DEMO-'; kept apart from "
+               "your data; `flask demo remove` deletes it).")
     _print_report(report)
+
+
+@demo.command("seed")
+@with_appcontext
+@_seed_options
+def demo_seed(seed: int, days: int, end: datetime | None, if_empty: bool) -> None:
+    """Create the labelled demo fleet (devices, products, planograms, sales, posts, orders)."""
+    _seed(seed, days, end, if_empty)
+
+
+@click.command("seed-demo")
+@with_appcontext
+@_seed_options
+def seed_demo_command(seed: int, days: int, end: datetime | None, if_empty: bool) -> None:
+    """Create the labelled demo fleet (the same as `flask demo seed`)."""
+    _seed(seed, days, end, if_empty)
+
+
+@demo.command("remove")
+@with_appcontext
+def demo_remove() -> None:
+    """Delete the demo fleet in one transaction: devices, slots, planograms, sales, unused demo products,
+    demo posts and orders (users, drafts and the AI ledger stay). Running it again removes nothing."""
+    result = demo_fleet.remove_demo_fleet(current_app.instance_path)
+    db.session.commit()
+    if not result.total:
+        click.echo("No demo data found; nothing removed.")
+        return
+    click.echo("Demo fleet removed: " + ", ".join(f"{n} {kind}" for kind, n in result.removed.items()))
+    if result.kept_products:
+        click.echo(f"  kept {len(result.kept_products)} demo product(s) that your devices use: "
+                   + ", ".join(result.kept_products))
+
+
+@demo.command("status")
+@with_appcontext
+def demo_status() -> None:
+    """Say whether demo data is present."""
+    found = demo_fleet.presence()
+    click.echo(found.message() if found.present else "No demo data in the database.")
 
 
 @click.command("create-user")

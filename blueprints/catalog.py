@@ -1,15 +1,15 @@
-"""Devices, products and planograms (read API) and CSV imports."""
+"""Devices, products and planograms (read API), CSV imports and removing the demo fleet."""
 
 from __future__ import annotations
 
 from typing import IO, Literal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import catalog, planogram_jobs
+from services import catalog, demo_fleet, planogram_jobs
 from services import planogram_versions as versions
 from services.errors import ValidationFailed
 from services.imports import run_import, validate_import
@@ -146,3 +146,18 @@ def validate_data() -> Response:
     """The SPEC's dry-run import: the same per-row report, nothing changed."""
     report = validate_import(_uploads())
     return jsonify({"valid": report.ok, **report.as_dict()})
+
+
+@bp.get("/admin/demo")
+@roles_required("admin")
+def demo_presence() -> Response:
+    return jsonify(demo_fleet.presence().as_dict())
+
+
+@bp.delete("/admin/demo")
+@roles_required("admin")
+def remove_demo() -> Response:
+    """Delete the demo fleet (one transaction, idempotent); the operator's data stays."""
+    removal = demo_fleet.remove_demo_fleet(current_app.instance_path)
+    db.session.commit()
+    return jsonify(removal.as_dict())

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from services import catalog, editor
+from services import catalog, demo_fleet, editor
 
 bp = Blueprint("pages", __name__)
 
@@ -20,7 +20,7 @@ def _require_login() -> Response | None:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("fleet.html", devices=catalog.list_devices())
+    return render_template("fleet.html", devices=catalog.list_devices(), demo=demo_fleet.presence())
 
 
 @bp.get("/devices/<device_id>")
@@ -56,4 +56,4 @@ def products() -> str:
 
 @bp.get("/import")
 def import_page() -> str:
-    return render_template("import.html")
+    return render_template("import.html", demo=demo_fleet.presence())

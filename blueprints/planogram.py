@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,11 +27,17 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+FacingsMap = dict[str, Annotated[int, Field(ge=0, le=1000)]]
+MAX_CHANGED = Field(default=None, ge=0, le=10_000,
+                    description="at most this many slots may differ from the current planogram (a visit's budget)")
+
+
 class ConstraintsIn(Body):
     must_stock: list[str] = Field(default_factory=list, max_length=500)
     locked_slots: list[str] = Field(default_factory=list, max_length=500)
-    min_facings: dict[str, int] = Field(default_factory=dict)
-    max_facings: dict[str, int] = Field(default_factory=dict)
+    min_facings: FacingsMap = Field(default_factory=dict)
+    max_facings: FacingsMap = Field(default_factory=dict)
+    max_changed_slots: int | None = MAX_CHANGED
     max_new_skus: int | None = Field(
         default=None, ge=0, le=500,
         description="skus not in the current planogram the result may introduce; omit for the configured "
@@ -80,15 +86,16 @@ class OptimizeBody(DeviceBody):
     objective: Literal["margin", "revenue"] = "margin"
     locked_slots: list[str] = Field(default_factory=list, max_length=500)
     must_stock: list[str] = Field(default_factory=list, max_length=500)
-    min_facings: dict[str, int] = Field(default_factory=dict)
-    max_facings: dict[str, int] = Field(default_factory=dict)
+    min_facings: FacingsMap = Field(default_factory=dict)
+    max_facings: FacingsMap = Field(default_factory=dict)
+    max_changed_slots: int | None = MAX_CHANGED
     max_new_skus: int | None = Field(
         default=None, ge=0, le=500,
         description="skus not in the current planogram the result may introduce; omit for the configured "
                     "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
 
     def constraints(self) -> dict[str, object]:
-        fields = {"locked_slots", "must_stock", "min_facings", "max_facings"}
+        fields = {"locked_slots", "must_stock", "min_facings", "max_facings", "max_changed_slots"}
         if "max_new_skus" in self.model_fields_set:  # omitted: the configured default
             fields.add("max_new_skus")
         return self.model_dump(include=fields)
@@ -204,13 +211,8 @@ def test_prompt() -> Response:
     return jsonify(ai.try_prompt(body.prompt_name, body.variables, body.run, user_id))
 
 
-class StreamOptimizeBody(DeviceBody):
-    objective: Literal["margin", "revenue"] = "margin"
-    locked_slots: list[str] = Field(default_factory=list, max_length=500)
-    max_new_skus: int | None = Field(
-        default=None, ge=0, le=500,
-        description="skus not in the current planogram the result may introduce; omit for the configured "
-                    "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
+class StreamOptimizeBody(OptimizeBody):
+    """The optimise body: the stream takes the same constraints."""
 
 
 class EventsQuery(BaseModel):
@@ -227,8 +229,9 @@ def _sse(body: Iterator[str]) -> Response:
 def stream_optimization() -> Response:
     body = parse_json(StreamOptimizeBody)
     limit = body.max_new_skus if "max_new_skus" in body.model_fields_set else optimization_stream.CONFIGURED
+    extra = body.model_dump(include={"must_stock", "min_facings", "max_facings", "max_changed_slots"})
     return _sse(optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id,
-                                                 limit))
+                                                 limit, extra))
 
 
 @bp.get("/optimizations/<job_id>/events")

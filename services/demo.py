@@ -192,16 +192,17 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def seed_demo(seed: int = 42, days: int = 90) -> ImportReport:
-    """Import the generated demo export; like any import, running it twice changes nothing."""
-    demo = generate(seed, days)
-    report = run_import({name: io.BytesIO(text.encode()) for name, text in demo.files.items()})
+def seed_demo(seed: int = 42, days: int = 90, end: date | None = None) -> ImportReport:
+    """Import the generated demo export (sales up to ``end``, default today), flagged ``is_demo`` so that it
+    stays apart from the operator's data (services/demo_fleet); running it twice changes nothing."""
+    demo = generate(seed, days, end)
+    report = run_import({name: io.BytesIO(text.encode()) for name, text in demo.files.items()}, note_demo=False)
     device_ids = [d[0] for d in DEVICES]
     db.session.execute(update(Device).where(Device.device_id.in_(device_ids)).values(is_demo=True)
                        .execution_options(synchronize_session=False))
     db.session.execute(update(Product).where(Product.sku.in_([p[0] for p in PRODUCTS])).values(is_demo=True)
                        .execution_options(synchronize_session=False))
-    seed_content_demo(seed)
+    seed_content_demo(seed, end)
     return report
 
 
@@ -253,11 +254,11 @@ def generate_content(seed: int = 42, end: date | None = None) -> dict[str, str]:
     }
 
 
-def seed_content_demo(seed: int = 42) -> None:
+def seed_content_demo(seed: int = 42, end: date | None = None) -> None:
     """Import the demo posts and orders (flagged is_demo); running it twice changes nothing."""
     from services.imports.orders_file import import_orders
     from services.imports.posts_file import import_posts
 
-    files = generate_content(seed)
+    files = generate_content(seed, end)
     import_posts(io.BytesIO(files["posts.csv"].encode()), demo=True)
     import_orders(io.BytesIO(files["orders.csv"].encode()), demo=True)

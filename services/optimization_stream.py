@@ -38,7 +38,7 @@ from services.planogram import (
     evaluate,
     optimize_steps,
 )
-from services.planogram.optimize import planogram_objective
+from services.planogram.optimize import point_value
 from services.planogram_data import DeviceData, load_device, model_for
 from services.processes import shared_pool
 from services.runtime import backends
@@ -51,7 +51,6 @@ COMPUTE_FUNCTION = "services.optimization_stream.compute_plan"
 RELAY_BLOCK_S = 2.0
 # A relay with no event for this long gives up (the job died without a terminal event).
 RELAY_MAX_IDLE_S = 600.0
-EPS = 1e-9
 CONFIGURED = -1  # max_new_skus not given: use OPTIMIZER_MAX_NEW_SKUS (None = no limit)
 
 
@@ -106,16 +105,18 @@ def _presence() -> Presence:
 
 
 def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
-          max_new_skus: int | None = CONFIGURED) -> str:
+          max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> str:
     """Check the device and locked slots, publish ``started`` and queue the job; returns the job id.
 
-    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit."""
+    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit; ``extra``: must_stock,
+    min_facings, max_facings, max_changed_slots."""
     data = load_device(device_id)  # 404 for an unknown device
     locked = [s.strip().upper() for s in locked_slots]
-    limit = _constraints(data, locked, max_new_skus).max_new_skus  # 422 now; the job rebuilds them
+    extra = dict(extra or {})
+    limit = _constraints(data, locked, max_new_skus, extra).max_new_skus  # 422 now; the job rebuilds them
     model = model_for(data)
     params = ValueParams(objective=objective)  # type: ignore[arg-type]
-    current = planogram_objective(model, data.cabinet, data.products, data.planogram, params)
+    current = point_value(model, data.cabinet, data.products, data.planogram, params)
     name = db.session.scalar(select(Device.name).where(Device.device_id == device_id)) or device_id
     job_id = uuid.uuid4().hex
     events = backends().events
@@ -125,16 +126,16 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
         "job_id": job_id, "device_id": device_id, "objective": objective,
         "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
     })
-    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, limit,
+    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, limit, extra,
                            job_id=job_id)
     log.info("optimisation stream started", extra={"job_id": job_id, "device_id": device_id})
     return job_id
 
 
 def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
-                 max_new_skus: int | None = CONFIGURED) -> Iterator[str]:
+                 max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> Iterator[str]:
     """Start a job and return the SSE relay of its events (``started`` is the first chunk)."""
-    return _relay(start(device_id, objective, locked_slots, user_id, max_new_skus), None)
+    return _relay(start(device_id, objective, locked_slots, user_id, max_new_skus, extra), None)
 
 
 def follow(job_id: str, user_id: int, is_admin: bool, last_event_id: str | None) -> Iterator[str]:
@@ -173,15 +174,17 @@ def _relay(job_id: str, after: str | None) -> Iterator[str]:
     return relay(events, stream_name(job_id), after, settings, on_poll=lambda: presence.touch(job_id))
 
 
-def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | None = CONFIGURED) -> Constraints:
+def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | None = CONFIGURED,
+                 extra: Mapping[str, Any] | None = None) -> Constraints:
     """Engine constraints for the locked slots and new-sku limit; a 422 names an unknown or empty slot."""
-    spec: dict[str, object] = {"locked_slots": list(locked)}
+    spec: dict[str, object] = {**(extra or {}), "locked_slots": list(locked)}
     if max_new_skus != CONFIGURED:
         spec["max_new_skus"] = max_new_skus
     try:
         return analysis.constraints_from(data, spec)
     except ValidationFailed as exc:
-        details = [{**d, "field": "locked_slots"} for d in (exc.details or [])]
+        details = [{**d, "field": "locked_slots" if "slot" in str(d.get("field", "")) else d.get("field")}
+                   for d in (exc.details or [])]
         raise ValidationFailed(exc.message, details=details) from None
 
 
@@ -219,15 +222,15 @@ def compute_plan(model: DemandModel, cabinet: Cabinet, products: Mapping[str, Pr
     """Run the optimiser and turn its steps into the ones the editor animates (pure; raises InfeasibleError)."""
 
     def objective(p: Planogram) -> float:
-        return planogram_objective(model, cabinet, products, p, params)
+        return point_value(model, cabinet, products, p, params)
 
     engine = list(optimize_steps(model, cabinet, products, current, constraints, params,
                                  time_limit_s=time_limit_s))
     first, last = engine[0], engine[-1]
     steps: list[PlanStep] = []
     final = current
-    # Never propose what the engine values below today's planogram (e.g. a solver cut short by its time limit).
-    if last.objective > first.objective + EPS:
+    # The engine never answers below today's planogram repaired for the request (its floor): propose any change.
+    if last.planogram.mapping() != current.mapping():
         final, previous = last.planogram, current
         for item in engine[1:]:
             stages = stage_by_row(cabinet, previous, item.planogram, objective) if item.phase == "milp" else [
@@ -291,7 +294,7 @@ def stage_by_row(cabinet: Cabinet, before: Planogram, after: Planogram,
 
 
 def run_job(job_id: str, device_id: str, objective: str, locked: list[str], device_name: str,
-            user_id: int, max_new_skus: int | None = CONFIGURED) -> None:
+            user_id: int, max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> None:
     """The job: compute, publish paced progress, stream the explanation, publish done (or error)."""
     events, jobs = backends().events, backends().jobs
     stream = stream_name(job_id)
@@ -317,7 +320,7 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
         data = load_device(device_id)
         model = model_for(data)
         params = ValueParams(objective=objective)  # type: ignore[arg-type]
-        constraints = _constraints(data, locked, max_new_skus)
+        constraints = _constraints(data, locked, max_new_skus, extra)
         db.session.remove()  # nothing below touches the database until the ledger (own session)
         inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
                   float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))

@@ -57,9 +57,17 @@ def _check_refs(data: DeviceData, skus: Iterable[str], slots: Iterable[str], sku
     slot_codes = {s.code for s in data.cabinet.slots}
     problems = [{"field": slot_field or sku_field, "reason": f"unknown slot '{slot}' for device {data.device_id}"}
                 for slot in slots if slot not in slot_codes]
-    problems += [{"field": sku_field, "reason": f"unknown sku '{sku}'"} for sku in skus if sku not in data.products]
+    problems += [{"field": sku_field, "reason": _unknown_sku(data, sku)} for sku in skus if sku not in data.products]
     if problems:
         raise ValidationFailed("Unknown slot or sku", details=problems)
+
+
+def _unknown_sku(data: DeviceData, sku: str) -> str:
+    """Why a sku is not this device's: unknown, or on the other side of the demo/real divide."""
+    if sku in data.hidden_skus:
+        mine, other = ("demo", "real") if data.is_demo else ("real", "demo")
+        return f"sku '{sku}' is {other} data, kept apart from the {mine} device {data.device_id}"
+    return f"unknown sku '{sku}'"
 
 
 def planogram_from(data: DeviceData, mapping: Mapping[str, str | None] | None, field: str = "planogram") -> Planogram:
@@ -103,6 +111,7 @@ def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constr
         min_facings=tuple(min_f.items()),
         max_facings=tuple(max_f.items()),
         max_new_skus=spec["max_new_skus"] if "max_new_skus" in spec else default_max_new_skus(),
+        max_changed_slots=spec.get("max_changed_slots"),
     )
 
 
@@ -142,9 +151,12 @@ def heat(device_id: str, level: float) -> dict[str, Any]:
 
 
 def affinity_pairs(device_ids: Sequence[str], min_count: int, min_lift: float) -> dict[str, Any]:
-    """Co-purchase pairs over the baskets of one or more devices."""
-    sales = [load_device(d).sales for d in device_ids]
-    return {"device_ids": list(device_ids), **to_json(affinity(sales, min_count=min_count, min_lift=min_lift))}
+    """Co-purchase pairs over the baskets of one or more devices; a fleet holding real devices leaves the demo out."""
+    loaded = [load_device(d) for d in device_ids]
+    if any(not d.is_demo for d in loaded):
+        loaded = [d for d in loaded if not d.is_demo]
+    result = affinity([d.sales for d in loaded], min_count=min_count, min_lift=min_lift)
+    return {"device_ids": [d.device_id for d in loaded], **to_json(result)}
 
 
 def forecast(device_id: str, horizon_days: int) -> dict[str, Any]:
@@ -156,9 +168,10 @@ def forecast(device_id: str, horizon_days: int) -> dict[str, Any]:
 
 
 def personalize(device_id: str, peer_ids: Sequence[str], max_changes: int) -> dict[str, Any]:
-    """Assortment changes suggested by devices of similar venues."""
+    """Assortment changes suggested by devices of similar venues (on the same side of the demo/real divide)."""
     data = load_device(device_id)
-    peers = [peer_rates(model_for(load_device(p))) for p in peer_ids if p != device_id]
+    loaded = (load_device(p) for p in peer_ids if p != device_id)
+    peers = [peer_rates(model_for(p)) for p in loaded if p.is_demo == data.is_demo]
     result = location_personalize(model_for(data), data.cabinet, data.products, data.planogram, peers,
                                   max_changes=max_changes)
     return {"device_id": device_id, **to_json(result)}
@@ -172,17 +185,17 @@ def anomalies(device_id: str, recent_days: int) -> dict[str, Any]:
     return {"device_id": device_id, "anomalies": to_json(found)}
 
 
-def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | None,
-             time_limit_s: float = 0.75) -> dict[str, Any]:
+def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | None) -> dict[str, Any]:
     """The best planogram under the hard rules, with its uplift over the current one."""
     data = load_device(device_id)
     try:
         result = optimize(model_for(data), data.cabinet, data.products, data.planogram,
                           constraints_from(data, constraints),
                           ValueParams(objective=objective),  # type: ignore[arg-type]
-                          time_limit_s=time_limit_s)
+                          time_limit_s=float(current_app.config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
     except InfeasibleError as exc:
         raise ValidationFailed("No planogram satisfies these constraints",
-                               details=[{"field": "constraints", "reason": str(exc)}]) from None
+                               details=[{"field": "constraints", "reason": reason} for reason in str(exc).split("; ")]
+                               ) from None
     moves = sum(1 for slot, sku in result.planogram.mapping().items() if data.planogram.mapping().get(slot) != sku)
     return {"device_id": device_id, "objective_name": objective, "slots_changed": moves, **to_json(result)}

@@ -1,9 +1,15 @@
-"""Loads a device's data from the database into the pure engine's types; caches fitted models."""
+"""Loads a device's data from the database into the pure engine's types; caches fitted models.
+
+Demo data never mixes with real data: a device sees only the products and fleet of its own side of the
+``is_demo`` divide (real devices: real products and real devices' sales; demo devices: the demo's), plus the
+products its own planograms and sales already hold. The engine is never told about the other side.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -43,6 +49,9 @@ class DeviceData:
     history: tuple[tuple[int, Planogram], ...]
     sales: SalesData
     version_key: VersionKey
+    is_demo: bool = False
+    # Products left out because they sit on the other side of the demo/real divide.
+    hidden_skus: frozenset[str] = frozenset()
 
 
 class _LRU(Generic[T]):
@@ -80,13 +89,21 @@ PRIORS: _LRU[Priors] = _LRU(256)
 DATA: _LRU[DeviceData] = _LRU()
 
 
-def product_specs() -> dict[str, ProductSpec]:
-    """Every product as an engine ProductSpec, by sku."""
+def product_specs(demo: bool | None = None, keep: Iterable[str] = ()) -> dict[str, ProductSpec]:
+    """Every product as an engine ProductSpec, by sku; with ``demo`` set, only that side of the demo/real
+    divide plus the skus in ``keep``."""
+    kept = set(keep)
     return {
         p.sku: ProductSpec(p.sku, p.name, p.category, p.price, p.unit_cost, p.width_mm, p.height_mm, p.depth_mm,
                            p.temperature)  # type: ignore[arg-type]
         for p in db.session.scalars(select(Product))
+        if demo is None or p.is_demo == demo or p.sku in kept
     }
+
+
+def _other_side(demo: bool) -> frozenset[str]:
+    """Skus on the other side of the demo/real divide from a device with this flag."""
+    return frozenset(db.session.scalars(select(Product.sku).where(Product.is_demo == (not demo))))
 
 
 def cabinet_of(device: Device) -> Cabinet:
@@ -143,14 +160,14 @@ def version_key(device_id: str) -> VersionKey:
     count = select(func.count(Product.id)).scalar_subquery()
     latest = select(func.max(Product.updated_at)).scalar_subquery()
     row = db.session.execute(
-        select(Device.data_version, count, latest).where(Device.device_id == device_id)
+        select(Device.data_version, count, latest, Device.is_demo).where(Device.device_id == device_id)
     ).one_or_none()
     if row is None:
         catalog_service.get_device(device_id)  # raises the standard 404
         raise AssertionError("unreachable")
-    data_version, n_products, updated = row
+    data_version, n_products, updated, is_demo = row
     stamp = updated.isoformat() if hasattr(updated, "isoformat") else str(updated)
-    return (device_id, int(data_version), f"{n_products}:{stamp}")
+    return (device_id, int(data_version), f"{n_products}:{stamp}", bool(is_demo))
 
 
 def load_device(device_id: str) -> DeviceData:
@@ -163,7 +180,10 @@ def load_device(device_id: str) -> DeviceData:
     cabinet = cabinet_of(device)
     current, history = _history(device)
     sales = _sales(device, tuple(s.code for s in cabinet.slots))
-    data = DeviceData(device.device_id, device.venue_type, cabinet, product_specs(), current, history, sales, key)
+    own = {*current.mapping().values(), *sales.skus}.union(*(p.mapping().values() for _, p in history))
+    demo = bool(device.is_demo)
+    data = DeviceData(device.device_id, device.venue_type, cabinet, product_specs(demo, own), current, history,
+                      sales, key, demo, _other_side(demo) - own)
     DATA.put(key, data)
     return data
 
@@ -187,29 +207,35 @@ class FleetSales:
 FLEET: _LRU[FleetSales] = _LRU(4)
 
 
-def fleet_priors(exclude_device: str | None = None, venue_type: str | None = None) -> Priors:
+def fleet_priors(exclude_device: str | None = None, venue_type: str | None = None, demo: bool = False) -> Priors:
     """Shrinkage targets from the fleet: units/day per sku (venue-blended), per category and overall (cached).
 
-    venue_type defaults to the excluded device's venue.
+    venue_type defaults to the excluded device's venue. Only devices on the caller's side of the demo/real
+    divide count (``demo``): the demo fleet is never a real machine's prior, nor the other way round.
     """
-    since, n_sales = db.session.execute(select(func.max(Sale.ts), func.count(Sale.id))).one()
+    since, n_sales = db.session.execute(
+        select(func.max(Sale.ts), func.count(Sale.id)).join(Device, Device.id == Sale.device_pk)
+        .where(Device.is_demo == demo)
+    ).one()
     if since is None:
         return Priors()
-    n_dev, versions = db.session.execute(select(func.count(Device.id), func.sum(Device.data_version))).one()
-    fleet_key = ("", int(n_sales), since.isoformat(), int(n_dev or 0), int(versions or 0))
-    key = (exclude_device or "", venue_type or "", *fleet_key[1:])
+    n_dev, versions = db.session.execute(
+        select(func.count(Device.id), func.sum(Device.data_version)).where(Device.is_demo == demo)
+    ).one()
+    fleet_key = (demo, int(n_sales), since.isoformat(), int(n_dev or 0), int(versions or 0))
+    key = (exclude_device or "", venue_type or "", *fleet_key)
     cached = PRIORS.get(key)
     if cached is None:
         sales = FLEET.get(fleet_key)
         if sales is None:
-            sales = _fleet_sales(since)
+            sales = _fleet_sales(since, demo)
             FLEET.put(fleet_key, sales)
         cached = sales.priors(exclude_device, venue_type)
         PRIORS.put(key, cached)
     return cached
 
 
-def _stocked_days(start: datetime, end: datetime) -> dict[tuple[str, str], float]:
+def _stocked_days(start: datetime, end: datetime, demo: bool) -> dict[tuple[str, str], float]:
     """Days each (device, sku) held a slot within [start, end], from the saved planogram versions (one scan).
 
     As in `_history`: non-draft versions in version order, the first one in effect from the beginning.
@@ -219,7 +245,7 @@ def _stocked_days(start: datetime, end: datetime) -> dict[tuple[str, str], float
         .join(PlanogramVersion, PlanogramVersion.device_pk == Device.id)
         .outerjoin(PlanogramItem, PlanogramItem.version_id == PlanogramVersion.id)
         .outerjoin(Product, Product.id == PlanogramItem.product_id)
-        .where(PlanogramVersion.status != "draft")
+        .where(PlanogramVersion.status != "draft", Device.is_demo == demo)
     ).all()
     versions: dict[str, dict[int, tuple[datetime, set[str]]]] = {}
     for device_id, number, created, sku in rows:
@@ -243,9 +269,9 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _fleet_sales(since: datetime) -> FleetSales:
+def _fleet_sales(since: datetime, demo: bool) -> FleetSales:
     """One grouped scan of the window's vends and one of the planogram versions (a per-device scan made a
-    100-device batch quadratic)."""
+    100-device batch quadratic), over the devices on one side of the demo/real divide."""
     since = _aware(since)
     start = since - timedelta(days=HISTORY_DAYS)
     window = max((since - start).days, 1)
@@ -253,13 +279,13 @@ def _fleet_sales(since: datetime) -> FleetSales:
         select(Product.sku, Device.device_id, func.count(Sale.id))
         .join(Product, Product.id == Sale.product_id)
         .join(Device, Device.id == Sale.device_pk)
-        .where(Sale.ts >= start)
+        .where(Sale.ts >= start, Device.is_demo == demo)
         .group_by(Product.sku, Device.device_id)
     ).all()
     category: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Product.sku, Product.category))}
     venue: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Device.device_id, Device.venue_type))}
     sold = {(device_id, sku): int(n) for sku, device_id, n in rows}
-    stocked = _stocked_days(start, since)
+    stocked = _stocked_days(start, since, demo)
     stock_rows = []
     for dev_sku in sorted(set(sold) | set(stocked)):
         device_id, sku = dev_sku
@@ -275,7 +301,8 @@ def model_for(data: DeviceData) -> DemandModel:
     model = MODELS.get(data.version_key)
     if model is None:
         model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
-                          priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type),
+                          priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type,
+                                              demo=data.is_demo),
                           history=data.history or None)
         MODELS.put(data.version_key, model)
     return model

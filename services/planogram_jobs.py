@@ -13,7 +13,6 @@ from services.runtime import backends
 
 log = logging.getLogger("planogram.jobs")
 # Per-device solver limit in fleet batches: the MILP usually proves its optimum well before this.
-BATCH_TIME_LIMIT_S = 0.4
 RESULT_FIELDS = ("objective", "current_objective", "uplift_per_day", "uplift_pct", "revenue_per_day",
                  "margin_per_day", "current_revenue_per_day", "current_margin_per_day", "optimal", "slots_changed",
                  "planogram")
@@ -48,7 +47,7 @@ def run_batch(job_id: str, devices: list[tuple[int, str]], objective: str) -> No
             events.publish(stream, "cancelled", {"at_index": index})
             return
         try:
-            result = analysis.optimise(device_id, objective, None, time_limit_s=BATCH_TIME_LIMIT_S)
+            result = analysis.optimise(device_id, objective, None)
             item = {"ok": True, "result": {k: result[k] for k in RESULT_FIELDS if k in result}}
         except AppError as exc:  # one bad device must not stop the fleet
             item = {"ok": False, "error": exc.message}

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from extensions import db
 from models import Device, Product
 from services.cache_invalidation import forget_devices
+from services.demo_fleet import presence as demo_presence
 from services.errors import ValidationFailed
 from services.imports import catalog_files as cf
 from services.imports.fields import slot_label
@@ -22,8 +23,11 @@ SPECS: dict[str, FileSpec] = {s.name: s for s in (cf.PRODUCTS, cf.DEVICES, cf.SL
 ProgressFactory = Callable[[str], Progress]
 
 
-def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | None = None) -> ImportReport:
-    """Validate and apply the given files (name -> binary stream); raise ImportRejected on any error."""
+def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | None = None,
+               note_demo: bool = True) -> ImportReport:
+    """Validate and apply the given files (name -> binary stream); raise ImportRejected on any error.
+
+    ``note_demo``: say in the report when the database holds demo data (off for the demo seeder itself)."""
     known = {name: stream for name, stream in sources.items() if name in SPECS}
     if not known:
         raise ValidationFailed(
@@ -41,7 +45,17 @@ def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | Non
     if not report.ok:
         db.session.rollback()
         raise ImportRejected(report)
+    if note_demo:
+        _note_demo(report)
     return report
+
+
+def _note_demo(report: ImportReport) -> None:
+    """Tell the operator that demo data sits beside theirs, is kept apart and how to remove it."""
+    found = demo_presence()
+    if found.present:
+        report.demo = found.as_dict()
+        report.notes.append(found.message())
 
 
 def validate_import(sources: Mapping[str, IO[bytes]]) -> ImportReport:

@@ -35,6 +35,8 @@ class ImportReport:
     error_count: int = 0
     devices_touched: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    # Demo data found in the database after the import (services/demo_fleet.DemoPresence.as_dict), if any.
+    demo: dict[str, Any] | None = None
 
     def stats(self, file: str) -> FileStats:
         """The stats of one file, created on first use."""
@@ -71,6 +73,7 @@ class ImportReport:
             "errors_truncated": self.error_count > len(self.errors),
             "devices_touched": sorted(self.devices_touched),
             "notes": self.notes,
+            "demo": self.demo,
         }
 
 

@@ -53,7 +53,7 @@ def _facing_offsets(occ: IntArray, rows: IntArray, cols: IntArray, w: FloatArray
     tot = np.bincount(inv, weights=ws[valid])
     mx = np.zeros(len(uniq))
     np.maximum.at(mx, inv, ws[valid])
-    vis = (1 - eps) * mx + eps * tot
+    vis = mx * (1.0 + eps * (np.bincount(inv) - 1))  # model.visibility, vectorised
     off = np.zeros(occ.shape)
     off[valid] = np.log(vis / tot)[inv]
     return off
@@ -195,12 +195,7 @@ def fit_model(
         base_se[obs_skus] = np.sqrt(np.einsum("ij,jk,ik->i", lk, cov, lk))
         # How far the fleet prior has been off at this device, measured on its well-observed skus: a
         # sku never sold here is at least that uncertain (the width only; the prior mean is kept).
-        good = obs_skus[base_se[obs_skus] < WELL_OBSERVED_SE]
-        if len(good) >= MIN_PRIOR_CHECKS:
-            rms = float(np.sqrt(np.mean((base_log[good] - prior_mu[good]) ** 2)))
-            unseen = np.ones(len(skus), dtype=bool)
-            unseen[obs_skus] = False
-            base_se[unseen] = np.maximum(base_se[unseen], rms)
+        _calibrate_unseen(base_log, base_se, prior_mu, obs_skus, priors.unstocked_factor)
     ls = np.zeros((len(rows), p))
     ls[np.arange(len(rows)), o_r + rows] += 1.0
     ls[np.arange(len(rows)), o_c + cols] += 1.0
@@ -239,6 +234,27 @@ def fit_model(
         obs_by_slot=use.sum(axis=1).astype(np.float64),
         pair_lift=lifts,
     )
+
+
+def _calibrate_unseen(
+    base_log: FloatArray, base_se: FloatArray, prior_mu: FloatArray, obs_skus: IntArray, unstocked_factor: float
+) -> None:
+    """Move the rate of skus never sold here from the fleet prior to what it predicts at *this* device.
+
+    The well-observed skus measure the device's level against the fleet prior (median log gap) and how
+    far the prior is off here (rms gap: the unseen skus' se is at least that).  A sku the operator did
+    not stock is, besides, weaker here than where it is stocked (operators stock what sells at that
+    machine): `unstocked_factor` (Priors) scales it down.
+    """
+    unseen = np.ones(len(base_log), dtype=bool)
+    unseen[obs_skus] = False
+    good = obs_skus[base_se[obs_skus] < WELL_OBSERVED_SE]
+    level = 0.0
+    if len(good) >= MIN_PRIOR_CHECKS:
+        gap = base_log[good] - prior_mu[good]
+        level = float(np.median(gap))
+        base_se[unseen] = np.maximum(base_se[unseen], float(np.sqrt(np.mean((gap - level) ** 2))))
+    base_log[unseen] = prior_mu[unseen] + level + math.log(max(unstocked_factor, 1e-6))
 
 
 def _has_multi_facings(panel: Panel) -> bool:

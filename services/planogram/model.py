@@ -18,11 +18,21 @@ def _ro(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     return a
 
 
+def facing_factor(n_facings: int, eps: float) -> float:
+    """Demand multiplier of n facings over one: each extra facing adds eps (space elasticity)."""
+    return 1.0 + eps * max(n_facings - 1, 0)
+
+
 def visibility(weights: Sequence[float] | FloatArray, eps: float) -> float:
-    """Visibility of a sku's facings: (1 - eps) * best weight + eps * sum of weights."""
+    """Visibility of a sku's facings: the best facing's weight x (1 + eps per extra facing).
+
+    Position drives demand (the best-placed facing); extra facings add a little (space elasticity eps,
+    about 0.17 in the literature) and mostly add stock.  Depending only on the best weight and the
+    count is what makes the optimiser's pattern formulation exact (docs/ENGINE.md).
+    """
     if len(weights) == 0:
         return 0.0
-    return (1.0 - eps) * float(max(weights)) + eps * float(sum(weights))
+    return float(max(weights)) * facing_factor(len(weights), eps)
 
 
 @dataclass(frozen=True, slots=True)

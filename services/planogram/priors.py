@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from services.planogram.types import Priors
 
 VENUE_STRENGTH = 2.0
+# A product the operator does not stock at a machine sells there, on average, this share of its rate at the
+# machines that stock it (selection: operators stock what sells at *that* machine).  Measured on two
+# generated fleets with different truths (docs/BENCHMARKS.md, "Selection bias"); the fleet's own planogram
+# history refines it where products were added (`unstocked_factor_from_trials`).
+UNSTOCKED_FACTOR = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,7 @@ class FleetRates:
     venue_of: Mapping[str, str]
     venue_strength: float = VENUE_STRENGTH
     _empty: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    unstocked_factor: float = UNSTOCKED_FACTOR
 
     @staticmethod
     def from_rows(
@@ -118,7 +124,9 @@ class FleetRates:
             by_cat.setdefault(self.category.get(sku, ""), []).append(rate)
         category_rate = {c: sum(v) / len(v) for c, v in by_cat.items()}
         fleet = sum(sku_rate.values()) / len(sku_rate) if sku_rate else None
-        return Priors(sku_rate=sku_rate, category_rate=category_rate, fleet_rate=fleet)
+        return Priors(
+            sku_rate=sku_rate, category_rate=category_rate, fleet_rate=fleet, unstocked_factor=self.unstocked_factor
+        )
 
 
 def fleet_priors_from_rows(

@@ -129,6 +129,9 @@ def _constraints(planogram: Planogram, constraints: Constraints) -> list[Violati
     for sku in sorted(constraints.must_stock):
         if sku not in facings:
             out.append(_hard(None, sku, "must_stock", f"must-stock sku {sku} is not in the planogram"))
+    for sku, n_min in sorted(constraints.min_facings):
+        if n_min > 0 and sku not in facings:
+            out.append(_hard(None, sku, "min_facings", f"{sku} is not stocked; at least {n_min} facing(s) required"))
     for sku, slots in sorted(facings.items()):
         n = len(set(slots))
         if sku in constraints.exclude:
@@ -175,8 +178,8 @@ def _capacity(
             continue
         need = model.demand(sku, [s for s in slots if s in model.slot_index]) * t
         if stock < constraints.min_cover_fraction * need * (1 - 1e-9) - 1e-9:
-            out.append(
-                _hard(
+            out.append(  # a service rule: shown and priced (lost sales), never a reason to reject
+                _soft(
                     slots[0],
                     sku,
                     "capacity_cover",

@@ -112,7 +112,7 @@ def score_placement(
                 slot,
                 sku,
                 "capacity_cover",
-                "hard",
+                "soft",
                 f"{out.stock} units last {out.days_of_supply:.1f} days of a {t:g}-day interval",
             )
         )

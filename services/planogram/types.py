@@ -209,9 +209,12 @@ DEFAULT_MAX_NEW_SKUS: int | None = None
 class Constraints:
     """Merchandising constraints; facings bounds apply to skus that are stocked at all.
 
+    `min_facings` {sku: n}: stock this sku with at least n facings (n >= 1 makes it must-stock).
     `max_new_skus`: how many skus absent from the current planogram the optimised one may introduce
     (None = unlimited).  It applies only when the current planogram stocks something: an empty machine
-    is filled freely.  See docs/ENGINE.md ("New products a few at a time").
+    is filled freely.  `max_changed_slots`: at most this many slots may differ from the current
+    planogram (a route driver's visit); changes the request itself forces (must-stock, locks) are
+    allowed beyond it.  `min_cover_fraction` only grades the soft `capacity_cover` rule.
     """
 
     must_stock: frozenset[str] = frozenset()
@@ -222,6 +225,12 @@ class Constraints:
     exclude: frozenset[str] = frozenset()
     min_cover_fraction: float = 0.5
     max_new_skus: int | None = DEFAULT_MAX_NEW_SKUS
+    max_changed_slots: int | None = None
+
+    def required(self) -> frozenset[str]:
+        """Skus the planogram must stock: must-stock, min facings >= 1 and locked skus."""
+        mins = {k for k, n in self.min_facings if n > 0}
+        return frozenset(self.must_stock | mins | {k for _, k in self.locked})
 
     def locked_map(self) -> dict[str, str]:
         """{slot: sku} of locked slots."""
@@ -259,6 +268,7 @@ class Priors:
     dow_log_factors: tuple[float, ...] | None = None
     sku_sd: float = 0.6
     position_sd: float = 0.5
+    unstocked_factor: float = 1.0  # a never-stocked sku's local rate / its fleet prior (selection bias)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,12 @@ function renderReport(report) {
     table.append(tr);
   }
   out.append(table);
+  // Demo data beside the operator's: say so plainly (it is kept apart; an admin can remove it).
+  if (report.demo?.present) out.append(el("p", report.demo.message, "flash demo-note"));
   const list = el("ul");
   for (const e of report.errors) list.append(el("li", `${e.file} line ${e.line}, column ${e.column ?? "-"}: ${e.reason}`));
   for (const d of report.defaults) list.append(el("li", `Default used: ${d.file} ${d.column} = ${d.default} for ${d.rows} row(s) (${d.reason})`));
-  for (const n of report.notes) list.append(el("li", n));
+  for (const n of report.notes) if (n !== report.demo?.message) list.append(el("li", n));
   out.append(list);
 }
 

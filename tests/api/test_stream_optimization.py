@@ -255,19 +255,19 @@ def test_the_steps_objectives_are_the_engines_values_of_each_planogram(
     app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
 ) -> None:
     from services.planogram import ValueParams
-    from services.planogram.optimize import planogram_objective
+    from services.planogram.optimize import point_value
     from services.planogram_analysis import planogram_from
     from services.planogram_data import load_device, model_for
 
     events = only_events(Stream(start(client, merchandiser, objective="revenue")).rest())
     with app.app_context():
         data = load_device(OFFICE)
-        for e in events:
-            if e["event"] == "progress":
-                plan = planogram_from(data, e["data"]["planogram"])
-                value = planogram_objective(model_for(data), data.cabinet, data.products, plan,
-                                            ValueParams(objective="revenue"))
-                assert e["data"]["objective"] == pytest.approx(value, abs=1e-3)
+        progress = [e for e in events if e["event"] == "progress"]
+        assert progress, "the optimisation should publish progress steps"
+        for e in progress:  # each step's objective is the predicted revenue/day of that step's planogram
+            plan = planogram_from(data, e["data"]["planogram"])
+            value = point_value(model_for(data), data.cabinet, data.products, plan, ValueParams(objective="revenue"))
+            assert e["data"]["objective"] == pytest.approx(value, abs=1e-3)
 
 
 def test_last_event_id_resumes_the_same_job_without_restarting_it(
