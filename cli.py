@@ -1,5 +1,5 @@
 """``flask`` sub-commands: import-data, demo (seed/remove/status; seed-demo), create-user, demo-admin, rq-worker,
-prompts, fake-llm."""
+prompts, fake-llm, backtest."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from contextlib import ExitStack
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 from flask import Flask, current_app
@@ -19,6 +19,7 @@ from tqdm import tqdm
 from extensions import db
 from models import ROLES, Device, User
 from services import auth, demo_fleet
+from services import backtest as backtest_service
 from services.demo import seed_demo
 from services.errors import AppError
 from services.imports import SPECS, ImportRejected, ImportReport, run_import
@@ -28,7 +29,8 @@ DEMO_ADMIN_EMAIL = "admin@demo.local"
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (import_data, demo, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm):
+    for command in (import_data, demo, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm,
+                    backtest_command):
         app.cli.add_command(command)
 
 
@@ -259,3 +261,63 @@ def fake_llm(host: str, port: int, failure_rate: float, latency: float) -> None:
     from tests.fake_llm.__main__ import main
 
     main(["--host", host, "--port", str(port), "--failure-rate", str(failure_rate), "--latency", str(latency)])
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _backtest_row(d: dict[str, Any]) -> str:
+    fc, rev, cov = d["forecast"] or {}, d["revenue"], d["coverage"]
+    inside = f"{cov['days_inside']}/{cov['days']}" if cov["days"] else "-"
+    n = len(d["changes"])
+    changes = f"{sum(c['same_direction'] for c in d['changes'])}/{n} ok" if n else "-"
+    return (f"{d['device_id']:<16} {d['trust']:<7} {_fmt(rev['bias_pct'], '+.1f'):>7} {inside:>7} "
+            f"{_fmt(fc.get('wape_model'), '.3f'):>7} {_fmt(fc.get('wape_naive'), '.3f'):>7} "
+            f"{_fmt(fc.get('wape_ratio'), '.2f'):>6} {changes:>8}")
+
+
+def _change_line(device_id: str, c: dict[str, Any]) -> str:
+    p, r = c["predicted"], c["realised"]
+    return (f"  {device_id} v{c['version']} on {c['date']} ({c['slots_changed']} slots, {c['window_days']} days "
+            f"each side): predicted revenue {_fmt(p['revenue_per_day'], '+.2f')}/day "
+            f"({_fmt(p['revenue_pct'], '+.1f')} %), realised {_fmt(r['revenue_per_day'], '+.2f')}/day "
+            f"({_fmt(r['revenue_pct'], '+.1f')} %); margin predicted {_fmt(p['margin_per_day'], '+.2f')}/day, "
+            f"realised {_fmt(r['margin_per_day'], '+.2f')}/day")
+
+
+def _print_backtest(result: dict[str, Any]) -> None:
+    level = round(result["level"] * 100)
+    click.echo(f"Backtest: fitted on the data before the cut-off, predicted the last {result['holdout_days']} days "
+               f"(day intervals at {level} %).")
+    click.echo(f"{'device':<16} {'trust':<7} {'bias %':>7} {'in ' + str(level) + '%':>7} {'WAPE':>7} {'naive':>7} "
+               f"{'ratio':>6} {'changes':>8}")
+    for d in result["devices"]:
+        click.echo(_backtest_row(d))
+    for d in result["devices"]:
+        click.echo(f"{d['device_id']}: {d['verdict']}")
+    changes = [_change_line(d["device_id"], c) for d in result["devices"] for c in d["changes"]]
+    if changes:
+        click.echo("Past planogram changes (predicted before the change vs what followed):")
+        for line in changes:
+            click.echo(line)
+    s = result["summary"]
+    click.echo(f"Fleet: {s['devices_ok']} of {s['devices']} devices checked, median |bias| "
+               f"{_fmt(s['median_abs_bias_pct'], '.1f')} %, {s['within_10pct']} within ±10 %, mean day coverage "
+               f"{_fmt(s['mean_coverage'], '.2f')} at {level} %, WAPE {_fmt(s['mean_wape_model'], '.3f')} vs "
+               f"seasonal-naive {_fmt(s['mean_wape_naive'], '.3f')}, changes in the predicted direction "
+               f"{s['changes_same_direction']} of {s['changes']}.")
+
+
+@click.command("backtest")
+@with_appcontext
+@click.option("--device", "device_id", default=None, help="One device (default: every device).")
+@click.option("--holdout-days", default=14, show_default=True, type=click.IntRange(7, 60),
+              help="Days held out at the end of the sales history.")
+def backtest_command(device_id: str | None, holdout_days: int) -> None:
+    """How far to trust the numbers: fit before a cut-off, predict the held-out days, compare with what sold."""
+    try:
+        result = backtest_service.backtest(device_id, holdout_days)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    _print_backtest(result)

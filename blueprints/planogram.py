@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
 from services import ai, optimization_stream, sse
+from services import backtest as backtest_service
 from services import placement_feedback as feedback
 from services import planogram_analysis as analysis
 from services import planogram_jobs as jobs
@@ -104,6 +105,11 @@ class AnomalyBody(DeviceBody):
     recent_days: int = Field(default=14, ge=3, le=60)
 
 
+class BacktestBody(Body):
+    device_id: str | None = Field(default=None, min_length=1, max_length=64, description="omit for every device")
+    holdout_days: int = Field(default=14, ge=7, le=60)
+
+
 class BatchBody(Body):
     device_ids: list[str] | None = Field(default=None, max_length=200, description="omit for every device")
     objective: Literal["margin", "revenue"] = "margin"
@@ -161,6 +167,12 @@ def location_personalize() -> Response:
 def anomaly_detection() -> Response:
     body = parse_json(AnomalyBody)
     return jsonify(analysis.anomalies(body.device_id, body.recent_days))
+
+
+@bp.post("/backtest")
+def backtest() -> Response:
+    body = parse_json(BacktestBody)
+    return jsonify(backtest_service.backtest(body.device_id, body.holdout_days))
 
 
 @bp.post("/optimize")

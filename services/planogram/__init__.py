@@ -2,6 +2,16 @@
 
 from services.planogram.affinity import AffinityPair, AffinityResult, affinity, basket_ids
 from services.planogram.anomalies import Anomaly, detect_anomalies
+from services.planogram.backtest import (
+    BacktestData,
+    BacktestSettings,
+    ChangeCheck,
+    DayCheck,
+    DeviceBacktest,
+    FleetSummary,
+    backtest_device,
+    summarize,
+)
 from services.planogram.batch import BatchItem, DeviceJob, batch_optimize
 from services.planogram.fit import fit_model
 from services.planogram.forecast import (
@@ -50,11 +60,17 @@ __all__ = [
     "AffinityResult",
     "Anomaly",
     "Backtest",
+    "BacktestData",
+    "BacktestSettings",
     "BatchItem",
     "Cabinet",
+    "ChangeCheck",
     "Constraints",
+    "DayCheck",
     "DemandModel",
+    "DeviceBacktest",
     "DeviceJob",
+    "FleetSummary",
     "Forecast",
     "HeatZones",
     "InfeasibleError",
@@ -80,6 +96,7 @@ __all__ = [
     "ValueParams",
     "Violation",
     "affinity",
+    "backtest_device",
     "backtest_forecast",
     "basket_ids",
     "batch_optimize",
@@ -98,5 +115,6 @@ __all__ = [
     "predict_revenue",
     "score_placement",
     "slot_code",
+    "summarize",
     "validate",
 ]

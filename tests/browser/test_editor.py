@@ -271,3 +271,24 @@ def _assert_sse_parser(page: Any) -> None:
         {"id": "2-0", "event": "done", "data": '{"ok":true}'},
     ]
 
+
+
+def test_backtest_panel_shows_how_far_to_trust_the_numbers(live_server: dict[str, Any], page: Any) -> None:
+    _open_editor(page, live_server)
+    page.click("#tab-backtest")
+    assert page.locator("#bt-result").inner_text() == ""  # nothing runs until asked
+    page.select_option("#bt-holdout", "7")  # the browser fleet has 21 days of sales: 14 fitted, 7 held out
+    page.click("#bt-run")
+    page.wait_for_selector("#bt-figures")
+    verdict = page.locator("#bt-verdict").inner_text()
+    assert "over the last 7 days" in verdict and "90 % day range" in verdict
+    figures = page.locator("#bt-figures").inner_text()
+    assert "Revenue over 7 days" in figures and "same weekday last week" in figures
+    assert "Days inside the 90 % day range" in figures
+    assert page.locator("#bt-chart").count() == 1
+    page.wait_for_timeout(300)
+    page.locator("#panel-backtest").screenshot(path=str(ARTIFACTS / "editor-backtest.png"))
+    page.select_option("#bt-holdout", "28")  # more than the data holds: said plainly, no error
+    page.click("#bt-run")
+    page.wait_for_selector("#bt-verdict >> text=backtest needs at least")
+    assert page.locator("#bt-figures").count() == 0

@@ -1,7 +1,9 @@
-// Analysis tabs: revenue of the editor state, heat zones, affinity pairs, demand forecast (each loads on demand).
+// Analysis tabs: revenue of the editor state, heat zones, affinity pairs, demand forecast (each loads on demand),
+// and the backtest ("how far to trust the numbers", run by its own button).
 import { api } from "../api.js";
 import { el, headRow, money, number, signClass, signedMoney } from "./format.js";
 import { forecastChart } from "./chart.js";
+import { BacktestPanel } from "./backtest.js";
 
 export class Panels {
   constructor({ tablist, deviceId, products, device, state, onHeat }) {
@@ -48,6 +50,10 @@ export class Panels {
   async load(name) {
     const target = this.panel(name);
     if (name === "revenue" || name === "history") return;
+    if (name === "backtest") {
+      new BacktestPanel(target, { deviceId: this.deviceId, post: (path, json) => this.post(path, json) }).render();
+      return;
+    }
     target.replaceChildren(el("p", { class: "hint", text: "Loading…" }));
     try {
       if (name === "heat") this.renderHeat(await this.loadHeat());
