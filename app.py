@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 import models  # noqa: F401  (registers every table with the metadata before migrations run)
-from config import BASE_DIR, Config, instance_secret
+from config import BASE_DIR, Config, engine_options, instance_secret
 from extensions import csrf, db, limiter, login_manager, migrate
 from logs import configure_logging, init_request_ids
 
@@ -18,6 +18,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     settings = config.as_dict() if isinstance(config, Config) else {**Config().as_dict(), **(config or {})}
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(str(settings["SQLALCHEMY_DATABASE_URI"]), int(settings["DB_POOL_SIZE"]),
+                         int(settings["DB_MAX_OVERFLOW"]), float(settings["DB_POOL_TIMEOUT"])),
+        **settings.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))

@@ -63,6 +63,15 @@ def env_bool(name: str, default: bool) -> bool:
     return raw.lower() in {"1", "true", "yes", "on"}
 
 
+def engine_options(url: str, size: int, overflow: int, timeout: float) -> dict[str, Any]:
+    """SQLAlchemy engine options: pool limits for every pooled database (in-memory SQLite has no pool)."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.rstrip("/") == "sqlite:" or ":memory:" in url or "mode=memory" in url:
+        return options
+    options.update(pool_size=size, max_overflow=overflow, pool_timeout=timeout)
+    return options
+
+
 class Config:
     """Runtime configuration; every value comes from the environment or an embedded default."""
 
@@ -71,7 +80,13 @@ class Config:
         self.INSTANCE_PATH = str(instance)
         self.SECRET_KEY = env_str("SECRET_KEY")  # None: create_app keeps one in instance/
         self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", f"sqlite:///{instance / 'planogram.db'}")
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        # Connection pool per worker process (docs/ARCHITECTURE.md, "Pool sizes and workers"). A request holds a
+        # connection only while it queries: it is released before AI calls and streams, so a small pool serves
+        # hundreds of concurrent gevent requests. A request that finds the pool empty waits DB_POOL_TIMEOUT s.
+        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10)
+        self.DB_MAX_OVERFLOW = env_int("DB_MAX_OVERFLOW", 10)
+        self.DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
+        # SQLALCHEMY_ENGINE_OPTIONS is derived from these in create_app (config.engine_options).
         self.REDIS_URL = env_str("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")

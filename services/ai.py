@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from services.db_session import install as track_writes
+from services.db_session import release_connection
 from services.errors import ValidationFailed
 from services.ledger import ObservingLedgerSink, SqlLedgerSink
 from services.llm import ConfigError, LLMIntegrationPipeline, LLMSettings, PromptError, build_pipeline
@@ -47,8 +49,10 @@ def init_llm(app: Flask) -> None:
     backends = app.extensions[BACKENDS_KEY]
     source = SqlPromptSource(app)
     ledger = ObservingLedgerSink(SqlLedgerSink(app), ledger_observers(app))
+    track_writes()
     try:
-        pipeline = build_pipeline(llm_settings(app.config), source, ledger, backends.redis)
+        pipeline = build_pipeline(llm_settings(app.config), source, ledger, backends.redis,
+                                  before_slow_call=release_connection)
     except ConfigError as exc:
         raise ConfigError(f"LLM configuration is invalid: {exc}") from exc
     app.extensions[EXTENSION_KEY] = pipeline

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import ROLES, ApiToken, User
 from models._types import utcnow
+from services.db_session import release_connection
 from services.errors import Conflict, NotFound, ValidationFailed
 
 TOKEN_PREFIX = "pgw_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)
@@ -113,8 +114,11 @@ def user_for_token(plaintext: str) -> User | None:
     # Touch at most once a minute, in its own short transaction: the request's session stays read-only
     # (on SQLite a pending write there would hold the write lock until the request ends).
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        # Give the session's connection back first: never hold one pooled connection while waiting for another.
+        token_id = token.id
+        release_connection()
         with db.engine.begin() as connection:
-            connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            connection.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return owner
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .budget import BudgetCounter, CostMonitor, MemoryBudgetCounter, RedisBudgetCounter
@@ -48,6 +49,7 @@ def build_pipeline(
     providers: dict[str, Provider] | None = None,
     embedder: Embedder | None = None,
     retry: RetryPolicy | None = None,
+    before_slow_call: Callable[[], object] | None = None,
 ) -> LLMIntegrationPipeline:
     """Wire every part; with a redis-py client the cache, budget and breakers are shared across processes.
 
@@ -85,6 +87,7 @@ def build_pipeline(
         timeout_s=settings.request_timeout_s,
         similarity=similarity,
         prices=prices,
+        before_slow_call=before_slow_call,
     )
 
 
