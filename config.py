@@ -89,10 +89,17 @@ class Config:
         # SQLALCHEMY_ENGINE_OPTIONS is derived from these in create_app (config.engine_options).
         self.REDIS_URL = env_str("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # After a Redis error the LLM cache/budget/breakers use their stand-ins for this long before retrying it.
+        self.REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
         self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
         self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10 per minute")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        # Redis down: count limits in process memory until it answers again (Flask-Limiter re-probes it), and
+        # never fail a request because the limit store failed.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
         self.WTF_CSRF_CHECK_DEFAULT = False  # checked in auth for cookie sessions only
         self.WTF_CSRF_TIME_LIMIT = None
         self.SESSION_COOKIE_HTTPONLY = True
@@ -133,6 +140,9 @@ class Config:
         self.LLM_MAX_TOKENS_PER_REQUEST = env_int("LLM_MAX_TOKENS_PER_REQUEST", 4000)
         self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
         self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+        # While Redis is unreachable each process may spend at most this share of the budget headroom it last
+        # saw; <= 1 / (processes sharing the budget) guarantees the daily budget is never overshot.
+        self.LLM_BUDGET_OUTAGE_SHARE = env_float("LLM_BUDGET_OUTAGE_SHARE", 0.05)
         self.PROMPTS_DIR = env_str("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
         # ISO 4217 code the pages format money in (prices in the data are plain numbers in this currency).
         self.CURRENCY = env_str("CURRENCY", "USD")

@@ -39,6 +39,8 @@ def llm_settings(config: Mapping[str, Any]) -> LLMSettings:
         max_tokens_per_request=int(config["LLM_MAX_TOKENS_PER_REQUEST"]),
         cache_ttl_hours=float(config["LLM_CACHE_TTL_HOURS"]),
         request_timeout_s=float(config["LLM_TIMEOUT_SECONDS"]),
+        budget_outage_share=float(config.get("LLM_BUDGET_OUTAGE_SHARE", 0.05)),
+        store_retry_s=float(config.get("REDIS_RETRY_SECONDS", 5.0)),
     )
 
 

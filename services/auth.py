@@ -102,6 +102,8 @@ def issue_token(user: User, ttl_days: int, name: str = "api") -> str:
 
 def user_for_token(plaintext: str) -> User | None:
     """Return the active user owning a valid (unexpired, unrevoked) token."""
+    if not plaintext.startswith(TOKEN_PREFIX):
+        return None  # not one of ours (e.g. the metrics scraper's token): no database lookup
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
     now = utcnow()
     if token is None or token.revoked_at is not None:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -159,6 +161,8 @@ class ObservingLedgerSink:
             for observe in self.observers:
                 try:
                     observe(row)
+                except (RedisConnectionError, RedisTimeoutError) as exc:  # Redis outage: said once by /readyz
+                    log.warning("ledger observer %r skipped: Redis unavailable (%s)", observe, type(exc).__name__)
                 except Exception:  # monitoring must never fail the call it watches
                     log.exception("ledger observer %r failed for request %s", observe, row.request_id)
 

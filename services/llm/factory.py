@@ -9,6 +9,7 @@ from .budget import BudgetCounter, CostMonitor, MemoryBudgetCounter, RedisBudget
 from .cache import SemanticCache
 from .cache_backends import CacheBackend, MemoryCacheBackend, RedisCacheBackend
 from .execution import CallExecutor
+from .failover import failover_state
 from .ledger import LedgerSink
 from .pii import PIIRedactor
 from .pipeline import LLMIntegrationPipeline
@@ -100,6 +101,9 @@ def _shared_state(
         backend: CacheBackend = RedisCacheBackend(redis, f"{ns}:cache")
         counter: BudgetCounter = RedisBudgetCounter(redis, f"{ns}:budget")
         store: BreakerStore = RedisBreakerStore(redis, f"{ns}:breaker")
+        backend, counter, store = failover_state(
+            backend, counter, store, redis.ping, settings.budget_outage_share, settings.store_retry_s
+        )
     else:
         backend = MemoryCacheBackend(max_entries=settings.cache_max_entries)
         counter, store = MemoryBudgetCounter(), MemoryBreakerStore()
