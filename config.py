@@ -106,6 +106,8 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
+        # Largest JSON request body (CSV uploads are multipart and bounded by MAX_UPLOAD_MB instead).
+        self.JSON_MAX_BYTES = env_int("JSON_MAX_KB", 1024) * 1024
         self.API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30)
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.LOG_JSON = env_bool("LOG_JSON", True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from blueprints._input import PayloadTooLarge, check_values, load_json
 from extensions import csrf
 from models import User
 from services import auth as auth_service
@@ -62,30 +63,43 @@ def api_user() -> User:
     return user  # type: ignore[no-any-return]
 
 
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, read once and guarded (size, nesting, NaN/overflow, object only)."""
+    cached = g.get("json_body")
+    if cached is None:
+        limit = int(current_app.config["JSON_MAX_BYTES"])
+        if (request.content_length or 0) > limit:
+            raise PayloadTooLarge(f"Request body is larger than {limit} bytes", details={"max_bytes": limit})
+        cached = g.json_body = load_json(request.get_data(cache=True), limit)
+    return cached  # type: ignore[no-any-return]
+
+
 def parse_json(model: type[M]) -> M:
-    """Parse the JSON body into ``model``; problems become a 422 naming each field."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ValidationFailed(
-            "Request body must be a JSON object", details=[{"field": None, "reason": "invalid JSON"}]
-        )
+    """Parse the JSON body into ``model``; problems become a 422 (413 when too large) naming each field."""
+    payload = json_body()
+    check_values(payload)
     return validate(model, payload)
 
 
 def parse_query(model: type[M]) -> M:
     """Parse query-string arguments into ``model``."""
-    return validate(model, request.args.to_dict())
+    args = request.args.to_dict()
+    check_values(args)
+    return validate(model, args)
 
 
 def validate(model: type[M], payload: Any) -> M:
-    """Validate data against a pydantic model, mapping its errors to field-level details."""
+    """Validate data against a pydantic model, mapping its errors to field-level details; the parsed values
+    must also fit the database (64-bit ints, dates in range)."""
     try:
-        return model.model_validate(payload)
+        parsed = model.model_validate(payload)
     except PydanticValidationError as exc:
         details = [
             {"field": ".".join(str(p) for p in err["loc"]) or None, "reason": err["msg"]} for err in exc.errors()
         ]
         raise ValidationFailed("Invalid request", details=details) from None
+    check_values(parsed.model_dump())
+    return parsed
 
 
 # Probes answer JSON too (a load balancer or operator reads their errors, not a browser).

@@ -6,11 +6,11 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from flask_login import login_user, logout_user
 from pydantic import BaseModel, Field
 
-from blueprints._web import api_user, parse_json, public, roles_required
+from blueprints._web import api_user, json_body, parse_json, public, roles_required
 from extensions import db, limiter
 from models import User
 from services import auth as auth_service
-from services.errors import Unauthorized
+from services.errors import AppError, Unauthorized
 
 bp = Blueprint("auth", __name__)
 
@@ -21,12 +21,18 @@ def _login_limit() -> str:
 
 def _login_key() -> str:
     """Throttle per client address *and* per account so neither can be brute-forced."""
-    email = ""
-    if request.is_json:
-        email = str((request.get_json(silent=True) or {}).get("email", ""))
-    else:
-        email = request.form.get("email", "")
-    return f"login:{request.remote_addr}:{auth_service.normalise_email(email)}"
+    return f"login:{request.remote_addr}:{auth_service.normalise_email(_login_email())}"
+
+
+def _login_email() -> str:
+    """The email a sign-in attempt names, or "" for a body that is not a JSON object with a string email."""
+    if not request.is_json:
+        return request.form.get("email", "")
+    try:
+        email = json_body().get("email", "")
+    except AppError:  # malformed body: the view answers 4xx; the limiter keys it by address alone
+        return ""
+    return email if isinstance(email, str) else ""
 
 
 class TokenRequest(BaseModel):
