@@ -55,11 +55,13 @@ def init_login(app: Flask) -> None:
 
 
 def init_web(app: Flask) -> None:
-    """Authentication guard and JSON error bodies for /api."""
+    """Authentication guard, JSON error bodies for /api, security headers on every response."""
+    from blueprints._security import init_security_headers
     from blueprints._web import init_error_handlers, init_guard
 
     init_guard(app)
     init_error_handlers(app)
+    init_security_headers(app)
 
 
 def init_runtime(app: Flask) -> None:

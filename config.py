@@ -104,7 +104,9 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)  # HTTPS answers: Secure anyway
+        # Strict-Transport-Security max-age sent on HTTPS responses (blueprints/_security.py).
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000)
         self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
         # Largest JSON request body (CSV uploads are multipart and bounded by MAX_UPLOAD_MB instead).
         self.JSON_MAX_BYTES = env_int("JSON_MAX_KB", 1024) * 1024
