@@ -92,7 +92,12 @@ class Config:
         # After a Redis error the LLM cache/budget/breakers use their stand-ins for this long before retrying it.
         self.REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
         self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
-        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10 per minute")
+        # Sign-in attempts per client address (any accounts). Per account: a growing delay, never a lock-out.
+        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "20 per minute;200 per hour")
+        self.LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 3)  # failures before attempts are slowed
+        self.LOGIN_DELAY_BASE_SECONDS = env_float("LOGIN_DELAY_BASE_SECONDS", 1.0)  # doubles per further failure
+        self.LOGIN_DELAY_MAX_SECONDS = env_float("LOGIN_DELAY_MAX_SECONDS", 20.0)
+        self.LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         # Redis down: count limits in process memory until it answers again (Flask-Limiter re-probes it), and
@@ -186,6 +191,7 @@ class TestConfig(Config):
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
         self.LOG_JSON = True
         self.OPTIMIZATION_STEP_DELAY_MS = 0  # tests that want pacing set it
+        self.LOGIN_DELAY_BASE_SECONDS = 0.0  # tests of the sign-in delay set it (and observe the sleep)
         for key, value in overrides.items():
             setattr(self, key, value)
 

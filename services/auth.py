@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import ROLES, ApiToken, User
 from models._types import utcnow
+from services import login_throttle
 from services.db_session import release_connection
 from services.errors import Conflict, NotFound, ValidationFailed
 
@@ -74,13 +75,19 @@ def set_role(user_id: int, role: str) -> User:
 
 
 def verify_credentials(email: str, password: str) -> User | None:
-    """Return the active user whose password matches, else None."""
-    user: User | None = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    """Return the active user whose password matches, else None; repeated failures on one account slow its
+    next attempts down (services/login_throttle) without ever refusing the right password."""
+    email = normalise_email(email)
+    login_throttle.wait_before_attempt(email)  # before any query: the wait holds no DB connection
+    user: User | None = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
+        login_throttle.record(email, success=False)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
+        login_throttle.record(email, success=False)
         return None
+    login_throttle.record(email, success=True)
     user.last_login_at = utcnow()
     return user
 
