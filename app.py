@@ -8,7 +8,8 @@ from typing import Any
 from flask import Flask
 
 import models  # noqa: F401  (registers every table with the metadata before migrations run)
-from config import BASE_DIR, Config, instance_secret
+from blueprints._input import BoundedIntConverter
+from config import BASE_DIR, Config, engine_options, instance_secret
 from extensions import csrf, db, limiter, login_manager, migrate
 from logs import configure_logging, init_request_ids
 
@@ -18,6 +19,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     settings = config.as_dict() if isinstance(config, Config) else {**Config().as_dict(), **(config or {})}
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: ids beyond 64 bits are a 404
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(str(settings["SQLALCHEMY_DATABASE_URI"]), int(settings["DB_POOL_SIZE"]),
+                         int(settings["DB_MAX_OVERFLOW"]), float(settings["DB_POOL_TIMEOUT"])),
+        **settings.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))
@@ -48,11 +55,13 @@ def init_login(app: Flask) -> None:
 
 
 def init_web(app: Flask) -> None:
-    """Authentication guard and JSON error bodies for /api."""
+    """Authentication guard, JSON error bodies for /api, security headers on every response."""
+    from blueprints._security import init_security_headers
     from blueprints._web import init_error_handlers, init_guard
 
     init_guard(app)
     init_error_handlers(app)
+    init_security_headers(app)
 
 
 def init_runtime(app: Flask) -> None:

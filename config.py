@@ -63,6 +63,15 @@ def env_bool(name: str, default: bool) -> bool:
     return raw.lower() in {"1", "true", "yes", "on"}
 
 
+def engine_options(url: str, size: int, overflow: int, timeout: float) -> dict[str, Any]:
+    """SQLAlchemy engine options: pool limits for every pooled database (in-memory SQLite has no pool)."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.rstrip("/") == "sqlite:" or ":memory:" in url or "mode=memory" in url:
+        return options
+    options.update(pool_size=size, max_overflow=overflow, pool_timeout=timeout)
+    return options
+
+
 class Config:
     """Runtime configuration; every value comes from the environment or an embedded default."""
 
@@ -71,19 +80,41 @@ class Config:
         self.INSTANCE_PATH = str(instance)
         self.SECRET_KEY = env_str("SECRET_KEY")  # None: create_app keeps one in instance/
         self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", f"sqlite:///{instance / 'planogram.db'}")
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        # Connection pool per worker process (docs/ARCHITECTURE.md, "Pool sizes and workers"). A request holds a
+        # connection only while it queries: it is released before AI calls and streams, so a small pool serves
+        # hundreds of concurrent gevent requests. A request that finds the pool empty waits DB_POOL_TIMEOUT s.
+        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10)
+        self.DB_MAX_OVERFLOW = env_int("DB_MAX_OVERFLOW", 10)
+        self.DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
+        # SQLALCHEMY_ENGINE_OPTIONS is derived from these in create_app (config.engine_options).
         self.REDIS_URL = env_str("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # After a Redis error the LLM cache/budget/breakers use their stand-ins for this long before retrying it.
+        self.REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
         self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
-        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10 per minute")
+        # Sign-in attempts per client address (any accounts). Per account: a growing delay, never a lock-out.
+        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "20 per minute;200 per hour")
+        self.LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 3)  # failures before attempts are slowed
+        self.LOGIN_DELAY_BASE_SECONDS = env_float("LOGIN_DELAY_BASE_SECONDS", 1.0)  # doubles per further failure
+        self.LOGIN_DELAY_MAX_SECONDS = env_float("LOGIN_DELAY_MAX_SECONDS", 20.0)
+        self.LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        # Redis down: count limits in process memory until it answers again (Flask-Limiter re-probes it), and
+        # never fail a request because the limit store failed.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
         self.WTF_CSRF_CHECK_DEFAULT = False  # checked in auth for cookie sessions only
         self.WTF_CSRF_TIME_LIMIT = None
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)  # HTTPS answers: Secure anyway
+        # Strict-Transport-Security max-age sent on HTTPS responses (blueprints/_security.py).
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000)
         self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
+        # Largest JSON request body (CSV uploads are multipart and bounded by MAX_UPLOAD_MB instead).
+        self.JSON_MAX_BYTES = env_int("JSON_MAX_KB", 1024) * 1024
         self.API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30)
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.LOG_JSON = env_bool("LOG_JSON", True)
@@ -119,6 +150,9 @@ class Config:
         self.LLM_MAX_TOKENS_PER_REQUEST = env_int("LLM_MAX_TOKENS_PER_REQUEST", 4000)
         self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
         self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+        # While Redis is unreachable each process may spend at most this share of the budget headroom it last
+        # saw; <= 1 / (processes sharing the budget) guarantees the daily budget is never overshot.
+        self.LLM_BUDGET_OUTAGE_SHARE = env_float("LLM_BUDGET_OUTAGE_SHARE", 0.05)
         self.PROMPTS_DIR = env_str("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
         # ISO 4217 code the pages format money in (prices in the data are plain numbers in this currency).
         self.CURRENCY = env_str("CURRENCY", "USD")
@@ -158,6 +192,7 @@ class TestConfig(Config):
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
         self.LOG_JSON = True
         self.OPTIMIZATION_STEP_DELAY_MS = 0  # tests that want pacing set it
+        self.LOGIN_DELAY_BASE_SECONDS = 0.0  # tests of the sign-in delay set it (and observe the sleep)
         for key, value in overrides.items():
             setattr(self, key, value)
 

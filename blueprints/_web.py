@@ -7,17 +7,22 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from blueprints._input import PayloadTooLarge, check_values, load_json
 from extensions import csrf
 from models import User
 from services import auth as auth_service
-from services.errors import AppError, Forbidden, Unauthorized, ValidationFailed
+from services.errors import AppError, Forbidden, ServiceUnavailable, Unauthorized, ValidationFailed
 
 log = logging.getLogger("planogram.web")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,34 +63,56 @@ def api_user() -> User:
     return user  # type: ignore[no-any-return]
 
 
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, read once and guarded (size, nesting, NaN/overflow, object only)."""
+    cached = g.get("json_body")
+    if cached is None:
+        limit = int(current_app.config["JSON_MAX_BYTES"])
+        if (request.content_length or 0) > limit:
+            raise PayloadTooLarge(f"Request body is larger than {limit} bytes", details={"max_bytes": limit})
+        cached = g.json_body = load_json(request.get_data(cache=True), limit)
+    return cached  # type: ignore[no-any-return]
+
+
 def parse_json(model: type[M]) -> M:
-    """Parse the JSON body into ``model``; problems become a 422 naming each field."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ValidationFailed(
-            "Request body must be a JSON object", details=[{"field": None, "reason": "invalid JSON"}]
-        )
+    """Parse the JSON body into ``model``; problems become a 422 (413 when too large) naming each field."""
+    payload = json_body()
+    check_values(payload)
     return validate(model, payload)
 
 
 def parse_query(model: type[M]) -> M:
     """Parse query-string arguments into ``model``."""
-    return validate(model, request.args.to_dict())
+    args = request.args.to_dict()
+    check_values(args)
+    return validate(model, args)
 
 
 def validate(model: type[M], payload: Any) -> M:
-    """Validate data against a pydantic model, mapping its errors to field-level details."""
+    """Validate data against a pydantic model, mapping its errors to field-level details; the parsed values
+    must also fit the database (64-bit ints, dates in range)."""
     try:
-        return model.model_validate(payload)
+        parsed = model.model_validate(payload)
     except PydanticValidationError as exc:
         details = [
             {"field": ".".join(str(p) for p in err["loc"]) or None, "reason": err["msg"]} for err in exc.errors()
         ]
         raise ValidationFailed("Invalid request", details=details) from None
+    check_values(parsed.model_dump())
+    return parsed
+
+
+# Probes answer JSON too (a load balancer or operator reads their errors, not a browser).
+JSON_PATHS = frozenset({"/healthz", "/readyz"})
+# A backend that stopped answering: the request may work again in a moment, so 503 (with Retry-After), not 500.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError, RedisTimeoutError, OperationalError, PoolTimeoutError,
+)
+RETRY_AFTER_S = 5
 
 
 def _is_api() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.path in JSON_PATHS
 
 
 def _view_is_public(app: Flask) -> bool:
@@ -121,6 +148,25 @@ def _error_response(status: int, code: str, message: str, details: Any = None) -
     return response
 
 
+def _backend_down(exc: Exception) -> Response | tuple[str, int]:
+    """Redis or the database stopped answering mid-request: a clear, retryable 503."""
+    backend = "database" if isinstance(exc, (OperationalError, PoolTimeoutError)) else "redis"
+    log.warning("backend unavailable: %s (%s)", backend, type(exc).__name__)
+    return _outage_response(ServiceUnavailable(
+        f"A shared service ({backend}) is not answering; please try again in a few seconds",
+        details={"backend": backend, "request_id": g.get("request_id")},
+    ))
+
+
+def _outage_response(exc: ServiceUnavailable) -> Response | tuple[str, int]:
+    if not _is_api():
+        return render_template("error.html", status=503, message=exc.message), 503
+    response = jsonify(exc.to_dict())
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def init_error_handlers(app: Flask) -> None:
     """Every /api error is JSON with a code, a message and details; never HTML or a stack trace."""
 
@@ -148,6 +194,13 @@ def init_error_handlers(app: Flask) -> None:
             if retry_after is not None:
                 response.headers["Retry-After"] = str(retry_after)
         return response
+
+    @app.errorhandler(ServiceUnavailable)
+    def _unavailable(exc: ServiceUnavailable) -> Response | tuple[str, int]:
+        return _outage_response(exc)
+
+    for outage in OUTAGE_ERRORS:
+        app.register_error_handler(outage, _backend_down)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -20,13 +20,9 @@ def _login_limit() -> str:
 
 
 def _login_key() -> str:
-    """Throttle per client address *and* per account so neither can be brute-forced."""
-    email = ""
-    if request.is_json:
-        email = str((request.get_json(silent=True) or {}).get("email", ""))
-    else:
-        email = request.form.get("email", "")
-    return f"login:{request.remote_addr}:{auth_service.normalise_email(email)}"
+    """A hard limit per client address: one address cannot spray passwords over many accounts. Each account is
+    protected by a growing delay instead (services/login_throttle), so an attacker cannot lock its owner out."""
+    return f"login:{request.remote_addr}"
 
 
 class TokenRequest(BaseModel):
@@ -59,7 +55,7 @@ def login_page() -> str:
 
 @bp.post("/login")
 @public
-@limiter.limit(_login_limit, key_func=_login_key)
+@limiter.shared_limit(_login_limit, scope="sign-in", key_func=_login_key)
 def login_submit() -> Response:
     user = auth_service.verify_credentials(request.form.get("email", ""), request.form.get("password", ""))
     if user is None:
@@ -79,7 +75,7 @@ def logout() -> Response:
 
 @bp.post("/api/auth/token")
 @public
-@limiter.limit(_login_limit, key_func=_login_key)
+@limiter.shared_limit(_login_limit, scope="sign-in", key_func=_login_key)
 def issue_token() -> tuple[Response, int]:
     body = parse_json(TokenRequest)
     user = auth_service.verify_credentials(body.email, body.password)

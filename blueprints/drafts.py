@@ -94,7 +94,7 @@ def chat(draft_id: int) -> Response:
 
 @bp.get("/conversations/<int:conversation_id>")
 def get_conversation(conversation_id: int) -> Response:
-    return jsonify(conversations.get_conversation(conversation_id))
+    return jsonify(conversations.get_conversation(conversation_id, api_user()))
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")

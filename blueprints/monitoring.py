@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blueprints._web import api_user, parse_json, parse_query, public, roles_required
 from blueprints.monitoring_pages import bp as pages_bp
-from services.health import readiness
+from services.health import readiness, readiness_body
 from services.metrics import may_read_metrics, metrics
 from services.monitoring import reports
 
@@ -55,7 +55,8 @@ def healthz() -> Response:
 @public
 def readyz() -> tuple[Response, int]:
     ready, checks = readiness()
-    return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), 200 if ready else 503
+    detailed = may_read_metrics(current_app, request.headers.get("Authorization", ""), g.get("user"))
+    return jsonify(readiness_body(ready, checks, detailed)), 200 if ready else 503
 
 
 @bp.get("/metrics")

@@ -42,7 +42,7 @@ def device_editor(device_id: str) -> str:
 
 @bp.get("/products")
 def products() -> str:
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)  # an absurd page is the last one
     category = request.args.get("category") or None
     search = request.args.get("q") or None
     return render_template(

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from services.db_session import install as track_writes
+from services.db_session import release_connection
 from services.errors import ValidationFailed
 from services.ledger import ObservingLedgerSink, SqlLedgerSink
 from services.llm import ConfigError, LLMIntegrationPipeline, LLMSettings, PromptError, build_pipeline
@@ -37,6 +39,8 @@ def llm_settings(config: Mapping[str, Any]) -> LLMSettings:
         max_tokens_per_request=int(config["LLM_MAX_TOKENS_PER_REQUEST"]),
         cache_ttl_hours=float(config["LLM_CACHE_TTL_HOURS"]),
         request_timeout_s=float(config["LLM_TIMEOUT_SECONDS"]),
+        budget_outage_share=float(config.get("LLM_BUDGET_OUTAGE_SHARE", 0.05)),
+        store_retry_s=float(config.get("REDIS_RETRY_SECONDS", 5.0)),
     )
 
 
@@ -47,8 +51,10 @@ def init_llm(app: Flask) -> None:
     backends = app.extensions[BACKENDS_KEY]
     source = SqlPromptSource(app)
     ledger = ObservingLedgerSink(SqlLedgerSink(app), ledger_observers(app))
+    track_writes()
     try:
-        pipeline = build_pipeline(llm_settings(app.config), source, ledger, backends.redis)
+        pipeline = build_pipeline(llm_settings(app.config), source, ledger, backends.redis,
+                                  before_slow_call=release_connection)
     except ConfigError as exc:
         raise ConfigError(f"LLM configuration is invalid: {exc}") from exc
     app.extensions[EXTENSION_KEY] = pipeline

@@ -13,6 +13,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import ROLES, ApiToken, User
 from models._types import utcnow
+from services import login_throttle
+from services.db_session import release_connection
 from services.errors import Conflict, NotFound, ValidationFailed
 
 TOKEN_PREFIX = "pgw_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)
@@ -73,13 +75,19 @@ def set_role(user_id: int, role: str) -> User:
 
 
 def verify_credentials(email: str, password: str) -> User | None:
-    """Return the active user whose password matches, else None."""
-    user: User | None = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    """Return the active user whose password matches, else None; repeated failures on one account slow its
+    next attempts down (services/login_throttle) without ever refusing the right password."""
+    email = normalise_email(email)
+    login_throttle.wait_before_attempt(email)  # before any query: the wait holds no DB connection
+    user: User | None = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
+        login_throttle.record(email, success=False)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
+        login_throttle.record(email, success=False)
         return None
+    login_throttle.record(email, success=True)
     user.last_login_at = utcnow()
     return user
 
@@ -101,6 +109,8 @@ def issue_token(user: User, ttl_days: int, name: str = "api") -> str:
 
 def user_for_token(plaintext: str) -> User | None:
     """Return the active user owning a valid (unexpired, unrevoked) token."""
+    if not plaintext.startswith(TOKEN_PREFIX):
+        return None  # not one of ours (e.g. the metrics scraper's token): no database lookup
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
     now = utcnow()
     if token is None or token.revoked_at is not None:
@@ -113,8 +123,11 @@ def user_for_token(plaintext: str) -> User | None:
     # Touch at most once a minute, in its own short transaction: the request's session stays read-only
     # (on SQLite a pending write there would hold the write lock until the request ends).
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        # Give the session's connection back first: never hold one pooled connection while waiting for another.
+        token_id = token.id
+        release_connection()
         with db.engine.begin() as connection:
-            connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            connection.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return owner
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from extensions import db
 from models import GeneratedContent, LLMConversation, LLMMessage, User
 from services import ai, content, email_drafts, generation, review
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, Forbidden, NotFound
 from services.generation import Feature
 from services.llm.fallbacks import REASONS
 from services.llm.tokens import estimate_tokens
@@ -155,11 +155,19 @@ def _conversation(draft: GeneratedContent, user: User) -> LLMConversation:
     return conversation
 
 
-def get_conversation(conversation_id: int) -> dict[str, Any]:
-    """A conversation with its messages and the draft it continues."""
+def get_conversation(conversation_id: int, user: User) -> dict[str, Any]:
+    """A conversation with its messages and the draft it continues - for people who work on that kind of draft
+    only: the chat carries what the draft's stored inputs carry (a customer's email, say), which
+    `review.show_draft` hides from everyone else."""
     conversation = db.session.get(LLMConversation, conversation_id)
     if conversation is None:
         raise NotFound(f"No conversation {conversation_id}", details={"conversation_id": conversation_id})
+    content_type = db.session.scalar(
+        select(GeneratedContent.content_type).where(GeneratedContent.conversation_id == conversation.id)
+    ) or conversation.feature
+    if not review.can_write(user, content_type):
+        raise Forbidden(f"Your role '{user.role}' cannot read {content_type} conversations",
+                        details={"required_roles": sorted({review.FEATURE_ROLES.get(content_type, "admin"), "admin"})})
     return conversation_dict(conversation)
 
 

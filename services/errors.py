@@ -56,3 +56,10 @@ class Conflict(AppError):
 
     status = 409
     code = "conflict"
+
+
+class ServiceUnavailable(AppError):
+    """A backend the request needs (Redis, the database) is not answering; retrying shortly may work."""
+
+    status = 503
+    code = "temporarily_unavailable"

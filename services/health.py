@@ -91,3 +91,11 @@ def readiness() -> tuple[bool, dict[str, Any]]:
         checks[name]["ms"] = round((time.perf_counter() - started) * 1000, 2)
     ready = all(c["status"] == "ok" for c in checks.values())
     return ready, checks
+
+
+def readiness_body(ready: bool, checks: dict[str, Any], detailed: bool) -> dict[str, Any]:
+    """The /readyz answer: status and the failing checks' names for anyone; the checks' details (dialect,
+    migration revisions, provider, timings, error kinds) only for admins and the metrics scraper."""
+    failing = sorted(name for name, check in checks.items() if check["status"] != "ok")
+    shown = checks if detailed else {name: {"status": check["status"]} for name, check in checks.items()}
+    return {"status": "ready" if ready else "not_ready", "failing": failing, "checks": shown}

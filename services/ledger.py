@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from extensions import db
@@ -30,27 +34,82 @@ def ledger_user_id(user_id: str | None) -> int | None:
 
 
 class SqlLedgerSink:
-    """Writes one LLMRequest row per call in its own short transaction.
+    """Writes one LLMRequest row per call in its own short transaction; a row that cannot be written now is
+    kept and written later.
 
     A separate Session on the engine (not the request's db.session) means the row is committed even
     when the request that made the call rolls back, and that job threads without an app context can
-    record too. The engine is resolved lazily so create_app never touches the database.
+    record too. The engine is resolved lazily so create_app never touches the database. The request's own
+    connection is released before the provider call (services/db_session.py), so this session never waits
+    for a connection the same request holds. If the database still refuses (pool exhausted, database
+    restarting), the row waits in a bounded in-process backlog that the next successful write drains, so
+    a transient outage loses no ledger rows (only a process exit with a non-empty backlog would; it is logged).
     """
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, backlog_size: int = 10_000) -> None:
         self._app = app
         self._engine: Engine | None = None
+        self._backlog: deque[LedgerRecord] = deque(maxlen=backlog_size)
+        self._lock = threading.Lock()
+
+    @property
+    def backlog(self) -> int:
+        """Rows waiting to be written."""
+        return len(self._backlog)
 
     def record(self, row: LedgerRecord) -> None:
+        """Write the row (then any backlog); on a database error keep it for the next successful write."""
+        try:
+            self._write(row)
+        except IntegrityError:
+            log.exception("ledger row %s cannot be stored", row.request_id)  # retrying would not help
+            return
+        except SQLAlchemyError:
+            with self._lock:
+                if len(self._backlog) == self._backlog.maxlen:
+                    log.error("ledger backlog full: dropping the oldest row %s", self._backlog[0].request_id)
+                self._backlog.append(row)
+            log.warning("ledger row %s kept for a retry (%d waiting)", row.request_id, len(self._backlog),
+                        exc_info=True)
+            return
+        self.drain()
+
+    def drain(self) -> int:
+        """Write waiting rows in order until one fails; return how many were written."""
+        written = 0
+        while True:
+            with self._lock:
+                if not self._backlog:
+                    return written
+                row = self._backlog.popleft()
+            try:
+                self._write(row)
+            except IntegrityError:
+                log.exception("ledger row %s cannot be stored", row.request_id)
+                continue
+            except SQLAlchemyError:
+                with self._lock:
+                    self._backlog.appendleft(row)
+                return written
+            written += 1
+
+    def _write(self, row: LedgerRecord) -> None:
         """Insert the row; a user id that names no user is stored as NULL rather than losing the row."""
         user_id = ledger_user_id(row.user_id)
         try:
             self._insert(row, user_id)
         except IntegrityError:
+            if self._exists(row.request_id):
+                return  # written by an earlier attempt whose commit outcome was unknown
             if user_id is None:
                 raise
             log.warning("ledger row %s: user %s does not exist; stored without user", row.request_id, user_id)
             self._insert(row, None)
+
+    def _exists(self, request_id: str) -> bool:
+        assert self._engine is not None
+        with Session(self._engine) as session:
+            return session.get(LLMRequest, request_id) is not None
 
     def _insert(self, row: LedgerRecord, user_id: int | None) -> None:
         if self._engine is None:
@@ -102,6 +161,8 @@ class ObservingLedgerSink:
             for observe in self.observers:
                 try:
                     observe(row)
+                except (RedisConnectionError, RedisTimeoutError) as exc:  # Redis outage: said once by /readyz
+                    log.warning("ledger observer %r skipped: Redis unavailable (%s)", observe, type(exc).__name__)
                 except Exception:  # monitoring must never fail the call it watches
                     log.exception("ledger observer %r failed for request %s", observe, row.request_id)
 

@@ -28,7 +28,9 @@ def build_backends(app: Flask) -> Backends:
     url = app.config.get("REDIS_URL")
     ttl = int(app.config["EVENT_STREAM_TTL_SECONDS"])
     if url:
-        client = redis.Redis.from_url(url, health_check_interval=30)
+        # Short connect timeout: with Redis down a request fails over (or answers 503) at once instead of
+        # hanging; the read timeout stays above the event streams' 2 s blocking reads.
+        client = redis.Redis.from_url(url, health_check_interval=30, socket_connect_timeout=1.0, socket_timeout=10.0)
         return Backends("redis", client, RedisEventStream(client, ttl_seconds=ttl), RQJobRunner(client))
     return Backends(
         "embedded",

@@ -13,6 +13,9 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from services.events import EventStream, StreamEvent
 
 log = logging.getLogger("planogram.sse")
@@ -22,6 +25,8 @@ TERMINAL_EVENTS = frozenset({"done", "error", "cancelled"})
 # Response headers for every SSE answer: no caching, no proxy buffering (nginx honours X-Accel-Buffering).
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 MIMETYPE = "text/event-stream"
+UNAVAILABLE = {"code": "temporarily_unavailable", "retry": True,
+               "message": "The event store (Redis) is not answering; reconnect in a few seconds to resume"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,11 @@ def relay(
                 return
             wait = min(settings.block_s, max(settings.heartbeat_s - (now - last_write), 0.01))
             batch = events.read(stream, after, block_ms=max(int(wait * 1000), 1))
+    except (RedisConnectionError, RedisTimeoutError):
+        # The event store went away mid-stream: say so (the client may reconnect with Last-Event-ID later)
+        # instead of dropping the connection with an error.
+        reason = "store_unavailable"
+        yield SSEEvent("error", UNAVAILABLE).render()
     finally:
         log.info("sse relay closed", extra={"stream": stream, "events_sent": sent, "reason": reason,
                                             "duration_s": round(clock() - started, 3)})

@@ -7,6 +7,8 @@ import re
 from datetime import UTC, date, datetime
 
 SLOT_CODE = re.compile(r"^([A-Z])([1-9][0-9]?)$")
+# C0 controls and DEL except tab and line breaks (NUL in particular: PostgreSQL text cannot hold it).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_ROWS = 26
 MAX_COLUMNS = 99
 
@@ -18,6 +20,8 @@ def text(value: str, max_len: int = 200) -> str:
         raise ValueError("is required")
     if len(value) > max_len:
         raise ValueError(f"is longer than {max_len} characters")
+    if CONTROL.search(value):
+        raise ValueError("contains control characters (e.g. NUL)")
     return value
 
 

@@ -37,6 +37,10 @@ class BudgetCounter(Protocol):
         """The day's total (settled spend plus open reservations)."""
         ...
 
+    def add(self, day: str, amount: int) -> None:
+        """Add to the day's total without touching the aggregates (spend recorded elsewhere meanwhile)."""
+        ...
+
     def aggregates(self, day: str) -> dict[str, dict[str, int]]:
         """{'feature': {...}, 'model': {...}} settled spend of the day."""
         ...
@@ -71,6 +75,11 @@ class MemoryBudgetCounter:
         """Current total."""
         with self._lock:
             return self._spent.get(day, 0)
+
+    def add(self, day: str, amount: int) -> None:
+        """Add to the total under the lock."""
+        with self._lock:
+            self._spent[day] = self._spent.get(day, 0) + amount
 
     def aggregates(self, day: str) -> dict[str, dict[str, int]]:
         """Copy of the day's aggregates."""
@@ -114,6 +123,13 @@ class RedisBudgetCounter:
     def spent(self, day: str) -> int:
         """GET the total."""
         return int(self._r.get(f"{self._ns}:{day}") or 0)
+
+    def add(self, day: str, amount: int) -> None:
+        """INCRBY the total (keeping its expiry)."""
+        pipe = self._r.pipeline(transaction=True)
+        pipe.incrby(f"{self._ns}:{day}", amount)
+        pipe.expire(f"{self._ns}:{day}", DAY_TTL_S)
+        pipe.execute()
 
     def aggregates(self, day: str) -> dict[str, dict[str, int]]:
         """HGETALL both aggregates."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .budget import BudgetCounter, CostMonitor, MemoryBudgetCounter, RedisBudgetCounter
 from .cache import SemanticCache
 from .cache_backends import CacheBackend, MemoryCacheBackend, RedisCacheBackend
 from .execution import CallExecutor
+from .failover import failover_state
 from .ledger import LedgerSink
 from .pii import PIIRedactor
 from .pipeline import LLMIntegrationPipeline
@@ -48,6 +50,7 @@ def build_pipeline(
     providers: dict[str, Provider] | None = None,
     embedder: Embedder | None = None,
     retry: RetryPolicy | None = None,
+    before_slow_call: Callable[[], object] | None = None,
 ) -> LLMIntegrationPipeline:
     """Wire every part; with a redis-py client the cache, budget and breakers are shared across processes.
 
@@ -85,6 +88,7 @@ def build_pipeline(
         timeout_s=settings.request_timeout_s,
         similarity=similarity,
         prices=prices,
+        before_slow_call=before_slow_call,
     )
 
 
@@ -97,6 +101,9 @@ def _shared_state(
         backend: CacheBackend = RedisCacheBackend(redis, f"{ns}:cache")
         counter: BudgetCounter = RedisBudgetCounter(redis, f"{ns}:budget")
         store: BreakerStore = RedisBreakerStore(redis, f"{ns}:breaker")
+        backend, counter, store = failover_state(
+            backend, counter, store, redis.ping, settings.budget_outage_share, settings.store_retry_s
+        )
     else:
         backend = MemoryCacheBackend(max_entries=settings.cache_max_entries)
         counter, store = MemoryBudgetCounter(), MemoryBreakerStore()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -46,6 +46,7 @@ class LLMIntegrationPipeline:
         timeout_s: float = 30.0,
         similarity: SimilarityLayer | None = None,
         prices: PriceTable | None = None,
+        before_slow_call: Callable[[], object] | None = None,
     ) -> None:
         self.preparer = preparer
         self.executor = executor
@@ -56,6 +57,8 @@ class LLMIntegrationPipeline:
         self.timeout_s = timeout_s
         self.similarity = similarity
         self.prices = prices or PriceTable()
+        # The app hands back resources a call must not pin (its DB connection) before any network wait.
+        self.before_slow_call = before_slow_call
 
     def run(
         self,
@@ -81,6 +84,7 @@ class LLMIntegrationPipeline:
             assert final is not None  # stream() always ends with a result
             return final
         spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
+        self._release()
         prepared = self._prepare(spec)
         hit = self._lookup(prepared)
         if hit is not None:
@@ -107,6 +111,7 @@ class LLMIntegrationPipeline:
     ) -> Iterator[str | StreamError | LLMResult]:
         """Yield text deltas, then a StreamError if the provider stream broke mid-text, then the LLMResult."""
         spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
+        self._release()
         prepared = self._prepare(spec)
         result = self._lookup(prepared)
         if result is None and self.executor is None:
@@ -136,6 +141,11 @@ class LLMIntegrationPipeline:
     def _prepare(self, spec: CallSpec) -> Prepared:
         remaining = self.costs.remaining_fraction() if self.executor is not None else 1.0
         return self.preparer.prepare(spec, remaining)
+
+    def _release(self) -> None:
+        """Before the prompt, cache, embedding and provider round trips: let the app release what it holds."""
+        if self.before_slow_call is not None:
+            self.before_slow_call()
 
     def _request(self, prepared: Prepared, extra: Sequence[ChatMessage] = ()) -> CompletionRequest:
         assert prepared.rendered is not None and prepared.prompt is not None

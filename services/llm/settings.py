@@ -46,6 +46,10 @@ class LLMSettings:
     retry_total_s: float = 20.0
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
+    # While Redis is unreachable each process may spend this share of the last known headroom (failover.py).
+    budget_outage_share: float = 0.05
+    # After a Redis error, skip Redis for this long before trying it again.
+    store_retry_s: float = 5.0
     embedding_model: str = "text-embedding-3-small"
     similarity_features: frozenset[str] = frozenset()
     similarity_threshold: float = 0.95

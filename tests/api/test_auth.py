@@ -169,3 +169,35 @@ def test_token_use_is_recorded_without_a_pending_write_in_the_request(
     with app.app_context():
         stamps = list(db.session.scalars(select(ApiToken.last_used_at)))
     assert len(stamps) == 1 and stamps[0] is not None
+
+
+def test_one_address_spraying_many_accounts_hits_the_address_limit(make_app: Any) -> None:
+    client = make_app(RATELIMIT_LOGIN="5 per minute").test_client()
+    codes = [client.post("/api/auth/token", json={"email": f"user{n}@example.com", "password": "guess"}).status_code
+             for n in range(8)]
+    assert codes == [401] * 5 + [429] * 3  # different accounts, one address: the hard limit applies
+
+
+def test_failed_attempts_slow_an_account_down_but_never_lock_its_owner_out(
+    make_app: Any, monkeypatch: Any
+) -> None:
+    from extensions import db
+    from services import auth, login_throttle
+
+    app = make_app(LOGIN_FREE_FAILURES=2, LOGIN_DELAY_BASE_SECONDS=1.0, LOGIN_DELAY_MAX_SECONDS=8.0,
+                   RATELIMIT_LOGIN="1000 per minute")
+    with app.app_context():
+        auth.create_user("owner@example.com", "correct-horse-1", "viewer")
+        db.session.commit()
+    waits: list[float] = []
+    monkeypatch.setattr(login_throttle, "sleep", waits.append)  # observe the delay instead of sleeping it
+    attacker, owner = app.test_client(), app.test_client()
+    for _ in range(6):
+        wrong = attacker.post("/api/auth/token", json={"email": "Owner@Example.com", "password": "guess"})
+        assert wrong.status_code == 401
+    assert waits == [1.0, 2.0, 4.0, 8.0]  # free failures, then doubling up to the cap
+    right = owner.post("/api/auth/token", json={"email": "owner@example.com", "password": "correct-horse-1"})
+    assert right.status_code == 201  # slowed (8 s) but never refused
+    assert waits[-1] == 8.0
+    again = owner.post("/api/auth/token", json={"email": "owner@example.com", "password": "correct-horse-1"})
+    assert again.status_code == 201 and len(waits) == 5  # a success forgot the failures: no wait now

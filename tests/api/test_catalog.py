@@ -111,9 +111,9 @@ def test_unexpected_error_is_500_json_without_trace(make_app: Any, viewer: dict[
     assert b"secret internals" not in response.data and b"Traceback" not in response.data
 
 
-def test_health_and_readiness(client: Any) -> None:
+def test_health_and_readiness(client: Any, admin: dict[str, Any]) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
-    ready = client.get("/readyz")
+    ready = client.get("/readyz", headers=admin["headers"])
     assert ready.status_code == 200
     checks = ready.json["checks"]
     assert checks["database"]["status"] == "ok" and checks["migrations"]["status"] == "ok"

@@ -166,3 +166,33 @@ def test_validate_data_reports_like_an_import_and_changes_nothing(
     assert counts(app) == dict.fromkeys(counts(app), 0)
     denied = client.post("/api/planogram/validate-data", headers=viewer["headers"], data=upload(GOOD))
     assert denied.status_code == 403
+
+
+def import_errors(client: Any, user: dict[str, Any], name: str, data: bytes) -> list[dict[str, Any]]:
+    response = client.post("/api/imports", headers=user["headers"], data={"f": (io.BytesIO(data), name)})
+    assert response.status_code == 422, response.json
+    return response.json["error"]["details"]["errors"]  # type: ignore[no-any-return]
+
+
+def test_duplicate_header_columns_are_rejected(app: Flask, client: Any, merchandiser: dict[str, Any]) -> None:
+    data = b"sku,name,category,price,Price\nX,Thing,snacks,1,2\n"
+    assert import_errors(client, merchandiser, "products.csv", data) == [
+        {"file": "products.csv", "line": 1, "column": "price",
+         "reason": "column appears twice in the header (columns 4 and 5)"}]
+    assert counts(app)["products"] == 0
+
+
+def test_an_encoding_error_is_reported_on_its_own_line(client: Any, merchandiser: dict[str, Any]) -> None:
+    data = GOOD["products.csv"].encode() + "LATIN,Caf\u00e9 latte,coffee,2.00\n".encode("latin-1")
+    errors = import_errors(client, merchandiser, "products.csv", data)
+    assert [(e["line"], e["column"]) for e in errors] == [(6, None)]
+    assert "not valid UTF-8" in errors[0]["reason"] and "0xe9" in errors[0]["reason"]
+    second = import_errors(client, merchandiser, "products.csv", b"sku,name,category,price\nA,Caf\xe9,x,1\n")
+    assert [e["line"] for e in second] == [2]
+
+
+def test_control_characters_in_names_are_rejected(client: Any, merchandiser: dict[str, Any]) -> None:
+    data = b"sku,name,category,price\nNUL,Bad\x00name,snacks,1.00\n"
+    errors = import_errors(client, merchandiser, "products.csv", data)
+    assert [(e["line"], e["column"], e["reason"]) for e in errors] == [
+        (2, "name", "contains control characters (e.g. NUL)")]

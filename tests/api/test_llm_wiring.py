@@ -199,9 +199,10 @@ def test_owner_reads_their_own_ledger_row(app: Flask, client: Any, viewer: dict[
     with app.test_request_context():
         owner = user_for_token(viewer["token"])
         assert owner is not None
-        result = pipeline().run("caption", "caption", CAPTION_VARS, user_id=str(owner.id))
+        owner_id = owner.id  # the call releases the session's connection: its objects reload on next access
+        result = pipeline().run("caption", "caption", CAPTION_VARS, user_id=str(owner_id))
     row = ledger(client, viewer, result.request_id)
-    assert row.status_code == 200 and row.json["user_id"] == owner.id
+    assert row.status_code == 200 and row.json["user_id"] == owner_id
 
 
 def test_ledger_row_survives_a_rollback_of_the_request_session(app: Flask) -> None:

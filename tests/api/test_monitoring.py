@@ -312,18 +312,25 @@ def _server_error() -> Any:
     return ServerError("boom")
 
 
-def test_healthz_is_public_and_readyz_reports_each_check(client: Any) -> None:
+def test_healthz_is_public_and_readyz_reports_each_check(client: Any, admin: dict[str, Any]) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     body = client.get("/readyz")
-    assert body.status_code == 200 and body.json["status"] == "ready"
-    assert set(body.json["checks"]) == {"database", "migrations", "redis", "workers", "llm_provider"}
-    assert all(c["status"] == "ok" for c in body.json["checks"].values())
-    assert body.json["checks"]["llm_provider"]["provider"] == "anthropic"
+    assert body.status_code == 200 and body.json["status"] == "ready" and body.json["failing"] == []
+    assert body.json["checks"] == {name: {"status": "ok"} for name in
+                                   ("database", "migrations", "redis", "workers", "llm_provider")}
+    for secret in (b"sqlite", b"anthropic", b"head", b"current"):  # no dialect, revision or provider for strangers
+        assert secret not in body.data
+    detailed = client.get("/readyz", headers=admin["headers"]).json
+    assert detailed["checks"]["llm_provider"]["provider"] == "anthropic"
+    assert detailed["checks"]["database"]["dialect"] == "sqlite"
 
 
 def test_readyz_is_503_when_redis_is_down(make_app: Callable[..., Flask]) -> None:
-    app = make_app(REDIS_URL="redis://127.0.0.1:9/0", RATELIMIT_STORAGE_URI="memory://")
-    response = app.test_client().get("/readyz")
+    app = make_app(REDIS_URL="redis://127.0.0.1:9/0", RATELIMIT_STORAGE_URI="memory://", METRICS_TOKEN="scrape-me")
+    public = app.test_client().get("/readyz")
+    assert public.status_code == 503 and public.json["failing"] == ["redis", "workers"]
+    assert public.json["checks"]["redis"] == {"status": "fail"}
+    response = app.test_client().get("/readyz", headers={"Authorization": "Bearer scrape-me"})
     assert response.status_code == 503 and response.json["status"] == "not_ready"
     checks = response.json["checks"]
     assert checks["redis"] == {"status": "fail", "error": "ConnectionError", "ms": checks["redis"]["ms"]}
@@ -332,8 +339,9 @@ def test_readyz_is_503_when_redis_is_down(make_app: Callable[..., Flask]) -> Non
 
 
 def test_readyz_is_503_when_migrations_are_not_applied(make_app: Callable[..., Flask], tmp_path: Any) -> None:
-    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'empty.db'}")
-    response = app.test_client().get("/readyz")
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'empty.db'}", METRICS_TOKEN="scrape-me")
+    response = app.test_client().get("/readyz", headers={"Authorization": "Bearer scrape-me"})
+    assert app.test_client().get("/readyz").json["failing"] == ["migrations"]
     assert response.status_code == 503
     assert response.json["checks"]["migrations"]["status"] == "fail"
     assert response.json["checks"]["migrations"]["current"] == []

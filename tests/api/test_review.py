@@ -222,6 +222,24 @@ def test_chat_on_an_email_draft_keeps_pii_away_from_the_provider(
     assert turn["draft"]["content"] == "Hello,\n\nWe will write to sam@example.com today.\n\nThe Vending Team"
 
 
+def test_a_conversation_is_visible_only_to_those_who_see_the_drafts_inputs(
+    client: Any, agent: dict[str, Any], marketer: dict[str, Any], make_user: Any, fake: FakeLLMServer
+) -> None:
+    fake.add(text=answer(subject="Re", body="Hello,\n\nThanks.\n\nThe Vending Team", confidence=0.8), times=2)
+    email = client.post("/api/email/draft", headers=agent["headers"], json={
+        "body": "My card was charged twice, write to sam@example.com", "response_type": "complaint"}).json
+    turn = client.post(f"/api/drafts/{email['draft_id']}/chat", json={"message": "Warmer"},
+                       headers=agent["headers"]).json
+    path = f"/api/conversations/{turn['conversation']['id']}"
+    assert client.get(path, headers=agent["headers"]).status_code == 200
+    assert client.get(path, headers=make_user("admin")["headers"]).status_code == 200
+    for outsider in (make_user("viewer"), marketer):
+        denied = client.get(path, headers=outsider["headers"])
+        assert denied.status_code == 403 and b"sam@example.com" not in denied.data
+        draft = client.get(f"/api/drafts/{email['draft_id']}", headers=outsider["headers"]).json
+        assert draft["input"] is None  # the same rule as the draft's stored inputs
+
+
 @pytest.mark.parametrize("provider", [None])
 def test_chat_without_a_provider_leaves_the_draft_unchanged(client: Any, marketer: dict[str, Any]) -> None:
     draft = client.post("/api/content/caption", json={"products": ["COLA"]}, headers=marketer["headers"]).json
