@@ -80,8 +80,8 @@ def affinity(
     sizes = np.asarray(incidence.sum(axis=1)).ravel()
     together = (incidence.T @ incidence).tocoo()
     single = np.asarray(incidence.sum(axis=0)).ravel()
-    k = max(len(skus), 2)
-    m_tests = k * (k - 1) / 2
+    n_skus = max(len(skus), 2)
+    m_tests = n_skus * (n_skus - 1) / 2
     pairs: list[AffinityPair] = []
     for i, j, count in zip(together.row.tolist(), together.col.tolist(), together.data.tolist(), strict=True):
         if i >= j or count < min_count:
@@ -143,9 +143,9 @@ def _incidence(parts: Sequence[SalesData], window_s: int) -> tuple[sp.csr_matrix
     skus = list(vocab)
     if n_baskets == 0:
         return None, skus
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    incidence = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_baskets, len(skus)))
+    basket_of = np.concatenate(rows)
+    sku_of = np.concatenate(cols)
+    incidence = sp.csr_matrix((np.ones(len(basket_of)), (basket_of, sku_of)), shape=(n_baskets, len(skus)))
     incidence.sum_duplicates()
     incidence.data[:] = 1.0  # a sku bought twice in one basket counts once
     return incidence, skus

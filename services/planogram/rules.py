@@ -256,16 +256,19 @@ def _price_ladder(cabinet: Cabinet, products: Catalog, mapping: dict[str, str]) 
     for row in by_row.values():
         row.sort(key=lambda s: s.col)
         for left, right in itertools.pairwise(row):
-            a, b = mapping.get(left.code), mapping.get(right.code)
-            if a is None or b is None or a not in products or b not in products or a == b:
+            left_sku, right_sku = mapping.get(left.code), mapping.get(right.code)
+            if left_sku is None or right_sku is None or left_sku == right_sku:
                 continue
-            pa, pb = products[a], products[b]
-            if pa.category == pb.category and pb.price < pa.price * (1 - PRICE_LADDER_TOLERANCE):
+            if left_sku not in products or right_sku not in products:
+                continue
+            left_price, right_price = products[left_sku].price, products[right_sku].price
+            same_category = products[left_sku].category == products[right_sku].category
+            if same_category and right_price < left_price * (1 - PRICE_LADDER_TOLERANCE):
                 message = (
-                    f"{b} ({pb.price:.2f}) right of {a} ({pa.price:.2f}): within a category "
+                    f"{right_sku} ({right_price:.2f}) right of {left_sku} ({left_price:.2f}): within a category "
                     "prices should rise left to right"
                 )
-                out.append(_soft(right.code, b, "price_ladder", message))
+                out.append(_soft(right.code, right_sku, "price_ladder", message))
     return out
 
 
