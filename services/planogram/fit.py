@@ -73,22 +73,27 @@ class _Layout:
 
     @property
     def row(self) -> int:
+        """First row effect."""
         return self.n_skus
 
     @property
     def col(self) -> int:
+        """First column effect."""
         return self.n_skus + self.n_rows
 
     @property
     def dow(self) -> int:
+        """First weekday effect."""
         return self.n_skus + self.n_rows + self.n_cols
 
     @property
     def trend(self) -> int:
+        """The trend coefficient."""
         return self.n_skus + self.n_rows + self.n_cols + 7
 
     @property
     def size(self) -> int:
+        """Length of the parameter vector."""
         return self.n_skus + self.n_rows + self.n_cols + 7 + 1
 
 
