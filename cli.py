@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -88,15 +89,17 @@ def import_data(directory: Path, quiet: bool) -> None:
 
 @click.command("seed-demo")
 @with_appcontext
-@click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same day -> same data).")
+@click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same end day -> same data).")
 @click.option("--days", default=90, show_default=True, help="Days of sales history.")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day of sales, YYYY-MM-DD (default: today).")
 @click.option("--if-empty", is_flag=True, help="Only seed when the database has no devices.")
-def seed_demo_command(seed: int, days: int, if_empty: bool) -> None:
+def seed_demo_command(seed: int, days: int, end: datetime | None, if_empty: bool) -> None:
     """Create the labelled demo fleet (devices, products, planograms, sales)."""
     if if_empty and db.session.scalar(select(func.count(Device.id))):
         click.echo("Devices exist; demo seeding skipped.")
         return
-    report = seed_demo(seed=seed, days=days)
+    report = seed_demo(seed=seed, days=days, end=end.date() if end else None)
     db.session.commit()
     click.echo("Demo fleet seeded (all names start with 'Demo:' and skus with 'DEMO-').")
     _print_report(report)

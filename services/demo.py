@@ -106,10 +106,11 @@ def _assign(device: DeviceRow, demand: dict[str, float], seed: int, index: int) 
 
 
 def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFiles:
-    """Build products, devices, planograms and ``days`` of sales with weekly, position and basket effects."""
+    """Build products, devices, planograms and ``days`` of sales ending on ``end`` (default today), with weekly,
+    position and basket effects; the same seed and end give the same files."""
     rng = random.Random(seed)
     end = end or datetime.now(UTC).date()
-    start = end - timedelta(days=days)
+    start = end - timedelta(days=days - 1)
     prices = {p[0]: p[3] for p in PRODUCTS}
     files = {
         "products.csv": _csv(
@@ -192,16 +193,17 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def seed_demo(seed: int = 42, days: int = 90) -> ImportReport:
-    """Import the generated demo export; like any import, running it twice changes nothing."""
-    demo = generate(seed, days)
+def seed_demo(seed: int = 42, days: int = 90, end: date | None = None) -> ImportReport:
+    """Import the generated demo export (``end``: last day of sales, None = today); running it twice changes
+    nothing."""
+    demo = generate(seed, days, end)
     report = run_import({name: io.BytesIO(text.encode()) for name, text in demo.files.items()})
     device_ids = [d[0] for d in DEVICES]
     db.session.execute(update(Device).where(Device.device_id.in_(device_ids)).values(is_demo=True)
                        .execution_options(synchronize_session=False))
     db.session.execute(update(Product).where(Product.sku.in_([p[0] for p in PRODUCTS])).values(is_demo=True)
                        .execution_options(synchronize_session=False))
-    seed_content_demo(seed)
+    seed_content_demo(seed, end)
     return report
 
 
@@ -253,11 +255,12 @@ def generate_content(seed: int = 42, end: date | None = None) -> dict[str, str]:
     }
 
 
-def seed_content_demo(seed: int = 42) -> None:
-    """Import the demo posts and orders (flagged is_demo); running it twice changes nothing."""
+def seed_content_demo(seed: int = 42, end: date | None = None) -> None:
+    """Import the demo posts and orders up to ``end`` (None = today), flagged is_demo; running it twice changes
+    nothing."""
     from services.imports.orders_file import import_orders
     from services.imports.posts_file import import_posts
 
-    files = generate_content(seed)
+    files = generate_content(seed, end)
     import_posts(io.BytesIO(files["posts.csv"].encode()), demo=True)
     import_orders(io.BytesIO(files["orders.csv"].encode()), demo=True)

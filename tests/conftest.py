@@ -14,14 +14,27 @@ from typing import Any
 
 import pytest
 import redis
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
 from config import TestConfig
 from extensions import db
+from tests.clock import FIXED_NOW
 
 REDIS_MODE = os.environ.get("TEST_MODE") == "redis"
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[time_machine.Coordinates]:
+    """Every test starts at FIXED_NOW and the clock ticks on from there (shift it with ``clock.shift``).
+
+    Only wall-clock reads move (datetime.now, date.today, time.time); monotonic timers stay real, so
+    timeouts still work. Child processes and the browser keep their own clocks.
+    """
+    with time_machine.travel(FIXED_NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

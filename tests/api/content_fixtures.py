@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from config import BASE_DIR
 from extensions import db
 from services.imports import run_import
 from services.prompts import PromptRegistry
+from tests.clock import FIXED_NOW
 from tests.csvdata import GOOD
 from tests.fake_llm import FakeLLMServer
 
@@ -43,7 +44,7 @@ def sales_csv(today: datetime) -> str:
 def seed_catalog() -> None:
     """Products, devices, planograms and sales through the normal import path."""
     files = {name: GOOD[name] for name in ("products.csv", "devices.csv", "planograms.csv")}
-    files["sales.csv"] = sales_csv(datetime.now(UTC))
+    files["sales.csv"] = sales_csv(FIXED_NOW)
     run_import({name: io.BytesIO(text.encode()) for name, text in files.items()})
 
 

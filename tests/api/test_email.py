@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from services.email_checks import check_reply, injection_signals
 from services.orders import OrderFacts, Policy
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import answer
+from tests.clock import FIXED_NOW
 from tests.fake_llm import FakeLLMServer
 
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
@@ -23,7 +24,7 @@ app, fake, provider, marketer, agent = fx.app, fx.fake, fx.provider, fx.marketer
 CUSTOMER_EMAIL = "jane.doe@example.org"
 PHONE = "+1 (415) 555-0142"
 CARD = "4111 1111 1111 1111"
-NOW = datetime.now(UTC)
+NOW = FIXED_NOW
 
 
 def draft(client: Any, user: dict[str, Any], **body: Any) -> Any:

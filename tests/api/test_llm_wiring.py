@@ -17,6 +17,7 @@ from services.ledger import SqlLedgerSink
 from services.llm import ConfigError, LedgerRecord, PriceTable
 from services.llm.types import Usage
 from services.prompts import PromptRegistry
+from tests.clock import FIXED_NOW
 from tests.fake_llm import FakeLLMServer
 
 CAPTION_VARS = {"product_name": "Sparkling Water 500ml", "platform": "instagram", "style": "casual",
@@ -216,9 +217,8 @@ def test_ledger_row_survives_a_rollback_of_the_request_session(app: Flask) -> No
 
 def test_sql_ledger_sink_works_from_a_thread_without_app_context(app: Flask) -> None:
     import threading
-    from datetime import UTC, datetime
 
-    now = datetime.now(UTC)
+    now = FIXED_NOW
     record = LedgerRecord("r" * 32, "thread_feature", None, None, None, "p", 1, "A", 1, 2, 0, 0.5, 3.0,
                           "fallback", "no_provider", False, True, "999999", now, now, 0)
     sink = SqlLedgerSink(app)

@@ -21,6 +21,7 @@ from models import GeneratedContent, LLMRequest, User
 from services.ledger import SqlLedgerSink
 from services.llm import LedgerRecord
 from services.prompts import PromptRegistry
+from tests.clock import FIXED_TODAY, days_ago
 from tests.fake_llm import FakeLLMServer
 
 CAPTION = {"platform": "instagram", "style": "casual", "max_chars": 150}
@@ -74,7 +75,7 @@ def make_calls(app: Flask, fake: FakeLLMServer, users: list[int]) -> dict[str, A
         fake.add(text="this is not JSON at all", times=2)  # the answer and its one repair turn
         results.append(llm.run("content_caption", "caption", {**CAPTION, "product_name": "Gum"},
                                schema=Caption, user_id=str(users[-1])))
-    old = datetime.now(UTC) - timedelta(days=10)
+    old = days_ago(10)
     SqlLedgerSink(app).record(LedgerRecord(
         "old" + "0" * 29, "content_caption", "anthropic", "claude-haiku-5-5", "fast", "caption", 1, "A",
         100, 20, 0, 0.25, 900.0, "ok", None, False, False, None, old, old, 1))
@@ -162,7 +163,7 @@ def test_usage_by_day_covers_every_day_with_spend_against_the_budget(
     app: Flask, client: Any, admin: dict[str, Any], fake: FakeLLMServer
 ) -> None:
     make_calls(app, fake, [user_id(app, admin)])
-    today = datetime.now(UTC).date()
+    today = FIXED_TODAY
     start = today - timedelta(days=12)
     body = get(client, admin, f"/api/planogram/ai-usage?group_by=day&from={start}&to={today}")
     assert [g["key"] for g in body["groups"]] == [str(start + timedelta(days=n)) for n in range(13)]

@@ -19,6 +19,7 @@ from services.demo import seed_demo
 from services.optimization_explain import LABEL
 from services.planogram_data import DATA, MODELS
 from services.prompts import PromptRegistry
+from tests.clock import DEMO_END
 from tests.conftest import REDIS_MODE
 from tests.fake_llm import FakeLLMServer
 
@@ -68,7 +69,7 @@ def app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | Non
     DATA.clear()
     with app.app_context():
         PromptRegistry(BASE_DIR / "prompts").sync()
-        seed_demo(seed=4, days=45)
+        seed_demo(seed=4, days=45, end=DEMO_END)
         db.session.commit()
     return app
 

@@ -11,6 +11,7 @@ from flask import Flask
 from extensions import db
 from services.demo import seed_demo
 from services.planogram_data import DATA, MODELS
+from tests.clock import DEMO_END
 
 OFFICE = "DEMO-OFF-01"
 
@@ -20,7 +21,7 @@ def fleet(app: Flask) -> None:
     MODELS.clear()
     DATA.clear()
     with app.app_context():
-        seed_demo(seed=6, days=30)
+        seed_demo(seed=6, days=30, end=DEMO_END)
         db.session.commit()
 
 

@@ -23,6 +23,7 @@ from extensions import db
 from models import LLMRequest
 from services.prompts import PromptRegistry
 from tests.browser.conftest import ARTIFACTS
+from tests.clock import DEMO_END
 from tests.fake_llm import FakeLLMServer
 
 pytestmark = pytest.mark.slow
@@ -108,7 +109,7 @@ def monitored_server(make_app: Any, fake_server: FakeLLMServer) -> Iterator[dict
                    LLM_TIMEOUT_SECONDS=5.0, AB_MIN_REVIEWS=3,
                    RATELIMIT_ENABLED=False)
     with app.app_context():
-        seed_demo(seed=5, days=14)
+        seed_demo(seed=5, days=14, end=DEMO_END)
         PromptRegistry(BASE_DIR / "prompts").sync()
         auth.create_user("admin@example.com", "browser-pass-1", "admin")
         auth.create_user("viewer@example.com", "browser-pass-1", "viewer")
