@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from services.prompts import PromptRegistry
 from tests.clock import DEMO_END
 from tests.conftest import REDIS_MODE
 from tests.fake_llm import FakeLLMServer
+from tests.waiting import events_until, wait_for
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
 TERMINAL = {"done", "error", "cancelled"}
@@ -139,14 +139,16 @@ class Stream:
         return parse(text)
 
     def until(self, stop: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Read until ``stop(event)``; the relay blocks for the next event (or heartbeat) between chunks."""
         seen: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for event in self.next_events():
+        for chunk in self.chunks:
+            text = chunk.decode() if isinstance(chunk, bytes) else chunk
+            self.raw.append(text)
+            for event in parse(text):
                 seen.append(event)
                 if stop(event):
                     return seen
-        raise AssertionError(f"stream did not reach the expected event: {seen}")
+        raise AssertionError(f"stream ended before the expected event: {seen}")
 
     def rest(self) -> list[dict[str, Any]]:
         return self.until(lambda e: e.get("event") in TERMINAL)
@@ -178,23 +180,19 @@ def stored(app: Flask, job_id: str) -> list[Any]:
 
 
 def wait_for_stored(app: Flask, job_id: str, kind: str) -> list[Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        items = stored(app, job_id)
-        if any(e.type == kind for e in items):
-            return items
-        time.sleep(0.05)
-    raise AssertionError(f"no {kind} event: {[e.type for e in stored(app, job_id)]}")
+    """The job's stored events up to the first ``kind`` event (blocking reads of its stream)."""
+    return events_until(app, f"opt:{job_id}", lambda seen: any(e.type == kind for e in seen))
 
 
 def wait_until_finished(app: Flask, job_id: str) -> None:
+    """Until the job function has returned (the runner's status: no event marks it)."""
     from services.runtime import backends
 
-    deadline = time.monotonic() + 60
-    with app.app_context():
-        while backends().jobs.status(job_id) not in {"finished", "failed"}:
-            assert time.monotonic() < deadline, backends().jobs.status(job_id)
-            time.sleep(0.05)
+    def ended() -> bool:
+        with app.app_context():
+            return backends().jobs.status(job_id) in {"finished", "failed"}
+
+    wait_for(ended, f"job {job_id} returned")
 
 
 def explanation_text(events: list[dict[str, Any]]) -> str:
@@ -261,14 +259,17 @@ def test_the_steps_objectives_are_the_engines_values_of_each_planogram(
     from services.planogram_data import load_device, model_for
 
     events = only_events(Stream(start(client, merchandiser, objective="revenue")).rest())
+    assert events[-1]["event"] == "done"
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress, "the stream sent no progress event: nothing was compared"
     with app.app_context():
         data = load_device(OFFICE)
-        for e in events:
-            if e["event"] == "progress":
-                plan = planogram_from(data, e["data"]["planogram"])
-                value = planogram_objective(model_for(data), data.cabinet, data.products, plan,
-                                            ValueParams(objective="revenue"))
-                assert e["data"]["objective"] == pytest.approx(value, abs=1e-3)
+        for e in progress:
+            plan = planogram_from(data, e["data"]["planogram"])
+            value = planogram_objective(model_for(data), data.cabinet, data.products, plan,
+                                        ValueParams(objective="revenue"))
+            assert e["data"]["objective"] == pytest.approx(value, abs=1e-3)
+    assert progress[-1]["data"]["objective"] == pytest.approx(events[-1]["data"]["objective"], abs=1e-3)
 
 
 def test_last_event_id_resumes_the_same_job_without_restarting_it(
