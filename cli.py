@@ -201,6 +201,6 @@ def prompts_list(include_inactive: bool) -> None:
 @click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer.")
 def fake_llm(host: str, port: int, failure_rate: float, latency: float) -> None:
     """Run the fake Anthropic/OpenAI provider (local development and tests only; no network, no keys)."""
-    from tests.fake_llm.__main__ import main
+    from devtools.fake_llm.__main__ import main
 
     main(["--host", host, "--port", str(port), "--failure-rate", str(failure_rate), "--latency", str(latency)])

@@ -1,7 +1,7 @@
 """Pipeline overhead benchmark: added latency over the raw SDK call, and the cache-hit path.
 
 Run: .venv/bin/python bench/pipeline_bench.py [--calls 300] [--redis redis://127.0.0.1:6379/0]
-Both paths talk to the same in-process fake provider (tests/fake_llm), so network and server time cancel out.
+Both paths talk to the same in-process fake provider (devtools/fake_llm), so network and server time cancel out.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 import anthropic
 import redis
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import (
     InMemoryLedger,
     InMemoryPromptSource,
@@ -28,7 +29,6 @@ from services.llm import (
 )
 from services.llm.providers import AnthropicProvider, Provider
 from services.llm.types import Completion, CompletionRequest, StreamEvent
-from tests.fake_llm import FakeLLMServer
 
 PROMPT = PromptVersion(
     "bench", 1, "You are a vending analyst. Be brief.", "Summarise: {{ note }}", ("note",), tier="fast"

@@ -19,7 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from config import TestConfig
+from config import BASE_DIR, TestConfig
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from tests.clock import FIXED_NOW
 
@@ -56,12 +57,50 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
-def fake_server() -> Iterator[Any]:
+def fake_server() -> Iterator[FakeLLMServer]:
     """One fake Anthropic/OpenAI provider for the session (127.0.0.1, random port)."""
-    from tests.fake_llm import FakeLLMServer
-
     with FakeLLMServer() as server:
         yield server
+
+
+@pytest.fixture
+def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    """The session's fake provider with a clean script for this test (and for the next one)."""
+    fake_server.script.reset()
+    yield fake_server
+    fake_server.script.reset()
+
+
+@pytest.fixture
+def provider() -> str | None:
+    """The provider `make_llm_app` wires: "anthropic", "openai" or None (rule-based only); tests parametrize it."""
+    return "anthropic"
+
+
+def llm_settings(provider: str | None, url: str) -> dict[str, Any]:
+    """App settings that point ``provider``'s real SDK at the fake server at ``url``."""
+    if provider == "anthropic":
+        return {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
+                "LLM_TIMEOUT_SECONDS": 5.0}
+    if provider == "openai":
+        return {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": f"{url}/v1",
+                "LLM_TIMEOUT_SECONDS": 5.0}
+    return {"LLM_PROVIDER": None}
+
+
+@pytest.fixture
+def make_llm_app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None) -> Callable[..., Flask]:
+    """Factory: an app wired to the fake provider (``provider``) with the real prompts/ synced; keywords override."""
+    from services.prompts import PromptRegistry
+
+    def factory(**overrides: Any) -> Flask:
+        app = make_app(**{**llm_settings(provider, fake.url), **overrides})
+        with app.app_context():
+            PromptRegistry(BASE_DIR / "prompts").sync()
+            db.session.commit()
+        return app
+
+    return factory
 
 
 @pytest.fixture(scope="session")

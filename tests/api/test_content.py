@@ -10,15 +10,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest, SocialPost
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import CAPTION_OK, answer
 from tests.clock import DEMO_END, FIXED_TODAY, days_ago
-from tests.fake_llm import FakeLLMServer
 
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
-app, fake, provider, marketer, agent = fx.app, fx.fake, fx.provider, fx.marketer, fx.agent
+app, marketer, agent = fx.app, fx.marketer, fx.agent
 
 RESULT_KEYS = {"text", "data", "model", "tier", "tokens_in", "tokens_out", "cost_usd", "cached", "fallback_used",
                "confidence", "latency_ms", "request_id", "draft_id", "draft", "label", "flags"}

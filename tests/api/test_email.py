@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest
 from services.email_checks import check_reply, injection_signals
@@ -16,10 +17,9 @@ from services.orders import OrderFacts, Policy
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import answer
 from tests.clock import FIXED_NOW
-from tests.fake_llm import FakeLLMServer
 
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
-app, fake, provider, marketer, agent = fx.app, fx.fake, fx.provider, fx.marketer, fx.agent
+app, marketer, agent = fx.app, fx.marketer, fx.agent
 
 CUSTOMER_EMAIL = "jane.doe@example.org"
 PHONE = "+1 (415) 555-0142"

@@ -4,7 +4,7 @@ alerts and readiness. The ledger is filled by real pipeline calls against the fa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,14 +15,12 @@ from pydantic import BaseModel
 from scipy.stats import fisher_exact
 from sqlalchemy import func, select
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest, User
 from services.ledger import SqlLedgerSink
 from services.llm import LedgerRecord
-from services.prompts import PromptRegistry
 from tests.clock import FIXED_TODAY, days_ago
-from tests.fake_llm import FakeLLMServer
 
 CAPTION = {"platform": "instagram", "style": "casual", "max_chars": 150}
 HASHTAGS = {"platform": "tiktok", "max_hashtags": 8}
@@ -33,24 +31,8 @@ class Caption(BaseModel):
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
-
-
-def llm_config(url: str, **extra: Any) -> dict[str, Any]:
-    return {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
-            "LLM_TIMEOUT_SECONDS": 5.0, **extra}
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer) -> Flask:
-    app = make_app(**llm_config(fake.url))
-    with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        db.session.commit()
-    return app
+def app(make_llm_app: Callable[..., Flask]) -> Flask:
+    return make_llm_app()
 
 
 def user_id(app: Flask, user: dict[str, Any]) -> int:

@@ -9,15 +9,15 @@ import pytest
 from flask import Flask
 from rapidfuzz.distance import Levenshtein
 
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import LLMRequest
 from services.conversations import Turn, budget_history
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import answer
-from tests.fake_llm import FakeLLMServer
 
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
-app, fake, provider, marketer, agent = fx.app, fx.fake, fx.provider, fx.marketer, fx.agent
+app, marketer, agent = fx.app, fx.marketer, fx.agent
 
 
 def caption_answer(text: str) -> str:

@@ -12,15 +12,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from services.demo import seed_demo
 from services.optimization_explain import LABEL
 from services.planogram_data import DATA, MODELS
-from services.prompts import PromptRegistry
 from tests.clock import DEMO_END
 from tests.conftest import REDIS_MODE
-from tests.fake_llm import FakeLLMServer
 from tests.waiting import events_until, wait_for
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
@@ -40,15 +38,8 @@ AI_ANSWER = {
 
 @pytest.fixture
 def provider() -> str | None:
-    """The LLM provider the app is configured with (None: rule-based only); tests parametrize it."""
+    """Rule-based explanations unless a test parametrizes a provider (the root fixture's default is one)."""
     return None
-
-
-@pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
 
 
 @pytest.fixture
@@ -58,17 +49,11 @@ def settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None,
-        settings: dict[str, Any]) -> Flask:
-    llm: dict[str, Any] = {"LLM_PROVIDER": None}
-    if provider == "anthropic":
-        llm = {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url,
-               "LLM_TIMEOUT_SECONDS": 5.0}
-    app = make_app(**llm, **settings)
+def app(make_llm_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
+    app = make_llm_app(**settings)
     MODELS.clear()
     DATA.clear()
     with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
         seed_demo(seed=4, days=45, end=DEMO_END)
         db.session.commit()
     return app

@@ -6,10 +6,12 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 from config import BASE_DIR
@@ -57,12 +59,18 @@ def live_server(make_app: Any) -> Iterator[dict[str, Any]]:
         seed_demo(seed=5, days=21, end=DEMO_END)
         auth.create_user("admin@example.com", "browser-pass-1", "admin")
         db.session.commit()
+    with serve(app) as url:
+        yield {"url": url, "email": "admin@example.com", "password": "browser-pass-1", "app": app}
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` from a background thread on a free localhost port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "email": "admin@example.com",
-               "password": "browser-pass-1", "app": app}
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(5)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import PromptError, PromptVersion, choose_variant
 from services.llm.prompts import PromptRenderer
-from tests.fake_llm import FakeLLMServer
 
 from .conftest import PROMPTS, Harness
 

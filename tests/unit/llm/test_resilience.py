@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import redis
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import LLMResult, StreamError
-from tests.fake_llm import FakeLLMServer
 
 from .conftest import Harness
 

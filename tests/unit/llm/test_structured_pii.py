@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from pydantic import BaseModel, Field
 
+from devtools.fake_llm import MALFORMED_JSON, FakeLLMServer
 from services.llm.errors import BadOutput
 from services.llm.pii import PIIRedactor, StreamRestorer, luhn_ok, restore
 from services.llm.structured import extract_json
-from tests.fake_llm import MALFORMED_JSON, FakeLLMServer
 
 from .conftest import Harness
 
