@@ -11,6 +11,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,8 @@ def bench_memory(calls: int, settings: LLMSettings, fake: FakeLLMServer) -> None
         pipeline.run("bench", "bench", {"note": f"warm {i}"})
     raw_s, pipe_s, added_s = [], [], []
     for i in range(calls):
-        raw_s.append(timed(lambda i=i: raw_call(i)))
-        total = timed(lambda i=i: pipeline.run("bench", "bench", {"note": f"note number {i}"}))
+        raw_s.append(timed(partial(raw_call, i)))
+        total = timed(partial(pipeline.run, "bench", "bench", {"note": f"note number {i}"}))
         pipe_s.append(total)
         added_s.append(total - timed_provider.last_s)
     hit_s = [timed(lambda: pipeline.run("bench", "bench", {"note": "note number 1"})) for _ in range(calls)]

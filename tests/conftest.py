@@ -17,6 +17,7 @@ import redis
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 
 from app import create_app
 from config import BASE_DIR, TestConfig
@@ -26,9 +27,14 @@ from tests.clock import FIXED_NOW
 
 REDIS_MODE = os.environ.get("TEST_MODE") == "redis"
 
+# Property tests: the same examples on every run and machine, no example database, and no deadline
+# (a deadline is a timing assertion, which this suite does not make).
+settings.register_profile("hermetic", derandomize=True, database=None, deadline=None)
+settings.load_profile("hermetic")
+
 
 @pytest.fixture(autouse=True)
-def clock() -> Iterator[time_machine.Coordinates]:
+def clock() -> Iterator[time_machine.Traveller]:
     """Every test starts at FIXED_NOW and the clock ticks on from there (shift it with ``clock.shift``).
 
     Only wall-clock reads move (datetime.now, date.today, time.time); monotonic timers stay real, so
@@ -118,7 +124,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> Callable[..., Flask]:
+def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
     """Factory: a fresh app on a copy of the migrated database, in embedded or Redis mode."""
     created: list[Flask] = []
 
@@ -140,7 +146,7 @@ def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) 
         created.append(app)
         return app
 
-    yield factory  # type: ignore[misc]
+    yield factory
     for app in created:
         with app.app_context():
             db.session.remove()

@@ -18,7 +18,7 @@ TABLES = (Product, Device, Slot, PlanogramVersion, Sale)
 
 def counts(app: Flask) -> dict[str, int]:
     with app.app_context():
-        return {t.__tablename__: db.session.scalar(select(func.count()).select_from(t)) for t in TABLES}
+        return {t.__tablename__: db.session.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES}
 
 
 def test_cli_import_good_folder_twice_leaves_identical_counts(app: Flask, runner: Any, tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_viewer_cannot_save(client: Any, viewer: dict[str, Any]) -> None:
 def _wait(app: Flask, client: Any, user: dict[str, Any], job_id: str, total: int) -> dict[str, Any]:
     """The job's status once every device has published its result (blocking reads of the job's events)."""
     events_until(app, f"job:{job_id}", lambda seen: sum(e.type == "progress" for e in seen) == total)
-    return client.get(f"/api/jobs/{job_id}", headers=user["headers"]).json  # type: ignore[no-any-return]
+    return client.get(f"/api/jobs/{job_id}", headers=user["headers"]).json
 
 
 @pytest.mark.usefixtures("fleet")

@@ -76,7 +76,7 @@ def test_still_invalid_after_repair_falls_back(
     )
     assert (result.fallback_used, result.error_kind, result.data.slot) == (True, "bad_output", "A1")
     assert result.cost_usd > 0  # both paid calls are on the ledger row
-    assert h.ledger.get(result.request_id).cost_usd == result.cost_usd  # type: ignore[union-attr]
+    assert h.ledger.get(result.request_id).cost_usd == result.cost_usd
     assert (
         h.pipeline.run("advice", "advice", {"device": "D1", "question": "Q"}, schema=Advice).status
         != "cached"
