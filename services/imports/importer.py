@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from typing import IO
 
 from sqlalchemy import select, update
@@ -32,12 +33,14 @@ def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | Non
         )
     report = ImportReport()
     report.notes.extend(f"{name}: not an import file, ignored" for name in sorted(set(sources) - set(known)))
-    files = {name: CsvFile(SPECS[name], open_text(stream), report) for name, stream in known.items()}
-    try:
-        _load(files, report, progress)
-    except Exception:
-        db.session.rollback()
-        raise
+    with ExitStack() as texts:
+        files = {name: CsvFile(SPECS[name], texts.enter_context(open_text(stream)), report)
+                 for name, stream in known.items()}
+        try:
+            _load(files, report, progress)
+        except Exception:
+            db.session.rollback()
+            raise
     if not report.ok:
         db.session.rollback()
         raise ImportRejected(report)

@@ -66,10 +66,10 @@ def customer_email(value: str) -> str:
 def import_orders(stream: IO[bytes], demo: bool = False) -> ImportReport:
     """Validate the whole file, then upsert by order number; any error rejects the file and changes nothing."""
     report = ImportReport()
-    csv_file = CsvFile(ORDERS, open_text(stream), report)
     catalog: Catalog = {sku: (name, price) for sku, name, price in db.session.execute(
         select(Product.sku, Product.name, Product.price))}
-    rows = _parse(csv_file, report, catalog)
+    with open_text(stream) as text:
+        rows = _parse(CsvFile(ORDERS, text, report), report, catalog)
     if not report.ok:
         raise ImportRejected(report)
     upsert_orders(rows, report, demo)

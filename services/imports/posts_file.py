@@ -40,8 +40,8 @@ def sku_list(value: str) -> list[str]:
 def import_posts(stream: IO[bytes], demo: bool = False, user_id: int | None = None) -> ImportReport:
     """Validate the whole file, then upsert every row; any error rejects the file and changes nothing."""
     report = ImportReport()
-    csv_file = CsvFile(POSTS, open_text(stream), report)
-    rows = _parse(csv_file, report)
+    with open_text(stream) as text:
+        rows = _parse(CsvFile(POSTS, text, report), report)
     if not report.ok:
         raise ImportRejected(report)
     upsert_posts(rows, report, demo, user_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
@@ -20,9 +21,16 @@ class FileSpec:
     optional: tuple[str, ...]
 
 
-def open_text(source: IO[bytes]) -> IO[str]:
-    """Decode an uploaded or on-disk file as UTF-8 (a BOM is accepted)."""
-    return io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+@contextmanager
+def open_text(source: IO[bytes]) -> Iterator[IO[str]]:
+    """Decode an uploaded or on-disk file as UTF-8 (a BOM is accepted) for the block; the binary stream
+    stays open afterwards, for its owner to close (a dropped wrapper would close it, with a ResourceWarning)."""
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    try:
+        yield text
+    finally:
+        if not text.closed:
+            text.detach()
 
 
 class CsvFile:
