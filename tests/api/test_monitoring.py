@@ -4,7 +4,7 @@ alerts and readiness. The ledger is filled by real pipeline calls against the fa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +15,12 @@ from pydantic import BaseModel
 from scipy.stats import fisher_exact
 from sqlalchemy import func, select
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest, User
 from services.ledger import SqlLedgerSink
 from services.llm import LedgerRecord
-from services.prompts import PromptRegistry
-from tests.fake_llm import FakeLLMServer
+from tests.clock import FIXED_TODAY, days_ago
 
 CAPTION = {"platform": "instagram", "style": "casual", "max_chars": 150}
 HASHTAGS = {"platform": "tiktok", "max_hashtags": 8}
@@ -32,24 +31,8 @@ class Caption(BaseModel):
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
-
-
-def llm_config(url: str, **extra: Any) -> dict[str, Any]:
-    return {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
-            "LLM_TIMEOUT_SECONDS": 5.0, **extra}
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer) -> Flask:
-    app = make_app(**llm_config(fake.url))
-    with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        db.session.commit()
-    return app
+def app(make_llm_app: Callable[..., Flask]) -> Flask:
+    return make_llm_app()
 
 
 def user_id(app: Flask, user: dict[str, Any]) -> int:
@@ -74,7 +57,7 @@ def make_calls(app: Flask, fake: FakeLLMServer, users: list[int]) -> dict[str, A
         fake.add(text="this is not JSON at all", times=2)  # the answer and its one repair turn
         results.append(llm.run("content_caption", "caption", {**CAPTION, "product_name": "Gum"},
                                schema=Caption, user_id=str(users[-1])))
-    old = datetime.now(UTC) - timedelta(days=10)
+    old = days_ago(10)
     SqlLedgerSink(app).record(LedgerRecord(
         "old" + "0" * 29, "content_caption", "anthropic", "claude-haiku-5-5", "fast", "caption", 1, "A",
         100, 20, 0, 0.25, 900.0, "ok", None, False, False, None, old, old, 1))
@@ -162,7 +145,7 @@ def test_usage_by_day_covers_every_day_with_spend_against_the_budget(
     app: Flask, client: Any, admin: dict[str, Any], fake: FakeLLMServer
 ) -> None:
     make_calls(app, fake, [user_id(app, admin)])
-    today = datetime.now(UTC).date()
+    today = FIXED_TODAY
     start = today - timedelta(days=12)
     body = get(client, admin, f"/api/planogram/ai-usage?group_by=day&from={start}&to={today}")
     assert [g["key"] for g in body["groups"]] == [str(start + timedelta(days=n)) for n in range(13)]

@@ -10,6 +10,7 @@ from flask import Flask
 from extensions import db
 from services.demo import seed_demo
 from services.planogram_data import DATA, MODELS
+from tests.clock import DEMO_END
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
 
@@ -19,7 +20,7 @@ def fleet(app: Flask) -> None:
     MODELS.clear()
     DATA.clear()
     with app.app_context():
-        seed_demo(seed=4, days=45)
+        seed_demo(seed=4, days=45, end=DEMO_END)
         db.session.commit()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,14 +12,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from services.demo import seed_demo
 from services.optimization_explain import LABEL
 from services.planogram_data import DATA, MODELS
-from services.prompts import PromptRegistry
+from tests.clock import DEMO_END
 from tests.conftest import REDIS_MODE
-from tests.fake_llm import FakeLLMServer
+from tests.waiting import events_until, wait_for
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
 TERMINAL = {"done", "error", "cancelled"}
@@ -39,15 +38,8 @@ AI_ANSWER = {
 
 @pytest.fixture
 def provider() -> str | None:
-    """The LLM provider the app is configured with (None: rule-based only); tests parametrize it."""
+    """Rule-based explanations unless a test parametrizes a provider (the root fixture's default is one)."""
     return None
-
-
-@pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
 
 
 @pytest.fixture
@@ -57,18 +49,12 @@ def settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None,
-        settings: dict[str, Any]) -> Flask:
-    llm: dict[str, Any] = {"LLM_PROVIDER": None}
-    if provider == "anthropic":
-        llm = {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url,
-               "LLM_TIMEOUT_SECONDS": 5.0}
-    app = make_app(**llm, **settings)
+def app(make_llm_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
+    app = make_llm_app(**settings)
     MODELS.clear()
     DATA.clear()
     with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        seed_demo(seed=4, days=45)
+        seed_demo(seed=4, days=45, end=DEMO_END)
         db.session.commit()
     return app
 
@@ -138,14 +124,16 @@ class Stream:
         return parse(text)
 
     def until(self, stop: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Read until ``stop(event)``; the relay blocks for the next event (or heartbeat) between chunks."""
         seen: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for event in self.next_events():
+        for chunk in self.chunks:
+            text = chunk.decode() if isinstance(chunk, bytes) else chunk
+            self.raw.append(text)
+            for event in parse(text):
                 seen.append(event)
                 if stop(event):
                     return seen
-        raise AssertionError(f"stream did not reach the expected event: {seen}")
+        raise AssertionError(f"stream ended before the expected event: {seen}")
 
     def rest(self) -> list[dict[str, Any]]:
         return self.until(lambda e: e.get("event") in TERMINAL)
@@ -177,23 +165,19 @@ def stored(app: Flask, job_id: str) -> list[Any]:
 
 
 def wait_for_stored(app: Flask, job_id: str, kind: str) -> list[Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        items = stored(app, job_id)
-        if any(e.type == kind for e in items):
-            return items
-        time.sleep(0.05)
-    raise AssertionError(f"no {kind} event: {[e.type for e in stored(app, job_id)]}")
+    """The job's stored events up to the first ``kind`` event (blocking reads of its stream)."""
+    return events_until(app, f"opt:{job_id}", lambda seen: any(e.type == kind for e in seen))
 
 
 def wait_until_finished(app: Flask, job_id: str) -> None:
+    """Until the job function has returned (the runner's status: no event marks it)."""
     from services.runtime import backends
 
-    deadline = time.monotonic() + 60
-    with app.app_context():
-        while backends().jobs.status(job_id) not in {"finished", "failed"}:
-            assert time.monotonic() < deadline, backends().jobs.status(job_id)
-            time.sleep(0.05)
+    def ended() -> bool:
+        with app.app_context():
+            return backends().jobs.status(job_id) in {"finished", "failed"}
+
+    wait_for(ended, f"job {job_id} returned")
 
 
 def explanation_text(events: list[dict[str, Any]]) -> str:
@@ -260,14 +244,16 @@ def test_the_steps_objectives_are_the_engines_values_of_each_planogram(
     from services.planogram_data import load_device, model_for
 
     events = only_events(Stream(start(client, merchandiser, objective="revenue")).rest())
+    assert events[-1]["event"] == "done"
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress, "the stream sent no progress event: nothing was compared"
     with app.app_context():
         data = load_device(OFFICE)
-        progress = [e for e in events if e["event"] == "progress"]
-        assert progress, "the optimisation should publish progress steps"
         for e in progress:  # each step's objective is the predicted revenue/day of that step's planogram
             plan = planogram_from(data, e["data"]["planogram"])
             value = point_value(model_for(data), data.cabinet, data.products, plan, ValueParams(objective="revenue"))
             assert e["data"]["objective"] == pytest.approx(value, abs=1e-3)
+    assert progress[-1]["data"]["objective"] == pytest.approx(events[-1]["data"]["objective"], abs=1e-3)
 
 
 def test_last_event_id_resumes_the_same_job_without_restarting_it(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import (
     InMemoryLedger,
     InMemoryPromptSource,
@@ -19,7 +20,6 @@ from services.llm import (
     build_pipeline,
 )
 from services.llm.resilience import RetryPolicy
-from tests.fake_llm import FakeLLMServer
 
 PROMPTS = (
     PromptVersion(
@@ -81,12 +81,10 @@ class Harness:
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    """The fake server with a clean script; hung requests last 1 s (client timeout is 0.4 s)."""
-    fake_server.script.reset()
-    fake_server.script.hang_s = 1.0
-    yield fake_server
-    fake_server.script.reset()
+def fake(fake: FakeLLMServer) -> FakeLLMServer:
+    """The root `fake` (clean script), whose hung requests last 1 s here (the client timeout is 0.4 s)."""
+    fake.script.hang_s = 1.0
+    return fake
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import redis
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm.budget import CostMonitor, MemoryBudgetCounter, RedisBudgetCounter
 from services.llm.pricing import PriceTable
 from services.llm.tokens import estimate_prompt_tokens
-from tests.fake_llm import FakeLLMServer
 
 from .conftest import Harness
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from devtools.fake_llm import FakeLLMServer, embed
 from services.llm.cache import CachedAnswer, SemanticCache, cache_key
 from services.llm.cache_backends import MemoryCacheBackend, RedisCacheBackend
 from services.llm.types import ChatMessage
-from tests.fake_llm import FakeLLMServer, embed
 
 from .conftest import Harness
 

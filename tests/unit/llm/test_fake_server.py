@@ -11,7 +11,7 @@ import anthropic
 import httpx2
 import openai
 
-from tests.fake_llm import FakeLLMServer, count_tokens, embed
+from devtools.fake_llm import FakeLLMServer, count_tokens, embed
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -110,14 +110,14 @@ def test_embeddings_are_deterministic_and_similar_texts_are_close() -> None:
 
 
 def test_runs_as_a_module() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_llm", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split()[4]
-        body = {"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
-        assert httpx2.post(f"{url}/v1/messages", json=body).json()["type"] == "message"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+    with subprocess.Popen(
+        [sys.executable, "-m", "devtools.fake_llm", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as proc:  # closes the pipe on the way out
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split()[4]
+            body = {"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+            assert httpx2.post(f"{url}/v1/messages", json=body).json()["type"] == "message"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)

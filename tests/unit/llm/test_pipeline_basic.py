@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import LLMResult, StreamError
 from services.llm.pricing import PriceTable
 from services.llm.types import Usage
-from tests.fake_llm import FakeLLMServer
 
 from .conftest import Harness
 

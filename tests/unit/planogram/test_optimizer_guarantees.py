@@ -69,7 +69,8 @@ def test_uplift_is_margin_per_day_against_today(device) -> None:  # type: ignore
     res = optimize(device.model, device.cabinet, device.products, device.current)
     assert res.uplift_per_day == pytest.approx(res.margin_per_day - res.current_margin_per_day)
     assert res.uplift_pct == pytest.approx(100 * res.uplift_per_day / res.current_margin_per_day)
-    rev = optimize(device.model, device.cabinet, device.products, device.current, params=ValueParams(objective="revenue"))
+    revenue = ValueParams(objective="revenue")
+    rev = optimize(device.model, device.cabinet, device.products, device.current, params=revenue)
     assert rev.uplift_per_day == pytest.approx(rev.revenue_per_day - rev.current_revenue_per_day)
 
 

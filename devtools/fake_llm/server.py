@@ -222,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control_failure(self, body: dict[str, Any]) -> None:
         kinds = tuple(body.get("kinds") or ("429", "500", "529", "timeout", "cut"))
-        self.fake.script.set_failure_rate(float(body.get("rate", 0.0)), kinds, int(body.get("seed", 0)))  # type: ignore[arg-type]
+        self.fake.script.set_failure_rate(float(body.get("rate", 0.0)), kinds, int(body.get("seed", 0)))
         self.fake.script.latency_s = float(body.get("latency_s", self.fake.script.latency_s))
         self._json(200, {"ok": True})
 
