@@ -19,7 +19,7 @@ _WS = re.compile(r"\s+")
 VOLATILE_PLACEHOLDER = "<volatile>"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CachedAnswer:
     """What is stored per entry: the answer and what it cost to produce."""
 
@@ -135,14 +135,13 @@ class SemanticCache:
         if not hit:
             self.backend.incr(feature, {"misses": 1})
             return
-        saved = answer or CachedAnswer("", None, "", "", "", 0, 0, 0, 0.0, 0.0, None, None)
         self.backend.incr(
             feature,
             {
                 "hits": 1,
                 "similar_hits": 1 if similar else 0,
-                "tokens_saved": saved.tokens_in + saved.tokens_out,
-                "usd_saved": saved.cost_usd,
+                "tokens_saved": answer.tokens_in + answer.tokens_out if answer else 0,
+                "usd_saved": answer.cost_usd if answer else 0.0,
             },
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic import BaseModel
 
@@ -16,7 +16,7 @@ from .execution import CallExecutor, Outcome
 from .fallbacks import fallback_result
 from .ledger import LedgerSink, ledger_row
 from .pii import StreamRestorer, restore, restore_value
-from .preparation import CallSpec, FallbackFn, Prepared, Preparer
+from .preparation import CallOptions, CallSpec, FallbackFn, Prepared, Preparer
 from .pricing import PriceTable
 from .repair import validate_with_repair
 from .resilience import CircuitBreaker
@@ -64,33 +64,13 @@ class LLMIntegrationPipeline:
         variables: Mapping[str, Any],
         schema: type[BaseModel] | None = None,
         fallback: FallbackFn | None = None,
-        user_id: str | None = None,
-        tags: Sequence[str] = (),
+        *,
         stream: bool = False,
-        pii: bool = False,
-        context: Sequence[ContextBlock] = (),
-        volatile: Sequence[str] = (),
+        **options: Unpack[CallOptions],
     ) -> LLMResult:
         """Always returns an answer: AI, cached, or the feature's flagged rule-based fallback."""
-        if stream:
-            final = None
-            for item in self.stream(
-                feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile
-            ):
-                final = item if isinstance(item, LLMResult) else final
-            assert final is not None  # stream() always ends with a result
-            return final
-        spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
-        prepared = self._prepare(spec)
-        hit = self._lookup(prepared)
-        if hit is not None:
-            return hit
-        if self.executor is None:
-            return self._fallback(prepared, NoProvider.kind)
-        outcome = self.executor.complete(
-            feature, prepared.routes, self._request(prepared), prepared.input_estimate
-        )
-        return self._finish(prepared, outcome)
+        spec = CallSpec.build(feature, prompt_name, variables, schema, fallback, **options)
+        return self.call(spec, stream=stream)
 
     def stream(
         self,
@@ -99,14 +79,32 @@ class LLMIntegrationPipeline:
         variables: Mapping[str, Any],
         schema: type[BaseModel] | None = None,
         fallback: FallbackFn | None = None,
-        user_id: str | None = None,
-        tags: Sequence[str] = (),
-        pii: bool = False,
-        context: Sequence[ContextBlock] = (),
-        volatile: Sequence[str] = (),
+        **options: Unpack[CallOptions],
     ) -> Iterator[str | StreamError | LLMResult]:
         """Yield text deltas, then a StreamError if the provider stream broke mid-text, then the LLMResult."""
-        spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
+        return self.stream_call(CallSpec.build(feature, prompt_name, variables, schema, fallback, **options))
+
+    def call(self, spec: CallSpec, stream: bool = False) -> LLMResult:
+        """`run` for a ready CallSpec (streamed internally when `stream`, e.g. to cut a long answer early)."""
+        if stream:
+            final = None
+            for item in self.stream_call(spec):
+                final = item if isinstance(item, LLMResult) else final
+            assert final is not None  # stream_call() always ends with a result
+            return final
+        prepared = self._prepare(spec)
+        hit = self._lookup(prepared)
+        if hit is not None:
+            return hit
+        if self.executor is None:
+            return self._fallback(prepared, NoProvider.kind)
+        outcome = self.executor.complete(
+            spec.feature, prepared.routes, self._request(prepared), prepared.input_estimate
+        )
+        return self._finish(prepared, outcome)
+
+    def stream_call(self, spec: CallSpec) -> Iterator[str | StreamError | LLMResult]:
+        """`stream` for a ready CallSpec."""
         prepared = self._prepare(spec)
         result = self._lookup(prepared)
         if result is None and self.executor is None:
@@ -119,7 +117,7 @@ class LLMIntegrationPipeline:
         restorer = StreamRestorer(prepared.pii_map)
         outcome = Outcome()
         for item in self.executor.stream(
-            feature, prepared.routes, self._request(prepared), prepared.input_estimate
+            spec.feature, prepared.routes, self._request(prepared), prepared.input_estimate
         ):
             if isinstance(item, TextDelta):
                 yield from restorer.feed(item.text)
@@ -201,19 +199,20 @@ class LLMIntegrationPipeline:
         reported = self_reported_confidence(data)
         confidence = min(confidence, reported) if reported is not None else confidence
         usage = completion.usage
+        prompt = prepared.prompt
         answer = CachedAnswer(
-            completion.text,
-            data.model_dump(mode="json") if isinstance(data, BaseModel) else None,
-            completion.model,
-            route.provider,
-            route.tier,
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cached_tokens,
-            outcome.cost_usd,
-            confidence,
-            prepared.prompt.version if prepared.prompt else None,
-            prepared.prompt.variant if prepared.prompt else None,
+            text=completion.text,
+            data=data.model_dump(mode="json") if isinstance(data, BaseModel) else None,
+            model=completion.model,
+            provider=route.provider,
+            tier=route.tier,
+            tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens,
+            tokens_cached=usage.cached_tokens,
+            cost_usd=outcome.cost_usd,
+            confidence=confidence,
+            prompt_version=prompt.version if prompt else None,
+            variant=prompt.variant if prompt else None,
         )
         if prepared.key:
             self.cache.put(prepared.key, answer, prepared.spec.feature, prepared.spec.tags)
@@ -286,7 +285,7 @@ class LLMIntegrationPipeline:
         context: Sequence[ContextBlock] = (),
     ) -> dict[str, Any]:
         """Render without calling: text, token estimate and worst-case cost (admin "test prompt")."""
-        spec = CallSpec(feature, prompt_name, variables, schema, None, user_id, (), False, tuple(context))
+        spec = CallSpec.build(feature, prompt_name, variables, schema, user_id=user_id, context=context)
         prepared = self._prepare(spec)
         assert prepared.rendered is not None and prepared.prompt is not None
         route = prepared.routes[0] if prepared.routes else None
@@ -308,20 +307,3 @@ class LLMIntegrationPipeline:
             "worst_case_cost_usd": round(worst, 8),
         }
 
-
-def _spec(
-    feature: str,
-    prompt_name: str,
-    variables: Mapping[str, Any],
-    schema: type[BaseModel] | None,
-    fallback: FallbackFn | None,
-    user_id: str | None,
-    tags: Sequence[str],
-    pii: bool,
-    context: Sequence[ContextBlock],
-    volatile: Sequence[str],
-) -> CallSpec:
-    """One call's inputs, frozen for the sync and the streaming path alike."""
-    spec = CallSpec(feature, prompt_name, variables, schema, fallback, user_id)
-    spec.tags, spec.pii, spec.context, spec.volatile = tuple(tags), pii, tuple(context), frozenset(volatile)
-    return spec

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
 
@@ -35,9 +35,26 @@ FallbackResult = FallbackAnswer | BaseModel | str | Mapping[str, Any]
 FallbackFn = Callable[[Mapping[str, Any]], FallbackResult]
 
 
-@dataclass
+class CallOptions(TypedDict, total=False):
+    """The optional, keyword-only parts of a call (see `CallSpec`)."""
+
+    user_id: str | None
+    tags: Iterable[str]
+    pii: bool
+    context: Iterable[ContextBlock]
+    volatile: Iterable[str]
+    paraphrase: Iterable[str]
+    scope: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallSpec:
-    """Everything the feature passed to `run`."""
+    """Everything a feature asks of one call, frozen and passed whole through the pipeline.
+
+    `volatile` variables are blanked in the cache key (they change without changing the answer);
+    `paraphrase` variables are free wording compared by similarity, every other variable must match
+    exactly for a near hit; `scope` (e.g. a customer) partitions the cache.
+    """
 
     feature: str
     prompt_name: str
@@ -45,10 +62,38 @@ class CallSpec:
     schema: type[BaseModel] | None = None
     fallback: FallbackFn | None = None
     user_id: str | None = None
-    tags: Sequence[str] = ()
+    tags: tuple[str, ...] = ()
     pii: bool = False
-    context: Sequence[ContextBlock] = ()
+    context: tuple[ContextBlock, ...] = ()
     volatile: frozenset[str] = frozenset()
+    paraphrase: frozenset[str] = frozenset()
+    scope: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        feature: str,
+        prompt_name: str,
+        variables: Mapping[str, Any],
+        schema: type[BaseModel] | None = None,
+        fallback: FallbackFn | None = None,
+        **options: Unpack[CallOptions],
+    ) -> CallSpec:
+        """A spec from `run`/`stream` arguments; iterables become tuples and frozensets."""
+        return cls(
+            feature=feature,
+            prompt_name=prompt_name,
+            variables=variables,
+            schema=schema,
+            fallback=fallback,
+            user_id=options.get("user_id"),
+            tags=tuple(options.get("tags", ())),
+            pii=bool(options.get("pii", False)),
+            context=tuple(options.get("context", ())),
+            volatile=frozenset(options.get("volatile", ())),
+            paraphrase=frozenset(options.get("paraphrase", ())),
+            scope=options.get("scope"),
+        )
 
 
 @dataclass

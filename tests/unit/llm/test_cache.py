@@ -14,7 +14,20 @@ from tests.fake_llm import FakeLLMServer, embed
 
 from .conftest import Harness
 
-ANSWER = CachedAnswer("text", None, "m", "anthropic", "fast", 10, 5, 0, 0.002, 0.8, 1, "A")
+ANSWER = CachedAnswer(
+    text="text",
+    data=None,
+    model="m",
+    provider="anthropic",
+    tier="fast",
+    tokens_in=10,
+    tokens_out=5,
+    tokens_cached=0,
+    cost_usd=0.002,
+    confidence=0.8,
+    prompt_version=1,
+    variant="A",
+)
 
 
 class Clock:
