@@ -118,6 +118,11 @@ class Config:
         self.LLM_MAX_TOKENS_PER_REQUEST = env_int("LLM_MAX_TOKENS_PER_REQUEST", 4000)
         self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
         self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+        # Cache per feature, e.g. "caption=semantic,email_reply=exact,placement_feedback=off" (over the
+        # defaults in services/ai.py); embeddings for near hits: local | provider | none (exact only).
+        self.LLM_CACHE_MODES = env_str("LLM_CACHE_MODES")
+        self.LLM_EMBEDDINGS = env_str("LLM_EMBEDDINGS", "local")
+        self.LLM_SIMILARITY_THRESHOLD = env_str("LLM_SIMILARITY_THRESHOLD")
         self.PROMPTS_DIR = env_str("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
         # ISO 4217 code the pages format money in (prices in the data are plain numbers in this currency).
         self.CURRENCY = env_str("CURRENCY", "USD")

@@ -149,6 +149,8 @@ class LLMIntegrationPipeline:
 
     def _lookup(self, prepared: Prepared) -> LLMResult | None:
         """Exact hit, else a similarity hit when the feature allows it; misses are counted."""
+        if prepared.key and self.cache.mode(prepared.spec.feature) == "off":
+            prepared.key = ""  # not cached at all: no lookup, no store
         if not prepared.key:
             return None
         answer = self.cache.get(prepared.key)
@@ -160,6 +162,8 @@ class LLMIntegrationPipeline:
         if answer is None:
             return None
         result = self._from_cache(prepared, answer)
+        result.saved_tokens_in, result.saved_tokens_out = answer.tokens_in, answer.tokens_out
+        result.saved_usd = answer.cost_usd
         result.extras["similar"] = similar
         self._record(prepared, result, attempts=0)
         return result
@@ -175,9 +179,6 @@ class LLMIntegrationPipeline:
             data=data,
             model=answer.model,
             provider=answer.provider,
-            tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out,
-            tokens_cached=answer.tokens_cached,
             cost_usd=0.0,
             cached=True,
             confidence=answer.confidence,
@@ -209,10 +210,12 @@ class LLMIntegrationPipeline:
             tokens_in=usage.input_tokens,
             tokens_out=usage.output_tokens,
             tokens_cached=usage.cached_tokens,
+            tokens_cache_write=usage.cache_write_tokens,
             cost_usd=outcome.cost_usd,
             confidence=confidence,
             prompt_version=prompt.version if prompt else None,
             variant=prompt.variant if prompt else None,
+            probe=prepared.probe or None,
         )
         if prepared.key:
             self.cache.put(prepared.key, answer, prepared.spec.feature, prepared.spec.tags)
@@ -220,6 +223,8 @@ class LLMIntegrationPipeline:
                 self.similarity.remember(prepared)
         result = self._from_cache(prepared, answer)
         result.cached, result.status, result.cost_usd = False, "ok", outcome.cost_usd
+        result.tokens_in, result.tokens_out = usage.input_tokens, usage.output_tokens
+        result.tokens_cached, result.tokens_cache_write = usage.cached_tokens, usage.cache_write_tokens
         result.tier = route.tier
         self._record(prepared, result, outcome.attempts)
         return result
@@ -237,6 +242,11 @@ class LLMIntegrationPipeline:
             error_kind=kind,
             cost_usd=outcome.cost_usd if outcome else 0.0,
         )
+        if outcome is not None and outcome.completion is not None:  # answered, but unusable: still billed
+            usage = outcome.completion.usage
+            result.model, result.provider = outcome.completion.model, outcome.completion.provider
+            result.tokens_in, result.tokens_out = usage.input_tokens, usage.output_tokens
+            result.tokens_cached, result.tokens_cache_write = usage.cached_tokens, usage.cache_write_tokens
         self._record(prepared, result, outcome.attempts if outcome else 0)
         return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -11,7 +12,8 @@ from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
 
-from .cache import cache_key, canonical_variables
+from .cache import cache_key
+from .canonical import canonical_variables, probe_text
 from .errors import PromptError
 from .pii import PIIRedactor
 from .prompts import PromptRenderer, PromptSource, PromptVersion, RenderedPrompt, choose_variant
@@ -111,6 +113,8 @@ class Prepared:
     key: str = ""
     input_estimate: int = 0
     pii_map: dict[str, str] = field(default_factory=dict)
+    anchor: str = ""  # the key without the free-wording variables: near hits stay within one anchor
+    probe: str = ""  # the free wording compared by similarity
     vector: list[float] | None = None
 
 
@@ -147,7 +151,10 @@ class Preparer:
             prepared.rendered.system, [m.content for m in prepared.rendered.messages]
         )
         if prepared.routes:
-            prepared.key = self._key(prepared, variables)
+            prepared.key = self._key(prepared, variables, spec.volatile)
+            if spec.paraphrase and not spec.pii:
+                prepared.anchor = self._key(prepared, variables, spec.volatile | spec.paraphrase)
+                prepared.probe = probe_text(variables, spec.paraphrase)
         return prepared
 
     def _variables(self, spec: CallSpec, prepared: Prepared) -> dict[str, Any]:
@@ -179,17 +186,23 @@ class Preparer:
         system = f"{rendered.system}\n\n{schema_instruction(schema)}".strip()
         return RenderedPrompt(rendered.prompt, system, rendered.messages)
 
-    def _key(self, prepared: Prepared, variables: dict[str, Any]) -> str:
-        """Key on the primary route's model; volatile fields are blanked by re-rendering for the key only."""
+    def _key(self, prepared: Prepared, variables: dict[str, Any], blank: frozenset[str]) -> str:
+        """Key on the primary route's model; `blank` variables are blanked by re-rendering for the key only.
+
+        The scope (e.g. a customer) and, with personal data, the redacted originals are part of the key, so
+        one customer's answer is never served to another who wrote the same words.
+        """
         spec, prompt, rendered = prepared.spec, prepared.prompt, prepared.rendered
         assert prompt is not None and rendered is not None
-        if spec.volatile:
-            rendered = self._render(prompt, canonical_variables(variables, spec.volatile), spec.schema)
+        if blank:
+            rendered = self._render(prompt, canonical_variables(variables, blank), spec.schema)
         params = {
             "max_tokens": prepared.routes[0].max_output_tokens,
             "temperature": prompt.temperature,
             "schema": spec.schema.__name__ if spec.schema else None,
             "variant": prompt.variant,
+            "scope": spec.scope,
+            "pii": _digest(sorted(prepared.pii_map.values())) if prepared.pii_map else None,
         }
         return cache_key(
             spec.feature,
@@ -200,3 +213,7 @@ class Preparer:
             rendered.messages,
             params,
         )
+
+
+def _digest(values: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .cache import CACHE_MODES, CacheMode
 from .errors import ConfigError
 from .pricing import Price
 from .types import TIERS, Tier
 
 PROVIDERS = ("anthropic", "openai", "openai-compatible")
+EMBEDDINGS = ("local", "provider", "none")
 
 DEFAULT_MODELS: Mapping[str, Mapping[Tier, str]] = {
     "anthropic": {"fast": "claude-haiku-5-5", "balanced": "claude-sonnet-5-5", "powerful": "claude-opus-5-5"},
@@ -46,9 +48,13 @@ class LLMSettings:
     retry_total_s: float = 20.0
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
+    # Per-feature cache: "semantic" (exact + near hits), "exact" or "off"; unlisted features use the default.
+    cache_modes: dict[str, CacheMode] = field(default_factory=dict)
+    cache_default_mode: CacheMode = "exact"
+    # "local" (hashed n-grams, no network), "provider" (OpenAI embeddings endpoint) or "none" (exact only).
+    embeddings: str = "local"
     embedding_model: str = "text-embedding-3-small"
-    similarity_features: frozenset[str] = frozenset()
-    similarity_threshold: float = 0.95
+    similarity_threshold: float | None = None  # None = the embedder's calibrated default
     pii_features: frozenset[str] = frozenset()
     extra_prices: dict[str, Price] = field(default_factory=dict)
     namespace: str = "llm"
@@ -65,6 +71,11 @@ class LLMSettings:
             raise ConfigError(f"LLM_PROVIDER={self.provider} needs {env} (or a base URL)")
         if self.daily_budget_usd < 0 or self.max_tokens_per_request <= 0:
             raise ConfigError("daily budget must be >= 0 and max tokens per request > 0")
+        if self.embeddings not in EMBEDDINGS:
+            raise ConfigError(f"unknown embeddings {self.embeddings!r}; expected one of {EMBEDDINGS}")
+        for mode in (*self.cache_modes.values(), self.cache_default_mode):
+            if mode not in CACHE_MODES:
+                raise ConfigError(f"unknown cache mode {mode!r}; expected one of {CACHE_MODES}")
         for tier in self.feature_tiers.values():
             if tier not in TIERS:
                 raise ConfigError(f"unknown tier {tier!r}; expected one of {TIERS}")

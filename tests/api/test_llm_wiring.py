@@ -107,6 +107,16 @@ def test_run_reports_server_usage_then_is_cached_and_both_are_on_the_ledger(
         "caption", result["prompt_version"], result["variant"])
     cached_row = ledger(client, admin, second["request_id"]).json
     assert (cached_row["status"], cached_row["cached"], cached_row["cost_usd"]) == ("cached", True, 0.0)
+    # The hit sent nothing: provider tokens 0, the original call's tokens and cost recorded as saved.
+    assert (cached_row["tokens_in"], cached_row["tokens_out"]) == (0, 0)
+    saved = (cached_row["saved_tokens_in"], cached_row["saved_tokens_out"])
+    assert saved == (result["tokens_in"], result["tokens_out"])
+    assert cached_row["saved_usd"] == pytest.approx(result["cost_usd"])
+    totals = client.get("/api/planogram/ai-usage", headers=admin["headers"]).json["totals"]
+    assert (totals["input_tokens"], totals["output_tokens"]) == (served.usage["prompt"], served.usage["completion"])
+    assert (totals["saved_input_tokens"], totals["saved_output_tokens"]) == (served.usage["prompt"],
+                                                                             served.usage["completion"])
+    assert totals["saved_usd"] == pytest.approx(result["cost_usd"])
 
 
 def test_preview_only_does_not_call_the_provider_or_write_the_ledger(

@@ -286,7 +286,8 @@ def test_providers_report_breakers_and_recent_error_kinds(
     assert body["providers"]["anthropic"]["state"] == "closed"
     assert [(e["error_kind"], e["count"], e["is_error"]) for e in body["error_kinds"]] == [("bad_output", 1, True)]
     counts = {(c["provider"], c["status"]): c["count"] for c in body["calls"]}
-    assert counts[("anthropic", "ok")] == 4 and counts[(None, "fallback")] == 1
+    # The unusable answer was billed by the provider that gave it: its fallback row names that provider.
+    assert counts[("anthropic", "ok")] == 4 and counts[("anthropic", "fallback")] == 1
     assert sum(counts.values()) == 7
     assert client.get("/api/monitoring/providers?minutes=0", headers=admin["headers"]).status_code == 422
 
@@ -316,9 +317,26 @@ def test_healthz_is_public_and_readyz_reports_each_check(client: Any) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     body = client.get("/readyz")
     assert body.status_code == 200 and body.json["status"] == "ready"
-    assert set(body.json["checks"]) == {"database", "migrations", "redis", "workers", "llm_provider"}
+    assert set(body.json["checks"]) == {"database", "migrations", "redis", "workers", "llm_provider", "llm_cache"}
     assert all(c["status"] == "ok" for c in body.json["checks"].values())
     assert body.json["checks"]["llm_provider"]["provider"] == "anthropic"
+    cache = body.json["checks"]["llm_cache"]
+    assert cache["mode"] == "exact + similarity" and cache["embedder"] == "local-ngram"
+    assert "caption" in cache["semantic_features"] and cache["exact_only_features"] == ["email_reply"]
+
+
+def test_without_embeddings_readyz_and_cache_stats_say_exact_only(make_app: Callable[..., Flask]) -> None:
+    from services import auth
+
+    app = make_app(LLM_EMBEDDINGS="none")
+    ready = app.test_client().get("/readyz").json["checks"]["llm_cache"]
+    assert ready == {"status": "ok", "mode": "exact only", "reason": "no embedder configured",
+                     "semantic_features": [], "ms": ready["ms"]}
+    with app.app_context():
+        token = auth.issue_token(auth.create_user("exact-admin@example.com", "correct-horse-1", "admin"), 1)
+        db.session.commit()
+    stats = app.test_client().get("/api/planogram/cache-stats", headers={"Authorization": f"Bearer {token}"}).json
+    assert stats["similarity"]["mode"] == "exact only"
 
 
 def test_readyz_is_503_when_redis_is_down(make_app: Callable[..., Flask]) -> None:
