@@ -18,9 +18,71 @@ _NUMBER = re.compile(r"(?<![\w.])[$€£]?\d+(?:[.,]\d+)*(?:\s?%)?")
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\d*\]")
 _CODE = re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])\w+\b|\b[A-Z]{2,}\b")
 _WORD = re.compile(r"[A-Za-z][\w'-]*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"'(]\s*)$")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
+_NOT_CONTENT = frozenset(
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "also",
+        "away",
+        "before",
+        "behind",
+        "below",
+        "beside",
+        "besides",
+        "between",
+        "beyond",
+        "from",
+        "have",
+        "here",
+        "into",
+        "just",
+        "kindly",
+        "like",
+        "make",
+        "more",
+        "most",
+        "near",
+        "next",
+        "only",
+        "onto",
+        "over",
+        "please",
+        "some",
+        "than",
+        "that",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "under",
+        "very",
+        "want",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "with",
+        "within",
+        "would",
+        "write",
+        "your",
+        "could",
+        "should",
+        "shall",
+        "give",
+        "need",
+        "create",
+    ]
+)
 _NEGATION = frozenset(
     [
         "no",
@@ -83,21 +145,27 @@ def entities(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]
 
 
 def proper_names(text: str) -> frozenset[str]:
-    """Capitalised words that do not start a sentence (product, place and people names), lower-cased."""
-    found = set()
-    for match in _WORD.finditer(text):
-        word = match.group(0)
-        if word[0].isupper() and not _SENTENCE_START.search(text[: match.start()]):
-            found.add(word.lower())
-    return frozenset(found)
+    """Capitalised words (product, place and people names; sentence starts too), lower-cased."""
+    return frozenset(w.lower() for w in _WORD.findall(text) if w[0].isupper())
+
+
+def content_words(text: str) -> frozenset[str]:
+    """What a request is about: words of 4+ letters, neither filler nor relation words, cut to 4 letters.
+
+    Cutting folds inflections ("grabbing"/"grab", "machines"/"machine"); relation words ("next to",
+    "beside", "after") may change in a rewording, nouns and verbs may not.
+    """
+    return frozenset(w[:4] for w in (m.lower() for m in _WORD.findall(text)) if len(w) >= 4 and w not in _NOT_CONTENT)
 
 
 def same_entities(first: str, second: str) -> bool:
-    """True when numbers, codes, placeholders and negations are equal and each text's names occur in the other.
+    """True when two free wordings ask for the same thing, so a near hit may be served.
 
-    A near hit is served only then: another product, customer, number or period is another request.
+    Numbers, codes, placeholders and negations must be equal, each text's capitalised words must occur
+    in the other, and both must use the same content words. Another product, customer, number, period or
+    subject is another request.
     """
-    if entities(first) != entities(second):
+    if entities(first) != entities(second) or content_words(first) != content_words(second):
         return False
     words_first = {w.lower() for w in _WORD.findall(first)}
     words_second = {w.lower() for w in _WORD.findall(second)}
