@@ -17,7 +17,7 @@ _REPEATED_PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]*\d*)\](?:[ \t]*[,;]?[ \t]+\[
 _NUMBER = re.compile(r"(?<![\w.])[$€£]?\d+(?:[.,]\d+)*(?:\s?%)?")
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\d*\]")
 _CODE = re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])\w+\b|\b[A-Z]{2,}\b")
-_WORD = re.compile(r"[A-Za-z][\w'-]*")
+_WORD = re.compile(r"[A-Za-z][\w']*")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
 _NOT_CONTENT = frozenset(
