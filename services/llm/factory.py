@@ -9,7 +9,7 @@ from .cache import SemanticCache
 from .cache_backends import CacheBackend, MemoryCacheBackend, RedisCacheBackend
 from .embedding import LocalEmbedder
 from .errors import ConfigError
-from .execution import CallExecutor
+from .execution import CallExecutor, OutputTracker
 from .ledger import LedgerSink
 from .pii import PIIRedactor
 from .pipeline import LLMIntegrationPipeline
@@ -92,7 +92,13 @@ def build_pipeline(
     retry = retry or RetryPolicy(
         settings.retry_attempts, settings.retry_base_s, settings.retry_max_delay_s, settings.retry_total_s
     )
-    executor = CallExecutor(providers, breaker, retry, costs, prices) if names else None
+    executor = (
+        CallExecutor(
+            providers, breaker, retry, costs, prices, settings.budget_wait_s, OutputTracker(settings.min_output_tokens)
+        )
+        if names
+        else None
+    )
     similarity = (
         SimilarityLayer(cache, costs, prices, settings.pii_features) if embedder is not None else None
     )

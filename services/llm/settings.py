@@ -39,6 +39,9 @@ class LLMSettings:
     daily_budget_usd: float = 10.0
     max_tokens_per_request: int = 4000
     low_budget_fraction: float = 0.2  # below this share of the budget left, features step down a tier
+    # A call the budget cannot hold now waits this long for open reservations to settle before it falls back.
+    budget_wait_s: float = 2.0
+    min_output_tokens: int = 64  # a call is admitted with at least max(this, the feature's p95 output)
     cache_ttl_hours: float = 24.0
     cache_max_entries: int = 10_000
     request_timeout_s: float = 30.0
