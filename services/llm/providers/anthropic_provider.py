@@ -10,8 +10,13 @@ import anthropic
 import httpx2
 
 from ..errors import ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
+from ..tokens import estimate_tokens
 from ..types import Completion, CompletionRequest, Usage
 from .base import SDKStreamProvider, map_status, map_transport
+
+# Anthropic caches prompt prefixes from 1,024 tokens (Sonnet/Opus; more on Haiku models): the estimate
+# over-counts, so a prompt marked here is at least near that size.
+CACHE_MIN_TOKENS = 1024
 
 
 class AnthropicProvider(SDKStreamProvider):
@@ -80,10 +85,21 @@ def _params(request: CompletionRequest) -> dict[str, Any]:
         "timeout": request.timeout_s,
     }
     if request.system:
-        params["system"] = request.system
+        params["system"] = _system(request.system)
     if request.user_tag:
         params["metadata"] = {"user_id": request.user_tag}
     return params
+
+
+def _system(system: str) -> str | list[dict[str, Any]]:
+    """A long system prompt (stable per prompt version) is marked for Anthropic's prompt cache.
+
+    Shorter ones are sent plain: below the model's minimum cacheable length a breakpoint does nothing
+    but cost a cache write. Cache reads are billed at the cached-input rate (pricing.py).
+    """
+    if estimate_tokens(system) < CACHE_MIN_TOKENS:
+        return system
+    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
 
 
 def _usage(raw: Any) -> Usage:
