@@ -157,6 +157,11 @@ class Config:
         # While Redis is unreachable each process may spend at most this share of the budget headroom it last
         # saw; <= 1 / (processes sharing the budget) guarantees the daily budget is never overshot.
         self.LLM_BUDGET_OUTAGE_SHARE = env.number("LLM_BUDGET_OUTAGE_SHARE", 0.05)
+        # Cache per feature, e.g. "caption=semantic,email_reply=exact,placement_feedback=off" (over the
+        # defaults in services/ai.py); embeddings for near hits: local | provider | none (exact only).
+        self.LLM_CACHE_MODES = env.text("LLM_CACHE_MODES")
+        self.LLM_EMBEDDINGS = env.text("LLM_EMBEDDINGS", "local")
+        self.LLM_SIMILARITY_THRESHOLD = env.text("LLM_SIMILARITY_THRESHOLD")
         self.PROMPTS_DIR = env.text("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
         # ISO 4217 code the pages format money in (prices in the data are plain numbers in this currency).
         self.CURRENCY = env.text("CURRENCY", "USD")

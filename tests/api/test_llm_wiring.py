@@ -79,6 +79,16 @@ def test_run_reports_server_usage_then_is_cached_and_both_are_on_the_ledger(
         "caption", result["prompt_version"], result["variant"])
     cached_row = ledger(client, admin, second["request_id"]).json
     assert (cached_row["status"], cached_row["cached"], cached_row["cost_usd"]) == ("cached", True, 0.0)
+    # The hit sent nothing: provider tokens 0, the original call's tokens and cost recorded as saved.
+    assert (cached_row["tokens_in"], cached_row["tokens_out"]) == (0, 0)
+    saved = (cached_row["saved_tokens_in"], cached_row["saved_tokens_out"])
+    assert saved == (result["tokens_in"], result["tokens_out"])
+    assert cached_row["saved_usd"] == pytest.approx(result["cost_usd"])
+    totals = client.get("/api/planogram/ai-usage", headers=admin["headers"]).json["totals"]
+    assert (totals["input_tokens"], totals["output_tokens"]) == (served.usage["prompt"], served.usage["completion"])
+    assert (totals["saved_input_tokens"], totals["saved_output_tokens"]) == (served.usage["prompt"],
+                                                                             served.usage["completion"])
+    assert totals["saved_usd"] == pytest.approx(result["cost_usd"])
 
 
 def test_preview_only_does_not_call_the_provider_or_write_the_ledger(
@@ -217,9 +227,13 @@ def test_create_app_wires_redis_when_configured(app: Flask) -> None:
     from services.runtime import EXTENSION_KEY
 
     with app.app_context():
-        backend = type(pipeline().cache.backend).__name__
+        backend = pipeline().cache.backend
         mode = app.extensions[EXTENSION_KEY].mode
-    assert backend == ("RedisCacheBackend" if mode == "redis" else "MemoryCacheBackend")
+    if mode == "redis":  # Redis behind the failover wrapper (misses while Redis is down)
+        assert type(backend).__name__ == "FailoverCache"
+        assert type(getattr(backend, "primary", None)).__name__ == "RedisCacheBackend"
+    else:
+        assert type(backend).__name__ == "MemoryCacheBackend"
 
 
 def test_fake_llm_cli_is_registered(app: Flask, tmp_path: Path) -> None:

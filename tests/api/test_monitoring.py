@@ -269,7 +269,8 @@ def test_providers_report_breakers_and_recent_error_kinds(
     assert body["providers"]["anthropic"]["state"] == "closed"
     assert [(e["error_kind"], e["count"], e["is_error"]) for e in body["error_kinds"]] == [("bad_output", 1, True)]
     counts = {(c["provider"], c["status"]): c["count"] for c in body["calls"]}
-    assert counts[("anthropic", "ok")] == 4 and counts[(None, "fallback")] == 1
+    # The unusable answer was billed by the provider that gave it: its fallback row names that provider.
+    assert counts[("anthropic", "ok")] == 4 and counts[("anthropic", "fallback")] == 1
     assert sum(counts.values()) == 7
     assert client.get("/api/monitoring/providers?minutes=0", headers=admin["headers"]).status_code == 422
 
@@ -300,12 +301,31 @@ def test_healthz_is_public_and_readyz_reports_each_check(client: Any, admin: dic
     body = client.get("/readyz")
     assert body.status_code == 200 and body.json["status"] == "ready" and body.json["failing"] == []
     assert body.json["checks"] == {name: {"status": "ok"} for name in
-                                   ("database", "migrations", "redis", "workers", "llm_provider")}
-    for secret in (b"sqlite", b"anthropic", b"head", b"current"):  # no dialect, revision or provider for strangers
+                                   ("database", "migrations", "redis", "workers", "llm_provider", "llm_cache")}
+    for secret in (b"sqlite", b"anthropic", b"head", b"current", b"local-ngram"):  # no details for strangers
         assert secret not in body.data
     detailed = client.get("/readyz", headers=admin["headers"]).json
+    assert all(c["status"] == "ok" for c in detailed["checks"].values())
     assert detailed["checks"]["llm_provider"]["provider"] == "anthropic"
     assert detailed["checks"]["database"]["dialect"] == "sqlite"
+    cache = detailed["checks"]["llm_cache"]
+    assert cache["mode"] == "exact + similarity" and cache["embedder"] == "local-ngram"
+    assert "caption" in cache["semantic_features"] and cache["exact_only_features"] == ["email_reply"]
+
+
+def test_without_embeddings_readyz_and_cache_stats_say_exact_only(make_app: Callable[..., Flask]) -> None:
+    from services import auth
+
+    app = make_app(LLM_EMBEDDINGS="none")
+    with app.app_context():
+        token = auth.issue_token(auth.create_user("exact-admin@example.com", "correct-horse-1", "admin"), 1)
+        db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    ready = app.test_client().get("/readyz", headers=headers).json["checks"]["llm_cache"]
+    assert ready == {"status": "ok", "mode": "exact only", "reason": "no embedder configured",
+                     "semantic_features": [], "ms": ready["ms"]}
+    stats = app.test_client().get("/api/planogram/cache-stats", headers=headers).json
+    assert stats["similarity"]["mode"] == "exact only"
 
 
 def test_readyz_is_503_when_redis_is_down(make_app: Callable[..., Flask]) -> None:
