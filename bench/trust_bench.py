@@ -22,7 +22,9 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from bench.truth_fleet import TrueDevice, TrueFleet, generate_true_fleet
+from services.planogram.affinity import affinity
 from services.planogram.fit import fit_model
+from services.planogram.forecast import backtest_forecast
 from services.planogram.model import DemandModel
 from services.planogram.optimize import optimize
 from services.planogram.priors import FleetRates, StockRow
@@ -72,8 +74,16 @@ def grade(fleet: TrueFleet) -> None:
     rates = rates_of(fleet)
     sep = ValueParams(category_bonus=0.0, affinity_bonus=0.0, uncertainty_discount=0.0, change_cost=0.0)
     out: dict[str, list[tuple[float, float, float, float, int]]] = {}
-    rev_err, rhos, cpu, same = [], [], [], 0
+    rev_err, rhos, cpu, same, wape, false_pairs = [], [], [], 0, [], 0
     for d in fleet.devices:
+        t = int(d.cabinet.service_interval_days)
+        start = 20_000  # generate_true_fleet's first day; refills every T days from it
+        last = int(d.sales.day(0).max())  # epoch day
+        fill = start + (last - 14 - start) // t * t
+        bt = backtest_forecast(d.cabinet, products, d.sales, d.planogram, holdout_days=14, last_fill_day=fill,
+                               priors=rates.priors(d.cabinet.device_id))
+        wape.append((bt.wape_model, bt.wape_naive))
+        false_pairs += len(affinity(d.sales).pairs)  # the truth has no co-purchase pairs: any pair is false
         m = fit_model(d.cabinet, products, d.sales, d.planogram, priors=rates.priors(d.cabinet.device_id))
         tm = truth_model(m, d)
         cur_true = d.value(d.planogram, products)
@@ -98,6 +108,9 @@ def grade(fleet: TrueFleet) -> None:
     e = np.abs(np.array(rev_err))
     print(f"today's revenue predicted vs truth: median {np.median(rev_err):+.1f}%, within ±10% on "
           f"{int((e <= 10).sum())}/{len(e)}; heat-zone Spearman mean {np.mean(rhos):.2f} (min {min(rhos):.2f})")
+    wm, wn = (float(np.mean(x)) for x in zip(*wape, strict=True))
+    print(f"forecast WAPE (sku x day, 14 held-out days): model {wm:.3f} vs seasonal-naive {wn:.3f} = {wm / wn:.2f}x; "
+          f"affinity: {false_pairs} pairs surfaced where none exist")
     print(f"identical answers for identical requests: {same}/{len(fleet.devices)}; optimiser CPU per call: "
           f"median {np.median(cpu):.2f} s, p95 {np.percentile(cpu, 95):.2f} s, max {max(cpu):.2f} s")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from scipy.special import pdtr
 from scipy.stats import norm
 
 from services.planogram.model import DemandModel
@@ -45,11 +46,15 @@ class RevenuePrediction:
 
 
 def _sensitivity(model: DemandModel, pv: PlanogramValue, field: str) -> dict[str, float]:
-    """d(value)/d(log base demand) per sku: the sold amount when demand-bound, 0 when stock-bound."""
+    """d(value)/d(log base demand) per sku: unit value x D x P(N <= C-1), N ~ Poisson(D T).
+
+    Sales are E[min(N, C)] / T, whose derivative in the mean D T is P(N <= C - 1): the full demand
+    when stock is ample, about nothing when the coil always sells out."""
     out: dict[str, float] = {}
+    t = model.service_interval_days
     for sku, o in pv.per_sku.items():
         unit = (o.revenue if field == "revenue" else o.margin) / o.sold if o.sold > 0 else 0.0
-        out[sku] = unit * o.sold if o.demand <= o.stock / model.service_interval_days + 1e-12 else 0.0
+        out[sku] = unit * o.demand * float(pdtr(o.stock - 1, o.demand * t)) if o.stock > 0 else 0.0
     return out
 
 

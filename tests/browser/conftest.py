@@ -74,8 +74,7 @@ def serve(app: Flask) -> Iterator[str]:
         thread.join(5)
 
 
-@pytest.fixture
-def page() -> Iterator[Any]:
+def _chromium_page(bypass_csp: bool) -> Iterator[Any]:
     """A fresh Chromium page (Playwright never downloads a browser here: it drives /usr/bin/chromium)."""
     from playwright.sync_api import sync_playwright
 
@@ -84,10 +83,23 @@ def page() -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=bypass_csp)
         context.clock.install(time=FIXED_NOW)  # the page's Date agrees with the server's fixed clock
         try:
             yield context.new_page()
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    """A page for behaviour tests: Playwright's polling predicates (wait_for_function) are evaluated with
+    eval, which the app's CSP forbids, so the CSP is bypassed here; `strict_page` keeps it (test_csp.py)."""
+    yield from _chromium_page(bypass_csp=True)
+
+
+@pytest.fixture
+def strict_page() -> Iterator[Any]:
+    """A page that enforces the app's Content-Security-Policy as a real browser does."""
+    yield from _chromium_page(bypass_csp=False)

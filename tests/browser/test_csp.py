@@ -16,7 +16,8 @@ PAGES = [("/", "table.grid-table"), ("/products", "table"), ("/import", "form"),
          ("/email", "main"), ("/review", "main"), ("/monitoring/", "main"), ("/monitoring/prompts", "main")]
 
 
-def test_pages_raise_no_csp_violation(live_server: dict[str, Any], page: Any) -> None:
+def test_pages_raise_no_csp_violation(live_server: dict[str, Any], strict_page: Any) -> None:
+    page = strict_page
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
