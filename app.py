@@ -44,15 +44,21 @@ def init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login_page"
-    login_manager.user_loader(lambda user_id: get_user(int(user_id)) if user_id.isdigit() else None)
+    def load(user_id: str) -> object:
+        user = get_user(int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None  # a deactivated user's session ends
+
+    login_manager.user_loader(load)
 
 
 def init_web(app: Flask) -> None:
-    """Authentication guard and JSON error bodies for /api."""
+    """Authentication guard, JSON error bodies for /api, styled error pages and the role menu."""
     from blueprints._web import init_error_handlers, init_guard
+    from blueprints.navigation import init_navigation
 
     init_guard(app)
     init_error_handlers(app)
+    init_navigation(app)
 
 
 def init_runtime(app: Flask) -> None:

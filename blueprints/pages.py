@@ -6,9 +6,12 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from blueprints._web import error_page
+from models import ROLES
 from services import catalog, editor
 
 bp = Blueprint("pages", __name__)
+IMPORT_ROLES = frozenset({"merchandiser", "admin"})
 
 
 @bp.before_request
@@ -56,4 +59,11 @@ def products() -> str:
 
 @bp.get("/import")
 def import_page() -> str:
-    return render_template("import.html")
+    return render_template("import.html", can_import=current_user.role in IMPORT_ROLES)
+
+
+@bp.get("/users")
+def users() -> str | tuple[str, int] | Response:
+    if current_user.role != "admin":
+        return error_page(403, "Managing users is for admins.")
+    return render_template("users.html", roles=list(ROLES))
