@@ -84,9 +84,21 @@ def init_llm(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
-    from blueprints import auth, catalog, content, content_pages, drafts, email, llm, monitoring, pages, planogram
+    from blueprints import (
+        auth,
+        catalog,
+        content,
+        content_pages,
+        drafts,
+        email,
+        fleet,
+        llm,
+        monitoring,
+        pages,
+        planogram,
+    )
 
-    for module in (auth, catalog, planogram, content, email, llm, monitoring, pages, drafts, content_pages):
+    for module in (auth, catalog, planogram, fleet, content, email, llm, monitoring, pages, drafts, content_pages):
         app.register_blueprint(module.bp)
 
 

@@ -8,7 +8,8 @@ from werkzeug.wrappers import Response
 
 from blueprints._web import error_page
 from models import ROLES
-from services import catalog, editor
+from services import catalog, editor, fleet
+from services.editor import EDIT_ROLES
 
 bp = Blueprint("pages", __name__)
 IMPORT_ROLES = frozenset({"merchandiser", "admin"})
@@ -23,7 +24,7 @@ def _require_login() -> Response | None:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("fleet.html", devices=catalog.list_devices())
+    return render_template("fleet.html", fleet=fleet.overview(), can_optimise=current_user.role in EDIT_ROLES)
 
 
 @bp.get("/devices/<device_id>")

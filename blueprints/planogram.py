@@ -85,12 +85,17 @@ class OptimizeBody(DeviceBody):
         default=None, ge=0, le=500,
         description="skus not in the current planogram the result may introduce; omit for the configured "
                     "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
+    max_changed_slots: int | None = Field(
+        default=None, ge=0, le=500,
+        description="change budget: slots the result may change; omit for the configured default "
+                    "(OPTIMIZER_MAX_CHANGED_SLOTS), null for no limit")
 
     def constraints(self) -> dict[str, object]:
         fields = {"locked_slots", "must_stock", "min_facings", "max_facings"}
-        if "max_new_skus" in self.model_fields_set:  # omitted: the configured default
-            fields.add("max_new_skus")
+        # omitted limits: the configured defaults
+        fields |= {"max_new_skus", "max_changed_slots"} & self.model_fields_set
         return self.model_dump(include=fields)
+
 
 
 class AnomalyBody(DeviceBody):
@@ -199,6 +204,18 @@ class StreamOptimizeBody(DeviceBody):
         default=None, ge=0, le=500,
         description="skus not in the current planogram the result may introduce; omit for the configured "
                     "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
+    max_changed_slots: int | None = Field(
+        default=None, ge=0, le=500,
+        description="change budget: slots the result may change; omit for the configured default "
+                    "(OPTIMIZER_MAX_CHANGED_SLOTS), null for no limit")
+    must_stock: list[str] = Field(default_factory=list, max_length=500)
+    min_facings: dict[str, int] = Field(default_factory=dict)
+    max_facings: dict[str, int] = Field(default_factory=dict)
+
+    def extra_constraints(self) -> dict[str, object]:
+        """Constraints beyond the locked slots and new-sku limit (an omitted budget: the configured one)."""
+        fields = {"must_stock", "min_facings", "max_facings"} | ({"max_changed_slots"} & self.model_fields_set)
+        return self.model_dump(include=fields)
 
 
 class EventsQuery(BaseModel):
@@ -216,7 +233,7 @@ def stream_optimization() -> Response:
     body = parse_json(StreamOptimizeBody)
     limit = body.max_new_skus if "max_new_skus" in body.model_fields_set else optimization_stream.CONFIGURED
     return _sse(optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id,
-                                                 limit))
+                                                 limit, body.extra_constraints()))
 
 
 @bp.get("/optimizations/<job_id>/events")

@@ -106,13 +106,15 @@ def _presence() -> Presence:
 
 
 def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
-          max_new_skus: int | None = CONFIGURED) -> str:
-    """Check the device and locked slots, publish ``started`` and queue the job; returns the job id.
+          max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> str:
+    """Check the device and constraints, publish ``started`` and queue the job; returns the job id.
 
-    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit."""
+    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit. ``extra``: must_stock,
+    min_facings, max_facings and max_changed_slots (absent = OPTIMIZER_MAX_CHANGED_SLOTS)."""
     data = load_device(device_id)  # 404 for an unknown device
     locked = [s.strip().upper() for s in locked_slots]
-    limit = _constraints(data, locked, max_new_skus).max_new_skus  # 422 now; the job rebuilds them
+    extra = dict(extra or {})
+    limit = _constraints(data, locked, max_new_skus, extra).max_new_skus  # 422 now; the job rebuilds them
     model = model_for(data)
     params = ValueParams(objective=objective)  # type: ignore[arg-type]
     current = planogram_objective(model, data.cabinet, data.products, data.planogram, params)
@@ -125,16 +127,16 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
         "job_id": job_id, "device_id": device_id, "objective": objective,
         "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
     })
-    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, limit,
+    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, limit, extra,
                            job_id=job_id)
     log.info("optimisation stream started", extra={"job_id": job_id, "device_id": device_id})
     return job_id
 
 
 def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
-                 max_new_skus: int | None = CONFIGURED) -> Iterator[str]:
+                 max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> Iterator[str]:
     """Start a job and return the SSE relay of its events (``started`` is the first chunk)."""
-    return _relay(start(device_id, objective, locked_slots, user_id, max_new_skus), None)
+    return _relay(start(device_id, objective, locked_slots, user_id, max_new_skus, extra), None)
 
 
 def follow(job_id: str, user_id: int, is_admin: bool, last_event_id: str | None) -> Iterator[str]:
@@ -173,15 +175,17 @@ def _relay(job_id: str, after: str | None) -> Iterator[str]:
     return relay(events, stream_name(job_id), after, settings, on_poll=lambda: presence.touch(job_id))
 
 
-def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | None = CONFIGURED) -> Constraints:
-    """Engine constraints for the locked slots and new-sku limit; a 422 names an unknown or empty slot."""
-    spec: dict[str, object] = {"locked_slots": list(locked)}
+def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | None = CONFIGURED,
+                 extra: Mapping[str, Any] | None = None) -> Constraints:
+    """Engine constraints of the request; a 422 names an unknown or empty slot or an unknown sku."""
+    spec: dict[str, object] = {**(extra or {}), "locked_slots": list(locked)}
     if max_new_skus != CONFIGURED:
         spec["max_new_skus"] = max_new_skus
     try:
         return analysis.constraints_from(data, spec)
     except ValidationFailed as exc:
-        details = [{**d, "field": "locked_slots"} for d in (exc.details or [])]
+        renamed = {"constraints.locked_slots": "locked_slots", "constraints.skus": "must_stock/min_facings/max_facings"}
+        details = [{**d, "field": renamed.get(d.get("field"), d.get("field"))} for d in (exc.details or [])]
         raise ValidationFailed(exc.message, details=details) from None
 
 
@@ -291,7 +295,7 @@ def stage_by_row(cabinet: Cabinet, before: Planogram, after: Planogram,
 
 
 def run_job(job_id: str, device_id: str, objective: str, locked: list[str], device_name: str,
-            user_id: int, max_new_skus: int | None = CONFIGURED) -> None:
+            user_id: int, max_new_skus: int | None = CONFIGURED, extra: dict[str, Any] | None = None) -> None:
     """The job: compute, publish paced progress, stream the explanation, publish done (or error)."""
     events, jobs = backends().events, backends().jobs
     stream = stream_name(job_id)
@@ -317,7 +321,7 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
         data = load_device(device_id)
         model = model_for(data)
         params = ValueParams(objective=objective)  # type: ignore[arg-type]
-        constraints = _constraints(data, locked, max_new_skus)
+        constraints = _constraints(data, locked, max_new_skus, extra)
         db.session.remove()  # nothing below touches the database until the ledger (own session)
         inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
                   float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
@@ -349,6 +353,7 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
             "current_objective": _num(plan.current_objective), "uplift_per_day": _num(uplift),
             "uplift_pct": _num(100 * uplift / abs(plan.current_objective) if plan.current_objective else 0.0),
             "slots_changed": len(diff_planograms(plan.current, plan.final)),
+            "changes": [{**_move(m), "value_per_day": _num(v)} for m, v in plan.change_values],
             "explanation_fallback_used": explained.fallback_used, "request_id": explained.request_id,
         })
     except InfeasibleError as exc:

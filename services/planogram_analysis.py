@@ -30,6 +30,10 @@ from services.planogram import (
 )
 from services.planogram_data import DeviceData, load_device, model_for
 
+# The engine's Constraints gains `max_changed_slots` in the engine rewrite; until then the budget is accepted,
+# validated and passed along by the API but cannot bind the solver.
+CHANGE_BUDGET_IN_ENGINE = "max_changed_slots" in {f.name for f in dataclasses.fields(Constraints)}
+
 
 def to_json(value: Any) -> Any:
     """Engine results (frozen dataclasses, tuples, numpy scalars) as plain JSON values; NaN -> null."""
@@ -81,10 +85,27 @@ def default_max_new_skus() -> int | None:
     return DEFAULT_MAX_NEW_SKUS
 
 
+def default_max_changed_slots() -> int | None:
+    """The configured change budget: slots one optimisation may change (OPTIMIZER_MAX_CHANGED_SLOTS)."""
+    if has_app_context():
+        value = current_app.config.get("OPTIMIZER_MAX_CHANGED_SLOTS")
+        return None if value is None else int(value)
+    return None
+
+
+def _change_budget(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``max_changed_slots`` for the engine's Constraints (absent = configured default, None = unlimited);
+    nothing while the engine's Constraints has no such field yet."""
+    if not CHANGE_BUDGET_IN_ENGINE:
+        return {}
+    budget = spec["max_changed_slots"] if "max_changed_slots" in spec else default_max_changed_slots()
+    return {"max_changed_slots": budget}
+
+
 def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constraints:
     """Build engine constraints; locked slots keep the sku they hold in the current planogram.
 
-    ``max_new_skus``: absent = the configured default, None = unlimited."""
+    ``max_new_skus`` and ``max_changed_slots``: absent = the configured default, None = unlimited."""
     spec = spec or {}
     locked_slots: Sequence[str] = spec.get("locked_slots", ())
     must_stock: Sequence[str] = spec.get("must_stock", ())
@@ -103,6 +124,7 @@ def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constr
         min_facings=tuple(min_f.items()),
         max_facings=tuple(max_f.items()),
         max_new_skus=spec["max_new_skus"] if "max_new_skus" in spec else default_max_new_skus(),
+        **_change_budget(spec),
     )
 
 
