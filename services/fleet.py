@@ -49,7 +49,7 @@ class MetricsStore:
         if self._r is not None:
             raw = self._r.mget(keys) if keys else []
             return [json.loads(v) if v else None for v in raw]
-        now = time.time()
+        now = time.monotonic()
         with _LOCK:
             entries = [_MEMORY.get(k) for k in keys]
         return [e[1] if e is not None and e[0] > now else None for e in entries]
@@ -60,7 +60,7 @@ class MetricsStore:
             self._r.set(key, json.dumps(value), ex=METRICS_TTL_S)
             return
         with _LOCK:
-            _MEMORY[key] = (time.time() + METRICS_TTL_S, value)
+            _MEMORY[key] = (time.monotonic() + METRICS_TTL_S, value)
 
     def claim(self, key: str) -> bool:
         """Mark a key as being computed; False when another request already claimed it recently."""
@@ -69,9 +69,9 @@ class MetricsStore:
             return bool(self._r.set(pending, "1", nx=True, ex=PENDING_TTL_S))
         with _LOCK:
             until = _MEMORY.get(pending, (0.0, None))[0]
-            if until > time.time():
+            if until > time.monotonic():
                 return False
-            _MEMORY[pending] = (time.time() + PENDING_TTL_S, {})
+            _MEMORY[pending] = (time.monotonic() + PENDING_TTL_S, {})
             return True
 
 

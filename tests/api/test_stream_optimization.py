@@ -237,7 +237,7 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
 
     done = events[-1]["data"]
     assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
-                         "slots_changed", "explanation_fallback_used", "request_id"}
+                         "slots_changed", "changes", "explanation_fallback_used", "request_id"}
     assert done["planogram"] == progress[-1]["data"]["planogram"]
     assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
     assert done["current_objective"] == started["current_objective"]
@@ -458,3 +458,39 @@ def test_placement_feedback_from_the_fast_tier_is_cached(client: FlaskClient, vi
     second = feedback(client, viewer).json
     assert second["cached"] is True and second["feedback"] == first["feedback"] and second["cost_usd"] == 0.0
     assert len([c for c in fake.calls if "Engine score" in c.prompt]) == 1
+
+
+# --- change budget and product rules (issue 13) -----------------------------------------------------------
+
+
+def test_stream_takes_the_change_budget_and_rules_and_prices_each_change(client: FlaskClient,
+                                                                        merchandiser: dict[str, Any]) -> None:
+    from services.planogram_analysis import CHANGE_BUDGET_IN_ENGINE
+
+    response = start(client, merchandiser, objective="margin", max_changed_slots=8, max_new_skus=1,
+                     must_stock=["DEMO-WATER-500"], min_facings={"DEMO-WATER-500": 1},
+                     max_facings={"DEMO-COLA-330": 2})
+    assert response.status_code == 200
+    events = only_events(Stream(response).rest())
+    done = events[-1]
+    assert done["event"] == "done", events[-1]
+    changes = done["data"]["changes"]
+    assert len(changes) == done["data"]["slots_changed"]
+    assert all(set(c) == {"slot", "from", "to", "value_per_day"} for c in changes)
+    values = [c["value_per_day"] for c in changes]
+    assert values == sorted(values, reverse=True)  # most valuable change first
+    final = done["data"]["planogram"]
+    assert "DEMO-WATER-500" in final.values()
+    assert list(final.values()).count("DEMO-COLA-330") <= 2
+    if CHANGE_BUDGET_IN_ENGINE:  # the engine rewrite binds the solver to the budget
+        assert done["data"]["slots_changed"] <= 8
+
+
+def test_stream_rejects_a_bad_budget_or_rule_before_starting(client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+    negative = start(client, merchandiser, max_changed_slots=-1)
+    assert negative.status_code == 422
+    assert negative.json["error"]["details"][0]["field"] == "max_changed_slots"
+    unknown = start(client, merchandiser, must_stock=["NO-SUCH-SKU"])
+    assert unknown.status_code == 422
+    assert unknown.json["error"]["details"] == [
+        {"field": "must_stock/min_facings/max_facings", "reason": "unknown sku 'NO-SUCH-SKU'"}]
