@@ -41,9 +41,9 @@ function figureCells(d) {
     const failed = () => el("td", { class: "num" }, el("span", { class: "sub", title: f.error, text: "no figure" }));
     return [failed(), failed(), failed()];
   }
-  const margin = el("td", { class: "num", dataset: { col: "margin" } }, f ? money(f.margin_per_day) : computing());
+  const margin = el("td", { class: "num", dataset: { col: "margin", value: f?.margin_per_day ?? "" } }, f ? money(f.margin_per_day) : computing());
   const opp = f?.opportunity;
-  const opportunity = el("td", { class: "num", dataset: { col: "opportunity" } },
+  const opportunity = el("td", { class: "num", dataset: { col: "opportunity", value: opp?.gain_per_day ?? "" } },
     opp ? [el("strong", { class: opp.gain_per_day > 0.005 ? "up" : "", text: signedMoney(opp.gain_per_day) }),
       el("div", { class: "sub", text: `${opp.slots_changed} slot${opp.slots_changed === 1 ? "" : "s"} to change` })] : computing());
   const slots = f?.stockout_slots;

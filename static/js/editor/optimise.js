@@ -197,7 +197,8 @@ export class Optimiser {
     const kept = run.changes.filter((c) => !c.dropped).length;
     ui.budgetNote.textContent = `${kept} of ${n} change${n === 1 ? "" : "s"} kept` +
       (budget === null || budget === undefined ? " (no limit on changed slots)." : ` (budget: ${budget} slot${budget === 1 ? "" : "s"}).`) +
-      (budget !== null && budget !== undefined && n > budget ? " The optimiser went over the budget: drop the least valuable changes." : "");
+      (budget !== null && budget !== undefined && n > budget ? " The optimiser went over the budget: drop the least valuable changes." : "") +
+      " Dropping a change can break a rule (e.g. too many facings of one product): the Rules figure above says so, and saving waits until it is fixed.";
     ui.budgetNote.className = budget !== null && budget !== undefined && kept > budget ? "hint down" : "hint";
     ui.changeList.replaceChildren(...run.changes.map((c, i) => el("li", { class: c.dropped ? "dropped" : "", dataset: { slot: c.slot } },
       el("span", { class: "slot-code", text: c.slot }),
