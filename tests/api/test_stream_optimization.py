@@ -237,7 +237,8 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
 
     done = events[-1]["data"]
     assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
-                         "slots_changed", "changes", "explanation_fallback_used", "request_id"}
+                         "slots_changed", "changes", "explanation_fallback_used", "request_id",
+                         "explanation_fallback_reason"}
     assert done["planogram"] == progress[-1]["data"]["planogram"]
     assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
     assert done["current_objective"] == started["current_objective"]
@@ -246,6 +247,7 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
     assert done["slots_changed"] == sum(1 for s, sku in done["planogram"].items()
                                         if started["current_planogram"][s] != sku)
     assert done["explanation_fallback_used"] is True and done["request_id"]
+    assert done["explanation_fallback_reason"] == "no_provider"
     text = explanation_text(events)
     assert text.startswith(LABEL) and f"{done['slots_changed']} of 48 slots" in text
     assert all(e["data"]["fallback_used"] is True for e in events if e["event"] == "explanation")
@@ -420,6 +422,7 @@ def test_provider_cut_mid_stream_falls_back_labelled(client: FlaskClient, mercha
     assert fallback_part.startswith("\n\n" + LABEL)
     assert explanation[-1]["data"]["fallback_used"] is True
     assert events[-1]["event"] == "done" and events[-1]["data"]["explanation_fallback_used"] is True
+    assert events[-1]["data"]["explanation_fallback_reason"] not in (None, "no_provider")  # the real reason
 
 
 # --- placement feedback -----------------------------------------------------------------------------------
@@ -480,8 +483,9 @@ def test_stream_takes_the_change_budget_and_rules_and_prices_each_change(client:
     values = [c["value_per_day"] for c in changes]
     assert values == sorted(values, reverse=True)  # most valuable change first
     final = done["data"]["planogram"]
-    assert "DEMO-WATER-500" in final.values()
-    assert list(final.values()).count("DEMO-COLA-330") <= 2
+    if changes:  # a proposal honours the rules (an unimproved run keeps today's planogram as it is)
+        assert "DEMO-WATER-500" in final.values()
+        assert list(final.values()).count("DEMO-COLA-330") <= 2
     if CHANGE_BUDGET_IN_ENGINE:  # the engine rewrite binds the solver to the budget
         assert done["data"]["slots_changed"] <= 8
 

@@ -113,13 +113,16 @@ export class Optimiser {
       this.state.replace(d.planogram, "optimise");
       this.grid.flash(d.moves.map((m) => m.slot));
     } else if (event === "explanation") {
-      run.explanation += d.delta;
+      // AI prose followed by the rule-based text means the AI answer was rejected: never show it as the explanation.
+      if (d.fallback_used && run.fallback === false) run.explanation = d.delta.replace(/^\s+/, "");
+      else run.explanation += d.delta;
       run.fallback = d.fallback_used;
     } else if (event === "done") {
       Object.assign(run, { phase: "review", objective: d.objective, planogram: d.planogram, result: d,
         changes: (d.changes ?? []).map((c) => ({ ...c, dropped: false })) });
       run.base_objective = d.current_objective;
       run.fallback = d.explanation_fallback_used ?? run.fallback;
+      run.fallbackReason = d.explanation_fallback_reason ?? null;
       run.message = `Done: ${d.slots_changed} slot(s) changed, ${signedMoney(d.uplift_per_day)}/day ` +
         `(${fmtPct(d.uplift_pct)}). Accept saves it as a new version; Discard restores your planogram.`;
       this.state.replace(d.planogram, "optimise");
@@ -300,8 +303,7 @@ export class Optimiser {
     ui.stateText.textContent = run.message;
     ui.explanation.textContent = run.explanation;
     ui.explanation.setAttribute("aria-busy", String(phase === "running"));
-    ui.explLabel.textContent = run.fallback === null ? "" : run.fallback
-      ? (this.providerConfigured ? "rule-based · AI unavailable" : "rule-based · no AI provider") : "AI";
+    ui.explLabel.textContent = run.fallback === null ? "" : run.fallback ? `rule-based · ${fallbackReason(run.fallbackReason, this.providerConfigured)}` : "AI";
     ui.explLabel.className = `badge ${run.fallback ? "rule" : "ai"}`;
     ui.explLabel.hidden = run.fallback === null;
   }
@@ -328,3 +330,13 @@ export class Optimiser {
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const fmtPct = (v) => (v === null || v === undefined ? "–" : `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} %`);
+
+// Why the explanation is rule-based, in words (the pipeline's error kind; before `done` only whether a provider exists).
+function fallbackReason(kind, providerConfigured) {
+  if (kind === "no_provider" || (!kind && !providerConfigured)) return "no AI provider";
+  if (kind === "budget_exceeded") return "daily AI budget used up";
+  if (kind === "bad_output" || kind === "rejected") return "AI answer failed the checks";
+  if (kind === "prompt" || kind === "config") return "AI prompt or setup problem";
+  if (kind) return `AI provider error (${kind.replace("_", " ")})`;
+  return "AI unavailable";
+}
