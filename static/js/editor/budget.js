@@ -3,8 +3,8 @@
 import { el } from "./format.js";
 
 export class Budget {
-  constructor({ products, ui }) {
-    Object.assign(this, { products, ui });
+  constructor({ products, ui, editable = true }) {
+    Object.assign(this, { products, ui, editable });
     this.rules = new Map(); // sku -> {must, min, max}
     this.bySearch = new Map();
     for (const p of products.values()) {

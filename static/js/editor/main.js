@@ -190,7 +190,7 @@ $("undo").addEventListener("click", undo);
 $("redo").addEventListener("click", redo);
 
 const budget = new Budget({
-  products,
+  products, editable: data.can_edit,
   ui: { slots: $("budget-slots"), newSkus: $("budget-new"), product: $("rule-product"), datalist: $("rule-products"),
     min: $("rule-min"), max: $("rule-max"), must: $("rule-must"), add: $("rule-add"), list: $("rule-list"),
     summary: $("budget-summary"), status: announce },
@@ -200,7 +200,7 @@ const optimiser = new Optimiser({
   save: (opts) => versions.save(opts),
   ui: {
     changes: $("opt-changes"), changeList: $("opt-change-list"), budgetNote: $("opt-budget-note"), after: $("opt-after"),
-    sheetForm: $("opt-sheet-form"), sheetProposal: $("opt-sheet-proposal"),
+    sheetForm: $("opt-sheet-form"), sheetProposal: $("opt-sheet-proposal"), budgetBox: $("opt-budget"),
     start: $("opt-start"), cancel: $("opt-cancel"), accept: $("opt-accept"), discard: $("opt-discard"), objective: $("opt-objective"),
     run: $("opt-run"), step: $("opt-step"), objectiveValue: $("opt-objective-value"), uplift: $("opt-uplift"),
     stateText: $("opt-state"), explanation: $("opt-explanation"), explLabel: $("opt-expl-label"),

@@ -281,6 +281,7 @@ export class Optimiser {
     const phase = this.phase;
     ui.start.hidden = phase !== "idle";
     ui.objective.closest("label").hidden = phase !== "idle"; // the run's objective is in its messages
+    if (ui.budgetBox && this.budget.editable) ui.budgetBox.hidden = phase !== "idle"; // the run keeps the budget it was sent
     ui.cancel.hidden = phase !== "running";
     ui.cancel.disabled = !run?.job_id;
     ui.accept.hidden = phase !== "review";
