@@ -138,6 +138,9 @@ class Config:
         # Skus absent from a device's current planogram that one optimisation may introduce ("none" = no
         # limit); a request's `max_new_skus` overrides it. See docs/ENGINE.md (new products a few at a time).
         self.OPTIMIZER_MAX_NEW_SKUS = env.limit("OPTIMIZER_MAX_NEW_SKUS", None)
+        # Change budget: slots one optimisation may change ("none" = no limit), e.g. what a route driver can redo
+        # on one visit; a request's `max_changed_slots` overrides it. The editor's budget control starts here.
+        self.OPTIMIZER_MAX_CHANGED_SLOTS = env.limit("OPTIMIZER_MAX_CHANGED_SLOTS", None)
         # Embedded mode: run the optimiser in child processes (up to JOB_WORKERS) instead of the job thread,
         # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
         self.OPTIMIZATION_CHILD_PROCESSES = env.flag("OPTIMIZATION_CHILD_PROCESSES", True)

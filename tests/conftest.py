@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,39 @@ def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) 
 def app(make_app: Callable[..., Flask]) -> Flask:
     """The default test app."""
     return make_app()
+
+
+@pytest.fixture
+def rq_worker(app: Flask) -> Iterator[None]:
+    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test (no-op in
+    embedded mode, where jobs run in the app's own threads)."""
+    if not REDIS_MODE:
+        yield
+        return
+    from rq import SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
+
+    from services.runtime import backends
+
+    class ThreadWorker(SimpleWorker):
+        death_penalty_class = TimerDeathPenalty
+
+        def _install_signal_handlers(self) -> None:  # signals belong to the main thread
+            pass
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        with app.app_context():
+            while not stop.is_set():
+                ThreadWorker(["planogram"], connection=backends().redis).work(burst=True, with_scheduler=False)
+                stop.wait(0.02)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
 
 
 @pytest.fixture

@@ -167,3 +167,17 @@ def test_stream_job_constraints_carry_the_new_sku_limit(app: Flask) -> None:
         assert optimization_stream._constraints(data, []).max_new_skus == 2  # request omitted it
         assert optimization_stream._constraints(data, [], 0).max_new_skus == 0
         assert optimization_stream._constraints(data, [], None).max_new_skus is None
+
+
+@pytest.mark.usefixtures("fleet")
+def test_an_omitted_change_budget_is_the_configured_one(app: Flask) -> None:
+    from services import optimization_stream
+    from services.planogram_data import load_device
+
+    with app.app_context():
+        data = load_device(OFFICE)
+        assert optimization_stream._constraints(data, []).max_changed_slots is None  # default: no limit
+        app.config["OPTIMIZER_MAX_CHANGED_SLOTS"] = 6
+        assert optimization_stream._constraints(data, []).max_changed_slots == 6  # request omitted it
+        assert optimization_stream._constraints(data, [], extra={"max_changed_slots": 3}).max_changed_slots == 3
+        assert optimization_stream._constraints(data, [], extra={"max_changed_slots": None}).max_changed_slots is None

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from services.demo import seed_demo
 from services.optimization_explain import LABEL
 from services.planogram_data import DATA, MODELS
 from tests.clock import DEMO_END
-from tests.conftest import REDIS_MODE
 from tests.waiting import events_until, wait_for
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
@@ -60,35 +58,8 @@ def app(make_llm_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
 
 
 @pytest.fixture(autouse=True)
-def worker(app: Flask) -> Iterator[None]:
-    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test."""
-    if not REDIS_MODE:
-        yield
-        return
-    from rq import SimpleWorker
-    from rq.timeouts import TimerDeathPenalty
-
-    from services.runtime import backends
-
-    class ThreadWorker(SimpleWorker):
-        death_penalty_class = TimerDeathPenalty
-
-        def _install_signal_handlers(self) -> None:  # signals belong to the main thread
-            pass
-
-    stop = threading.Event()
-
-    def loop() -> None:
-        with app.app_context():
-            while not stop.is_set():
-                ThreadWorker(["planogram"], connection=backends().redis).work(burst=True, with_scheduler=False)
-                stop.wait(0.02)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
+def worker(rq_worker: None) -> None:
+    """With Redis, jobs wait for an RQ worker: one runs in a thread for every test here."""
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -221,7 +192,8 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
 
     done = events[-1]["data"]
     assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
-                         "slots_changed", "explanation_fallback_used", "request_id"}
+                         "slots_changed", "changes", "explanation_fallback_used", "request_id",
+                         "explanation_fallback_reason"}
     assert done["planogram"] == progress[-1]["data"]["planogram"]
     assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
     assert done["current_objective"] == started["current_objective"]
@@ -230,6 +202,7 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
     assert done["slots_changed"] == sum(1 for s, sku in done["planogram"].items()
                                         if started["current_planogram"][s] != sku)
     assert done["explanation_fallback_used"] is True and done["request_id"]
+    assert done["explanation_fallback_reason"] == "no_provider"
     text = explanation_text(events)
     assert text.startswith(LABEL) and f"{done['slots_changed']} of 48 slots" in text
     assert all(e["data"]["fallback_used"] is True for e in events if e["event"] == "explanation")
@@ -406,6 +379,7 @@ def test_provider_cut_mid_stream_falls_back_labelled(client: FlaskClient, mercha
     assert fallback_part.startswith("\n\n" + LABEL)
     assert explanation[-1]["data"]["fallback_used"] is True
     assert events[-1]["event"] == "done" and events[-1]["data"]["explanation_fallback_used"] is True
+    assert events[-1]["data"]["explanation_fallback_reason"] not in (None, "no_provider")  # the real reason
 
 
 # --- placement feedback -----------------------------------------------------------------------------------
@@ -444,3 +418,37 @@ def test_placement_feedback_from_the_fast_tier_is_cached(client: FlaskClient, vi
     second = feedback(client, viewer).json
     assert second["cached"] is True and second["feedback"] == first["feedback"] and second["cost_usd"] == 0.0
     assert len([c for c in fake.calls if "Engine score" in c.prompt]) == 1
+
+
+# --- change budget and product rules (issue 13) -----------------------------------------------------------
+
+
+def test_stream_takes_the_change_budget_and_rules_and_prices_each_change(client: FlaskClient,
+                                                                        merchandiser: dict[str, Any]) -> None:
+    response = start(client, merchandiser, objective="margin", max_changed_slots=8, max_new_skus=1,
+                     must_stock=["DEMO-WATER-500"], min_facings={"DEMO-WATER-500": 1},
+                     max_facings={"DEMO-COLA-330": 2})
+    assert response.status_code == 200
+    events = only_events(Stream(response).rest())
+    done = events[-1]
+    assert done["event"] == "done", events[-1]
+    changes = done["data"]["changes"]
+    assert len(changes) == done["data"]["slots_changed"]
+    assert all(set(c) == {"slot", "from", "to", "value_per_day"} for c in changes)
+    values = [c["value_per_day"] for c in changes]
+    assert values == sorted(values, reverse=True)  # most valuable change first
+    final = done["data"]["planogram"]
+    if changes:  # a proposal honours the rules (an unimproved run keeps today's planogram as it is)
+        assert "DEMO-WATER-500" in final.values()
+        assert list(final.values()).count("DEMO-COLA-330") <= 2
+    assert done["data"]["slots_changed"] <= 8  # the budget binds the solver
+
+
+def test_stream_rejects_a_bad_budget_or_rule_before_starting(client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+    negative = start(client, merchandiser, max_changed_slots=-1)
+    assert negative.status_code == 422
+    assert negative.json["error"]["details"][0]["field"] == "max_changed_slots"
+    unknown = start(client, merchandiser, must_stock=["NO-SUCH-SKU"])
+    assert unknown.status_code == 422
+    assert unknown.json["error"]["details"] == [
+        {"field": "must_stock/min_facings/max_facings", "reason": "unknown sku 'NO-SUCH-SKU'"}]
