@@ -43,6 +43,9 @@ class Provider(ABC):
                 return event.completion
         raise StreamCut("stream ended without a final event")
 
+    def close(self) -> None:  # noqa: B027  (optional hook: providers without connections keep the no-op)
+        """Release the SDK's pooled HTTP connections (at shutdown; the provider is not used afterwards)."""
+
 
 class Embedder(Protocol):
     """Turns texts into vectors for the cache's similarity layer."""
@@ -51,6 +54,10 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         """Vectors for `texts` and the input tokens the provider billed."""
+        ...
+
+    def close(self) -> None:
+        """Release pooled connections (at shutdown)."""
         ...
 
 
