@@ -148,7 +148,10 @@ def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) 
         return app
 
     yield factory
+    from services.ai import EXTENSION_KEY
+
     for app in created:
+        app.extensions[EXTENSION_KEY].close()  # the SDK clients' pooled connections to the fake server
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

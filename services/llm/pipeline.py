@@ -280,6 +280,13 @@ class LLMIntegrationPipeline:
         except Exception:  # a ledger outage must not take the feature down; the log keeps the trace
             log.exception("ledger write failed for request %s", result.request_id)
 
+    def close(self) -> None:
+        """Release the providers' and the embedder's HTTP connections (at shutdown)."""
+        for provider in (self.executor.providers.values() if self.executor else ()):
+            provider.close()
+        if self.cache.embedder is not None:
+            self.cache.embedder.close()
+
     def breaker_states(self) -> dict[str, dict[str, Any]]:
         """Circuit state per configured provider, for monitoring."""
         names = list(self.executor.providers) if self.executor else []

@@ -31,6 +31,10 @@ class AnthropicProvider(SDKStreamProvider):
             api_key=api_key or "unset", base_url=base_url, max_retries=0, timeout=timeout_s
         )
 
+    def close(self) -> None:
+        """Release the SDK client's pooled connections."""
+        self._client.close()
+
     def complete(self, request: CompletionRequest) -> Completion:
         """One blocking Messages call."""
         try:

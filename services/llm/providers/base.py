@@ -44,6 +44,9 @@ class Provider(ABC):
                 return event.completion
         raise StreamCut("stream ended without a final event")
 
+    def close(self) -> None:  # noqa: B027  (optional hook: providers without connections keep the no-op)
+        """Release the SDK's pooled HTTP connections (at shutdown; the provider is not used afterwards)."""
+
 
 class SDKStreamProvider(Provider):
     """The one stream loop both SDK providers share; each supplies how to open, read and finish a stream."""
@@ -97,6 +100,10 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         """Vectors for `texts` and the input tokens the provider billed."""
+        ...
+
+    def close(self) -> None:
+        """Release pooled connections (at shutdown)."""
         ...
 
 

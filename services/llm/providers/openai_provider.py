@@ -38,6 +38,10 @@ class OpenAIProvider(SDKStreamProvider):
         super().__init__(name)
         self._client = make_client(api_key, base_url, timeout_s)
 
+    def close(self) -> None:
+        """Release the SDK client's pooled connections."""
+        self._client.close()
+
     def complete(self, request: CompletionRequest) -> Completion:
         """One blocking chat completion."""
         try:
@@ -88,6 +92,10 @@ class OpenAIEmbedder:
     ) -> None:
         self.model = model
         self._client = make_client(api_key, base_url, timeout_s)
+
+    def close(self) -> None:
+        """Release the SDK client's pooled connections."""
+        self._client.close()
 
     def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         """Vectors in input order and the billed input tokens."""

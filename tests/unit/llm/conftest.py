@@ -104,8 +104,9 @@ def redis_client(redis_url: str, namespace: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def make_harness(fake: FakeLLMServer, namespace: str) -> Callable[..., Harness]:
+def make_harness(fake: FakeLLMServer, namespace: str) -> Iterator[Callable[..., Harness]]:
     """Factory: `make_harness(redis=None, **settings_overrides)`; defaults to Anthropic on the fake server."""
+    built: list[LLMIntegrationPipeline] = []
 
     def build(
         redis_client: Any = None, prompts: tuple[PromptVersion, ...] = PROMPTS, **overrides: Any
@@ -133,6 +134,9 @@ def make_harness(fake: FakeLLMServer, namespace: str) -> Callable[..., Harness]:
         )
         ledger = InMemoryLedger()
         pipeline = build_pipeline(settings, InMemoryPromptSource(prompts), ledger, redis_client, retry=retry)
+        built.append(pipeline)
         return Harness(pipeline, ledger, settings, sleeps)
 
-    return build
+    yield build
+    for pipeline in built:
+        pipeline.close()

@@ -61,20 +61,20 @@ def test_openai_stream_ends_with_the_usage_chunk_and_done(fake: FakeLLMServer) -
 
 
 def test_sdks_parse_the_fake_responses(fake: FakeLLMServer) -> None:
-    claude = anthropic.Anthropic(api_key="k", base_url=fake.url, max_retries=0)
-    message = claude.messages.create(
-        model="claude-sonnet-5-5", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
-    )
+    with anthropic.Anthropic(api_key="k", base_url=fake.url, max_retries=0) as claude:
+        message = claude.messages.create(
+            model="claude-sonnet-5-5", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
+        )
     assert message.usage.input_tokens == fake.calls[-1].usage["prompt"]
-    gpt = openai.OpenAI(api_key="k", base_url=f"{fake.url}/v1", max_retries=0)
-    completion = gpt.chat.completions.create(
-        model="gpt-5.6-terra", messages=[{"role": "user", "content": "Hi"}]
-    )
-    assert (
-        completion.usage is not None
-        and completion.usage.completion_tokens == fake.calls[-1].usage["completion"]
-    )
-    vectors = gpt.embeddings.create(model="text-embedding-3-small", input=["a b c", "a b d"])
+    with openai.OpenAI(api_key="k", base_url=f"{fake.url}/v1", max_retries=0) as gpt:
+        completion = gpt.chat.completions.create(
+            model="gpt-5.6-terra", messages=[{"role": "user", "content": "Hi"}]
+        )
+        assert (
+            completion.usage is not None
+            and completion.usage.completion_tokens == fake.calls[-1].usage["completion"]
+        )
+        vectors = gpt.embeddings.create(model="text-embedding-3-small", input=["a b c", "a b d"])
     assert len(vectors.data) == 2 and vectors.data[0].embedding == embed("a b c")
 
 
