@@ -75,6 +75,9 @@ class LocalEmbedder:
         """Vectors in input order; 0 billed tokens."""
         return [self.vector(text).tolist() for text in texts], 0
 
+    def close(self) -> None:
+        """Nothing to release: no connections."""
+
     def vector(self, text: str) -> np.ndarray:
         """One L2-normalised float32 vector."""
         counts: dict[int, float] = {}
