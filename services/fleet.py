@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +25,27 @@ from models._types import utcnow
 from services import catalog
 from services import planogram_analysis as analysis
 from services.errors import AppError
-from services.planogram import ValueParams, detect_anomalies, evaluate
+from services.planogram import (
+    Cabinet,
+    Constraints,
+    DemandModel,
+    InfeasibleError,
+    OptimizationResult,
+    Planogram,
+    ProductSpec,
+    ValueParams,
+    detect_anomalies,
+    diff_planograms,
+    evaluate,
+    optimize,
+)
 from services.planogram_data import load_device, model_for, version_key
+from services.processes import shared_pool
 from services.runtime import backends
 
 log = logging.getLogger("planogram.fleet")
 JOB_FUNCTION = "services.fleet.compute_metrics"
+SOLVE_FUNCTION = "services.fleet.solve"
 METRICS_TTL_S = 14 * 86_400
 PENDING_TTL_S = 300  # a claimed device whose job died is claimed again after this
 STOCKOUT_WINDOW_DAYS = 14
@@ -109,6 +124,8 @@ def compute_metrics(items: list[tuple[str, str]]) -> None:
             store.put(key, {**today, "opportunity": opportunity(device_id)})
         except AppError as exc:  # one device without usable data must not stop the others
             store.put(key, {"error": exc.message})
+        except InfeasibleError as exc:  # today's planogram breaks a rule no planogram can keep
+            store.put(key, {"error": f"no planogram satisfies the rules: {exc}"})
         except Exception as exc:
             log.exception("fleet metrics failed", extra={"device_id": device_id})
             store.put(key, {"error": f"internal error ({type(exc).__name__})"})
@@ -128,14 +145,28 @@ def current_figures(device_id: str) -> dict[str, Any]:
             "stockout_slots": stockouts}
 
 
+def solve(model: DemandModel, cabinet: Cabinet, products: Mapping[str, ProductSpec], current: Planogram,
+          constraints: Constraints, time_limit_s: float) -> OptimizationResult:
+    """The engine call of one opportunity (pure: runs in a child process in embedded mode)."""
+    return optimize(model, cabinet, products, current, constraints, ValueParams(objective="margin"),
+                    time_limit_s=time_limit_s)
+
+
 def opportunity(device_id: str) -> dict[str, Any]:
     """The optimiser's predicted margin gain per day within the default change budget (0 when none)."""
-    result = analysis.optimise(device_id, "margin", None)
-    gain = float(result["margin_per_day"]) - float(result["current_margin_per_day"])
-    improves = result["slots_changed"] > 0 and float(result["uplift_per_day"]) > 0
-    return {"gain_per_day": round(gain, 4) if improves else 0.0,
-            "slots_changed": int(result["slots_changed"]) if improves else 0,
-            "optimal": bool(result["optimal"])}
+    data = load_device(device_id)
+    config = current_app.config
+    inputs = (model_for(data), data.cabinet, data.products, data.planogram, analysis.constraints_from(data, None),
+              float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
+    if backends().mode == "embedded" and config["OPTIMIZATION_CHILD_PROCESSES"]:
+        # job threads share the web process's GIL with the requests: compute in a child process
+        result: OptimizationResult = shared_pool(int(config["JOB_WORKERS"])).call(SOLVE_FUNCTION, *inputs)
+    else:  # RQ work horses are processes of their own
+        result = solve(*inputs)
+    changed = len(diff_planograms(data.planogram, result.planogram))
+    improves = changed > 0 and result.uplift_per_day > 0
+    return {"gain_per_day": round(result.margin_per_day - result.current_margin_per_day, 4) if improves else 0.0,
+            "slots_changed": changed if improves else 0, "optimal": bool(result.optimal)}
 
 
 # --- the view ----------------------------------------------------------------------------------------------
