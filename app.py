@@ -51,17 +51,24 @@ def init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login_page"
-    login_manager.user_loader(lambda user_id: get_user(int(user_id)) if user_id.isdigit() else None)
+    def load(user_id: str) -> object:
+        user = get_user(int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None  # a deactivated user's session ends
+
+    login_manager.user_loader(load)
 
 
 def init_web(app: Flask) -> None:
-    """Authentication guard, JSON error bodies for /api, security headers on every response."""
+    """Authentication guard, JSON error bodies for /api, styled error pages, the role menu and security headers
+    on every response."""
     from blueprints._security import init_security_headers
     from blueprints._web import init_error_handlers, init_guard
+    from blueprints.navigation import init_navigation
 
     init_guard(app)
     init_error_handlers(app)
     init_security_headers(app)
+    init_navigation(app)
 
 
 def init_runtime(app: Flask) -> None:
@@ -87,9 +94,21 @@ def init_llm(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
-    from blueprints import auth, catalog, content, content_pages, drafts, email, llm, monitoring, pages, planogram
+    from blueprints import (
+        auth,
+        catalog,
+        content,
+        content_pages,
+        drafts,
+        email,
+        fleet,
+        llm,
+        monitoring,
+        pages,
+        planogram,
+    )
 
-    for module in (auth, catalog, planogram, content, email, llm, monitoring, pages, drafts, content_pages):
+    for module in (auth, catalog, planogram, fleet, content, email, llm, monitoring, pages, drafts, content_pages):
         app.register_blueprint(module.bp)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import click
 from flask import Flask, current_app
@@ -90,12 +91,16 @@ def import_data(directory: Path, quiet: bool) -> None:
     _print_report(report)
 
 
+SeedCommand = TypeVar("SeedCommand", bound=Callable[..., None])
+
+
 @click.group("demo")
 def demo() -> None:
     """The labelled demo fleet: seed it, see it, remove it (it never mixes with your data)."""
 
 
-def _seed_options(command):  # type: ignore[no-untyped-def]
+def _seed_options(command: SeedCommand) -> SeedCommand:
+    """The options `flask demo seed` and `flask seed-demo` share."""
     command = click.option("--if-empty", is_flag=True,
                            help="Only seed when the database has no devices and the demo was never removed.")(command)
     command = click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
@@ -258,7 +263,7 @@ def prompts_list(include_inactive: bool) -> None:
 @click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer.")
 def fake_llm(host: str, port: int, failure_rate: float, latency: float) -> None:
     """Run the fake Anthropic/OpenAI provider (local development and tests only; no network, no keys)."""
-    from tests.fake_llm.__main__ import main
+    from devtools.fake_llm.__main__ import main
 
     main(["--host", host, "--port", str(port), "--failure-rate", str(failure_rate), "--latency", str(latency)])
 

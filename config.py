@@ -3,64 +3,67 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 
 
-def env_str(name: str, default: str | None = None) -> str | None:
-    """Return a stripped environment value, or the default when unset or blank."""
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    return value.strip()
+class EnvReader:
+    """Typed reads from one mapping of settings (the process environment, or explicit values in tests)."""
 
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
 
-def env_int(name: str, default: int) -> int:
-    """Return an integer environment value; a malformed value fails loudly at start-up."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+    def text(self, name: str, default: str | None = None) -> str | None:
+        """Return a stripped value, or the default when unset or blank."""
+        value = self.environ.get(name)
+        if value is None or not value.strip():
+            return default
+        return value.strip()
 
+    def integer(self, name: str, default: int) -> int:
+        """Return an integer value; a malformed value fails loudly at start-up."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
 
-def env_limit(name: str, default: int | None) -> int | None:
-    """Return a non-negative integer limit, or None for "none"/"unlimited"; malformed values fail loudly."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    if raw.lower() in ("none", "unlimited"):
-        return None
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise RuntimeError(f"{name} must be an integer or 'none', got {raw!r}") from exc
-    if value < 0:
-        raise RuntimeError(f"{name} must be at least 0 (or 'none'), got {value}")
-    return value
+    def limit(self, name: str, default: int | None) -> int | None:
+        """Return a non-negative integer limit, or None for "none"/"unlimited"; malformed values fail loudly."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("none", "unlimited"):
+            return None
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise RuntimeError(f"{name} must be an integer or 'none', got {raw!r}") from exc
+        if value < 0:
+            raise RuntimeError(f"{name} must be at least 0 (or 'none'), got {value}")
+        return value
 
+    def number(self, name: str, default: float) -> float:
+        """Return a float value; a malformed value fails loudly at start-up."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise RuntimeError(f"{name} must be a number, got {raw!r}") from exc
 
-def env_float(name: str, default: float) -> float:
-    """Return a float environment value; a malformed value fails loudly at start-up."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise RuntimeError(f"{name} must be a number, got {raw!r}") from exc
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """Return a boolean environment value (1/true/yes/on)."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    return raw.lower() in {"1", "true", "yes", "on"}
+    def flag(self, name: str, default: bool) -> bool:
+        """Return a boolean value (1/true/yes/on)."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        return raw.lower() in {"1", "true", "yes", "on"}
 
 
 def engine_options(url: str, size: int, overflow: int, timeout: float) -> dict[str, Any]:
@@ -73,33 +76,34 @@ def engine_options(url: str, size: int, overflow: int, timeout: float) -> dict[s
 
 
 class Config:
-    """Runtime configuration; every value comes from the environment or an embedded default."""
+    """Runtime configuration; every value comes from the environment (or ``environ``) or an embedded default."""
 
-    def __init__(self) -> None:
-        instance = Path(env_str("INSTANCE_PATH", str(BASE_DIR / "instance")) or "instance")
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = EnvReader(os.environ if environ is None else environ)
+        instance = Path(env.text("INSTANCE_PATH", str(BASE_DIR / "instance")) or "instance")
         self.INSTANCE_PATH = str(instance)
-        self.SECRET_KEY = env_str("SECRET_KEY")  # None: create_app keeps one in instance/
-        self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", f"sqlite:///{instance / 'planogram.db'}")
+        self.SECRET_KEY = env.text("SECRET_KEY")  # None: create_app keeps one in instance/
+        self.SQLALCHEMY_DATABASE_URI = env.text("DATABASE_URL", f"sqlite:///{instance / 'planogram.db'}")
         # Connection pool per worker process (docs/ARCHITECTURE.md, "Pool sizes and workers"). A request holds a
         # connection only while it queries: it is released before AI calls and streams, so a small pool serves
         # hundreds of concurrent gevent requests. A request that finds the pool empty waits DB_POOL_TIMEOUT s.
-        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10)
-        self.DB_MAX_OVERFLOW = env_int("DB_MAX_OVERFLOW", 10)
-        self.DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
+        self.DB_POOL_SIZE = env.integer("DB_POOL_SIZE", 10)
+        self.DB_MAX_OVERFLOW = env.integer("DB_MAX_OVERFLOW", 10)
+        self.DB_POOL_TIMEOUT = env.number("DB_POOL_TIMEOUT", 10.0)
         # SQLALCHEMY_ENGINE_OPTIONS is derived from these in create_app (config.engine_options).
-        self.REDIS_URL = env_str("REDIS_URL")
+        self.REDIS_URL = env.text("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         # After a Redis error the LLM cache/budget/breakers use their stand-ins for this long before retrying it.
-        self.REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
-        self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
+        self.REDIS_RETRY_SECONDS = env.number("REDIS_RETRY_SECONDS", 5.0)
+        self.RATELIMIT_DEFAULT = env.text("RATELIMIT_DEFAULT", "600 per minute")
         # Sign-in attempts per client address (any accounts). Per account: a growing delay, never a lock-out.
-        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "20 per minute;200 per hour")
-        self.LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 3)  # failures before attempts are slowed
-        self.LOGIN_DELAY_BASE_SECONDS = env_float("LOGIN_DELAY_BASE_SECONDS", 1.0)  # doubles per further failure
-        self.LOGIN_DELAY_MAX_SECONDS = env_float("LOGIN_DELAY_MAX_SECONDS", 20.0)
-        self.LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+        self.RATELIMIT_LOGIN = env.text("RATELIMIT_LOGIN", "20 per minute;200 per hour")
+        self.LOGIN_FREE_FAILURES = env.integer("LOGIN_FREE_FAILURES", 3)  # failures before attempts are slowed
+        self.LOGIN_DELAY_BASE_SECONDS = env.number("LOGIN_DELAY_BASE_SECONDS", 1.0)  # doubles per further failure
+        self.LOGIN_DELAY_MAX_SECONDS = env.number("LOGIN_DELAY_MAX_SECONDS", 20.0)
+        self.LOGIN_FAILURE_WINDOW_SECONDS = env.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900)
         self.RATELIMIT_HEADERS_ENABLED = True
-        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_ENABLED = env.flag("RATELIMIT_ENABLED", True)
         # Redis down: count limits in process memory until it answers again (Flask-Limiter re-probes it), and
         # never fail a request because the limit store failed.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
@@ -109,74 +113,82 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)  # HTTPS answers: Secure anyway
+        self.SESSION_COOKIE_SECURE = env.flag("SESSION_COOKIE_SECURE", False)  # HTTPS answers: Secure anyway
         # Strict-Transport-Security max-age sent on HTTPS responses (blueprints/_security.py).
-        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000)
-        self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
+        self.HSTS_SECONDS = env.integer("HSTS_SECONDS", 31_536_000)
+        self.MAX_CONTENT_LENGTH = env.integer("MAX_UPLOAD_MB", 512) * 1024 * 1024
         # Largest JSON request body (CSV uploads are multipart and bounded by MAX_UPLOAD_MB instead).
-        self.JSON_MAX_BYTES = env_int("JSON_MAX_KB", 1024) * 1024
-        self.API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30)
-        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
-        self.LOG_JSON = env_bool("LOG_JSON", True)
-        self.JOB_WORKERS = env_int("JOB_WORKERS", 2)
+        self.JSON_MAX_BYTES = env.integer("JSON_MAX_KB", 1024) * 1024
+        self.API_TOKEN_TTL_DAYS = env.integer("API_TOKEN_TTL_DAYS", 30)
+        self.LOG_LEVEL = env.text("LOG_LEVEL", "INFO")
+        self.LOG_JSON = env.flag("LOG_JSON", True)
+        self.JOB_WORKERS = env.integer("JOB_WORKERS", 2)
         # Worker jobs one fleet batch is split into (run `flask rq-worker` this many times with Redis).
-        self.BATCH_PARALLELISM = env_int("BATCH_PARALLELISM", 2)
-        self.EVENT_STREAM_TTL_SECONDS = env_int("EVENT_STREAM_TTL_SECONDS", 3600)
+        self.BATCH_PARALLELISM = env.integer("BATCH_PARALLELISM", 2)
+        self.EVENT_STREAM_TTL_SECONDS = env.integer("EVENT_STREAM_TTL_SECONDS", 3600)
         # SSE: a `: ping` comment when nothing was sent for this long (keeps proxies open, detects hang-ups).
-        self.SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0)
+        self.SSE_HEARTBEAT_SECONDS = env.number("SSE_HEARTBEAT_SECONDS", 15.0)
         # A streaming optimisation nobody has listened to for this long cancels itself.
-        self.STREAM_ABANDON_SECONDS = env_int("STREAM_ABANDON_SECONDS", 30)
+        self.STREAM_ABANDON_SECONDS = env.integer("STREAM_ABANDON_SECONDS", 30)
         # Pause between published optimisation steps so the editor can animate them (0 = as fast as computed).
-        self.OPTIMIZATION_STEP_DELAY_MS = env_int("OPTIMIZATION_STEP_DELAY_MS", 150)
+        self.OPTIMIZATION_STEP_DELAY_MS = env.integer("OPTIMIZATION_STEP_DELAY_MS", 150)
         # Safety net only: the optimiser proves its answer in about a second of CPU; when this wall-clock limit
         # stops the solver first, the answer is the repaired current planogram, labelled status "floor".
-        self.OPTIMIZATION_TIME_LIMIT_SECONDS = env_float("OPTIMIZATION_TIME_LIMIT_SECONDS", 60.0)
+        self.OPTIMIZATION_TIME_LIMIT_SECONDS = env.number("OPTIMIZATION_TIME_LIMIT_SECONDS", 60.0)
         # Skus absent from a device's current planogram that one optimisation may introduce ("none" = no
         # limit); a request's `max_new_skus` overrides it. See docs/ENGINE.md (new products a few at a time).
-        self.OPTIMIZER_MAX_NEW_SKUS = env_limit("OPTIMIZER_MAX_NEW_SKUS", None)
+        self.OPTIMIZER_MAX_NEW_SKUS = env.limit("OPTIMIZER_MAX_NEW_SKUS", None)
+        # Change budget: slots one optimisation may change ("none" = no limit), e.g. what a route driver can redo
+        # on one visit; a request's `max_changed_slots` overrides it. The editor's budget control starts here.
+        self.OPTIMIZER_MAX_CHANGED_SLOTS = env.limit("OPTIMIZER_MAX_CHANGED_SLOTS", None)
         # Embedded mode: run the optimiser in child processes (up to JOB_WORKERS) instead of the job thread,
         # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
-        self.OPTIMIZATION_CHILD_PROCESSES = env_bool("OPTIMIZATION_CHILD_PROCESSES", True)
+        self.OPTIMIZATION_CHILD_PROCESSES = env.flag("OPTIMIZATION_CHILD_PROCESSES", True)
         # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
-        self.LLM_PROVIDER = env_str("LLM_PROVIDER")
-        self.ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
-        self.ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL")
-        self.OPENAI_API_KEY = env_str("OPENAI_API_KEY")
-        self.OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
-        self.LLM_MODEL_FAST = env_str("LLM_MODEL_FAST")
-        self.LLM_MODEL_BALANCED = env_str("LLM_MODEL_BALANCED")
-        self.LLM_MODEL_POWERFUL = env_str("LLM_MODEL_POWERFUL")
-        self.LLM_DAILY_BUDGET_USD = env_float("LLM_DAILY_BUDGET_USD", 10.0)
-        self.LLM_MAX_TOKENS_PER_REQUEST = env_int("LLM_MAX_TOKENS_PER_REQUEST", 4000)
-        self.LLM_CACHE_TTL_HOURS = env_float("LLM_CACHE_TTL_HOURS", 24.0)
-        self.LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+        self.LLM_PROVIDER = env.text("LLM_PROVIDER")
+        self.ANTHROPIC_API_KEY = env.text("ANTHROPIC_API_KEY")
+        self.ANTHROPIC_BASE_URL = env.text("ANTHROPIC_BASE_URL")
+        self.OPENAI_API_KEY = env.text("OPENAI_API_KEY")
+        self.OPENAI_BASE_URL = env.text("OPENAI_BASE_URL")
+        self.LLM_MODEL_FAST = env.text("LLM_MODEL_FAST")
+        self.LLM_MODEL_BALANCED = env.text("LLM_MODEL_BALANCED")
+        self.LLM_MODEL_POWERFUL = env.text("LLM_MODEL_POWERFUL")
+        self.LLM_DAILY_BUDGET_USD = env.number("LLM_DAILY_BUDGET_USD", 10.0)
+        self.LLM_MAX_TOKENS_PER_REQUEST = env.integer("LLM_MAX_TOKENS_PER_REQUEST", 4000)
+        self.LLM_CACHE_TTL_HOURS = env.number("LLM_CACHE_TTL_HOURS", 24.0)
+        self.LLM_TIMEOUT_SECONDS = env.number("LLM_TIMEOUT_SECONDS", 30.0)
         # While Redis is unreachable each process may spend at most this share of the budget headroom it last
         # saw; <= 1 / (processes sharing the budget) guarantees the daily budget is never overshot.
-        self.LLM_BUDGET_OUTAGE_SHARE = env_float("LLM_BUDGET_OUTAGE_SHARE", 0.05)
-        self.PROMPTS_DIR = env_str("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
+        self.LLM_BUDGET_OUTAGE_SHARE = env.number("LLM_BUDGET_OUTAGE_SHARE", 0.05)
+        # Cache per feature, e.g. "caption=semantic,email_reply=exact,placement_feedback=off" (over the
+        # defaults in services/ai.py); embeddings for near hits: local | provider | none (exact only).
+        self.LLM_CACHE_MODES = env.text("LLM_CACHE_MODES")
+        self.LLM_EMBEDDINGS = env.text("LLM_EMBEDDINGS", "local")
+        self.LLM_SIMILARITY_THRESHOLD = env.text("LLM_SIMILARITY_THRESHOLD")
+        self.PROMPTS_DIR = env.text("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
         # ISO 4217 code the pages format money in (prices in the data are plain numbers in this currency).
-        self.CURRENCY = env_str("CURRENCY", "USD")
+        self.CURRENCY = env.text("CURRENCY", "USD")
         # Monitoring (docs/MONITORING.md). /metrics: admins, or `Authorization: Bearer $METRICS_TOKEN`.
-        self.METRICS_TOKEN = env_str("METRICS_TOKEN")
-        self.ALERT_WINDOW_MINUTES = env_int("ALERT_WINDOW_MINUTES", 15)
-        self.ALERT_ERROR_RATE = env_float("ALERT_ERROR_RATE", 0.2)  # share of calls in the window
-        self.ALERT_FALLBACK_RATE = env_float("ALERT_FALLBACK_RATE", 0.3)
-        self.ALERT_MIN_CALLS = env_int("ALERT_MIN_CALLS", 10)  # fewer calls in the window: no rate alert
-        self.ALERT_CHECK_SECONDS = env_float("ALERT_CHECK_SECONDS", 30.0)  # per process, after LLM calls
-        self.AB_MIN_REVIEWS = env_int("AB_MIN_REVIEWS", 20)  # reviewed drafts per arm before a verdict
-        self.MONITORING_MAX_DAYS = env_int("MONITORING_MAX_DAYS", 93)
-        self.MONITORING_LATENCY_SAMPLES = env_int("MONITORING_LATENCY_SAMPLES", 100_000)
+        self.METRICS_TOKEN = env.text("METRICS_TOKEN")
+        self.ALERT_WINDOW_MINUTES = env.integer("ALERT_WINDOW_MINUTES", 15)
+        self.ALERT_ERROR_RATE = env.number("ALERT_ERROR_RATE", 0.2)  # share of calls in the window
+        self.ALERT_FALLBACK_RATE = env.number("ALERT_FALLBACK_RATE", 0.3)
+        self.ALERT_MIN_CALLS = env.integer("ALERT_MIN_CALLS", 10)  # fewer calls in the window: no rate alert
+        self.ALERT_CHECK_SECONDS = env.number("ALERT_CHECK_SECONDS", 30.0)  # per process, after LLM calls
+        self.AB_MIN_REVIEWS = env.integer("AB_MIN_REVIEWS", 20)  # reviewed drafts per arm before a verdict
+        self.MONITORING_MAX_DAYS = env.integer("MONITORING_MAX_DAYS", 93)
+        self.MONITORING_LATENCY_SAMPLES = env.integer("MONITORING_LATENCY_SAMPLES", 100_000)
         # Content and email assistants (services/content.py, services/email_drafts.py)
-        self.COMPANY_NAME = env_str("COMPANY_NAME", "The Vending Team")
-        self.CONTENT_BRAND_VOICE = env_str("CONTENT_BRAND_VOICE", "friendly, upbeat, never pushy")
+        self.COMPANY_NAME = env.text("COMPANY_NAME", "The Vending Team")
+        self.CONTENT_BRAND_VOICE = env.text("CONTENT_BRAND_VOICE", "friendly, upbeat, never pushy")
         # Support policy: what a reply draft may promise; anything beyond it is flagged for review.
-        self.SUPPORT_REFUNDS_ALLOWED = env_bool("SUPPORT_REFUNDS_ALLOWED", True)
-        self.SUPPORT_REFUND_WINDOW_DAYS = env_int("SUPPORT_REFUND_WINDOW_DAYS", 30)
-        self.SUPPORT_REFUND_DAYS_TO_PROCESS = env_int("SUPPORT_REFUND_DAYS_TO_PROCESS", 5)
-        self.SUPPORT_MAX_DISCOUNT_PCT = env_float("SUPPORT_MAX_DISCOUNT_PCT", 0.0)  # 0: no discounts offered
-        self.SUPPORT_POLICY_NOTES = env_str("SUPPORT_POLICY_NOTES", "")
+        self.SUPPORT_REFUNDS_ALLOWED = env.flag("SUPPORT_REFUNDS_ALLOWED", True)
+        self.SUPPORT_REFUND_WINDOW_DAYS = env.integer("SUPPORT_REFUND_WINDOW_DAYS", 30)
+        self.SUPPORT_REFUND_DAYS_TO_PROCESS = env.integer("SUPPORT_REFUND_DAYS_TO_PROCESS", 5)
+        self.SUPPORT_MAX_DISCOUNT_PCT = env.number("SUPPORT_MAX_DISCOUNT_PCT", 0.0)  # 0: no discounts offered
+        self.SUPPORT_POLICY_NOTES = env.text("SUPPORT_POLICY_NOTES", "")
         # Chat continuation: token budget of the history sent with each turn (oldest turns summarised first).
-        self.CONVERSATION_HISTORY_TOKENS = env_int("CONVERSATION_HISTORY_TOKENS", 1200)
+        self.CONVERSATION_HISTORY_TOKENS = env.integer("CONVERSATION_HISTORY_TOKENS", 1200)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as a flat mapping for ``app.config.update``."""
@@ -184,10 +196,12 @@ class Config:
 
 
 class TestConfig(Config):
-    """Configuration for tests: throwaway database, no CSRF friction for API helpers."""
+    """Configuration for tests: built from the defaults and explicit overrides only, never from the shell."""
+
+    __test__ = False  # not a pytest test class
 
     def __init__(self, **overrides: Any) -> None:
-        super().__init__()
+        super().__init__(environ={})
         self.TESTING = True
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
         self.LOG_JSON = True

@@ -4,6 +4,7 @@ import glob
 import multiprocessing
 import os
 import tempfile
+from typing import Any
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 worker_class = "gevent"
@@ -28,7 +29,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="planogram-metrics-")
 
 
-def on_starting(server):
+def on_starting(server: Any) -> None:
     """Start from a fresh metrics directory: files of an earlier run would be merged into this one's figures."""
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(path, exist_ok=True)
@@ -36,9 +37,9 @@ def on_starting(server):
         os.remove(stale)
 
 
-def child_exit(server, worker):
+def child_exit(server: Any, worker: Any) -> None:
     """A worker died: drop its live-gauge files (its counters stay, as Prometheus counters must)."""
     # Imported here, not at the top: the master stays free of libraries until it forks its first workers.
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

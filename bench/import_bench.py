@@ -13,6 +13,9 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from flask import Flask
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,7 +51,7 @@ def write_files(folder: Path, rows: int, seed: int = 1, devices: int = DEVICES) 
             f.write(f"D{rng.randrange(devices):03d},{ts},{slot},P{sku:03d},{1 + sku % 5 + 0.5:.2f},T{n}\n")
 
 
-def timed_import(app, folder: Path) -> tuple[float, dict]:  # type: ignore[no-untyped-def]
+def timed_import(app: Flask, folder: Path) -> tuple[float, dict[str, Any]]:
     """Run one import of every file in ``folder``; return seconds and the report."""
     with app.app_context():
         streams = {p.name: p.open("rb") for p in folder.glob("*.csv")}

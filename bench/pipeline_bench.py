@@ -1,7 +1,7 @@
 """Pipeline overhead benchmark: added latency over the raw SDK call, and the cache-hit path.
 
 Run: .venv/bin/python bench/pipeline_bench.py [--calls 300] [--redis redis://127.0.0.1:6379/0]
-Both paths talk to the same in-process fake provider (tests/fake_llm), so network and server time cancel out.
+Both paths talk to the same in-process fake provider (devtools/fake_llm), so network and server time cancel out.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 import anthropic
 import redis
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import (
     InMemoryLedger,
     InMemoryPromptSource,
@@ -28,7 +30,6 @@ from services.llm import (
 )
 from services.llm.providers import AnthropicProvider, Provider
 from services.llm.types import Completion, CompletionRequest, StreamEvent
-from tests.fake_llm import FakeLLMServer
 
 PROMPT = PromptVersion(
     "bench", 1, "You are a vending analyst. Be brief.", "Summarise: {{ note }}", ("note",), tier="fast"
@@ -105,8 +106,8 @@ def bench_memory(calls: int, settings: LLMSettings, fake: FakeLLMServer) -> None
         pipeline.run("bench", "bench", {"note": f"warm {i}"})
     raw_s, pipe_s, added_s = [], [], []
     for i in range(calls):
-        raw_s.append(timed(lambda i=i: raw_call(i)))
-        total = timed(lambda i=i: pipeline.run("bench", "bench", {"note": f"note number {i}"}))
+        raw_s.append(timed(partial(raw_call, i)))
+        total = timed(partial(pipeline.run, "bench", "bench", {"note": f"note number {i}"}))
         pipe_s.append(total)
         added_s.append(total - timed_provider.last_s)
     hit_s = [timed(lambda: pipeline.run("bench", "bench", {"note": "note number 1"})) for _ in range(calls)]

@@ -88,6 +88,7 @@ class Client:
         assert match, "no CSRF token on the login page"
         self.csrf = match.group(1)
         self.cookie = _cookie(response)
+        assert self.cookie, "no session cookie from the login page"
         form = urllib.parse.urlencode({"email": EMAIL, "password": PASSWORD, "csrf_token": self.csrf})
         conn.request("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded",
                                               "Cookie": self.cookie})

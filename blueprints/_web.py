@@ -160,11 +160,27 @@ def _backend_down(exc: Exception) -> Response | tuple[str, int]:
 
 def _outage_response(exc: ServiceUnavailable) -> Response | tuple[str, int]:
     if not _is_api():
-        return render_template("error.html", status=503, message=exc.message), 503
+        return error_page(503, exc.message)
     response = jsonify(exc.to_dict())
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
+
+
+ERROR_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not for your role", 404: "Page not found",
+                405: "Not allowed here", 409: "Conflict", 413: "File too large", 422: "Cannot do that",
+                500: "Server error", 503: "Temporarily unavailable"}
+
+
+def error_page(status: int, message: str) -> Response | tuple[str, int]:
+    """The styled HTML error page with the request id to quote (plain text if even that cannot render)."""
+    rid = g.get("request_id")
+    try:
+        return render_template("error.html", status=status, title=ERROR_TITLES.get(status, "Error"),
+                               message=message, request_id=rid), status
+    except Exception:  # the page itself failed (e.g. the database is down): still answer, still quote the id
+        log.exception("error page failed")
+        return Response(f"Error {status}. Request id: {rid}", status=status, mimetype="text/plain")
 
 
 def init_error_handlers(app: Flask) -> None:
@@ -173,7 +189,7 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(exc: AppError) -> Response | tuple[str, int]:
         if not _is_api():
-            return render_template("error.html", status=exc.status, message=exc.message), exc.status
+            return error_page(exc.status, exc.message)
         response = jsonify(exc.to_dict())
         response.status_code = exc.status
         return response
@@ -183,9 +199,11 @@ def init_error_handlers(app: Flask) -> None:
         return _error_response(400, "csrf_failed", exc.description or "CSRF check failed")
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response | HTTPException:
+    def _http(exc: HTTPException) -> Response | HTTPException | tuple[str, int]:
         if not _is_api() and exc.code != 429:
-            return exc
+            if exc.code is None or exc.code < 400:  # redirects raised as exceptions pass through
+                return exc
+            return error_page(exc.code, exc.description or exc.name)
         code = (exc.name or "error").lower().replace(" ", "_")
         response = _error_response(exc.code or 500, code, exc.description or exc.name)
         if exc.code == 429:
@@ -203,8 +221,8 @@ def init_error_handlers(app: Flask) -> None:
         app.register_error_handler(outage, _backend_down)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    def _unexpected(exc: Exception) -> Response | tuple[str, int]:
         log.exception("unhandled error")
         if not _is_api():
-            return Response("Internal server error", status=500, mimetype="text/plain")
+            return error_page(500, "Something went wrong on our side; the error is logged.")
         return _error_response(500, "internal_error", "Internal server error", {"request_id": g.get("request_id")})

@@ -38,8 +38,9 @@ class NewUser(BaseModel):
     name: str = Field(default="", max_length=200)
 
 
-class RoleChange(BaseModel):
-    role: str
+class UserChange(BaseModel):
+    role: str | None = None
+    active: bool | None = None
 
 
 def user_dict(user: User) -> dict[str, object]:
@@ -118,7 +119,8 @@ def create_user() -> tuple[Response, int]:
 
 @bp.patch("/api/users/<int:user_id>")
 @roles_required("admin")
-def change_role(user_id: int) -> Response:
-    user = auth_service.set_role(user_id, parse_json(RoleChange).role)
+def change_user(user_id: int) -> Response:
+    body = parse_json(UserChange)
+    user = auth_service.update_user(user_id, body.role, body.active, api_user().id)
     db.session.commit()
     return jsonify(user_dict(user))

@@ -6,6 +6,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from blueprints._web import error_page
+
 bp = Blueprint("dashboards", __name__, url_prefix="/monitoring")
 REFRESH_SECONDS = 30
 
@@ -15,7 +17,7 @@ def _admins_only() -> Response | tuple[str, int] | None:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
     if current_user.role != "admin":
-        return render_template("error.html", status=403, message="Monitoring is for admins."), 403
+        return error_page(403, "Monitoring is for admins.")
     return None
 
 

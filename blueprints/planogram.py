@@ -29,7 +29,9 @@ class Body(BaseModel):
 
 FacingsMap = dict[str, Annotated[int, Field(ge=0, le=1000)]]
 MAX_CHANGED = Field(default=None, ge=0, le=10_000,
-                    description="at most this many slots may differ from the current planogram (a visit's budget)")
+                    description="change budget: at most this many slots may differ from the current planogram (a "
+                                "visit's budget); omit for the configured default (OPTIMIZER_MAX_CHANGED_SLOTS), "
+                                "null for no limit")
 
 
 class ConstraintsIn(Body):
@@ -95,9 +97,9 @@ class OptimizeBody(DeviceBody):
                     "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
 
     def constraints(self) -> dict[str, object]:
-        fields = {"locked_slots", "must_stock", "min_facings", "max_facings", "max_changed_slots"}
-        if "max_new_skus" in self.model_fields_set:  # omitted: the configured default
-            fields.add("max_new_skus")
+        """The engine constraints of the request; an omitted limit is left out (the configured default)."""
+        fields = {"locked_slots", "must_stock", "min_facings", "max_facings"}
+        fields |= {"max_new_skus", "max_changed_slots"} & self.model_fields_set
         return self.model_dump(include=fields)
 
 
@@ -229,7 +231,7 @@ def _sse(body: Iterator[str]) -> Response:
 def stream_optimization() -> Response:
     body = parse_json(StreamOptimizeBody)
     limit = body.max_new_skus if "max_new_skus" in body.model_fields_set else optimization_stream.CONFIGURED
-    extra = body.model_dump(include={"must_stock", "min_facings", "max_facings", "max_changed_slots"})
+    extra = {k: v for k, v in body.constraints().items() if k not in {"locked_slots", "max_new_skus"}}
     return _sse(optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id,
                                                  limit, extra))
 

@@ -135,7 +135,12 @@ class LLMRequest(db.Model):  # type: ignore[name-defined,misc]
     prompt_variant: Mapped[str | None] = mapped_column(String(50))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)  # of input_tokens: provider cache reads
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A cache hit sent nothing to the provider (input/output 0); these say what the original call cost.
+    saved_input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    saved_output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    saved_usd: Mapped[float] = mapped_column(UsdCost, default=0.0, server_default="0")
     cost_usd: Mapped[float] = mapped_column(UsdCost, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     status: Mapped[str] = mapped_column(String(30))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
 
@@ -12,6 +12,7 @@ from services.db_session import release_connection
 from services.errors import ValidationFailed
 from services.ledger import ObservingLedgerSink, SqlLedgerSink
 from services.llm import ConfigError, LLMIntegrationPipeline, LLMSettings, PromptError, build_pipeline
+from services.llm.cache import CACHE_MODES, CacheMode
 from services.llm.types import Tier
 from services.prompts import SqlPromptSource
 from services.runtime import EXTENSION_KEY as BACKENDS_KEY
@@ -21,6 +22,33 @@ PROMPTS_KEY = "planogram.prompt_source"
 TEST_PROMPT_FEATURE = "test_prompt"
 
 
+# Near hits where a reworded request deserves the same answer; email replies only on the exact (redacted)
+# text, per customer; everything else exact. LLM_CACHE_MODES overrides per feature.
+DEFAULT_CACHE_MODES: dict[str, CacheMode] = {
+    "caption": "semantic",
+    "hashtags": "semantic",
+    "post_suggestion": "semantic",
+    "performance_analysis": "semantic",
+    "optimization_explanation": "semantic",
+    "email_reply": "exact",
+}
+
+
+def cache_modes(raw: str | None) -> tuple[dict[str, CacheMode], CacheMode]:
+    """DEFAULT_CACHE_MODES overridden by "feature=mode,..." (`default=mode` sets unlisted features)."""
+    modes = dict(DEFAULT_CACHE_MODES)
+    default: CacheMode = "exact"
+    for item in filter(None, (part.strip() for part in (raw or "").split(","))):
+        feature, _, mode = item.partition("=")
+        if mode.strip() not in CACHE_MODES:
+            raise ConfigError(f"LLM_CACHE_MODES: {item!r} is not feature=semantic|exact|off")
+        if feature.strip() == "default":
+            default = cast(CacheMode, mode.strip())
+        else:
+            modes[feature.strip()] = cast(CacheMode, mode.strip())
+    return modes, default
+
+
 def llm_settings(config: Mapping[str, Any]) -> LLMSettings:
     """LLMSettings from app.config; tier models only when set, so the price table's defaults apply."""
     tiers: dict[Tier, str | None] = {
@@ -28,6 +56,8 @@ def llm_settings(config: Mapping[str, Any]) -> LLMSettings:
         "balanced": config.get("LLM_MODEL_BALANCED"),
         "powerful": config.get("LLM_MODEL_POWERFUL"),
     }
+    modes, default = cache_modes(config.get("LLM_CACHE_MODES"))
+    threshold = config.get("LLM_SIMILARITY_THRESHOLD")
     return LLMSettings(
         provider=config.get("LLM_PROVIDER"),
         anthropic_api_key=config.get("ANTHROPIC_API_KEY"),
@@ -41,6 +71,10 @@ def llm_settings(config: Mapping[str, Any]) -> LLMSettings:
         request_timeout_s=float(config["LLM_TIMEOUT_SECONDS"]),
         budget_outage_share=float(config.get("LLM_BUDGET_OUTAGE_SHARE", 0.05)),
         store_retry_s=float(config.get("REDIS_RETRY_SECONDS", 5.0)),
+        cache_modes=modes,
+        cache_default_mode=default,
+        embeddings=config.get("LLM_EMBEDDINGS") or "local",
+        similarity_threshold=float(threshold) if threshold else None,
     )
 
 

@@ -63,14 +63,40 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = generate_password_hash(password)
 
 
-def set_role(user_id: int, role: str) -> User:
-    """Change a user's role."""
+def set_role(user_id: int, role: str, acting_user_id: int | None = None) -> User:
+    """Change a user's role (an admin cannot take their own admin role away: someone must stay admin)."""
     if role not in ROLES:
         raise ValidationFailed("Invalid role", details=[{"field": "role", "reason": f"must be one of {ROLES}"}])
+    user = _existing(user_id)
+    if user.id == acting_user_id and role != user.role:
+        raise Conflict("You cannot change your own role", details={"field": "role"})
+    user.role = role
+    return user
+
+
+def set_active(user_id: int, active: bool, acting_user_id: int | None = None) -> User:
+    """Deactivate (no sign-in, tokens stop working) or reactivate a user; never yourself."""
+    user = _existing(user_id)
+    if user.id == acting_user_id and not active:
+        raise Conflict("You cannot deactivate yourself", details={"field": "active"})
+    user.active = active
+    return user
+
+
+def update_user(user_id: int, role: str | None, active: bool | None, acting_user_id: int) -> User:
+    """Apply an admin's change of role and/or active flag (404 for an unknown user)."""
+    user = _existing(user_id)
+    if role is not None:
+        set_role(user_id, role, acting_user_id)
+    if active is not None:
+        set_active(user_id, active, acting_user_id)
+    return user
+
+
+def _existing(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"User {user_id} not found")
-    user.role = role
     return user
 
 

@@ -152,9 +152,11 @@ def _finish_performance(out: BaseModel, params: Params) -> Finished:
 
 FEATURES: dict[str, Feature] = {
     "post_suggestion": Feature("post_suggestion", lambda p: "content_suggestion", lambda p: PostSuggestionOut,
-                               _finish_suggestion),
-    "caption": Feature("caption", lambda p: "caption", lambda p: caption_schema(p["platform"]), _finish_caption),
-    "hashtags": Feature("hashtags", lambda p: "hashtags", lambda p: HashtagsOut, _finish_hashtags),
+                               _finish_suggestion, paraphrase=("occasion",)),
+    "caption": Feature("caption", lambda p: "caption", lambda p: caption_schema(p["platform"]), _finish_caption,
+                       paraphrase=("media_description", "notes")),
+    "hashtags": Feature("hashtags", lambda p: "hashtags", lambda p: HashtagsOut, _finish_hashtags,
+                        paraphrase=("caption",)),
     "performance_analysis": Feature("performance_analysis", lambda p: "performance_analysis",
                                     lambda p: PerformanceOut, _finish_performance),
 }
@@ -181,8 +183,10 @@ def suggest_post(platform: str, today: date, occasion: str | None, user: User) -
         "trending_categories": _lines(f"{c['category']}: {c['units']} units, {_pct(c['growth_pct'])}"
                                       for c in trends) or "no sales recorded",
         "recent_posts": _lines(_post_line(p) for p in posts) or "no posts in the last 7 days",
-        "queue": _lines([f"approved, not yet published: {q['text']}" for q in queue["approved"]]
-                        + [f"{queue['drafts_waiting']} drafts waiting for review"]),
+        # Only the approved queue: the count of drafts waiting changes with every draft and would make
+        # every suggestion a cache miss without changing what to post next.
+        "queue": _lines(f"approved, not yet published: {q['text']}" for q in queue["approved"])
+        or "nothing approved waiting to be published",
         "best_time_hint": best_time,
         "brand_voice": _config("CONTENT_BRAND_VOICE") or "friendly",
     }

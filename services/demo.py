@@ -106,10 +106,11 @@ def _assign(device: DeviceRow, demand: dict[str, float], seed: int, index: int) 
 
 
 def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFiles:
-    """Build products, devices, planograms and ``days`` of sales with weekly, position and basket effects."""
+    """Build products, devices, planograms and ``days`` of sales ending on ``end`` (default today), with weekly,
+    position and basket effects; the same seed and end give the same files."""
     rng = random.Random(seed)
     end = end or datetime.now(UTC).date()
-    start = end - timedelta(days=days)
+    start = end - timedelta(days=days - 1)
     prices = {p[0]: p[3] for p in PRODUCTS}
     files = {
         "products.csv": _csv(
@@ -255,7 +256,8 @@ def generate_content(seed: int = 42, end: date | None = None) -> dict[str, str]:
 
 
 def seed_content_demo(seed: int = 42, end: date | None = None) -> None:
-    """Import the demo posts and orders (flagged is_demo); running it twice changes nothing."""
+    """Import the demo posts and orders up to ``end`` (None = today), flagged is_demo; running it twice changes
+    nothing."""
     from services.imports.orders_file import import_orders
     from services.imports.posts_file import import_posts
 

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from extensions import db
 from models import Product
 from services import catalog
+from services.planogram_analysis import default_max_changed_slots, default_max_new_skus
 
 EDIT_ROLES = frozenset({"merchandiser", "admin"})
 MAX_PALETTE_PRODUCTS = 5000  # the palette filters client-side; a larger catalogue would need server search
@@ -29,4 +30,5 @@ def editor_state(device_id: str, role: str, provider_configured: bool, currency:
         "can_edit": role in EDIT_ROLES,
         "ai_provider_configured": provider_configured,
         "currency": currency,
+        "budget": {"max_changed_slots": default_max_changed_slots(), "max_new_skus": default_max_new_skus()},
     }

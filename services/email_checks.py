@@ -78,7 +78,9 @@ def redact_name(text: str, name: str) -> str:
     parts = [name, *sorted((p for p in name.split() if len(p) >= 3), key=len, reverse=True)]
     for part in parts:
         # Not inside an email address or handle (jane.doe@…): the pipeline redacts those whole.
-        text = re.sub(rf"(?<![\w.@+-]){re.escape(part)}(?![\w@]|\.\w)", NAME_PLACEHOLDER, text, flags=re.IGNORECASE)
+        # Whitespace inside the name matches any run of it ("Jane  Doe" is the full name, not two parts).
+        pattern = r"\s+".join(re.escape(word) for word in part.split())
+        text = re.sub(rf"(?<![\w.@+-]){pattern}(?![\w@]|\.\w)", NAME_PLACEHOLDER, text, flags=re.IGNORECASE)
     return text
 
 

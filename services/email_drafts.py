@@ -8,6 +8,7 @@ data or policy does not support lowers the confidence and asks for review. Nothi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -101,9 +102,15 @@ def draft_reply(
     def fallback(_: Mapping[str, Any]) -> FallbackAnswer:
         return FallbackAnswer(data=_template(response_type, tone, name, facts, policy, subject), confidence=0.3)
 
-    generated = generation.run(FEATURE, params, variables, fallback, user)
+    generated = generation.run(FEATURE, params, variables, fallback, user, scope=customer_scope(name))
     draft = generation.store(FEATURE, generated, params, variables, user)
     return generation.response(generated, draft)
+
+
+def customer_scope(name: str) -> str:
+    """Cache scope of one customer: a redacted email is only ever answered from that customer's own replies."""
+    canonical = " ".join(name.lower().split())
+    return "customer:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _order_facts(order: Mapping[str, Any] | None, number: str | None, text: str) -> OrderFacts | None:

@@ -66,6 +66,7 @@ class Feature:
     schema: Callable[[Params], type[BaseModel]]
     finish: Callable[[BaseModel, Params], Finished]
     pii: bool = False
+    paraphrase: tuple[str, ...] = ()  # free-wording variables a near cache hit may differ in
 
 
 @dataclass
@@ -88,6 +89,7 @@ def run(
     fallback: FallbackFn,
     user: User,
     tags: tuple[str, ...] = (),
+    scope: str | None = None,
 ) -> Generated:
     """Call the pipeline (AI, cached or flagged fallback) and check the answer."""
     try:
@@ -100,6 +102,8 @@ def run(
             user_id=str(user.id),
             tags=tags,
             pii=feature.pii,
+            paraphrase=feature.paraphrase,
+            scope=scope,
         )
     except PromptError as exc:
         raise PromptsNotLoaded(f"{exc}: run `flask prompts sync` to load prompts/*.yaml",

@@ -73,9 +73,16 @@ def _provider() -> dict[str, Any]:
     return {"status": "ok", "provider": provider}
 
 
+def _llm_cache() -> dict[str, Any]:
+    """Which cache lookups run (exact only, or exact + similarity with which embedder); never a failure."""
+    from services.ai import pipeline  # here: health is imported before the pipeline exists
+
+    return {"status": "ok", **pipeline().cache.similarity()}
+
+
 CHECKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
     ("database", _database), ("migrations", _migrations), ("redis", _redis), ("workers", _workers),
-    ("llm_provider", _provider),
+    ("llm_provider", _provider), ("llm_cache", _llm_cache),
 )
 
 

@@ -42,7 +42,7 @@ def resolve(func_path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
 
 
-def _native(module: str, name: str) -> Any:
+def native(module: str, name: str) -> Any:
     """The unpatched stdlib object even when gevent has monkey-patched the process."""
     try:
         from gevent import monkey
@@ -61,17 +61,17 @@ class _NativeThreads:
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
-        self._queue: Any = _native("queue", "SimpleQueue")()
-        self._start_lock = _native("_thread", "allocate_lock")()
+        self._queue: Any = native("queue", "SimpleQueue")()
+        self._start_lock = native("_thread", "allocate_lock")()
         self._exited: list[Any] = []
 
     def submit(self, func: Callable[..., Any], *args: Any) -> None:
         if not self._exited:  # threads start with the first job: most apps (tests, CLI) never run one
             with self._start_lock:
                 while len(self._exited) < self._workers:
-                    exited = _native("_thread", "allocate_lock")()
+                    exited = native("_thread", "allocate_lock")()
                     exited.acquire()
-                    _native("_thread", "start_new_thread")(self._loop, (exited,))
+                    native("_thread", "start_new_thread")(self._loop, (exited,))
                     self._exited.append(exited)
         self._queue.put((func, args))
 

@@ -100,6 +100,7 @@ class Explained:
 
     fallback_used: bool
     request_id: str | None
+    fallback_reason: str | None = None  # the pipeline's error kind: no_provider, budget_exceeded, bad_output, …
 
 
 def prompt_variables(inp: ExplanationInput) -> dict[str, Any]:
@@ -288,7 +289,7 @@ def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], obj
     except PromptError:
         log.exception("optimisation explanation prompt unusable; rule-based text instead")
         out.add(fallback_text, fallback=True)
-        return Explained(True, None)
+        return Explained(True, None, "prompt")
     assert result is not None  # the pipeline's stream always ends with its result
     if not result.fallback_used:
         if pending is not None:
@@ -300,5 +301,5 @@ def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], obj
         out.add(prose.feed(pending))  # the last AI delta before an unusable answer
     out.flush()
     out.add(("\n\n" if out.sent_any else "") + result.text, fallback=True)
-    return Explained(True, result.request_id or None)
+    return Explained(True, result.request_id or None, result.error_kind)
 

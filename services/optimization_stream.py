@@ -106,10 +106,10 @@ def _presence() -> Presence:
 
 def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
           max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> str:
-    """Check the device and locked slots, publish ``started`` and queue the job; returns the job id.
+    """Check the device and constraints, publish ``started`` and queue the job; returns the job id.
 
-    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit; ``extra``: must_stock,
-    min_facings, max_facings, max_changed_slots."""
+    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit. ``extra``: must_stock,
+    min_facings, max_facings and max_changed_slots (absent = OPTIMIZER_MAX_CHANGED_SLOTS)."""
     data = load_device(device_id)  # 404 for an unknown device
     locked = [s.strip().upper() for s in locked_slots]
     extra = dict(extra or {})
@@ -176,15 +176,15 @@ def _relay(job_id: str, after: str | None) -> Iterator[str]:
 
 def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | None = CONFIGURED,
                  extra: Mapping[str, Any] | None = None) -> Constraints:
-    """Engine constraints for the locked slots and new-sku limit; a 422 names an unknown or empty slot."""
+    """Engine constraints of the request; a 422 names an unknown or empty slot or an unknown sku."""
     spec: dict[str, object] = {**(extra or {}), "locked_slots": list(locked)}
     if max_new_skus != CONFIGURED:
         spec["max_new_skus"] = max_new_skus
     try:
         return analysis.constraints_from(data, spec)
     except ValidationFailed as exc:
-        details = [{**d, "field": "locked_slots" if "slot" in str(d.get("field", "")) else d.get("field")}
-                   for d in (exc.details or [])]
+        renamed = {"constraints.locked_slots": "locked_slots", "constraints.skus": "must_stock/min_facings/max_facings"}
+        details = [{**d, "field": renamed.get(d.get("field"), d.get("field"))} for d in (exc.details or [])]
         raise ValidationFailed(exc.message, details=details) from None
 
 
@@ -352,7 +352,9 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
             "current_objective": _num(plan.current_objective), "uplift_per_day": _num(uplift),
             "uplift_pct": _num(100 * uplift / abs(plan.current_objective) if plan.current_objective else 0.0),
             "slots_changed": len(diff_planograms(plan.current, plan.final)),
+            "changes": [{**_move(m), "value_per_day": _num(v)} for m, v in plan.change_values],
             "explanation_fallback_used": explained.fallback_used, "request_id": explained.request_id,
+            "explanation_fallback_reason": explained.fallback_reason,
         })
     except InfeasibleError as exc:
         events.publish(stream, "error", {"code": "infeasible",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -89,10 +90,18 @@ def default_max_new_skus() -> int | None:
     return DEFAULT_MAX_NEW_SKUS
 
 
+def default_max_changed_slots() -> int | None:
+    """The configured change budget: slots one optimisation may change (OPTIMIZER_MAX_CHANGED_SLOTS)."""
+    if has_app_context():
+        value = current_app.config.get("OPTIMIZER_MAX_CHANGED_SLOTS")
+        return None if value is None else int(value)
+    return None
+
+
 def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constraints:
     """Build engine constraints; locked slots keep the sku they hold in the current planogram.
 
-    ``max_new_skus``: absent = the configured default, None = unlimited."""
+    ``max_new_skus`` and ``max_changed_slots``: absent = the configured default, None = unlimited."""
     spec = spec or {}
     locked_slots: Sequence[str] = spec.get("locked_slots", ())
     must_stock: Sequence[str] = spec.get("must_stock", ())
@@ -111,17 +120,36 @@ def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constr
         min_facings=tuple(min_f.items()),
         max_facings=tuple(max_f.items()),
         max_new_skus=spec["max_new_skus"] if "max_new_skus" in spec else default_max_new_skus(),
-        max_changed_slots=spec.get("max_changed_slots"),
+        max_changed_slots=(spec["max_changed_slots"] if "max_changed_slots" in spec
+                           else default_max_changed_slots()),
     )
 
 
 def realtime_score(device_id: str, sku: str, slot: str, mapping: Mapping[str, str | None] | None) -> dict[str, Any]:
-    """Score dropping ``sku`` into ``slot`` of the (unsaved) planogram."""
+    """Score dropping ``sku`` into ``slot`` of the (unsaved) planogram; texts name products, not codes."""
     data = load_device(device_id)
     _check_refs(data, [sku], [slot], "sku", "slot")
     planogram = planogram_from(data, mapping)
-    result = score_placement(model_for(data), data.cabinet, data.products, planogram, sku, slot)
-    return {"device_id": device_id, **to_json(result)}
+    result = to_json(score_placement(model_for(data), data.cabinet, data.products, planogram, sku, slot))
+    names = {k: p.name for k, p in data.products.items() if k == sku or k in planogram.mapping().values()}
+    for item in (*result["reasons"], *result["violations"]):
+        item["message"] = readable(item["message"], names)
+    result["hard_rule_broken"] = any(v["severity"] == "hard" for v in result["violations"])
+    return {"device_id": device_id, **result}
+
+
+_NO_USABLE_SLOT = re.compile(r"^(\w+) ranks \d+ of 0 usable slots for (.+?) \(")
+
+
+def readable(message: str, names: Mapping[str, str]) -> str:
+    """An engine message for people: product names instead of skus, no "rank 1 of 0" for a product that fits
+    nowhere."""
+    for sku in sorted(names, key=len, reverse=True):  # longest first: one sku may prefix another
+        message = re.sub(rf"(?<![\w-]){re.escape(sku)}(?![\w-])", names[sku], message)
+    found = _NO_USABLE_SLOT.match(message)
+    if found:
+        return f"no slot of this cabinet fits {found.group(2)}, so {found.group(1)} cannot hold it either"
+    return message
 
 
 def validate_constraints(device_id: str, mapping: Mapping[str, str | None] | None,

@@ -16,7 +16,7 @@ import types
 from multiprocessing.connection import Connection
 from typing import Any
 
-from services.jobs import resolve
+from services.jobs import native, resolve
 
 log = logging.getLogger("planogram.jobs")
 
@@ -27,17 +27,6 @@ def _mapping_proxy(items: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
 
 # Engine models keep read-only index maps; let them cross the process boundary (rebuilt from a dict).
 copyreg.pickle(types.MappingProxyType, lambda m: (_mapping_proxy, (dict(m),)))
-
-
-def _native(module: str, name: str) -> Any:
-    try:
-        from gevent import monkey
-
-        return monkey.get_original(module, name)
-    except ImportError:
-        import importlib
-
-        return getattr(importlib.import_module(module), name)
 
 
 class ChildCrashed(RuntimeError):
@@ -82,8 +71,8 @@ class ProcessPool:
 
     def __init__(self, size: int) -> None:
         self._size = max(1, size)
-        self._idle: Any = _native("queue", "SimpleQueue")()
-        self._lock = _native("_thread", "allocate_lock")()
+        self._idle: Any = native("queue", "SimpleQueue")()
+        self._lock = native("_thread", "allocate_lock")()
         self._started = 0
 
     def call(self, func_path: str, *args: Any) -> Any:

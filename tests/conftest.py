@@ -8,20 +8,41 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 
 from app import create_app
-from config import TestConfig
+from config import BASE_DIR, TestConfig
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
+from tests.clock import FIXED_NOW
 
 REDIS_MODE = os.environ.get("TEST_MODE") == "redis"
+
+# Property tests: the same examples on every run and machine, no example database, and no deadline
+# (a deadline is a timing assertion, which this suite does not make).
+settings.register_profile("hermetic", derandomize=True, database=None, deadline=None)
+settings.load_profile("hermetic")
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[time_machine.Traveller]:
+    """Every test starts at FIXED_NOW and the clock ticks on from there (shift it with ``clock.shift``).
+
+    Only wall-clock reads move (datetime.now, date.today, time.time); monotonic timers stay real, so
+    timeouts still work. Child processes and the browser keep their own clocks.
+    """
+    with time_machine.travel(FIXED_NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")
@@ -43,12 +64,50 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
-def fake_server() -> Iterator[Any]:
+def fake_server() -> Iterator[FakeLLMServer]:
     """One fake Anthropic/OpenAI provider for the session (127.0.0.1, random port)."""
-    from tests.fake_llm import FakeLLMServer
-
     with FakeLLMServer() as server:
         yield server
+
+
+@pytest.fixture
+def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    """The session's fake provider with a clean script for this test (and for the next one)."""
+    fake_server.script.reset()
+    yield fake_server
+    fake_server.script.reset()
+
+
+@pytest.fixture
+def provider() -> str | None:
+    """The provider `make_llm_app` wires: "anthropic", "openai" or None (rule-based only); tests parametrize it."""
+    return "anthropic"
+
+
+def llm_settings(provider: str | None, url: str) -> dict[str, Any]:
+    """App settings that point ``provider``'s real SDK at the fake server at ``url``."""
+    if provider == "anthropic":
+        return {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
+                "LLM_TIMEOUT_SECONDS": 5.0}
+    if provider == "openai":
+        return {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": f"{url}/v1",
+                "LLM_TIMEOUT_SECONDS": 5.0}
+    return {"LLM_PROVIDER": None}
+
+
+@pytest.fixture
+def make_llm_app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None) -> Callable[..., Flask]:
+    """Factory: an app wired to the fake provider (``provider``) with the real prompts/ synced; keywords override."""
+    from services.prompts import PromptRegistry
+
+    def factory(**overrides: Any) -> Flask:
+        app = make_app(**{**llm_settings(provider, fake.url), **overrides})
+        with app.app_context():
+            PromptRegistry(BASE_DIR / "prompts").sync()
+            db.session.commit()
+        return app
+
+    return factory
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +125,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> Callable[..., Flask]:
+def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
     """Factory: a fresh app on a copy of the migrated database, in embedded or Redis mode."""
     created: list[Flask] = []
 
@@ -88,8 +147,11 @@ def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) 
         created.append(app)
         return app
 
-    yield factory  # type: ignore[misc]
+    yield factory
+    from services.ai import EXTENSION_KEY
+
     for app in created:
+        app.extensions[EXTENSION_KEY].close()  # the SDK clients' pooled connections to the fake server
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -99,6 +161,39 @@ def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) 
 def app(make_app: Callable[..., Flask]) -> Flask:
     """The default test app."""
     return make_app()
+
+
+@pytest.fixture
+def rq_worker(app: Flask) -> Iterator[None]:
+    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test (no-op in
+    embedded mode, where jobs run in the app's own threads)."""
+    if not REDIS_MODE:
+        yield
+        return
+    from rq import SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
+
+    from services.runtime import backends
+
+    class ThreadWorker(SimpleWorker):
+        death_penalty_class = TimerDeathPenalty
+
+        def _install_signal_handlers(self) -> None:  # signals belong to the main thread
+            pass
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        with app.app_context():
+            while not stop.is_set():
+                ThreadWorker(["planogram"], connection=backends().redis).work(burst=True, with_scheduler=False)
+                stop.wait(0.02)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
 
 
 @pytest.fixture

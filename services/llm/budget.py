@@ -1,12 +1,16 @@
-"""CostMonitor: reserve the worst-case cost atomically before a call, settle to the actual cost after.
+"""CostMonitor: reserve a call's cost atomically before it, settle to the actual cost after.
 
-Amounts are stored as integer nano-dollars so Redis INCRBY stays exact and atomic.
+A call reserves its worst case when that fits; when only less is left it gets what is left (at least its
+minimum) and the caller caps the call's output to fit, so spend never crosses the budget; when open
+reservations hold the room it waits briefly for them to settle. Amounts are integer nano-dollars so
+Redis INCRBY stays exact and atomic.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,20 +29,28 @@ def to_nano(usd: float) -> int:
 class BudgetCounter(Protocol):
     """Per-day spend counter with an atomic check-and-reserve."""
 
-    def try_reserve(self, day: str, amount: int, limit: int) -> bool:
-        """Add `amount` if the day's total stays within `limit`; False (and no change) otherwise."""
+    def try_reserve(self, day: str, amount: int, limit: int, minimum: int | None = None) -> int:
+        """Reserve `amount`, or what is left if that is at least `minimum`, keeping the total within `limit`.
+
+        Returns the amount granted; 0 when nothing fits; WAIT when only open reservations are in the way.
+        """
         ...
 
     def adjust(self, day: str, delta: int, feature: str, model: str, actual: int) -> None:
-        """Apply `delta` (actual - reserved) and add `actual` to the feature and model aggregates."""
+        """Apply `delta` (actual - reserved), close the reservation, add `actual` to the aggregates."""
+        ...
+
+    def wait(self, timeout_s: float) -> None:
+        """Sleep until a reservation may have settled (at most `timeout_s`)."""
         ...
 
     def spent(self, day: str) -> int:
         """The day's total (settled spend plus open reservations)."""
         ...
 
-    def add(self, day: str, amount: int) -> None:
-        """Add to the day's total without touching the aggregates (spend recorded elsewhere meanwhile)."""
+    def add(self, day: str, amount: int, opened: int = 0) -> None:
+        """Add to the day's total, and `opened` to its open reservations, without touching the aggregates
+        (spend and reservations recorded elsewhere meanwhile)."""
         ...
 
     def aggregates(self, day: str) -> dict[str, dict[str, int]]:
@@ -46,27 +58,48 @@ class BudgetCounter(Protocol):
         ...
 
 
+WAIT = -1
+
+
+def grant(total: int, open_: int, amount: int, minimum: int, limit: int) -> int:
+    """The admission rule (the Lua script repeats it): all, what is left, WAIT for open ones, or 0."""
+    room = limit - total
+    if room >= amount:
+        return amount
+    if room >= minimum:
+        return room
+    return WAIT if open_ > 0 and limit - (total - open_) >= minimum else 0
+
+
 @dataclass
 class MemoryBudgetCounter:
-    """One process: a lock makes check-and-reserve atomic."""
+    """One process: a condition makes check-and-reserve atomic and wakes waiters on settle."""
 
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
     _spent: dict[str, int] = field(default_factory=dict)
+    _open: dict[str, int] = field(default_factory=dict)
     _aggregates: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
-    def try_reserve(self, day: str, amount: int, limit: int) -> bool:
+    def try_reserve(self, day: str, amount: int, limit: int, minimum: int | None = None) -> int:
         """Check and add under the lock."""
         with self._lock:
-            current = self._spent.get(day, 0)
-            if current + amount > limit:
-                return False
-            self._spent[day] = current + amount
-            return True
+            current, open_ = self._spent.get(day, 0), self._open.get(day, 0)
+            granted = grant(current, open_, amount, amount if minimum is None else minimum, limit)
+            if granted > 0:
+                self._spent[day], self._open[day] = current + granted, open_ + granted
+            return granted
+
+    def wait(self, timeout_s: float) -> None:
+        """Until the next settle."""
+        with self._lock:
+            self._lock.wait(timeout_s)
 
     def adjust(self, day: str, delta: int, feature: str, model: str, actual: int) -> None:
         """Settle under the lock."""
         with self._lock:
             self._spent[day] = self._spent.get(day, 0) + delta
+            self._open[day] = self._open.get(day, 0) - (actual - delta)
+            self._lock.notify_all()
             day_aggs = self._aggregates.setdefault(day, {"feature": {}, "model": {}})
             day_aggs["feature"][feature] = day_aggs["feature"].get(feature, 0) + actual
             day_aggs["model"][model] = day_aggs["model"].get(model, 0) + actual
@@ -76,10 +109,11 @@ class MemoryBudgetCounter:
         with self._lock:
             return self._spent.get(day, 0)
 
-    def add(self, day: str, amount: int) -> None:
-        """Add to the total under the lock."""
+    def add(self, day: str, amount: int, opened: int = 0) -> None:
+        """Add to the total (and the open reservations) under the lock."""
         with self._lock:
             self._spent[day] = self._spent.get(day, 0) + amount
+            self._open[day] = self._open.get(day, 0) + opened
 
     def aggregates(self, day: str) -> dict[str, dict[str, int]]:
         """Copy of the day's aggregates."""
@@ -89,13 +123,23 @@ class MemoryBudgetCounter:
 
 
 _RESERVE = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local amount = tonumber(ARGV[1])
-if current + amount > tonumber(ARGV[2]) then return 0 end
-redis.call('INCRBY', KEYS[1], amount)
+local total = tonumber(redis.call('GET', KEYS[1]) or '0')
+local open = tonumber(redis.call('GET', KEYS[2]) or '0')
+local amount, minimum, limit = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[2])
+local room = limit - total
+local granted = 0
+if room >= amount then granted = amount elseif room >= minimum then granted = room end
+if granted <= 0 then
+  if open > 0 and limit - (total - open) >= minimum then return -1 end
+  return 0
+end
+redis.call('INCRBY', KEYS[1], granted)
+redis.call('INCRBY', KEYS[2], granted)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return 1
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+return granted
 """
+POLL_S = 0.02  # Redis mode: how often a waiting call looks again
 
 
 class RedisBudgetCounter:
@@ -106,14 +150,21 @@ class RedisBudgetCounter:
         self._ns = namespace
         self._reserve = client.register_script(_RESERVE)
 
-    def try_reserve(self, day: str, amount: int, limit: int) -> bool:
+    def try_reserve(self, day: str, amount: int, limit: int, minimum: int | None = None) -> int:
         """EVALSHA the reserve script."""
-        return bool(self._reserve(keys=[f"{self._ns}:{day}"], args=[amount, limit, DAY_TTL_S]))
+        keys = [f"{self._ns}:{day}", f"{self._ns}:{day}:open"]
+        args = [amount, limit, DAY_TTL_S, amount if minimum is None else minimum]
+        return int(self._reserve(keys=keys, args=args))
+
+    def wait(self, timeout_s: float) -> None:
+        """Poll: settles happen in other processes."""
+        time.sleep(min(timeout_s, POLL_S))
 
     def adjust(self, day: str, delta: int, feature: str, model: str, actual: int) -> None:
         """INCRBY the total and HINCRBY the aggregates in one MULTI."""
         pipe = self._r.pipeline(transaction=True)
         pipe.incrby(f"{self._ns}:{day}", delta)
+        pipe.decrby(f"{self._ns}:{day}:open", actual - delta)
         pipe.hincrby(f"{self._ns}:{day}:feature", feature, actual)
         pipe.hincrby(f"{self._ns}:{day}:model", model, actual)
         for key in (f"{self._ns}:{day}:feature", f"{self._ns}:{day}:model"):
@@ -124,11 +175,13 @@ class RedisBudgetCounter:
         """GET the total."""
         return int(self._r.get(f"{self._ns}:{day}") or 0)
 
-    def add(self, day: str, amount: int) -> None:
-        """INCRBY the total (keeping its expiry)."""
+    def add(self, day: str, amount: int, opened: int = 0) -> None:
+        """INCRBY the total and the open reservations (keeping their expiry)."""
         pipe = self._r.pipeline(transaction=True)
         pipe.incrby(f"{self._ns}:{day}", amount)
-        pipe.expire(f"{self._ns}:{day}", DAY_TTL_S)
+        pipe.incrby(f"{self._ns}:{day}:open", opened)
+        for key in (f"{self._ns}:{day}", f"{self._ns}:{day}:open"):
+            pipe.expire(key, DAY_TTL_S)
         pipe.execute()
 
     def aggregates(self, day: str) -> dict[str, dict[str, int]]:
@@ -164,12 +217,31 @@ class CostMonitor:
         self.daily_budget_usd = daily_budget_usd
         self._today = today
 
-    def reserve(self, feature: str, model: str, worst_case_usd: float) -> Reservation | None:
-        """Reserve `worst_case_usd` against today's budget; None when it does not fit."""
+    def reserve(
+        self,
+        feature: str,
+        model: str,
+        worst_case_usd: float,
+        minimum_usd: float | Callable[[], float] | None = None,
+        wait_s: float = 0.0,
+    ) -> Reservation | None:
+        """Reserve the worst case, or what is left down to `minimum_usd` (the caller then caps the call to
+        `Reservation.amount`); wait up to `wait_s` while open reservations hold the room; else None.
+
+        A callable minimum is asked again after each wait (it may shrink as answers are observed).
+        """
         day, amount = self._today(), to_nano(worst_case_usd)
-        if not self.counter.try_reserve(day, amount, to_nano(self.daily_budget_usd)):
-            return None
-        return Reservation(uuid.uuid4().hex, day, amount, feature, model)
+        deadline = time.monotonic() + wait_s
+        while True:
+            least = minimum_usd() if callable(minimum_usd) else minimum_usd
+            minimum = amount if least is None else min(to_nano(least), amount)
+            granted = self.counter.try_reserve(day, amount, to_nano(self.daily_budget_usd), minimum)
+            if granted > 0:
+                return Reservation(uuid.uuid4().hex, day, granted, feature, model)
+            left = deadline - time.monotonic()
+            if granted != WAIT or left <= 0:
+                return None
+            self.counter.wait(left)
 
     def settle(self, reservation: Reservation, actual_usd: float, model: str | None = None) -> None:
         """Replace the reservation by the actual cost (0 for calls that failed before any output)."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
-from .budget import CostMonitor, Reservation
+from .budget import CostMonitor, Reservation, to_nano
 from .errors import BreakerOpen, BudgetExceeded, ConfigError, LLMError, StreamCut
 from .pricing import PriceTable
 from .providers.base import Provider
@@ -31,8 +32,32 @@ class Outcome:
     partial_sent: bool = False
 
 
+class OutputTracker:
+    """Recent output lengths per feature; their p95 is the least a call may be admitted with."""
+
+    def __init__(self, floor: int = 64, window: int = 200) -> None:
+        self.floor = floor
+        self._seen: dict[str, deque[int]] = {}
+        self._p95: dict[str, int] = {}
+        self._window = window
+
+    def observe(self, feature: str, output_tokens: int) -> None:
+        """Remember one answer's length (p95 refreshed every 10 answers)."""
+        seen = self._seen.setdefault(feature, deque(maxlen=self._window))
+        seen.append(output_tokens)
+        if len(seen) % 10 == 1:
+            ordered = sorted(seen)
+            self._p95[feature] = ordered[min(int(len(ordered) * 0.95), len(ordered) - 1)]
+
+    def minimum(self, feature: str, cap: int) -> int:
+        """p95 of the feature's answers (never below the floor); the cap itself before any answer."""
+        p95 = self._p95.get(feature)
+        return cap if p95 is None else min(max(p95, self.floor), cap)
+
+
 class CallExecutor:
-    """Walks routes in order; per route: breaker check → reserve worst case → call with retries → settle."""
+    """Walks routes in order; per route: breaker check → reserve (worst case, or what is left with the
+    output capped to fit) → call with retries → settle."""
 
     def __init__(
         self,
@@ -41,12 +66,16 @@ class CallExecutor:
         retry: RetryPolicy,
         costs: CostMonitor,
         prices: PriceTable,
+        budget_wait_s: float = 0.0,
+        outputs: OutputTracker | None = None,
     ) -> None:
         self.providers = providers
         self.breaker = breaker
         self.retry = retry
         self.costs = costs
         self.prices = prices
+        self.budget_wait_s = budget_wait_s
+        self.outputs = outputs or OutputTracker()
 
     def complete(
         self, feature: str, routes: Sequence[Route], request: CompletionRequest, input_estimate: int
@@ -54,11 +83,12 @@ class CallExecutor:
         """First route that answers wins; the outcome carries the last error when none did."""
         outcome = Outcome(error=BudgetExceeded("no route") if not routes else None)
         for route in routes:
-            reservation = self._admit(feature, route, input_estimate, outcome)
-            if reservation is None:
+            admitted = self._admit(feature, route, input_estimate, outcome)
+            if admitted is None:
                 continue
+            reservation, max_tokens = admitted
             provider = self.providers[route.provider]
-            routed = replace(request, model=route.model, max_tokens=route.max_output_tokens)
+            routed = replace(request, model=route.model, max_tokens=max_tokens)
             try:
                 completion, _ = self.retry.run(
                     partial(provider.complete, routed), on_retry=partial(self._failed, route, outcome=outcome)
@@ -68,7 +98,7 @@ class CallExecutor:
                 self._settle_failure(reservation, route, error, input_estimate)
                 continue
             outcome.attempts += 1
-            return self._succeeded(outcome, route, completion, reservation)
+            return self._succeeded(outcome, route, completion, reservation, feature)
         return outcome
 
     def stream(
@@ -77,13 +107,14 @@ class CallExecutor:
         """Like `complete`, but yields deltas; once text was sent a failure ends the stream (no retry)."""
         outcome = Outcome(error=BudgetExceeded("no route") if not routes else None)
         for route in routes:
-            reservation = self._admit(feature, route, input_estimate, outcome)
-            if reservation is None:
+            admitted = self._admit(feature, route, input_estimate, outcome)
+            if admitted is None:
                 continue
-            routed = replace(request, model=route.model, max_tokens=route.max_output_tokens)
+            reservation, max_tokens = admitted
+            routed = replace(request, model=route.model, max_tokens=max_tokens)
             completion = yield from self._stream_route(route, routed, reservation, outcome, input_estimate)
             if completion is not None:
-                yield self._succeeded(outcome, route, completion, reservation)
+                yield self._succeeded(outcome, route, completion, reservation, feature)
                 return
             if outcome.partial_sent:
                 break
@@ -122,21 +153,33 @@ class CallExecutor:
                 self.retry.sleep(wait)
         return None
 
-    def _admit(self, feature: str, route: Route, input_estimate: int, outcome: Outcome) -> Reservation | None:
-        """Breaker closed and worst-case cost reserved, or None (outcome.error says which)."""
+    def _admit(
+        self, feature: str, route: Route, input_estimate: int, outcome: Outcome
+    ) -> tuple[Reservation, int] | None:
+        """Breaker closed and cost reserved: (reservation, output cap that keeps the call within it)."""
         if route.provider not in self.providers:
             raise ConfigError(f"route to unconfigured provider {route.provider!r}")
         if not self.breaker.allow(route.provider):
             if not isinstance(outcome.error, BudgetExceeded):
                 outcome.error = BreakerOpen(f"{route.provider} circuit open")
             return None
-        worst = self.prices.get(route.model).worst_case(input_estimate, route.max_output_tokens)
-        reservation = self.costs.reserve(feature, route.model, worst)
+        price = self.prices.get(route.model)
+        worst = price.worst_case(input_estimate, route.max_output_tokens)
+
+        def least() -> float:
+            return price.worst_case(input_estimate, self.outputs.minimum(feature, route.max_output_tokens))
+
+        reservation = self.costs.reserve(feature, route.model, worst, least, self.budget_wait_s)
         if reservation is None:
             outcome.error = BudgetExceeded(
-                f"daily budget cannot cover {route.model} (worst case ${worst:.6f})"
+                f"daily budget cannot cover {route.model} (at least ${least():.6f})"
             )
-        return reservation
+            return None
+        if reservation.amount >= to_nano(worst):
+            return reservation, route.max_output_tokens
+        # Granted less than the worst case: the output cap is what the reservation pays for (0 overshoot).
+        affordable = price.affordable_output(reservation.amount / 1e9, input_estimate)
+        return reservation, max(min(route.max_output_tokens, affordable), 1)
 
     def _failed(self, route: Route, error: LLMError, *, outcome: Outcome) -> None:
         outcome.error = error
@@ -155,9 +198,10 @@ class CallExecutor:
         self.costs.settle(reservation, min(spent, reservation.amount / 1e9))
 
     def _succeeded(
-        self, outcome: Outcome, route: Route, completion: Completion, reservation: Reservation
+        self, outcome: Outcome, route: Route, completion: Completion, reservation: Reservation, feature: str
     ) -> Outcome:
         self.breaker.record(route.provider, None)
+        self.outputs.observe(feature, completion.usage.output_tokens)
         cost = self.price_of(completion, route)
         self.costs.settle(reservation, cost, completion.model)
         outcome.completion, outcome.route, outcome.error = completion, route, None

@@ -8,7 +8,9 @@ from typing import Any
 from .budget import BudgetCounter, CostMonitor, MemoryBudgetCounter, RedisBudgetCounter
 from .cache import SemanticCache
 from .cache_backends import CacheBackend, MemoryCacheBackend, RedisCacheBackend
-from .execution import CallExecutor
+from .embedding import LocalEmbedder
+from .errors import ConfigError
+from .execution import CallExecutor, OutputTracker
 from .failover import failover_state
 from .ledger import LedgerSink
 from .pii import PIIRedactor
@@ -21,6 +23,10 @@ from .resilience import BreakerStore, CircuitBreaker, MemoryBreakerStore, RedisB
 from .routing import TierRouter
 from .settings import LLMSettings
 from .similarity import SimilarityLayer
+
+# Cosine thresholds over the free wording (the entity guard runs after): calibrated on bench/cache_replay.py.
+LOCAL_THRESHOLD = 0.75
+PROVIDER_THRESHOLD = 0.9
 
 
 def make_provider(settings: LLMSettings, name: str) -> Provider:
@@ -35,10 +41,21 @@ def make_provider(settings: LLMSettings, name: str) -> Provider:
 
 
 def make_embedder(settings: LLMSettings) -> Embedder | None:
-    """OpenAI embeddings when similarity is wanted and an OpenAI(-compatible) endpoint is configured."""
-    if not settings.similarity_features or not (settings.openai_api_key or settings.openai_base_url):
+    """The similarity layer's embedder: local n-grams, the OpenAI(-compatible) endpoint, or none."""
+    if settings.embeddings == "none":
         return None
-    return OpenAIEmbedder(settings.openai_api_key, settings.openai_base_url, settings.embedding_model)
+    if settings.embeddings == "provider":
+        if not (settings.openai_api_key or settings.openai_base_url):
+            raise ConfigError("LLM_EMBEDDINGS=provider needs an OpenAI(-compatible) key or base URL")
+        return OpenAIEmbedder(settings.openai_api_key, settings.openai_base_url, settings.embedding_model)
+    return LocalEmbedder()
+
+
+def similarity_threshold(settings: LLMSettings, embedder: Embedder | None) -> float:
+    """The configured threshold, else the one calibrated for the embedder (bench/cache_replay.py)."""
+    if settings.similarity_threshold is not None:
+        return settings.similarity_threshold
+    return LOCAL_THRESHOLD if isinstance(embedder, LocalEmbedder) else PROVIDER_THRESHOLD
 
 
 def build_pipeline(
@@ -63,17 +80,28 @@ def build_pipeline(
     if providers is None:
         providers = {name: make_provider(settings, name) for name in names}
     embedder = embedder if embedder is not None else make_embedder(settings)
-    if embedder is not None:
+    if embedder is not None and getattr(embedder, "billed", True):
         prices.require([embedder.model])
     backend, costs, breaker = _shared_state(settings, redis)
     ttl_s = settings.cache_ttl_hours * 3600
     cache = SemanticCache(
-        backend, ttl_s, embedder, settings.similarity_features, settings.similarity_threshold
+        backend,
+        ttl_s,
+        embedder,
+        settings.cache_modes,
+        similarity_threshold(settings, embedder),
+        settings.cache_default_mode,
     )
     retry = retry or RetryPolicy(
         settings.retry_attempts, settings.retry_base_s, settings.retry_max_delay_s, settings.retry_total_s
     )
-    executor = CallExecutor(providers, breaker, retry, costs, prices) if names else None
+    executor = (
+        CallExecutor(
+            providers, breaker, retry, costs, prices, settings.budget_wait_s, OutputTracker(settings.min_output_tokens)
+        )
+        if names
+        else None
+    )
     similarity = (
         SimilarityLayer(cache, costs, prices, settings.pii_features) if embedder is not None else None
     )

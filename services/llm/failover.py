@@ -6,7 +6,8 @@
 - budget: a conservative local reservation. Each process may reserve at most `outage_share` of the
   headroom it last saw (budget minus the store's total when it last answered); with no figure seen yet it
   reserves nothing (AI calls get the rule-based fallback). With `outage_share` <= 1 / (processes that
-  share the budget) the day's budget is never overshot. Local spend is added to the store on recovery.
+  share the budget) the day's budget is never overshot. Local spend, settled aggregates and reservations
+  still open are handed to the store on recovery.
 
 After a failure the store is skipped for `retry_s` seconds (no connect timeout on every call), then tried.
 """
@@ -17,13 +18,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .budget import BudgetCounter
+from .budget import BudgetCounter, grant
 from .cache_backends import CacheBackend
 from .resilience import BreakerStore, MemoryBreakerStore
 
@@ -201,33 +203,58 @@ class FailoverBreakerStore:
         return value if done else self.local.claim_probe(name, hold_s)
 
 
+@dataclass
+class _Outage:
+    """What this process did to one day's budget while the store was down (added to the store when back)."""
+
+    total: int = 0  # to add to the store's total
+    local_open: list[int] = field(default_factory=list)  # reservations granted here and not settled yet
+    store_settled: int = 0  # reservations made in the store but settled here: to release from its open count
+    aggs: dict[tuple[str, str], int] = field(default_factory=dict)  # (feature, model) -> settled spend
+
+
 class FailoverBudgetCounter:
-    """The shared budget counter, or a conservative local share of the last known headroom while it is down."""
+    """The shared budget counter, or a conservative local share of the last known headroom while it is down.
+
+    Local admission follows the store's rule (all, what is left down to the minimum, wait for open ones, or
+    nothing) within the share. A settle is matched to a local reservation by its amount (two reservations of
+    the same amount are interchangeable); any other was made in the store before the outage.
+    """
 
     def __init__(self, primary: BudgetCounter, gate: StoreGate, outage_share: float) -> None:
         self.primary = primary
         self.gate = gate
         self.outage_share = max(0.0, min(outage_share, 1.0))
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._last_spent: dict[str, int] = {}  # the store's total when it last answered, per day
-        self._pending: dict[str, int] = {}  # spend recorded here but not yet in the store, per day
-        self._pending_aggs: dict[tuple[str, str, str], int] = {}  # (day, feature, model) -> settled
+        self._outage: dict[str, _Outage] = {}
         gate.on_recover(self._flush)
 
-    def try_reserve(self, day: str, amount: int, limit: int) -> bool:
+    def try_reserve(self, day: str, amount: int, limit: int, minimum: int | None = None) -> int:
         """Reserve in the store; while it is down, within this process's share of the known headroom."""
-        done, granted = self.gate.call(lambda: self.primary.try_reserve(day, amount, limit), False)
+        done, granted = self.gate.call(lambda: self.primary.try_reserve(day, amount, limit, minimum), 0)
         if done:
             return granted
         with self._lock:
             seen = self._last_spent.get(day)
             if seen is None:
-                return False  # no figure to be conservative from: no AI spend until the store answers
+                return 0  # no figure to be conservative from: no AI spend until the store answers
             allowance = int(max(limit - seen, 0) * self.outage_share)
-            if self._pending.get(day, 0) + amount > allowance:
-                return False
-            self._pending[day] = self._pending.get(day, 0) + amount
-            return True
+            out = self._outage.setdefault(day, _Outage())
+            least = amount if minimum is None else minimum
+            granted = grant(out.total, sum(out.local_open), amount, least, allowance)
+            if granted > 0:
+                out.total += granted
+                out.local_open.append(granted)
+            return granted
+
+    def wait(self, timeout_s: float) -> None:
+        """Until a local settle while the store is down, else as the store waits."""
+        if not self.gate.down:
+            self.primary.wait(timeout_s)
+            return
+        with self._lock:
+            self._lock.wait(timeout_s)
 
     def adjust(self, day: str, delta: int, feature: str, model: str, actual: int) -> None:
         """Settle in the store, or locally until it is back."""
@@ -235,9 +262,15 @@ class FailoverBudgetCounter:
         if done:
             return
         with self._lock:
-            self._pending[day] = self._pending.get(day, 0) + delta
-            key = (day, feature, model)
-            self._pending_aggs[key] = self._pending_aggs.get(key, 0) + actual
+            out = self._outage.setdefault(day, _Outage())
+            reserved = actual - delta
+            if reserved in out.local_open:
+                out.local_open.remove(reserved)
+            else:
+                out.store_settled += reserved
+            out.total += delta
+            out.aggs[(feature, model)] = out.aggs.get((feature, model), 0) + actual
+            self._lock.notify_all()
 
     def spent(self, day: str) -> int:
         """The store's total (remembered), plus what this process spent while it was down."""
@@ -245,27 +278,28 @@ class FailoverBudgetCounter:
         with self._lock:
             if done:
                 self._last_spent[day] = total
-            return self._last_spent.get(day, 0) + self._pending.get(day, 0)
+            out = self._outage.get(day)
+            return self._last_spent.get(day, 0) + (out.total if out else 0)
 
     def aggregates(self, day: str) -> dict[str, dict[str, int]]:
         """The store's aggregates (empty while down)."""
         empty: dict[str, dict[str, int]] = {"feature": {}, "model": {}}
         return self.gate.call(lambda: self.primary.aggregates(day), empty)[1]
 
-    def add(self, day: str, amount: int) -> None:
-        """Add to the day's total without aggregates (delegated)."""
-        self.primary.add(day, amount)
+    def add(self, day: str, amount: int, opened: int = 0) -> None:
+        """Add to the day's total and open reservations without aggregates (delegated)."""
+        self.primary.add(day, amount, opened)
 
     def _flush(self) -> None:
-        """Add what was spent during the outage to the store."""
+        """Hand the outage's spend, settled aggregates and still-open local reservations to the store."""
         with self._lock:
-            pending, self._pending = self._pending, {}
-            aggs, self._pending_aggs = self._pending_aggs, {}
-        for day, amount in pending.items():
-            if amount:
-                self.primary.add(day, amount)
-        for (day, feature, model), actual in aggs.items():
-            self.primary.adjust(day, 0, feature, model, actual)
+            outages, self._outage = self._outage, {}
+        for day, out in outages.items():
+            settled = 0
+            for (feature, model), actual in out.aggs.items():
+                self.primary.adjust(day, actual, feature, model, actual)  # aggregates; open count unchanged
+                settled += actual
+            self.primary.add(day, out.total - settled, sum(out.local_open) - out.store_settled)
 
 
 def failover_state(
@@ -278,5 +312,8 @@ def failover_state(
 ) -> tuple[CacheBackend, BudgetCounter, BreakerStore]:
     """Wrap the Redis-backed parts so a Redis outage degrades them instead of failing every AI call."""
     gate = StoreGate("Redis (LLM cache, budget, breakers)", probe, retry_s)
-    wrapped: Any = FailoverBudgetCounter(counter, gate, outage_share)
-    return FailoverCache(cache, gate), wrapped, FailoverBreakerStore(breakers, gate)
+    return (
+        FailoverCache(cache, gate),
+        FailoverBudgetCounter(counter, gate, outage_share),
+        FailoverBreakerStore(breakers, gate),
+    )

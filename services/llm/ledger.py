@@ -33,6 +33,10 @@ class LedgerRecord:
     started_at: datetime
     finished_at: datetime
     attempts: int = 0
+    tokens_cache_write: int = 0
+    saved_tokens_in: int = 0
+    saved_tokens_out: int = 0
+    saved_usd: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (datetimes as ISO strings) for JSON or SQL insertion."""
@@ -92,4 +96,8 @@ def ledger_row(result: Any, user_id: str | None, started_at: datetime, attempts:
         started_at=started_at,
         finished_at=datetime.now(UTC),
         attempts=attempts,
+        tokens_cache_write=result.tokens_cache_write,
+        saved_tokens_in=result.saved_tokens_in,
+        saved_tokens_out=result.saved_tokens_out,
+        saved_usd=result.saved_usd,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic import BaseModel
 
@@ -16,7 +16,7 @@ from .execution import CallExecutor, Outcome
 from .fallbacks import fallback_result
 from .ledger import LedgerSink, ledger_row
 from .pii import StreamRestorer, restore, restore_value
-from .preparation import CallSpec, FallbackFn, Prepared, Preparer
+from .preparation import CallOptions, CallSpec, FallbackFn, Prepared, Preparer
 from .pricing import PriceTable
 from .repair import validate_with_repair
 from .resilience import CircuitBreaker
@@ -67,34 +67,13 @@ class LLMIntegrationPipeline:
         variables: Mapping[str, Any],
         schema: type[BaseModel] | None = None,
         fallback: FallbackFn | None = None,
-        user_id: str | None = None,
-        tags: Sequence[str] = (),
+        *,
         stream: bool = False,
-        pii: bool = False,
-        context: Sequence[ContextBlock] = (),
-        volatile: Sequence[str] = (),
+        **options: Unpack[CallOptions],
     ) -> LLMResult:
         """Always returns an answer: AI, cached, or the feature's flagged rule-based fallback."""
-        if stream:
-            final = None
-            for item in self.stream(
-                feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile
-            ):
-                final = item if isinstance(item, LLMResult) else final
-            assert final is not None  # stream() always ends with a result
-            return final
-        spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
-        self._release()
-        prepared = self._prepare(spec)
-        hit = self._lookup(prepared)
-        if hit is not None:
-            return hit
-        if self.executor is None:
-            return self._fallback(prepared, NoProvider.kind)
-        outcome = self.executor.complete(
-            feature, prepared.routes, self._request(prepared), prepared.input_estimate
-        )
-        return self._finish(prepared, outcome)
+        spec = CallSpec.build(feature, prompt_name, variables, schema, fallback, **options)
+        return self.call(spec, stream=stream)
 
     def stream(
         self,
@@ -103,14 +82,33 @@ class LLMIntegrationPipeline:
         variables: Mapping[str, Any],
         schema: type[BaseModel] | None = None,
         fallback: FallbackFn | None = None,
-        user_id: str | None = None,
-        tags: Sequence[str] = (),
-        pii: bool = False,
-        context: Sequence[ContextBlock] = (),
-        volatile: Sequence[str] = (),
+        **options: Unpack[CallOptions],
     ) -> Iterator[str | StreamError | LLMResult]:
         """Yield text deltas, then a StreamError if the provider stream broke mid-text, then the LLMResult."""
-        spec = _spec(feature, prompt_name, variables, schema, fallback, user_id, tags, pii, context, volatile)
+        return self.stream_call(CallSpec.build(feature, prompt_name, variables, schema, fallback, **options))
+
+    def call(self, spec: CallSpec, stream: bool = False) -> LLMResult:
+        """`run` for a ready CallSpec (streamed internally when `stream`, e.g. to cut a long answer early)."""
+        if stream:
+            final = None
+            for item in self.stream_call(spec):
+                final = item if isinstance(item, LLMResult) else final
+            assert final is not None  # stream_call() always ends with a result
+            return final
+        self._release()
+        prepared = self._prepare(spec)
+        hit = self._lookup(prepared)
+        if hit is not None:
+            return hit
+        if self.executor is None:
+            return self._fallback(prepared, NoProvider.kind)
+        outcome = self.executor.complete(
+            spec.feature, prepared.routes, self._request(prepared), prepared.input_estimate
+        )
+        return self._finish(prepared, outcome)
+
+    def stream_call(self, spec: CallSpec) -> Iterator[str | StreamError | LLMResult]:
+        """`stream` for a ready CallSpec."""
         self._release()
         prepared = self._prepare(spec)
         result = self._lookup(prepared)
@@ -124,7 +122,7 @@ class LLMIntegrationPipeline:
         restorer = StreamRestorer(prepared.pii_map)
         outcome = Outcome()
         for item in self.executor.stream(
-            feature, prepared.routes, self._request(prepared), prepared.input_estimate
+            spec.feature, prepared.routes, self._request(prepared), prepared.input_estimate
         ):
             if isinstance(item, TextDelta):
                 yield from restorer.feed(item.text)
@@ -161,6 +159,8 @@ class LLMIntegrationPipeline:
 
     def _lookup(self, prepared: Prepared) -> LLMResult | None:
         """Exact hit, else a similarity hit when the feature allows it; misses are counted."""
+        if prepared.key and self.cache.mode(prepared.spec.feature) == "off":
+            prepared.key = ""  # not cached at all: no lookup, no store
         if not prepared.key:
             return None
         answer = self.cache.get(prepared.key)
@@ -172,6 +172,8 @@ class LLMIntegrationPipeline:
         if answer is None:
             return None
         result = self._from_cache(prepared, answer)
+        result.saved_tokens_in, result.saved_tokens_out = answer.tokens_in, answer.tokens_out
+        result.saved_usd = answer.cost_usd
         result.extras["similar"] = similar
         self._record(prepared, result, attempts=0)
         return result
@@ -187,9 +189,6 @@ class LLMIntegrationPipeline:
             data=data,
             model=answer.model,
             provider=answer.provider,
-            tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out,
-            tokens_cached=answer.tokens_cached,
             cost_usd=0.0,
             cached=True,
             confidence=answer.confidence,
@@ -211,19 +210,22 @@ class LLMIntegrationPipeline:
         reported = self_reported_confidence(data)
         confidence = min(confidence, reported) if reported is not None else confidence
         usage = completion.usage
+        prompt = prepared.prompt
         answer = CachedAnswer(
-            completion.text,
-            data.model_dump(mode="json") if isinstance(data, BaseModel) else None,
-            completion.model,
-            route.provider,
-            route.tier,
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cached_tokens,
-            outcome.cost_usd,
-            confidence,
-            prepared.prompt.version if prepared.prompt else None,
-            prepared.prompt.variant if prepared.prompt else None,
+            text=completion.text,
+            data=data.model_dump(mode="json") if isinstance(data, BaseModel) else None,
+            model=completion.model,
+            provider=route.provider,
+            tier=route.tier,
+            tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens,
+            tokens_cached=usage.cached_tokens,
+            tokens_cache_write=usage.cache_write_tokens,
+            cost_usd=outcome.cost_usd,
+            confidence=confidence,
+            prompt_version=prompt.version if prompt else None,
+            variant=prompt.variant if prompt else None,
+            probe=prepared.probe or None,
         )
         if prepared.key:
             self.cache.put(prepared.key, answer, prepared.spec.feature, prepared.spec.tags)
@@ -231,6 +233,8 @@ class LLMIntegrationPipeline:
                 self.similarity.remember(prepared)
         result = self._from_cache(prepared, answer)
         result.cached, result.status, result.cost_usd = False, "ok", outcome.cost_usd
+        result.tokens_in, result.tokens_out = usage.input_tokens, usage.output_tokens
+        result.tokens_cached, result.tokens_cache_write = usage.cached_tokens, usage.cache_write_tokens
         result.tier = route.tier
         self._record(prepared, result, outcome.attempts)
         return result
@@ -248,6 +252,11 @@ class LLMIntegrationPipeline:
             error_kind=kind,
             cost_usd=outcome.cost_usd if outcome else 0.0,
         )
+        if outcome is not None and outcome.completion is not None:  # answered, but unusable: still billed
+            usage = outcome.completion.usage
+            result.model, result.provider = outcome.completion.model, outcome.completion.provider
+            result.tokens_in, result.tokens_out = usage.input_tokens, usage.output_tokens
+            result.tokens_cached, result.tokens_cache_write = usage.cached_tokens, usage.cache_write_tokens
         self._record(prepared, result, outcome.attempts if outcome else 0)
         return result
 
@@ -270,6 +279,13 @@ class LLMIntegrationPipeline:
             self.ledger.record(row)
         except Exception:  # a ledger outage must not take the feature down; the log keeps the trace
             log.exception("ledger write failed for request %s", result.request_id)
+
+    def close(self) -> None:
+        """Release the providers' and the embedder's HTTP connections (at shutdown)."""
+        for provider in (self.executor.providers.values() if self.executor else ()):
+            provider.close()
+        if self.cache.embedder is not None:
+            self.cache.embedder.close()
 
     def breaker_states(self) -> dict[str, dict[str, Any]]:
         """Circuit state per configured provider, for monitoring."""
@@ -296,7 +312,7 @@ class LLMIntegrationPipeline:
         context: Sequence[ContextBlock] = (),
     ) -> dict[str, Any]:
         """Render without calling: text, token estimate and worst-case cost (admin "test prompt")."""
-        spec = CallSpec(feature, prompt_name, variables, schema, None, user_id, (), False, tuple(context))
+        spec = CallSpec.build(feature, prompt_name, variables, schema, user_id=user_id, context=context)
         prepared = self._prepare(spec)
         assert prepared.rendered is not None and prepared.prompt is not None
         route = prepared.routes[0] if prepared.routes else None
@@ -318,20 +334,3 @@ class LLMIntegrationPipeline:
             "worst_case_cost_usd": round(worst, 8),
         }
 
-
-def _spec(
-    feature: str,
-    prompt_name: str,
-    variables: Mapping[str, Any],
-    schema: type[BaseModel] | None,
-    fallback: FallbackFn | None,
-    user_id: str | None,
-    tags: Sequence[str],
-    pii: bool,
-    context: Sequence[ContextBlock],
-    volatile: Sequence[str],
-) -> CallSpec:
-    """One call's inputs, frozen for the sync and the streaming path alike."""
-    spec = CallSpec(feature, prompt_name, variables, schema, fallback, user_id)
-    spec.tags, spec.pii, spec.context, spec.volatile = tuple(tags), pii, tuple(context), frozenset(volatile)
-    return spec

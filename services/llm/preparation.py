@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
 
-from .cache import cache_key, canonical_variables
+from .cache import cache_key
+from .canonical import canonical_variables, probe_text
 from .errors import PromptError
 from .pii import PIIRedactor
 from .prompts import PromptRenderer, PromptSource, PromptVersion, RenderedPrompt, choose_variant
@@ -35,9 +37,26 @@ FallbackResult = FallbackAnswer | BaseModel | str | Mapping[str, Any]
 FallbackFn = Callable[[Mapping[str, Any]], FallbackResult]
 
 
-@dataclass
+class CallOptions(TypedDict, total=False):
+    """The optional, keyword-only parts of a call (see `CallSpec`)."""
+
+    user_id: str | None
+    tags: Iterable[str]
+    pii: bool
+    context: Iterable[ContextBlock]
+    volatile: Iterable[str]
+    paraphrase: Iterable[str]
+    scope: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallSpec:
-    """Everything the feature passed to `run`."""
+    """Everything a feature asks of one call, frozen and passed whole through the pipeline.
+
+    `volatile` variables are blanked in the cache key (they change without changing the answer);
+    `paraphrase` variables are free wording compared by similarity, every other variable must match
+    exactly for a near hit; `scope` (e.g. a customer) partitions the cache.
+    """
 
     feature: str
     prompt_name: str
@@ -45,10 +64,38 @@ class CallSpec:
     schema: type[BaseModel] | None = None
     fallback: FallbackFn | None = None
     user_id: str | None = None
-    tags: Sequence[str] = ()
+    tags: tuple[str, ...] = ()
     pii: bool = False
-    context: Sequence[ContextBlock] = ()
+    context: tuple[ContextBlock, ...] = ()
     volatile: frozenset[str] = frozenset()
+    paraphrase: frozenset[str] = frozenset()
+    scope: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        feature: str,
+        prompt_name: str,
+        variables: Mapping[str, Any],
+        schema: type[BaseModel] | None = None,
+        fallback: FallbackFn | None = None,
+        **options: Unpack[CallOptions],
+    ) -> CallSpec:
+        """A spec from `run`/`stream` arguments; iterables become tuples and frozensets."""
+        return cls(
+            feature=feature,
+            prompt_name=prompt_name,
+            variables=variables,
+            schema=schema,
+            fallback=fallback,
+            user_id=options.get("user_id"),
+            tags=tuple(options.get("tags", ())),
+            pii=bool(options.get("pii", False)),
+            context=tuple(options.get("context", ())),
+            volatile=frozenset(options.get("volatile", ())),
+            paraphrase=frozenset(options.get("paraphrase", ())),
+            scope=options.get("scope"),
+        )
 
 
 @dataclass
@@ -66,6 +113,8 @@ class Prepared:
     key: str = ""
     input_estimate: int = 0
     pii_map: dict[str, str] = field(default_factory=dict)
+    anchor: str = ""  # the key without the free-wording variables: near hits stay within one anchor
+    probe: str = ""  # the free wording compared by similarity
     vector: list[float] | None = None
 
 
@@ -102,7 +151,10 @@ class Preparer:
             prepared.rendered.system, [m.content for m in prepared.rendered.messages]
         )
         if prepared.routes:
-            prepared.key = self._key(prepared, variables)
+            prepared.key = self._key(prepared, variables, spec.volatile)
+            if spec.paraphrase and not spec.pii:
+                prepared.anchor = self._key(prepared, variables, spec.volatile | spec.paraphrase)
+                prepared.probe = probe_text(variables, spec.paraphrase)
         return prepared
 
     def _variables(self, spec: CallSpec, prepared: Prepared) -> dict[str, Any]:
@@ -134,17 +186,23 @@ class Preparer:
         system = f"{rendered.system}\n\n{schema_instruction(schema)}".strip()
         return RenderedPrompt(rendered.prompt, system, rendered.messages)
 
-    def _key(self, prepared: Prepared, variables: dict[str, Any]) -> str:
-        """Key on the primary route's model; volatile fields are blanked by re-rendering for the key only."""
+    def _key(self, prepared: Prepared, variables: dict[str, Any], blank: frozenset[str]) -> str:
+        """Key on the primary route's model; `blank` variables are blanked by re-rendering for the key only.
+
+        The scope (e.g. a customer) and, with personal data, the redacted originals are part of the key, so
+        one customer's answer is never served to another who wrote the same words.
+        """
         spec, prompt, rendered = prepared.spec, prepared.prompt, prepared.rendered
         assert prompt is not None and rendered is not None
-        if spec.volatile:
-            rendered = self._render(prompt, canonical_variables(variables, spec.volatile), spec.schema)
+        if blank:
+            rendered = self._render(prompt, canonical_variables(variables, blank), spec.schema)
         params = {
             "max_tokens": prepared.routes[0].max_output_tokens,
             "temperature": prompt.temperature,
             "schema": spec.schema.__name__ if spec.schema else None,
             "variant": prompt.variant,
+            "scope": spec.scope,
+            "pii": _digest(sorted(prepared.pii_map.values())) if prepared.pii_map else None,
         }
         return cache_key(
             spec.feature,
@@ -155,3 +213,7 @@ class Preparer:
             rendered.messages,
             params,
         )
+
+
+def _digest(values: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]

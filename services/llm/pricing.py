@@ -7,6 +7,7 @@ when a provider changes its prices. A model missing here is a ConfigError at sta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -45,6 +46,18 @@ class Price:
     def worst_case(self, input_tokens: int, max_output_tokens: int) -> float:
         """Upper bound of a call's cost: every input token uncached, every output token used."""
         return self.cost(Usage(input_tokens=input_tokens, output_tokens=max_output_tokens))
+
+    def affordable_output(self, usd: float, input_tokens: int) -> int:
+        """Most output tokens whose worst case, with `input_tokens` uncached, stays within `usd`."""
+        multiplier = (
+            self.long_prompt_multiplier
+            if self.long_prompt_threshold is not None and input_tokens > self.long_prompt_threshold
+            else 1.0
+        )
+        left = usd * 1_000_000 / multiplier - input_tokens * self.input
+        if self.output <= 0:
+            return 1_000_000 if left >= 0 else 0
+        return max(math.floor(left / self.output * (1 - 1e-9)), 0)
 
 
 DEFAULT_PRICES: Mapping[str, Price] = {

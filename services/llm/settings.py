@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .cache import CACHE_MODES, CacheMode
 from .errors import ConfigError
 from .pricing import Price
 from .types import TIERS, Tier
 
 PROVIDERS = ("anthropic", "openai", "openai-compatible")
+EMBEDDINGS = ("local", "provider", "none")
 
 DEFAULT_MODELS: Mapping[str, Mapping[Tier, str]] = {
     "anthropic": {"fast": "claude-haiku-5-5", "balanced": "claude-sonnet-5-5", "powerful": "claude-opus-5-5"},
@@ -37,6 +39,9 @@ class LLMSettings:
     daily_budget_usd: float = 10.0
     max_tokens_per_request: int = 4000
     low_budget_fraction: float = 0.2  # below this share of the budget left, features step down a tier
+    # A call the budget cannot hold now waits this long for open reservations to settle before it falls back.
+    budget_wait_s: float = 2.0
+    min_output_tokens: int = 64  # a call is admitted with at least max(this, the feature's p95 output)
     cache_ttl_hours: float = 24.0
     cache_max_entries: int = 10_000
     request_timeout_s: float = 30.0
@@ -50,9 +55,13 @@ class LLMSettings:
     budget_outage_share: float = 0.05
     # After a Redis error, skip Redis for this long before trying it again.
     store_retry_s: float = 5.0
+    # Per-feature cache: "semantic" (exact + near hits), "exact" or "off"; unlisted features use the default.
+    cache_modes: dict[str, CacheMode] = field(default_factory=dict)
+    cache_default_mode: CacheMode = "exact"
+    # "local" (hashed n-grams, no network), "provider" (OpenAI embeddings endpoint) or "none" (exact only).
+    embeddings: str = "local"
     embedding_model: str = "text-embedding-3-small"
-    similarity_features: frozenset[str] = frozenset()
-    similarity_threshold: float = 0.95
+    similarity_threshold: float | None = None  # None = the embedder's calibrated default
     pii_features: frozenset[str] = frozenset()
     extra_prices: dict[str, Price] = field(default_factory=dict)
     namespace: str = "llm"
@@ -69,6 +78,11 @@ class LLMSettings:
             raise ConfigError(f"LLM_PROVIDER={self.provider} needs {env} (or a base URL)")
         if self.daily_budget_usd < 0 or self.max_tokens_per_request <= 0:
             raise ConfigError("daily budget must be >= 0 and max tokens per request > 0")
+        if self.embeddings not in EMBEDDINGS:
+            raise ConfigError(f"unknown embeddings {self.embeddings!r}; expected one of {EMBEDDINGS}")
+        for mode in (*self.cache_modes.values(), self.cache_default_mode):
+            if mode not in CACHE_MODES:
+                raise ConfigError(f"unknown cache mode {mode!r}; expected one of {CACHE_MODES}")
         for tier in self.feature_tiers.values():
             if tier not in TIERS:
                 raise ConfigError(f"unknown tier {tier!r}; expected one of {TIERS}")

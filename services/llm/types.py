@@ -92,9 +92,13 @@ class LLMResult:
     model: str | None = None
     tier: Tier | None = None
     provider: str | None = None
-    tokens_in: int = 0
+    tokens_in: int = 0  # what the provider received for this request (0 when the cache answered)
     tokens_out: int = 0
-    tokens_cached: int = 0
+    tokens_cached: int = 0  # of tokens_in, prompt-cache reads at the provider (priced lower)
+    tokens_cache_write: int = 0  # of tokens_in, prompt-cache writes (Anthropic prices them higher)
+    saved_tokens_in: int = 0  # a cache hit: the tokens the original call cost and this one did not
+    saved_tokens_out: int = 0
+    saved_usd: float = 0.0
     cost_usd: float = 0.0
     cached: bool = False
     fallback_used: bool = False

@@ -36,6 +36,7 @@ def log_llm_call(row: LedgerRecord) -> None:
             "tokens_in": row.tokens_in,
             "tokens_out": row.tokens_out,
             "tokens_cached": row.tokens_cached,
+            "saved_tokens": row.saved_tokens_in + row.saved_tokens_out,
             "cost_usd": round(row.cost_usd, 8),
             "latency_ms": round(row.latency_ms, 3),
             "status": row.status,

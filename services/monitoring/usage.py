@@ -130,6 +130,10 @@ class LedgerRow:
     cached: bool
     fallback_used: bool
     error_kind: str | None
+    cache_write_tokens: int = 0
+    saved_input_tokens: int = 0
+    saved_output_tokens: int = 0
+    saved_usd: float = 0.0
 
     @property
     def is_error(self) -> bool:
@@ -146,6 +150,10 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    saved_input_tokens: int = 0
+    saved_output_tokens: int = 0
+    saved_usd: float = 0.0
     cost_usd: float = 0.0
     cached: int = 0
     fallbacks: int = 0
@@ -158,6 +166,10 @@ class Usage:
         self.input_tokens += row.input_tokens or 0
         self.output_tokens += row.output_tokens or 0
         self.cached_tokens += row.cached_tokens or 0
+        self.cache_write_tokens += row.cache_write_tokens or 0
+        self.saved_input_tokens += row.saved_input_tokens or 0
+        self.saved_output_tokens += row.saved_output_tokens or 0
+        self.saved_usd += row.saved_usd or 0.0
         self.cost_usd += row.cost_usd or 0.0
         self.cached += int(bool(row.cached))
         self.fallbacks += int(bool(row.fallback_used))
@@ -173,6 +185,10 @@ class Usage:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "saved_input_tokens": self.saved_input_tokens,
+            "saved_output_tokens": self.saved_output_tokens,
+            "saved_usd": round(self.saved_usd, 8),
             "cost_usd": round(self.cost_usd, 8),
             "latency_ms": self.latency.percentiles(),
             "latency_sampled": self.latency.seen > self.latency.cap,
@@ -219,7 +235,8 @@ def ledger_rows(session: Session, window: Window) -> Iterator[LedgerRow]:
             LLMRequest.prompt_name, LLMRequest.prompt_version, LLMRequest.prompt_variant,
             LLMRequest.input_tokens, LLMRequest.output_tokens, LLMRequest.cached_tokens, LLMRequest.cost_usd,
             LLMRequest.latency_ms, LLMRequest.status, LLMRequest.cached, LLMRequest.fallback_used,
-            LLMRequest.error_kind,
+            LLMRequest.error_kind, LLMRequest.cache_write_tokens, LLMRequest.saved_input_tokens,
+            LLMRequest.saved_output_tokens, LLMRequest.saved_usd,
         )
         .where(LLMRequest.created_at >= window.start, LLMRequest.created_at < window.end)
         .execution_options(yield_per=BATCH_ROWS)

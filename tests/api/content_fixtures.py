@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from config import BASE_DIR
 from extensions import db
 from services.imports import run_import
-from services.prompts import PromptRegistry
+from tests.clock import FIXED_NOW
 from tests.csvdata import GOOD
-from tests.fake_llm import FakeLLMServer
 
 # Units sold per day in the older and the newer fortnight: COLA rises, WATER falls.
 DAILY = {"COLA": (2, 5), "WATER": (4, 1), "CHIPS": (2, 2), "CHOC": (1, 1)}
@@ -43,35 +41,14 @@ def sales_csv(today: datetime) -> str:
 def seed_catalog() -> None:
     """Products, devices, planograms and sales through the normal import path."""
     files = {name: GOOD[name] for name in ("products.csv", "devices.csv", "planograms.csv")}
-    files["sales.csv"] = sales_csv(datetime.now(UTC))
+    files["sales.csv"] = sales_csv(FIXED_NOW)
     run_import({name: io.BytesIO(text.encode()) for name, text in files.items()})
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
-
-
-@pytest.fixture
-def provider() -> str | None:
-    """The app's provider; parametrize with None for embedded mode (rule-based fallbacks)."""
-    return "anthropic"
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None) -> Flask:
-    config: dict[str, Any] = {"LLM_PROVIDER": None}
-    if provider == "anthropic":
-        config = {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url,
-                  "LLM_TIMEOUT_SECONDS": 5.0}
-    elif provider == "openai":
-        config = {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": f"{fake.url}/v1",
-                  "LLM_TIMEOUT_SECONDS": 5.0}
-    app = make_app(**config)
+def app(make_llm_app: Callable[..., Flask]) -> Flask:
+    app = make_llm_app()
     with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
         seed_catalog()
         db.session.commit()
     return app

@@ -18,7 +18,7 @@ from services.planogram_data import DATA, FLEET, MODELS, PRIORS
 from services.planograms import current_assignment, save_version
 
 OFFICE = "DEMO-OFF-01"
-END = date(2025, 3, 31)  # the demo's sales end the day before: 2025-03-30
+END = date(2025, 3, 30)  # the last day of the demo's sales
 CHANGED_ON = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
 

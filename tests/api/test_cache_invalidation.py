@@ -13,7 +13,10 @@ from tests.csvdata import write_folder
 
 
 def remember(app: Flask, key: str, device_id: str) -> None:
-    answer = CachedAnswer("text", None, "m", "p", "fast", 1, 1, 0, 0.001, 0.8, 1, "control")
+    answer = CachedAnswer(
+        text="text", data=None, model="m", provider="p", tier="fast", tokens_in=1, tokens_out=1, tokens_cached=0,
+        cost_usd=0.001, confidence=0.8, prompt_version=1, variant="control",
+    )
     app.extensions[EXTENSION_KEY].cache.put(key, answer, "placement_feedback", [f"device:{device_id}"])
 
 

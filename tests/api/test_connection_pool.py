@@ -11,28 +11,24 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest
 from services.ai import EXTENSION_KEY
 from services.db_session import has_writes, release_connection
 from services.llm import LedgerRecord
-from services.prompts import PromptRegistry
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import CAPTION_OK
-from tests.fake_llm import FakeLLMServer
 
-fake, marketer = fx.fake, fx.marketer
+marketer = fx.marketer
 CALLS = 16  # more concurrent provider calls than the pool has connections (2), overflow 0
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer) -> Flask:
+def app(make_llm_app: Callable[..., Flask]) -> Flask:
     """The fake provider behind a pool of 2 connections that gives up after 3 s (a stall shows as errors)."""
-    app = make_app(LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=fake.url,
-                   LLM_TIMEOUT_SECONDS=10.0, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=3.0)
+    app = make_llm_app(LLM_TIMEOUT_SECONDS=10.0, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=3.0)
     with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
         fx.seed_catalog()
         db.session.commit()
     return app

@@ -10,14 +10,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest, SocialPost
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import CAPTION_OK, answer
-from tests.fake_llm import FakeLLMServer
+from tests.clock import DEMO_END, FIXED_TODAY, days_ago
 
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
-app, fake, provider, marketer, agent = fx.app, fx.fake, fx.provider, fx.marketer, fx.agent
+app, marketer, agent = fx.app, fx.marketer, fx.agent
 
 RESULT_KEYS = {"text", "data", "model", "tier", "tokens_in", "tokens_out", "cost_usd", "cached", "fallback_used",
                "confidence", "latency_ms", "request_id", "draft_id", "draft", "label", "flags"}
@@ -145,12 +146,15 @@ def test_suggestion_uses_recent_posts_sales_trends_queue_and_today(
     prompt = fake.calls[-1].prompt
     assert "Stay hydrated with our still water!" in prompt and "COLA | Cola 330ml" in prompt
     assert "+150.0%" in prompt  # COLA: 70 units against 28 the fortnight before
-    assert _today() in prompt and "drafts waiting for review" in prompt
+    assert _today() in prompt and "drafts waiting" not in prompt  # volatile: moved out of the cached prompt
     data = body["data"]
     assert data["recommended_products"] == ["COLA"] and data["hashtags"] == ["#Cola", "#SnackTime"]
     assert body["flags"][0]["kind"] == "unknown_product" and body["confidence"] <= 0.6
     assert body["text"] == "Cola is having a moment: grab one today.\n\n#Cola #SnackTime"
     ledger_and_draft_agree(app, body)
+    calls = len(fake.calls)
+    again = post(client, marketer, "suggestion", platform="instagram", date=_today()).json  # one more draft now
+    assert again["cached"] and len(fake.calls) == calls and again["text"] == body["text"]
 
 
 def test_performance_numbers_are_computed_here_and_checked(
@@ -242,15 +246,11 @@ def _upload(client: Any, user: dict[str, Any], text: str) -> Any:
 
 
 def _today() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).date().isoformat()
+    return FIXED_TODAY.isoformat()
 
 
 def _days_ago(days: int) -> str:
-    from datetime import UTC, datetime, timedelta
-
-    return (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0).isoformat()
+    return days_ago(days).replace(microsecond=0).isoformat()
 
 
 def test_result_json_is_serialisable(client: Any, marketer: dict[str, Any], fake: FakeLLMServer) -> None:
@@ -265,9 +265,9 @@ def test_demo_seed_adds_labelled_posts_and_orders_idempotently(app: Flask) -> No
 
     assert generate_content(4) == generate_content(4)
     with app.app_context():
-        seed_demo(seed=4, days=2)  # the fleet first (orders name demo skus), then posts and orders
+        seed_demo(seed=4, days=2, end=DEMO_END)  # the fleet first (orders name demo skus), then posts and orders
         db.session.commit()
-        seed_demo(seed=4, days=2)
+        seed_demo(seed=4, days=2, end=DEMO_END)
         db.session.commit()
         posts = db.session.scalars(select(SocialPost)).all()
         orders = db.session.scalars(select(CustomerOrder)).all()

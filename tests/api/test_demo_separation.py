@@ -78,7 +78,7 @@ def mixed(app: Flask, client: Any, merchandiser: dict[str, Any]) -> dict[str, An
         db.session.commit()
     response = client.post("/api/imports", headers=merchandiser["headers"], data=_upload(real_fleet()))
     assert response.status_code == 200, response.json
-    return response.json  # type: ignore[no-any-return]
+    return response.json
 
 
 def _demo_skus(items: Any) -> set[str]:
@@ -147,7 +147,7 @@ def test_batch_keeps_each_device_to_its_own_side(mixed: dict[str, Any], app: Fla
 
         with app.app_context():
             SimpleWorker(["planogram"], connection=backends().redis).work(burst=True)
-    body = _wait(client, merchandiser, started.json["job_id"])
+    body = _wait(app, client, merchandiser, started.json["job_id"], 3)
     assert body["status"] == "finished" and all(r["ok"] for r in body["results"])
     skus = {r["device_id"]: {v["sku"] for v in r["result"]["planogram"].values()} for r in body["results"]}
     assert skus[REAL] and skus["R-GYM-1"] and skus[DEMO_OFFICE]

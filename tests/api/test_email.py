@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest
 from services.email_checks import check_reply, injection_signals
 from services.orders import OrderFacts, Policy
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import answer
-from tests.fake_llm import FakeLLMServer
+from tests.clock import FIXED_NOW
 
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
-app, fake, provider, marketer, agent = fx.app, fx.fake, fx.provider, fx.marketer, fx.agent
+app, marketer, agent = fx.app, fx.marketer, fx.agent
 
 CUSTOMER_EMAIL = "jane.doe@example.org"
 PHONE = "+1 (415) 555-0142"
 CARD = "4111 1111 1111 1111"
-NOW = datetime.now(UTC)
+NOW = FIXED_NOW
 
 
 def draft(client: Any, user: dict[str, Any], **body: Any) -> Any:

@@ -19,7 +19,7 @@ def error_shape(response: Any, status: int | tuple[int, ...]) -> dict[str, Any]:
     assert response.status_code in statuses, (response.status_code, response.data[:300])
     error = response.json["error"]
     assert set(error) == {"code", "message", "details"}
-    return error  # type: ignore[no-any-return]
+    return error
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=lambda b: repr(b[:12]))

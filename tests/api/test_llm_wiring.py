@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,50 +10,22 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import LLMRequest
 from services.ledger import SqlLedgerSink
 from services.llm import ConfigError, LedgerRecord, PriceTable
 from services.llm.types import Usage
-from services.prompts import PromptRegistry
-from tests.fake_llm import FakeLLMServer
+from tests.clock import FIXED_NOW
 
 CAPTION_VARS = {"product_name": "Sparkling Water 500ml", "platform": "instagram", "style": "casual",
                 "max_chars": 150}
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
-
-
-@pytest.fixture
-def provider() -> str | None:
-    """Which provider the app is configured with; tests parametrize it."""
-    return "anthropic"
-
-
-def llm_config(provider: str | None, url: str) -> dict[str, Any]:
-    if provider == "anthropic":
-        return {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
-                "LLM_TIMEOUT_SECONDS": 5.0}
-    if provider == "openai":
-        return {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": f"{url}/v1",
-                "LLM_TIMEOUT_SECONDS": 5.0}
-    return {"LLM_PROVIDER": None}
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None) -> Flask:
-    """The app wired to the fake provider, with the real prompts/ synced into its database."""
-    app = make_app(**llm_config(provider, fake.url))
-    with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        db.session.commit()
-    return app
+def app(make_llm_app: Callable[..., Flask]) -> Flask:
+    """The app wired to the fake provider (`provider`), with the real prompts/ synced into its database."""
+    return make_llm_app()
 
 
 def post_test_prompt(client: Any, user: dict[str, Any], **body: Any) -> Any:
@@ -107,6 +79,16 @@ def test_run_reports_server_usage_then_is_cached_and_both_are_on_the_ledger(
         "caption", result["prompt_version"], result["variant"])
     cached_row = ledger(client, admin, second["request_id"]).json
     assert (cached_row["status"], cached_row["cached"], cached_row["cost_usd"]) == ("cached", True, 0.0)
+    # The hit sent nothing: provider tokens 0, the original call's tokens and cost recorded as saved.
+    assert (cached_row["tokens_in"], cached_row["tokens_out"]) == (0, 0)
+    saved = (cached_row["saved_tokens_in"], cached_row["saved_tokens_out"])
+    assert saved == (result["tokens_in"], result["tokens_out"])
+    assert cached_row["saved_usd"] == pytest.approx(result["cost_usd"])
+    totals = client.get("/api/planogram/ai-usage", headers=admin["headers"]).json["totals"]
+    assert (totals["input_tokens"], totals["output_tokens"]) == (served.usage["prompt"], served.usage["completion"])
+    assert (totals["saved_input_tokens"], totals["saved_output_tokens"]) == (served.usage["prompt"],
+                                                                             served.usage["completion"])
+    assert totals["saved_usd"] == pytest.approx(result["cost_usd"])
 
 
 def test_preview_only_does_not_call_the_provider_or_write_the_ledger(
@@ -217,9 +199,8 @@ def test_ledger_row_survives_a_rollback_of_the_request_session(app: Flask) -> No
 
 def test_sql_ledger_sink_works_from_a_thread_without_app_context(app: Flask) -> None:
     import threading
-    from datetime import UTC, datetime
 
-    now = datetime.now(UTC)
+    now = FIXED_NOW
     record = LedgerRecord("r" * 32, "thread_feature", None, None, None, "p", 1, "A", 1, 2, 0, 0.5, 3.0,
                           "fallback", "no_provider", False, True, "999999", now, now, 0)
     sink = SqlLedgerSink(app)
@@ -246,9 +227,13 @@ def test_create_app_wires_redis_when_configured(app: Flask) -> None:
     from services.runtime import EXTENSION_KEY
 
     with app.app_context():
-        backend = type(pipeline().cache.backend).__name__
+        backend = pipeline().cache.backend
         mode = app.extensions[EXTENSION_KEY].mode
-    assert backend == ("RedisCacheBackend" if mode == "redis" else "MemoryCacheBackend")
+    if mode == "redis":  # Redis behind the failover wrapper (misses while Redis is down)
+        assert type(backend).__name__ == "FailoverCache"
+        assert type(getattr(backend, "primary", None)).__name__ == "RedisCacheBackend"
+    else:
+        assert type(backend).__name__ == "MemoryCacheBackend"
 
 
 def test_fake_llm_cli_is_registered(app: Flask, tmp_path: Path) -> None:

@@ -17,11 +17,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from logs import configure_logging
-from services.prompts import PromptRegistry
-from tests.fake_llm import FakeLLMServer
 
 PASSWORD = "Corr3ct-Horse-Battery-LEAK1"
 WRONG_PASSWORD = "Wr0ng-Guess-LEAK2"
@@ -49,14 +47,9 @@ def captured() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], fake_server: FakeLLMServer, captured: io.StringIO) -> Flask:
-    fake_server.script.reset()
-    app = make_app(LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_server.url,
-                   LLM_TIMEOUT_SECONDS=5.0, METRICS_TOKEN=METRICS_TOKEN, SECRET_KEY=SESSION_SECRET,
-                   LOG_LEVEL="DEBUG", RATELIMIT_ENABLED=False, ALERT_CHECK_SECONDS=0.0)
-    with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        db.session.commit()
+def app(make_llm_app: Callable[..., Flask], captured: io.StringIO) -> Flask:
+    app = make_llm_app(ANTHROPIC_API_KEY=API_KEY, METRICS_TOKEN=METRICS_TOKEN, SECRET_KEY=SESSION_SECRET,
+                       LOG_LEVEL="DEBUG", RATELIMIT_ENABLED=False, ALERT_CHECK_SECONDS=0.0)
     configure_logging("DEBUG", True, stream=captured)
     return app
 
@@ -116,8 +109,8 @@ def run_flow(app: Flask, fake: FakeLLMServer) -> dict[str, str]:
     return {"bearer": bearer}
 
 
-def test_no_secret_or_pii_in_any_log_line(app: Flask, fake_server: FakeLLMServer, captured: io.StringIO) -> None:
-    secrets = run_flow(app, fake_server)
+def test_no_secret_or_pii_in_any_log_line(app: Flask, fake: FakeLLMServer, captured: io.StringIO) -> None:
+    secrets = run_flow(app, fake)
     lines = [line for line in captured.getvalue().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is one JSON event
     assert any(r["level"] == "DEBUG" for r in records), "DEBUG logging was not captured"
@@ -134,9 +127,9 @@ def test_no_secret_or_pii_in_any_log_line(app: Flask, fake_server: FakeLLMServer
 
 
 def test_every_llm_call_is_one_structured_log_line(
-    app: Flask, fake_server: FakeLLMServer, captured: io.StringIO
+    app: Flask, fake: FakeLLMServer, captured: io.StringIO
 ) -> None:
-    run_flow(app, fake_server)
+    run_flow(app, fake)
     events = [json.loads(line) for line in captured.getvalue().splitlines() if line.strip()]
     calls = [e for e in events if e.get("message") == "llm call"]
     assert len(calls) == len({e["llm_request_id"] for e in calls}) >= 5

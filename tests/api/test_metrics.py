@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +18,14 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import BASE_DIR
-from extensions import db
-from services.prompts import PromptRegistry
-from tests.fake_llm import FakeLLMServer
+from devtools.fake_llm import FakeLLMServer
 
 CAPTION = {"product_name": "Sparkling Water", "platform": "instagram", "style": "casual", "max_chars": 150}
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer) -> Flask:
-    app = make_app(LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=fake.url,
-                   LLM_TIMEOUT_SECONDS=5.0, METRICS_TOKEN="scrape-secret-123")
-    with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        db.session.commit()
-    return app
+def app(make_llm_app: Callable[..., Flask]) -> Flask:
+    return make_llm_app(METRICS_TOKEN="scrape-secret-123")
 
 
 def samples(text: str) -> dict[str, list[Any]]:

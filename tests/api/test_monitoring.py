@@ -4,7 +4,7 @@ alerts and readiness. The ledger is filled by real pipeline calls against the fa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +15,12 @@ from pydantic import BaseModel
 from scipy.stats import fisher_exact
 from sqlalchemy import func, select
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest, User
 from services.ledger import SqlLedgerSink
 from services.llm import LedgerRecord
-from services.prompts import PromptRegistry
-from tests.fake_llm import FakeLLMServer
+from tests.clock import FIXED_TODAY, days_ago
 
 CAPTION = {"platform": "instagram", "style": "casual", "max_chars": 150}
 HASHTAGS = {"platform": "tiktok", "max_hashtags": 8}
@@ -32,24 +31,8 @@ class Caption(BaseModel):
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
-
-
-def llm_config(url: str, **extra: Any) -> dict[str, Any]:
-    return {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
-            "LLM_TIMEOUT_SECONDS": 5.0, **extra}
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer) -> Flask:
-    app = make_app(**llm_config(fake.url))
-    with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        db.session.commit()
-    return app
+def app(make_llm_app: Callable[..., Flask]) -> Flask:
+    return make_llm_app()
 
 
 def user_id(app: Flask, user: dict[str, Any]) -> int:
@@ -74,7 +57,7 @@ def make_calls(app: Flask, fake: FakeLLMServer, users: list[int]) -> dict[str, A
         fake.add(text="this is not JSON at all", times=2)  # the answer and its one repair turn
         results.append(llm.run("content_caption", "caption", {**CAPTION, "product_name": "Gum"},
                                schema=Caption, user_id=str(users[-1])))
-    old = datetime.now(UTC) - timedelta(days=10)
+    old = days_ago(10)
     SqlLedgerSink(app).record(LedgerRecord(
         "old" + "0" * 29, "content_caption", "anthropic", "claude-haiku-5-5", "fast", "caption", 1, "A",
         100, 20, 0, 0.25, 900.0, "ok", None, False, False, None, old, old, 1))
@@ -162,7 +145,7 @@ def test_usage_by_day_covers_every_day_with_spend_against_the_budget(
     app: Flask, client: Any, admin: dict[str, Any], fake: FakeLLMServer
 ) -> None:
     make_calls(app, fake, [user_id(app, admin)])
-    today = datetime.now(UTC).date()
+    today = FIXED_TODAY
     start = today - timedelta(days=12)
     body = get(client, admin, f"/api/planogram/ai-usage?group_by=day&from={start}&to={today}")
     assert [g["key"] for g in body["groups"]] == [str(start + timedelta(days=n)) for n in range(13)]
@@ -286,7 +269,8 @@ def test_providers_report_breakers_and_recent_error_kinds(
     assert body["providers"]["anthropic"]["state"] == "closed"
     assert [(e["error_kind"], e["count"], e["is_error"]) for e in body["error_kinds"]] == [("bad_output", 1, True)]
     counts = {(c["provider"], c["status"]): c["count"] for c in body["calls"]}
-    assert counts[("anthropic", "ok")] == 4 and counts[(None, "fallback")] == 1
+    # The unusable answer was billed by the provider that gave it: its fallback row names that provider.
+    assert counts[("anthropic", "ok")] == 4 and counts[("anthropic", "fallback")] == 1
     assert sum(counts.values()) == 7
     assert client.get("/api/monitoring/providers?minutes=0", headers=admin["headers"]).status_code == 422
 
@@ -317,12 +301,31 @@ def test_healthz_is_public_and_readyz_reports_each_check(client: Any, admin: dic
     body = client.get("/readyz")
     assert body.status_code == 200 and body.json["status"] == "ready" and body.json["failing"] == []
     assert body.json["checks"] == {name: {"status": "ok"} for name in
-                                   ("database", "migrations", "redis", "workers", "llm_provider")}
-    for secret in (b"sqlite", b"anthropic", b"head", b"current"):  # no dialect, revision or provider for strangers
+                                   ("database", "migrations", "redis", "workers", "llm_provider", "llm_cache")}
+    for secret in (b"sqlite", b"anthropic", b"head", b"current", b"local-ngram"):  # no details for strangers
         assert secret not in body.data
     detailed = client.get("/readyz", headers=admin["headers"]).json
+    assert all(c["status"] == "ok" for c in detailed["checks"].values())
     assert detailed["checks"]["llm_provider"]["provider"] == "anthropic"
     assert detailed["checks"]["database"]["dialect"] == "sqlite"
+    cache = detailed["checks"]["llm_cache"]
+    assert cache["mode"] == "exact + similarity" and cache["embedder"] == "local-ngram"
+    assert "caption" in cache["semantic_features"] and cache["exact_only_features"] == ["email_reply"]
+
+
+def test_without_embeddings_readyz_and_cache_stats_say_exact_only(make_app: Callable[..., Flask]) -> None:
+    from services import auth
+
+    app = make_app(LLM_EMBEDDINGS="none")
+    with app.app_context():
+        token = auth.issue_token(auth.create_user("exact-admin@example.com", "correct-horse-1", "admin"), 1)
+        db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    ready = app.test_client().get("/readyz", headers=headers).json["checks"]["llm_cache"]
+    assert ready == {"status": "ok", "mode": "exact only", "reason": "no embedder configured",
+                     "semantic_features": [], "ms": ready["ms"]}
+    stats = app.test_client().get("/api/planogram/cache-stats", headers=headers).json
+    assert stats["similarity"]["mode"] == "exact only"
 
 
 def test_readyz_is_503_when_redis_is_down(make_app: Callable[..., Flask]) -> None:

@@ -10,6 +10,7 @@ from flask import Flask
 from extensions import db
 from services.demo import seed_demo
 from services.planogram_data import DATA, MODELS
+from tests.clock import DEMO_END
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
 
@@ -19,7 +20,7 @@ def fleet(app: Flask) -> None:
     MODELS.clear()
     DATA.clear()
     with app.app_context():
-        seed_demo(seed=4, days=45)
+        seed_demo(seed=4, days=45, end=DEMO_END)
         db.session.commit()
 
 
@@ -166,3 +167,17 @@ def test_stream_job_constraints_carry_the_new_sku_limit(app: Flask) -> None:
         assert optimization_stream._constraints(data, []).max_new_skus == 2  # request omitted it
         assert optimization_stream._constraints(data, [], 0).max_new_skus == 0
         assert optimization_stream._constraints(data, [], None).max_new_skus is None
+
+
+@pytest.mark.usefixtures("fleet")
+def test_an_omitted_change_budget_is_the_configured_one(app: Flask) -> None:
+    from services import optimization_stream
+    from services.planogram_data import load_device
+
+    with app.app_context():
+        data = load_device(OFFICE)
+        assert optimization_stream._constraints(data, []).max_changed_slots is None  # default: no limit
+        app.config["OPTIMIZER_MAX_CHANGED_SLOTS"] = 6
+        assert optimization_stream._constraints(data, []).max_changed_slots == 6  # request omitted it
+        assert optimization_stream._constraints(data, [], extra={"max_changed_slots": 3}).max_changed_slots == 3
+        assert optimization_stream._constraints(data, [], extra={"max_changed_slots": None}).max_changed_slots is None

@@ -10,17 +10,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import LLMRequest
 from services.ai import EXTENSION_KEY
-from services.prompts import PromptRegistry
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import CAPTION_OK
-from tests.fake_llm import FakeLLMServer
 from tests.redis_server import RedisServer
 
-fake, marketer = fx.fake, fx.marketer
+marketer = fx.marketer
 
 
 @pytest.fixture
@@ -32,13 +30,11 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer, server: RedisServer) -> Flask:
+def app(make_llm_app: Callable[..., Flask], server: RedisServer) -> Flask:
     """Redis mode on the test's server, the fake provider, prompts and a small catalogue."""
-    app = make_app(REDIS_URL=server.url, RATELIMIT_STORAGE_URI=server.url, REDIS_RETRY_SECONDS=0.0,
-                   LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=fake.url,
-                   LLM_TIMEOUT_SECONDS=5.0, JOB_WORKERS=1)
+    app = make_llm_app(REDIS_URL=server.url, RATELIMIT_STORAGE_URI=server.url, REDIS_RETRY_SECONDS=0.0,
+                       JOB_WORKERS=1)
     with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
         fx.seed_catalog()
         db.session.commit()
     return app

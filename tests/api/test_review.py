@@ -9,26 +9,28 @@ import pytest
 from flask import Flask
 from rapidfuzz.distance import Levenshtein
 
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import LLMRequest
 from services.conversations import Turn, budget_history
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import answer
-from tests.fake_llm import FakeLLMServer
 
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
-app, fake, provider, marketer, agent = fx.app, fx.fake, fx.provider, fx.marketer, fx.agent
+app, marketer, agent = fx.app, fx.marketer, fx.agent
 
 
 def caption_answer(text: str) -> str:
     return answer(caption=text, character_count=len(text), style="casual", alt_text="", confidence=0.9)
 
 
-def make_caption(client: Any, user: dict[str, Any], fake: FakeLLMServer, text: str, sku: str = "COLA") -> dict:
+def make_caption(
+    client: Any, user: dict[str, Any], fake: FakeLLMServer, text: str, sku: str = "COLA"
+) -> dict[str, Any]:
     fake.add(text=caption_answer(text))
     res = client.post("/api/content/caption", json={"products": [sku], "style": "casual"}, headers=user["headers"])
     assert res.status_code == 201, res.json
-    return res.json  # type: ignore[no-any-return]
+    return res.json
 
 
 def act(client: Any, user: dict[str, Any], draft_id: int, action: str, **body: Any) -> Any:
@@ -38,12 +40,12 @@ def act(client: Any, user: dict[str, Any], draft_id: int, action: str, **body: A
 def metrics(client: Any, user: dict[str, Any], group_by: str = "prompt") -> list[dict[str, Any]]:
     res = client.get(f"/api/content/acceptance-metrics?group_by={group_by}", headers=user["headers"])
     assert res.status_code == 200, res.json
-    return res.json["items"]  # type: ignore[no-any-return]
+    return res.json["items"]
 
 
 def ledger_cost(app: Flask, request_ids: list[str]) -> float:
     with app.app_context():
-        return sum(db.session.get(LLMRequest, r).cost_usd for r in request_ids)  # type: ignore[union-attr]
+        return sum(db.session.get_one(LLMRequest, r).cost_usd for r in request_ids)
 
 
 def test_approve_edit_reject_and_use_update_the_acceptance_metrics_exactly(

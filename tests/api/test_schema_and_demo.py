@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import Device, PlanogramVersion, Product, Sale
 from services.demo import PAIRS, generate
+from tests.clock import DEMO_END
 
 
 def test_migrations_match_models(app: Flask) -> None:
@@ -22,7 +23,7 @@ def test_migrations_match_models(app: Flask) -> None:
 
 
 def test_seed_demo_builds_a_labelled_fleet_and_is_idempotent(app: Flask, runner: Any) -> None:
-    first = runner.invoke(args=["seed-demo", "--seed", "3", "--days", "30"])
+    first = runner.invoke(args=["seed-demo", "--seed", "3", "--days", "30", "--end", DEMO_END.isoformat()])
     assert first.exit_code == 0, first.output
     with app.app_context():
         devices = list(db.session.scalars(select(Device)))
@@ -30,10 +31,12 @@ def test_seed_demo_builds_a_labelled_fleet_and_is_idempotent(app: Flask, runner:
         assert db.session.scalar(select(func.count(Product.id)).where(Product.is_demo.is_(False))) == 0
         assert len({d.venue_type for d in devices}) >= 5 and {d.cabinet_type for d in devices} == {
             "combo", "refrigerated", "ambient"}
-        assert db.session.scalar(select(func.count(Product.id))) >= 60
+        assert (db.session.scalar(select(func.count(Product.id))) or 0) >= 60
         assert db.session.scalar(select(func.count(PlanogramVersion.id))) == len(devices)
         sales = db.session.scalar(select(func.count(Sale.id)))
         assert sales and sales > 1000
+        first_day, last_day = db.session.execute(select(func.min(Sale.ts), func.max(Sale.ts))).one()
+        assert (first_day.date(), last_day.date()) == (DEMO_END - timedelta(days=29), DEMO_END)
     again = runner.invoke(args=["seed-demo", "--seed", "3", "--days", "30", "--if-empty"])
     assert "skipped" in again.output
     with app.app_context():

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from services.demo import seed_demo
 from services.optimization_explain import LABEL
 from services.planogram_data import DATA, MODELS
-from services.prompts import PromptRegistry
-from tests.conftest import REDIS_MODE
-from tests.fake_llm import FakeLLMServer
+from tests.clock import DEMO_END
+from tests.waiting import events_until, wait_for
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
 TERMINAL = {"done", "error", "cancelled"}
@@ -39,15 +36,8 @@ AI_ANSWER = {
 
 @pytest.fixture
 def provider() -> str | None:
-    """The LLM provider the app is configured with (None: rule-based only); tests parametrize it."""
+    """Rule-based explanations unless a test parametrizes a provider (the root fixture's default is one)."""
     return None
-
-
-@pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    fake_server.script.reset()
-    yield fake_server
-    fake_server.script.reset()
 
 
 @pytest.fixture
@@ -57,52 +47,19 @@ def settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], fake: FakeLLMServer, provider: str | None,
-        settings: dict[str, Any]) -> Flask:
-    llm: dict[str, Any] = {"LLM_PROVIDER": None}
-    if provider == "anthropic":
-        llm = {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url,
-               "LLM_TIMEOUT_SECONDS": 5.0}
-    app = make_app(**llm, **settings)
+def app(make_llm_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
+    app = make_llm_app(**settings)
     MODELS.clear()
     DATA.clear()
     with app.app_context():
-        PromptRegistry(BASE_DIR / "prompts").sync()
-        seed_demo(seed=4, days=45)
+        seed_demo(seed=4, days=45, end=DEMO_END)
         db.session.commit()
     return app
 
 
 @pytest.fixture(autouse=True)
-def worker(app: Flask) -> Iterator[None]:
-    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test."""
-    if not REDIS_MODE:
-        yield
-        return
-    from rq import SimpleWorker
-    from rq.timeouts import TimerDeathPenalty
-
-    from services.runtime import backends
-
-    class ThreadWorker(SimpleWorker):
-        death_penalty_class = TimerDeathPenalty
-
-        def _install_signal_handlers(self) -> None:  # signals belong to the main thread
-            pass
-
-    stop = threading.Event()
-
-    def loop() -> None:
-        with app.app_context():
-            while not stop.is_set():
-                ThreadWorker(["planogram"], connection=backends().redis).work(burst=True, with_scheduler=False)
-                stop.wait(0.02)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
+def worker(rq_worker: None) -> None:
+    """With Redis, jobs wait for an RQ worker: one runs in a thread for every test here."""
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -138,14 +95,16 @@ class Stream:
         return parse(text)
 
     def until(self, stop: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Read until ``stop(event)``; the relay blocks for the next event (or heartbeat) between chunks."""
         seen: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for event in self.next_events():
+        for chunk in self.chunks:
+            text = chunk.decode() if isinstance(chunk, bytes) else chunk
+            self.raw.append(text)
+            for event in parse(text):
                 seen.append(event)
                 if stop(event):
                     return seen
-        raise AssertionError(f"stream did not reach the expected event: {seen}")
+        raise AssertionError(f"stream ended before the expected event: {seen}")
 
     def rest(self) -> list[dict[str, Any]]:
         return self.until(lambda e: e.get("event") in TERMINAL)
@@ -177,23 +136,19 @@ def stored(app: Flask, job_id: str) -> list[Any]:
 
 
 def wait_for_stored(app: Flask, job_id: str, kind: str) -> list[Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        items = stored(app, job_id)
-        if any(e.type == kind for e in items):
-            return items
-        time.sleep(0.05)
-    raise AssertionError(f"no {kind} event: {[e.type for e in stored(app, job_id)]}")
+    """The job's stored events up to the first ``kind`` event (blocking reads of its stream)."""
+    return events_until(app, f"opt:{job_id}", lambda seen: any(e.type == kind for e in seen))
 
 
 def wait_until_finished(app: Flask, job_id: str) -> None:
+    """Until the job function has returned (the runner's status: no event marks it)."""
     from services.runtime import backends
 
-    deadline = time.monotonic() + 60
-    with app.app_context():
-        while backends().jobs.status(job_id) not in {"finished", "failed"}:
-            assert time.monotonic() < deadline, backends().jobs.status(job_id)
-            time.sleep(0.05)
+    def ended() -> bool:
+        with app.app_context():
+            return backends().jobs.status(job_id) in {"finished", "failed"}
+
+    wait_for(ended, f"job {job_id} returned")
 
 
 def explanation_text(events: list[dict[str, Any]]) -> str:
@@ -237,7 +192,8 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
 
     done = events[-1]["data"]
     assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
-                         "slots_changed", "explanation_fallback_used", "request_id"}
+                         "slots_changed", "changes", "explanation_fallback_used", "request_id",
+                         "explanation_fallback_reason"}
     assert done["planogram"] == progress[-1]["data"]["planogram"]
     assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
     assert done["current_objective"] == started["current_objective"]
@@ -246,6 +202,7 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
     assert done["slots_changed"] == sum(1 for s, sku in done["planogram"].items()
                                         if started["current_planogram"][s] != sku)
     assert done["explanation_fallback_used"] is True and done["request_id"]
+    assert done["explanation_fallback_reason"] == "no_provider"
     text = explanation_text(events)
     assert text.startswith(LABEL) and f"{done['slots_changed']} of 48 slots" in text
     assert all(e["data"]["fallback_used"] is True for e in events if e["event"] == "explanation")
@@ -260,14 +217,16 @@ def test_the_steps_objectives_are_the_engines_values_of_each_planogram(
     from services.planogram_data import load_device, model_for
 
     events = only_events(Stream(start(client, merchandiser, objective="revenue")).rest())
+    assert events[-1]["event"] == "done"
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress, "the stream sent no progress event: nothing was compared"
     with app.app_context():
         data = load_device(OFFICE)
-        progress = [e for e in events if e["event"] == "progress"]
-        assert progress, "the optimisation should publish progress steps"
         for e in progress:  # each step's objective is the predicted revenue/day of that step's planogram
             plan = planogram_from(data, e["data"]["planogram"])
             value = point_value(model_for(data), data.cabinet, data.products, plan, ValueParams(objective="revenue"))
             assert e["data"]["objective"] == pytest.approx(value, abs=1e-3)
+    assert progress[-1]["data"]["objective"] == pytest.approx(events[-1]["data"]["objective"], abs=1e-3)
 
 
 def test_last_event_id_resumes_the_same_job_without_restarting_it(
@@ -420,6 +379,7 @@ def test_provider_cut_mid_stream_falls_back_labelled(client: FlaskClient, mercha
     assert fallback_part.startswith("\n\n" + LABEL)
     assert explanation[-1]["data"]["fallback_used"] is True
     assert events[-1]["event"] == "done" and events[-1]["data"]["explanation_fallback_used"] is True
+    assert events[-1]["data"]["explanation_fallback_reason"] not in (None, "no_provider")  # the real reason
 
 
 # --- placement feedback -----------------------------------------------------------------------------------
@@ -458,3 +418,37 @@ def test_placement_feedback_from_the_fast_tier_is_cached(client: FlaskClient, vi
     second = feedback(client, viewer).json
     assert second["cached"] is True and second["feedback"] == first["feedback"] and second["cost_usd"] == 0.0
     assert len([c for c in fake.calls if "Engine score" in c.prompt]) == 1
+
+
+# --- change budget and product rules (issue 13) -----------------------------------------------------------
+
+
+def test_stream_takes_the_change_budget_and_rules_and_prices_each_change(client: FlaskClient,
+                                                                        merchandiser: dict[str, Any]) -> None:
+    response = start(client, merchandiser, objective="margin", max_changed_slots=8, max_new_skus=1,
+                     must_stock=["DEMO-WATER-500"], min_facings={"DEMO-WATER-500": 1},
+                     max_facings={"DEMO-COLA-330": 2})
+    assert response.status_code == 200
+    events = only_events(Stream(response).rest())
+    done = events[-1]
+    assert done["event"] == "done", events[-1]
+    changes = done["data"]["changes"]
+    assert len(changes) == done["data"]["slots_changed"]
+    assert all(set(c) == {"slot", "from", "to", "value_per_day"} for c in changes)
+    values = [c["value_per_day"] for c in changes]
+    assert values == sorted(values, reverse=True)  # most valuable change first
+    final = done["data"]["planogram"]
+    if changes:  # a proposal honours the rules (an unimproved run keeps today's planogram as it is)
+        assert "DEMO-WATER-500" in final.values()
+        assert list(final.values()).count("DEMO-COLA-330") <= 2
+    assert done["data"]["slots_changed"] <= 8  # the budget binds the solver
+
+
+def test_stream_rejects_a_bad_budget_or_rule_before_starting(client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+    negative = start(client, merchandiser, max_changed_slots=-1)
+    assert negative.status_code == 422
+    assert negative.json["error"]["details"][0]["field"] == "max_changed_slots"
+    unknown = start(client, merchandiser, must_stock=["NO-SUCH-SKU"])
+    assert unknown.status_code == 422
+    assert unknown.json["error"]["details"] == [
+        {"field": "must_stock/min_facings/max_facings", "reason": "unknown sku 'NO-SUCH-SKU'"}]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -11,6 +10,8 @@ from flask import Flask
 from extensions import db
 from services.demo import seed_demo
 from services.planogram_data import DATA, MODELS
+from tests.clock import DEMO_END
+from tests.waiting import events_until
 
 OFFICE = "DEMO-OFF-01"
 
@@ -20,7 +21,7 @@ def fleet(app: Flask) -> None:
     MODELS.clear()
     DATA.clear()
     with app.app_context():
-        seed_demo(seed=6, days=30)
+        seed_demo(seed=6, days=30, end=DEMO_END)
         db.session.commit()
 
 
@@ -74,14 +75,10 @@ def test_viewer_cannot_save(client: Any, viewer: dict[str, Any]) -> None:
     assert response.status_code == 403
 
 
-def _wait(client: Any, user: dict[str, Any], job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/jobs/{job_id}", headers=user["headers"]).json
-        if body["status"] in ("finished", "failed", "cancelled"):
-            return body  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError("job did not finish")
+def _wait(app: Flask, client: Any, user: dict[str, Any], job_id: str, total: int) -> dict[str, Any]:
+    """The job's status once every device has published its result (blocking reads of the job's events)."""
+    events_until(app, f"job:{job_id}", lambda seen: sum(e.type == "progress" for e in seen) == total)
+    return client.get(f"/api/jobs/{job_id}", headers=user["headers"]).json
 
 
 @pytest.mark.usefixtures("fleet")
@@ -100,7 +97,7 @@ def test_batch_optimize_job_reports_progress_and_results(app: Flask, client: Any
 
         with app.app_context():
             SimpleWorker(["planogram"], connection=backends().redis).work(burst=True)
-    body = _wait(client, merchandiser, job_id)
+    body = _wait(app, client, merchandiser, job_id, total=2)
     assert body["status"] == "finished" and body["progress"] == {"completed": 2, "total": 2}
     assert [(r["device_id"], r["ok"]) for r in body["results"]] == [(OFFICE, True), ("DEMO-GYM-01", True)]
     assert body["results"][0]["result"]["revenue_per_day"] >= body["results"][0]["result"][

@@ -10,20 +10,17 @@ phone width land in tests/artifacts/.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from config import BASE_DIR
+from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import LLMRequest
-from services.prompts import PromptRegistry
-from tests.browser.conftest import ARTIFACTS
-from tests.fake_llm import FakeLLMServer
+from tests.browser.conftest import ARTIFACTS, serve
+from tests.clock import DEMO_END
 
 pytestmark = pytest.mark.slow
 
@@ -97,33 +94,22 @@ def _pipeline_calls(app: Any, fake: FakeLLMServer) -> None:
 
 
 @pytest.fixture
-def monitored_server(make_app: Any, fake_server: FakeLLMServer) -> Iterator[dict[str, Any]]:
+def monitored_server(make_llm_app: Any, fake: FakeLLMServer) -> Iterator[dict[str, Any]]:
     """The demo fleet, an admin and a ledger filled by real calls, served on a free port."""
     from services import auth
     from services.demo import seed_demo
 
-    fake_server.script.reset()
-    fake_server.script.latency_s = 0.02
-    app = make_app(LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=fake_server.url,
-                   LLM_TIMEOUT_SECONDS=5.0, AB_MIN_REVIEWS=3,
-                   RATELIMIT_ENABLED=False)
+    fake.script.latency_s = 0.02
+    app = make_llm_app(AB_MIN_REVIEWS=3, RATELIMIT_ENABLED=False)
     with app.app_context():
-        seed_demo(seed=5, days=14)
-        PromptRegistry(BASE_DIR / "prompts").sync()
+        seed_demo(seed=5, days=14, end=DEMO_END)
         auth.create_user("admin@example.com", "browser-pass-1", "admin")
         auth.create_user("viewer@example.com", "browser-pass-1", "viewer")
         db.session.commit()
-    seeded = _client_calls(app, fake_server)
-    _pipeline_calls(app, fake_server)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **seeded}
-    finally:
-        server.shutdown()
-        thread.join(5)
-        fake_server.script.reset()
+    seeded = _client_calls(app, fake)
+    _pipeline_calls(app, fake)
+    with serve(app) as url:
+        yield {"url": url, "app": app, **seeded}
 
 
 def _sign_in(page: Any, url: str, email: str) -> None:

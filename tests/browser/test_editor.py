@@ -29,7 +29,7 @@ def _open_editor(page: Any, server: dict[str, Any]) -> None:
 
 
 def _grid(page: Any) -> dict[str, str | None]:
-    return page.evaluate(GRID_JS)  # type: ignore[no-any-return]
+    return page.evaluate(GRID_JS)
 
 
 def _cell(slot: str) -> str:
@@ -69,7 +69,7 @@ def _settle(page: Any) -> None:
     page.wait_for_function("document.body.dataset.busy !== 'true'")
 
 
-def _fitting_product(page: Any, exclude: set[str]) -> str:
+def _fitting_product(page: Any, exclude: set[str | None]) -> str:
     """A chilled product that fits the gym cabinet's slots, not already in `exclude`."""
     state = json.loads(page.locator("#editor-state").text_content())
     slot = state["device"]["slots"][0]

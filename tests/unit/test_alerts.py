@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from extensions import db
 from services.ledger import SqlLedgerSink
 from services.llm import LedgerRecord
 from services.monitoring.alerts import AlertMonitor, AlertSettings, MemoryAlertLatch, RedisAlertLatch
+from tests.clock import FIXED_NOW, FIXED_TODAY
 
 SETTINGS = AlertSettings(window_minutes=15, error_rate=0.2, fallback_rate=0.3, min_calls=5, check_seconds=30)
 
@@ -23,7 +24,7 @@ SETTINGS = AlertSettings(window_minutes=15, error_rate=0.2, fallback_rate=0.3, m
 class FakeCosts:
     def __init__(self, spent: float, budget: float = 10.0, day: str | None = None) -> None:
         self.spent, self.budget = spent, budget
-        self.day = day or datetime.now(UTC).date().isoformat()
+        self.day = day or FIXED_TODAY.isoformat()
 
     def snapshot(self) -> dict[str, Any]:
         return {"day": self.day, "budget_usd": self.budget, "spent_usd": self.spent,
@@ -52,7 +53,7 @@ class Clock:
 
 def record(app: Flask, n: int, error_kind: str | None = None, minutes_ago: float = 1.0) -> None:
     sink = SqlLedgerSink(app)
-    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    at = FIXED_NOW - timedelta(minutes=minutes_ago)
     for _ in range(n):
         fallback = error_kind is not None
         sink.record(LedgerRecord(
@@ -109,7 +110,7 @@ def test_error_rate_episode_logs_once_clears_and_rearms(app: Flask, caplog: pyte
         assert evaluate(app, monitor) == {"error_rate", "fallback_rate"}
     assert len([w for w in warnings(caplog) if "error rate 40%" in w]) == 1
     assert len([w for w in warnings(caplog) if "fallback rate 40%" in w]) == 1
-    later = datetime.now(UTC) + timedelta(minutes=30)  # the failures have left the 15-minute window
+    later = FIXED_NOW + timedelta(minutes=30)  # the failures have left the 15-minute window
     assert evaluate(app, monitor, now=later) == set()
     cleared = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert "alert cleared: error_rate" in cleared and "alert cleared: fallback_rate" in cleared

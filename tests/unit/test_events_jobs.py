@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 
@@ -80,20 +79,20 @@ def test_thread_runner_runs_cancels_and_reports_failure() -> None:
 
 
 GATE = threading.Event()
+STARTED = threading.Event()
 
 
 def gated_job() -> None:
+    STARTED.set()
     GATE.wait(10)
 
 
 def test_thread_runner_queue_depth_counts_jobs_not_started() -> None:
     runner = ThreadJobRunner(nullcontext, workers=1)
     GATE.clear()
+    STARTED.clear()
     first = runner.submit("tests.unit.test_events_jobs.gated_job")
-    for _ in range(200):  # wait until the one worker has taken the first job
-        if runner.status(first) == "running":
-            break
-        threading.Event().wait(0.01)
+    assert STARTED.wait(10), "the one worker never took the first job"  # safety net, not a timing check
     runner.submit("tests.unit.test_events_jobs.gated_job")
     runner.submit("tests.unit.test_events_jobs.gated_job")
     assert runner.status(first) == "running" and runner.queue_depth == 2
@@ -111,9 +110,6 @@ def test_rq_runner_enqueues_for_a_worker(redis_client: redis.Redis) -> None:
     assert job == "job-abc" and runner.status(job) == "queued" and runner.queue_depth == 1
     runner.cancel(job)
     assert runner.is_cancelled(job)
-    SimpleWorker(["test-queue"], connection=redis_client).work(burst=True)
-    deadline = time.monotonic() + 5
-    while runner.status(job) != "finished" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    SimpleWorker(["test-queue"], connection=redis_client).work(burst=True)  # runs the job in this thread
     assert runner.status(job) == "finished"
     assert RESULTS == [("rq", 3)]

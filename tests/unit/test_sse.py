@@ -86,7 +86,7 @@ def test_relay_cleans_up_when_the_client_goes_away(events: EventStream) -> None:
     next(gen)
     events.publish("job", "progress", {"step": 1})
     next(gen)
-    gen.close()  # what the WSGI server does when a write to the client fails
+    gen.close()  # type: ignore[attr-defined]  # what the WSGI server does when a write to the client fails
     assert calls[-1] == "close" and "poll" in calls
 
 

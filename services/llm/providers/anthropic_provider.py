@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, cast
 
 import anthropic
 import httpx2
 
 from ..errors import ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
-from ..types import Completion, CompletionRequest, StreamDone, StreamEvent, TextDelta, Usage
-from .base import Provider, map_status, map_transport
+from ..tokens import estimate_tokens
+from ..types import Completion, CompletionRequest, Usage
+from .base import SDKStreamProvider, map_status, map_transport
+
+# Anthropic caches prompt prefixes from 1,024 tokens (Sonnet/Opus; more on Haiku models): the estimate
+# over-counts, so a prompt marked here is at least near that size.
+CACHE_MIN_TOKENS = 1024
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKStreamProvider):
     """Claude models; usage comes from the response, or message_start + message_delta when streaming."""
 
     name = "anthropic"
@@ -25,6 +30,10 @@ class AnthropicProvider(Provider):
         self._client = anthropic.Anthropic(
             api_key=api_key or "unset", base_url=base_url, max_retries=0, timeout=timeout_s
         )
+
+    def close(self) -> None:
+        """Release the SDK client's pooled connections."""
+        self._client.close()
 
     def complete(self, request: CompletionRequest) -> Completion:
         """One blocking Messages call."""
@@ -42,26 +51,24 @@ class AnthropicProvider(Provider):
             response_id=message.id,
         )
 
-    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
-        """Stream text deltas; a stream without message_stop is a StreamCut."""
-        parts: list[str] = []
-        meta: dict[str, Any] = {}
-        try:
-            with self._client.messages.create(**_params(request), stream=True) as events:
-                for event in events:
-                    delta = _consume(event, meta)
-                    if delta:
-                        parts.append(delta)
-                        yield TextDelta(delta)
-        except LLMError:
-            raise
-        except Exception as exc:
-            raise _map(exc, "".join(parts), meta.get("output_tokens", 0)) from exc
-        if not meta.get("stopped"):
-            raise StreamCut("stream ended before message_stop", "".join(parts), meta.get("output_tokens", 0))
-        yield StreamDone(self._completion("".join(parts), meta, request.model))
+    def open_stream(self, request: CompletionRequest) -> AbstractContextManager[Any]:
+        """messages.create(stream=True)."""
+        return cast(AbstractContextManager[Any], self._client.messages.create(**_params(request), stream=True))
 
-    def _completion(self, text: str, meta: dict[str, Any], model: str) -> Completion:
+    def consume(self, event: Any, meta: dict[str, Any]) -> str:
+        """message_start / content_block_delta / message_delta / message_stop."""
+        return _consume(event, meta)
+
+    def incomplete(self, meta: dict[str, Any]) -> str | None:
+        """A stream without message_stop was cut."""
+        return None if meta.get("stopped") else "stream ended before message_stop"
+
+    def map_error(self, exc: Exception, partial: str, output_tokens: int) -> LLMError:
+        """SDK exception → pipeline error."""
+        return _map(exc, partial, output_tokens)
+
+    def completion(self, text: str, meta: dict[str, Any], request: CompletionRequest) -> Completion:
+        """Text plus the usage folded from message_start and message_delta."""
         usage = Usage(
             input_tokens=meta.get("input_tokens", 0),
             output_tokens=meta.get("output_tokens", 0),
@@ -69,9 +76,8 @@ class AnthropicProvider(Provider):
             cache_write_tokens=meta.get("cache_write_tokens", 0),
         )
         return Completion(
-            text, meta.get("model", model), self.name, usage, meta.get("stop_reason"), meta.get("id")
+            text, meta.get("model", request.model), self.name, usage, meta.get("stop_reason"), meta.get("id")
         )
-
 
 def _params(request: CompletionRequest) -> dict[str, Any]:
     # No `temperature`: anthropic 2.x's messages.create has no sampling parameters (current models reject
@@ -83,10 +89,21 @@ def _params(request: CompletionRequest) -> dict[str, Any]:
         "timeout": request.timeout_s,
     }
     if request.system:
-        params["system"] = request.system
+        params["system"] = _system(request.system)
     if request.user_tag:
         params["metadata"] = {"user_id": request.user_tag}
     return params
+
+
+def _system(system: str) -> str | list[dict[str, Any]]:
+    """A long system prompt (stable per prompt version) is marked for Anthropic's prompt cache.
+
+    Shorter ones are sent plain: below the model's minimum cacheable length a breakpoint does nothing
+    but cost a cache write. Cache reads are billed at the cached-input rate (pricing.py).
+    """
+    if estimate_tokens(system) < CACHE_MIN_TOKENS:
+        return system
+    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
 
 
 def _usage(raw: Any) -> Usage:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx2
 
@@ -19,7 +20,7 @@ from ..errors import (
     StreamCut,
     Timeout,
 )
-from ..types import Completion, CompletionRequest, StreamDone, StreamEvent
+from ..types import Completion, CompletionRequest, StreamDone, StreamEvent, TextDelta
 
 
 class Provider(ABC):
@@ -43,6 +44,54 @@ class Provider(ABC):
                 return event.completion
         raise StreamCut("stream ended without a final event")
 
+    def close(self) -> None:  # noqa: B027  (optional hook: providers without connections keep the no-op)
+        """Release the SDK's pooled HTTP connections (at shutdown; the provider is not used afterwards)."""
+
+
+class SDKStreamProvider(Provider):
+    """The one stream loop both SDK providers share; each supplies how to open, read and finish a stream."""
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        """Yield text deltas, then StreamDone; a stream that ends without its final event is a StreamCut."""
+        parts: list[str] = []
+        meta: dict[str, Any] = {}
+        try:
+            with self.open_stream(request) as events:
+                for event in events:
+                    delta = self.consume(event, meta)
+                    if delta:
+                        parts.append(delta)
+                        yield TextDelta(delta)
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise self.map_error(exc, "".join(parts), meta.get("output_tokens", 0)) from exc
+        text = "".join(parts)
+        missing = self.incomplete(meta)
+        if missing:
+            raise StreamCut(missing, text, meta.get("output_tokens", 0))
+        yield StreamDone(self.completion(text, meta, request))
+
+    @abstractmethod
+    def open_stream(self, request: CompletionRequest) -> AbstractContextManager[Any]:
+        """The SDK's streaming call (a context manager iterating raw events)."""
+
+    @abstractmethod
+    def consume(self, event: Any, meta: dict[str, Any]) -> str:
+        """Fold one raw event into `meta`; return its text, if any."""
+
+    @abstractmethod
+    def incomplete(self, meta: dict[str, Any]) -> str | None:
+        """Why the stream is not complete (then it was cut), or None."""
+
+    @abstractmethod
+    def completion(self, text: str, meta: dict[str, Any], request: CompletionRequest) -> Completion:
+        """The finished answer from the text and the folded metadata."""
+
+    @abstractmethod
+    def map_error(self, exc: Exception, partial: str, output_tokens: int) -> LLMError:
+        """Translate an SDK exception (re-raise programming errors)."""
+
 
 class Embedder(Protocol):
     """Turns texts into vectors for the cache's similarity layer."""
@@ -51,6 +100,10 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         """Vectors for `texts` and the input tokens the provider billed."""
+        ...
+
+    def close(self) -> None:
+        """Release pooled connections (at shutdown)."""
         ...
 
 

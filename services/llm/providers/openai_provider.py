@@ -6,15 +6,16 @@ With a `base_url` the same class talks to any compatible server (OpenRouter, Oll
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, cast
 
 import httpx2
 import openai
 
 from ..errors import ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
-from ..types import Completion, CompletionRequest, StreamDone, StreamEvent, TextDelta, Usage
-from .base import Provider, map_status, map_transport
+from ..types import Completion, CompletionRequest, Usage
+from .base import SDKStreamProvider, map_status, map_transport
 
 
 def make_client(api_key: str | None, base_url: str | None, timeout_s: float) -> openai.OpenAI:
@@ -22,7 +23,7 @@ def make_client(api_key: str | None, base_url: str | None, timeout_s: float) -> 
     return openai.OpenAI(api_key=api_key or "unset", base_url=base_url, max_retries=0, timeout=timeout_s)
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(SDKStreamProvider):
     """GPT models, or any OpenAI-compatible server when `base_url` is given."""
 
     name = "openai"
@@ -36,6 +37,10 @@ class OpenAIProvider(Provider):
     ) -> None:
         super().__init__(name)
         self._client = make_client(api_key, base_url, timeout_s)
+
+    def close(self) -> None:
+        """Release the SDK client's pooled connections."""
+        self._client.close()
 
     def complete(self, request: CompletionRequest) -> Completion:
         """One blocking chat completion."""
@@ -54,36 +59,30 @@ class OpenAIProvider(Provider):
             response_id=response.id,
         )
 
-    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
-        """Stream deltas; the usage chunk (include_usage) is required, else the stream was cut."""
-        parts: list[str] = []
-        meta: dict[str, Any] = {}
-        try:
-            chunks = self._client.chat.completions.create(
-                **_params(request), stream=True, stream_options={"include_usage": True}
-            )
-            with chunks:
-                for chunk in chunks:
-                    delta = _consume(chunk, meta)
-                    if delta:
-                        parts.append(delta)
-                        yield TextDelta(delta)
-        except LLMError:
-            raise
-        except Exception as exc:
-            raise _map(exc, "".join(parts)) from exc
-        if "usage" not in meta or "finish_reason" not in meta:
-            raise StreamCut("stream ended before its usage chunk", "".join(parts))
-        completion = Completion(
-            "".join(parts),
-            meta.get("model", request.model),
-            self.name,
-            meta["usage"],
-            meta["finish_reason"],
-            meta.get("id"),
+    def open_stream(self, request: CompletionRequest) -> AbstractContextManager[Any]:
+        """chat.completions.create(stream=True) with the usage chunk requested."""
+        chunks = self._client.chat.completions.create(
+            **_params(request), stream=True, stream_options={"include_usage": True}
         )
-        yield StreamDone(completion)
+        return cast(AbstractContextManager[Any], chunks)
 
+    def consume(self, event: Any, meta: dict[str, Any]) -> str:
+        """One chunk: id, model, usage, text and finish reason."""
+        return _consume(event, meta)
+
+    def incomplete(self, meta: dict[str, Any]) -> str | None:
+        """The usage chunk (include_usage) and a finish reason are required, else the stream was cut."""
+        return None if "usage" in meta and "finish_reason" in meta else "stream ended before its usage chunk"
+
+    def map_error(self, exc: Exception, partial: str, output_tokens: int) -> LLMError:
+        """SDK exception → pipeline error."""
+        return _map(exc, partial)
+
+    def completion(self, text: str, meta: dict[str, Any], request: CompletionRequest) -> Completion:
+        """Text plus the usage chunk."""
+        return Completion(
+            text, meta.get("model", request.model), self.name, meta["usage"], meta["finish_reason"], meta.get("id")
+        )
 
 class OpenAIEmbedder:
     """Embeddings API for the cache's similarity layer."""
@@ -93,6 +92,10 @@ class OpenAIEmbedder:
     ) -> None:
         self.model = model
         self._client = make_client(api_key, base_url, timeout_s)
+
+    def close(self) -> None:
+        """Release the SDK client's pooled connections."""
+        self._client.close()
 
     def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         """Vectors in input order and the billed input tokens."""

@@ -6,6 +6,7 @@ const form = document.getElementById("email-form");
 const result = document.getElementById("result");
 
 async function loadOrders() {
+  if (form.dataset.canWrite !== "true") return; // orders are the agents' data: read-only roles are not asked
   try {
     const orders = await api("/api/email/orders?per_page=100");
     const list = document.getElementById("order-list");

@@ -36,20 +36,26 @@ export class Inspector {
   scoreParts(r, context) {
     const hard = r.violations.some((v) => v.severity === "hard");
     const versus = context === "existing" ? "vs leaving the slot empty" : "vs before this drop";
+    // A placement that breaks a hard rule cannot be saved: its money figures do not count, so none is shown
+    // in gain colours next to a score of 0 (the would-be figures stay in the tooltip).
+    const money = (label, v) => (hard ? fig(label, "not allowed", "down", `would be ${signedMoney(v)} if the rule allowed it`)
+      : fig(label, signedMoney(v), signClass(v)));
     const figures = el("div", { class: "ins-figures" },
       el("span", { class: `sb big ${scoreClass(r.score, hard)}`, id: "inspector-score", text: String(r.score), title: "Placement score, 0–100" }),
       fig("Units / day", number(r.predicted_units_per_day, 2)),
-      fig("Revenue / day", signedMoney(r.delta_revenue_per_day), signClass(r.delta_revenue_per_day)),
-      fig("Margin / day", signedMoney(r.delta_margin_per_day), signClass(r.delta_margin_per_day)),
+      money("Revenue / day", r.delta_revenue_per_day),
+      money("Margin / day", r.delta_margin_per_day),
       fig("Days of supply", r.days_of_supply ? number(r.days_of_supply, 1) : "–"));
-    const out = [figures, el("p", { class: "hint", text: `Changes per day ${versus}.` })];
+    const note = hard ? "Breaks a hard rule: the editor will not save this planogram until it is fixed." : `Changes per day ${versus}.`;
+    const out = [figures, el("p", { class: hard ? "hint down" : "hint", text: note })];
     if (r.violations.length) {
       out.push(el("ul", { class: "violations" }, r.violations.map((v) =>
         el("li", { class: v.severity }, el("strong", { text: v.severity === "hard" ? "Breaks a rule: " : "Warning: " }), v.message))));
     }
     if (r.reasons.length) {
       out.push(el("ul", { class: "reasons" }, r.reasons.map((x) =>
-        el("li", {}, el("span", { class: "kind", text: x.kind }), x.message))));
+        el("li", { class: hard && x.kind === "value" ? "void" : "" }, el("span", { class: "kind", text: x.kind }),
+          hard && x.kind === "value" ? `not counted (breaks a rule): ${x.message}` : x.message))));
     }
     return out;
   }
@@ -72,6 +78,6 @@ export class Inspector {
   }
 }
 
-function fig(label, value, cls = "") {
-  return el("span", { class: "fig" }, el("span", { class: "k", text: label }), el("span", { class: `v ${cls}`, text: value }));
+function fig(label, value, cls = "", title = null) {
+  return el("span", { class: "fig", title }, el("span", { class: "k", text: label }), el("span", { class: `v ${cls}`, text: value }));
 }

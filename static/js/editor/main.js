@@ -10,6 +10,7 @@ import { Optimiser } from "./optimise.js";
 import { Versions } from "./versions.js";
 import { Panels } from "./panels.js";
 import { Draft } from "./draft.js";
+import { Budget } from "./budget.js";
 import { money, number, setCurrency, signClass, signedMoney } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -108,8 +109,10 @@ scoring.addEventListener("scored", ({ detail }) => {
   if (detail.slot === inspector.slot) inspector.showSlot(detail.slot, detail);
   if (detail.context === "drop") {
     const r = detail.result;
+    const hard = r.violations.find((v) => v.severity === "hard");
     const issues = r.violations.length ? `, ${r.violations.length} rule issue${r.violations.length > 1 ? "s" : ""}` : "";
-    announce(`${detail.slot}: ${name(detail.sku)} scores ${r.score} of 100, ${signedMoney(r.delta_margin_per_day)} margin/day${issues}.`);
+    announce(hard ? `${detail.slot}: ${name(detail.sku)} breaks a rule (${hard.message}); score 0, cannot be saved like this.`
+      : `${detail.slot}: ${name(detail.sku)} scores ${r.score} of 100, ${signedMoney(r.delta_margin_per_day)} margin/day${issues}.`);
   }
 });
 scoring.addEventListener("busy", ({ detail }) => {
@@ -164,12 +167,13 @@ $("heat-toggle").addEventListener("change", async (event) => {
 });
 
 // --- optimisation ---
+// Viewers (and other read-only roles) never edit: no drag, no keyboard moves, no locks; a notice says why.
 function setEditing(enabled) {
-  editing = enabled;
-  dnd.setDisabled(!enabled);
-  grid.setEnabled(enabled);
-  if (!enabled) grid.setPicked(null);
-  $("palette").classList.toggle("muted", !enabled);
+  editing = enabled && data.can_edit;
+  dnd.setDisabled(!editing);
+  grid.setEnabled(editing);
+  if (!editing) grid.setPicked(null);
+  $("palette").classList.toggle("muted", !editing);
   updateChrome();
 }
 
@@ -185,10 +189,18 @@ enableKeyboard({ grid, palette, state, products, onDrop: drop, onSelect: select,
 $("undo").addEventListener("click", undo);
 $("redo").addEventListener("click", redo);
 
+const budget = new Budget({
+  products, editable: data.can_edit,
+  ui: { slots: $("budget-slots"), newSkus: $("budget-new"), product: $("rule-product"), datalist: $("rule-products"),
+    min: $("rule-min"), max: $("rule-max"), must: $("rule-must"), add: $("rule-add"), list: $("rule-list"),
+    summary: $("budget-summary"), status: announce },
+});
 const optimiser = new Optimiser({
-  deviceId, state, grid, providerConfigured: data.ai_provider_configured, announce, setEditing,
+  deviceId, state, grid, providerConfigured: data.ai_provider_configured, announce, setEditing, budget, products,
   save: (opts) => versions.save(opts),
   ui: {
+    changes: $("opt-changes"), changeList: $("opt-change-list"), budgetNote: $("opt-budget-note"), after: $("opt-after"),
+    sheetForm: $("opt-sheet-form"), sheetProposal: $("opt-sheet-proposal"), budgetBox: $("opt-budget"),
     start: $("opt-start"), cancel: $("opt-cancel"), accept: $("opt-accept"), discard: $("opt-discard"), objective: $("opt-objective"),
     run: $("opt-run"), step: $("opt-step"), objectiveValue: $("opt-objective-value"), uplift: $("opt-uplift"),
     stateText: $("opt-state"), explanation: $("opt-explanation"), explLabel: $("opt-expl-label"),
@@ -197,7 +209,16 @@ const optimiser = new Optimiser({
 if (!data.can_edit) {
   $("opt-start").disabled = true;
   $("opt-start").title = "Only merchandisers and admins can optimise";
+  $("opt-budget").hidden = true;
 }
+setEditing(true); // applies the role: read-only roles never get drag, keyboard moves or locks
+
+// Leaving with unsaved edits (or an optimisation not yet accepted) asks first; the draft is also kept locally.
+window.addEventListener("beforeunload", (event) => {
+  if (!data.can_edit || (state.dirtySlots().length === 0 && optimiser.phase === "idle")) return;
+  event.preventDefault();
+  event.returnValue = "";
+});
 
 // --- start ---
 const restored = draft.restore(state);

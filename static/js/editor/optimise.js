@@ -2,14 +2,14 @@
 // the same job after a reload (job id + last event id in sessionStorage). Accept saves, Discard restores.
 import { api, ApiError } from "../api.js";
 import { readEventStream } from "./sse.js";
-import { money, signedMoney } from "./format.js";
+import { el, money, signedMoney } from "./format.js";
 
 const TERMINAL = new Set(["done", "error", "cancelled"]);
 const EVENTS = ["started", "progress", "explanation", "done", "error", "cancelled"];
 
 export class Optimiser {
-  constructor({ deviceId, state, grid, ui, providerConfigured, announce, setEditing, save }) {
-    Object.assign(this, { deviceId, state, grid, ui, providerConfigured, announce, setEditing, save });
+  constructor({ deviceId, state, grid, ui, providerConfigured, announce, setEditing, save, budget, products }) {
+    Object.assign(this, { deviceId, state, grid, ui, providerConfigured, announce, setEditing, save, budget, products });
     this.key = `planogram-editor:${deviceId}:optimisation`;
     this.run = null;
     this.source = null;
@@ -18,6 +18,7 @@ export class Optimiser {
     ui.cancel.addEventListener("click", () => this.cancel());
     ui.accept.addEventListener("click", () => this.accept());
     ui.discard.addEventListener("click", () => this.discard());
+    ui.sheetForm.addEventListener("submit", () => { ui.sheetProposal.value = JSON.stringify(this.state.snapshot()); });
   }
 
   get phase() {
@@ -36,7 +37,7 @@ export class Optimiser {
     this.run = {
       phase: "running", job_id: null, last_event_id: null, seen: [], objective_name: this.ui.objective.value,
       base_objective: null, objective: null, step: 0, progress_count: 0, explanation: "", fallback: null,
-      planogram: null, result: null, message: "Starting…",
+      planogram: null, result: null, message: "Starting…", changes: null, request: this.budget.request(),
       pre: { mapping: this.state.snapshot(), history: this.state.takeHistory() },
     };
     this.render();
@@ -46,7 +47,8 @@ export class Optimiser {
       response = await fetch("/api/planogram/stream-optimization", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRFToken": csrf() },
-        body: JSON.stringify({ device_id: this.deviceId, objective: this.run.objective_name, locked_slots: [...this.state.locked] }),
+        body: JSON.stringify({ device_id: this.deviceId, objective: this.run.objective_name, locked_slots: [...this.state.locked],
+          ...this.run.request }),
       });
     } catch (error) {
       return this.fail(`Could not start the optimisation: ${error.message}`);
@@ -111,12 +113,16 @@ export class Optimiser {
       this.state.replace(d.planogram, "optimise");
       this.grid.flash(d.moves.map((m) => m.slot));
     } else if (event === "explanation") {
-      run.explanation += d.delta;
+      // AI prose followed by the rule-based text means the AI answer was rejected: never show it as the explanation.
+      if (d.fallback_used && run.fallback === false) run.explanation = d.delta.replace(/^\s+/, "");
+      else run.explanation += d.delta;
       run.fallback = d.fallback_used;
     } else if (event === "done") {
-      Object.assign(run, { phase: "review", objective: d.objective, planogram: d.planogram, result: d });
+      Object.assign(run, { phase: "review", objective: d.objective, planogram: d.planogram, result: d,
+        changes: (d.changes ?? []).map((c) => ({ ...c, dropped: false })) });
       run.base_objective = d.current_objective;
       run.fallback = d.explanation_fallback_used ?? run.fallback;
+      run.fallbackReason = d.explanation_fallback_reason ?? null;
       run.message = `Done: ${d.slots_changed} slot(s) changed, ${signedMoney(d.uplift_per_day)}/day ` +
         `(${fmtPct(d.uplift_pct)}). Accept saves it as a new version; Discard restores your planogram.`;
       this.state.replace(d.planogram, "optimise");
@@ -150,9 +156,59 @@ export class Optimiser {
   async accept() {
     if (this.phase !== "review") return;
     const r = this.run.result;
-    const note = r ? `Optimised for ${this.run.objective_name}: ${signedMoney(r.uplift_per_day)}/day (${fmtPct(r.uplift_pct)})`
+    const kept = this.run.changes ? this.run.changes.filter((c) => !c.dropped).length : null;
+    const dropped = this.run.changes && kept < this.run.changes.length ? `; ${kept} of ${this.run.changes.length} changes kept` : "";
+    const note = r ? `Optimised for ${this.run.objective_name}: ${signedMoney(r.uplift_per_day)}/day (${fmtPct(r.uplift_pct)})${dropped}`
       : `Optimised for ${this.run.objective_name} (partial, cancelled at step ${this.run.step})`;
-    await this.save({ source: "optimizer", note }); // success ends the run through saved()
+    const saved = await this.save({ source: "optimizer", note }); // success ends the run through saved()
+    if (saved) this.showSheetLink(saved.version);
+  }
+
+  // After Accept: the route driver's sheet for the saved change is one click away.
+  showSheetLink(version) {
+    const href = `/devices/${encodeURIComponent(this.deviceId)}/visit-sheet?version=${version}`;
+    this.ui.after.replaceChildren(`Saved as version ${version}. `, el("a", { href, id: "opt-sheet-link", text: "Visit sheet and pick list for this change" }));
+    this.ui.after.hidden = false;
+  }
+
+  // Drop (or restore) one proposed change: its slot goes back to what it held before, the rest stays.
+  toggleChange(index) {
+    const run = this.run;
+    const change = run?.changes?.[index];
+    if (this.phase !== "review" || !change) return;
+    change.dropped = !change.dropped;
+    const mapping = this.state.snapshot();
+    mapping[change.slot] = change.dropped ? change.from : change.to;
+    run.planogram = mapping;
+    this.state.replace(mapping, "optimise");
+    this.announce(`${change.slot}: ${change.dropped ? "change dropped, keeps" : "change restored, gets"} ${this.name(change.dropped ? change.from : change.to)}.`);
+    this.persist();
+    this.render();
+  }
+
+  name(sku) {
+    return sku ? this.products.get(sku)?.name ?? sku : "nothing (empty)";
+  }
+
+  renderChanges() {
+    const { ui } = this;
+    const run = this.run;
+    ui.changes.hidden = !(run?.phase === "review" && run.changes);
+    if (ui.changes.hidden) return;
+    const budget = run.request?.max_changed_slots;
+    const n = run.changes.length;
+    const kept = run.changes.filter((c) => !c.dropped).length;
+    ui.budgetNote.textContent = `${kept} of ${n} change${n === 1 ? "" : "s"} kept` +
+      (budget === null || budget === undefined ? " (no limit on changed slots)." : ` (budget: ${budget} slot${budget === 1 ? "" : "s"}).`) +
+      (budget !== null && budget !== undefined && n > budget ? " The optimiser went over the budget: drop the least valuable changes." : "") +
+      " Dropping a change can break a rule (e.g. too many facings of one product): the Rules figure above says so, and saving waits until it is fixed.";
+    ui.budgetNote.className = budget !== null && budget !== undefined && kept > budget ? "hint down" : "hint";
+    ui.changeList.replaceChildren(...run.changes.map((c, i) => el("li", { class: c.dropped ? "dropped" : "", dataset: { slot: c.slot } },
+      el("span", { class: "slot-code", text: c.slot }),
+      el("span", { class: "what", text: `${this.name(c.from)} → ${this.name(c.to)}` }),
+      el("span", { class: `val ${c.value_per_day > 0.005 ? "up" : c.value_per_day < -0.005 ? "down" : "flat"}`, text: `${signedMoney(c.value_per_day)}/day` }),
+      el("button", { type: "button", class: "secondary small", text: c.dropped ? "Restore" : "Drop",
+        "aria-label": `${c.dropped ? "Restore" : "Drop"} the change of ${c.slot}`, onclick: () => this.toggleChange(i) }))));
   }
 
   // A version was saved or loaded (Accept, or a choice in the conflict message): the result is settled.
@@ -225,12 +281,15 @@ export class Optimiser {
     const phase = this.phase;
     ui.start.hidden = phase !== "idle";
     ui.objective.closest("label").hidden = phase !== "idle"; // the run's objective is in its messages
+    if (ui.budgetBox && this.budget.editable) ui.budgetBox.hidden = phase !== "idle"; // the run keeps the budget it was sent
     ui.cancel.hidden = phase !== "running";
     ui.cancel.disabled = !run?.job_id;
     ui.accept.hidden = phase !== "review";
     ui.discard.hidden = phase !== "review";
     ui.run.hidden = !run && !message;
     ui.run.dataset.phase = phase;
+    if (run) ui.after.hidden = true;
+    this.renderChanges();
     this.setEditing(phase === "idle");
     if (!run) {
       if (message) ui.stateText.textContent = message;
@@ -245,8 +304,7 @@ export class Optimiser {
     ui.stateText.textContent = run.message;
     ui.explanation.textContent = run.explanation;
     ui.explanation.setAttribute("aria-busy", String(phase === "running"));
-    ui.explLabel.textContent = run.fallback === null ? "" : run.fallback
-      ? (this.providerConfigured ? "rule-based · AI unavailable" : "rule-based · no AI provider") : "AI";
+    ui.explLabel.textContent = run.fallback === null ? "" : run.fallback ? `rule-based · ${fallbackReason(run.fallbackReason, this.providerConfigured)}` : "AI";
     ui.explLabel.className = `badge ${run.fallback ? "rule" : "ai"}`;
     ui.explLabel.hidden = run.fallback === null;
   }
@@ -273,3 +331,13 @@ export class Optimiser {
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const fmtPct = (v) => (v === null || v === undefined ? "–" : `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} %`);
+
+// Why the explanation is rule-based, in words (the pipeline's error kind; before `done` only whether a provider exists).
+function fallbackReason(kind, providerConfigured) {
+  if (kind === "no_provider" || (!kind && !providerConfigured)) return "no AI provider";
+  if (kind === "budget_exceeded") return "daily AI budget used up";
+  if (kind === "bad_output" || kind === "rejected") return "AI answer failed the checks";
+  if (kind === "prompt" || kind === "config") return "AI prompt or setup problem";
+  if (kind) return `AI provider error (${kind.replace("_", " ")})`;
+  return "AI unavailable";
+}

@@ -51,18 +51,39 @@ export class Versions {
       this.showAlert("error", el("p", { text: `Could not save: ${error.message}` }));
     } else if (error.status === 409) {
       const now = error.details?.current_version;
+      const base = error.details?.base_version ?? this.state.version;
+      const theirs = el("div", { class: "their-changes", id: "their-changes" }, el("p", { class: "hint", text: "Loading what they changed…" }));
       this.showAlert("conflict",
         el("p", {}, el("strong", { text: "Not saved: someone else saved this planogram while you were editing. " }),
-          `You started from version ${error.details?.base_version ?? this.state.version}; the latest is version ${now ?? "newer"}. ` +
+          `You started from version ${base}; the latest is version ${now ?? "newer"}. ` +
           "Your changes are still on the grid."),
+        theirs,
         el("div", { class: "alert-actions" },
           el("button", { type: "button", class: "secondary", text: `Load version ${now ?? "latest"} (drop my changes)`, onclick: () => this.loadLatest() }),
-          now ? el("button", { type: "button", text: `Save mine as version ${now + 1} anyway`, onclick: () => this.save({ ...retry, baseVersion: now }) }) : null));
+          now ? el("button", { type: "button", text: `Save mine as version ${now + 1} anyway (overwrites theirs)`, onclick: () => this.save({ ...retry, baseVersion: now }) }) : null));
+      if (now && base) this.showTheirChanges(theirs, base, now);
     } else if (error.status === 422) {
       this.showAlert("error", el("p", {}, el("strong", { text: "Not saved: " }), error.message),
         el("ul", {}, (error.details ?? []).map((d) => el("li", { text: `${(d.field ?? "").replace("slots.", "")}: ${d.reason}` }))));
     } else {
       this.showAlert("error", el("p", { text: `Not saved: ${error.message}` }));
+    }
+  }
+
+  // The conflict dialog lists what the other version(s) changed, marking the slots the user changed too.
+  async showTheirChanges(box, base, now) {
+    try {
+      const d = await api(`${this.base}/diff?from=${base}&to=${now}`);
+      const mine = new Set(this.state.dirtySlots());
+      box.replaceChildren(el("p", {}, el("strong", { text: `Their changes (v${base} → v${now}): ${d.changes.length} slot(s)` }),
+        d.changes.some((c) => mine.has(c.slot)) ? " · marked slots were changed by you too" : ""),
+      d.changes.length ? el("table", { class: "grid-table compact" },
+        el("thead", {}, headRow("Slot", "Was", "They put", "You have")),
+        el("tbody", {}, d.changes.map((c) => el("tr", { class: mine.has(c.slot) ? "clash" : "" },
+          el("td", { text: `${c.slot}${mine.has(c.slot) ? " ⚠" : ""}` }), el("td", { text: this.label(c.from) }),
+          el("td", { text: this.label(c.to) }), el("td", { text: this.name(this.state.get(c.slot)) }))))) : el("p", { class: "hint", text: "No slot changed." }));
+    } catch (error) {
+      box.replaceChildren(el("p", { class: "hint", text: `Could not load their changes: ${error.message}` }));
     }
   }
 

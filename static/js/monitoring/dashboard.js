@@ -30,9 +30,10 @@ function kpis(usage, cache) {
   setText("kpi-requests", fmtInt(t.requests));
   setText("kpi-requests-sub", `${fmtInt(t.cached)} from cache · ${fmtInt(t.fallbacks)} rule-based`);
   setText("kpi-cost", fmtUsd(t.cost_usd));
-  setText("kpi-cost-sub", `${fmtInt(t.input_tokens)} in · ${fmtInt(t.output_tokens)} out tokens`);
+  setText("kpi-cost-sub", `${fmtInt(t.input_tokens)} in (${fmtInt(t.cached_tokens)} provider-cached) · ${fmtInt(t.output_tokens)} out tokens sent`);
   setText("kpi-cache", fmtPct(t.cache_hit_rate));
-  setText("kpi-cache-sub", `saved ${fmtUsd(cache.usd_saved)} · ${fmtInt(cache.tokens_saved)} tokens`);
+  setText("kpi-cache-sub", `saved by cache ${fmtUsd(t.saved_usd)} · ${fmtInt(t.saved_input_tokens + t.saved_output_tokens)} tokens in this window`);
+  document.getElementById("kpi-cache-sub").title = `since the counters began: saved ${fmtUsd(cache.usd_saved)} · ${fmtInt(cache.tokens_saved)} tokens; ${cache.similarity?.mode ?? ""}`;
   setText("kpi-errors", `${fmtPct(t.error_rate)} · ${fmtPct(t.fallback_rate)}`);
   const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? "" : "s"}`;
   setText("kpi-errors-sub", `${plural(t.errors, "error")} · ${plural(t.fallbacks, "fallback")}`);

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import (
     InMemoryLedger,
     InMemoryPromptSource,
@@ -19,7 +20,6 @@ from services.llm import (
     build_pipeline,
 )
 from services.llm.resilience import RetryPolicy
-from tests.fake_llm import FakeLLMServer
 
 PROMPTS = (
     PromptVersion(
@@ -81,12 +81,10 @@ class Harness:
 
 
 @pytest.fixture
-def fake(fake_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    """The fake server with a clean script; hung requests last 1 s (client timeout is 0.4 s)."""
-    fake_server.script.reset()
-    fake_server.script.hang_s = 1.0
-    yield fake_server
-    fake_server.script.reset()
+def fake(fake: FakeLLMServer) -> FakeLLMServer:
+    """The root `fake` (clean script), whose hung requests last 1 s here (the client timeout is 0.4 s)."""
+    fake.script.hang_s = 1.0
+    return fake
 
 
 @pytest.fixture
@@ -106,8 +104,9 @@ def redis_client(redis_url: str, namespace: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def make_harness(fake: FakeLLMServer, namespace: str) -> Callable[..., Harness]:
+def make_harness(fake: FakeLLMServer, namespace: str) -> Iterator[Callable[..., Harness]]:
     """Factory: `make_harness(redis=None, **settings_overrides)`; defaults to Anthropic on the fake server."""
+    built: list[LLMIntegrationPipeline] = []
 
     def build(
         redis_client: Any = None, prompts: tuple[PromptVersion, ...] = PROMPTS, **overrides: Any
@@ -135,6 +134,9 @@ def make_harness(fake: FakeLLMServer, namespace: str) -> Callable[..., Harness]:
         )
         ledger = InMemoryLedger()
         pipeline = build_pipeline(settings, InMemoryPromptSource(prompts), ledger, redis_client, retry=retry)
+        built.append(pipeline)
         return Harness(pipeline, ledger, settings, sleeps)
 
-    return build
+    yield build
+    for pipeline in built:
+        pipeline.close()

@@ -7,14 +7,27 @@ from typing import Any
 
 import pytest
 
+from devtools.fake_llm import FakeLLMServer, embed
 from services.llm.cache import CachedAnswer, SemanticCache, cache_key
 from services.llm.cache_backends import MemoryCacheBackend, RedisCacheBackend
 from services.llm.types import ChatMessage
-from tests.fake_llm import FakeLLMServer, embed
 
 from .conftest import Harness
 
-ANSWER = CachedAnswer("text", None, "m", "anthropic", "fast", 10, 5, 0, 0.002, 0.8, 1, "A")
+ANSWER = CachedAnswer(
+    text="text",
+    data=None,
+    model="m",
+    provider="anthropic",
+    tier="fast",
+    tokens_in=10,
+    tokens_out=5,
+    tokens_cached=0,
+    cost_usd=0.002,
+    confidence=0.8,
+    prompt_version=1,
+    variant="A",
+)
 
 
 class Clock:
@@ -111,7 +124,8 @@ def _similarity_harness(fake: FakeLLMServer, make_harness: Callable[..., Harness
     return make_harness(
         openai_api_key="k",
         openai_base_url=f"{fake.url}/v1",
-        similarity_features=frozenset({"summary"}),
+        embeddings="provider",
+        cache_modes={"summary": "semantic"},
         similarity_threshold=0.9,
     )
 
@@ -121,9 +135,9 @@ def test_similarity_layer_hits_near_identical_requests_in_scope(
 ) -> None:
     h = _similarity_harness(fake, make_harness)
     note = "Cola sells out every Friday afternoon in the gym machine near the entrance door"
-    first = h.pipeline.run("summary", "summary", {"note": note}, user_id="tenant-1")
-    similar = h.pipeline.run("summary", "summary", {"note": note + "!"}, user_id="tenant-1")
-    other_tenant = h.pipeline.run("summary", "summary", {"note": note + "!"}, user_id="tenant-2")
+    first = h.pipeline.run("summary", "summary", {"note": note}, scope="tenant-1", paraphrase=["note"])
+    similar = h.pipeline.run("summary", "summary", {"note": note + "!"}, scope="tenant-1", paraphrase=["note"])
+    other_tenant = h.pipeline.run("summary", "summary", {"note": note + "!"}, scope="tenant-2", paraphrase=["note"])
     assert first.status == "ok" and similar.cached and similar.extras["similar"]
     assert other_tenant.status == "ok"
     assert h.pipeline.cache.stats()["similar_hits"] == 1
@@ -135,6 +149,6 @@ def test_similarity_is_never_used_with_personal_data(
 ) -> None:
     h = _similarity_harness(fake, make_harness)
     note = "Cola sells out every Friday afternoon in the gym machine near the entrance door"
-    h.pipeline.run("summary", "summary", {"note": note}, pii=True)
-    again = h.pipeline.run("summary", "summary", {"note": note + "!"}, pii=True)
+    h.pipeline.run("summary", "summary", {"note": note}, pii=True, paraphrase=["note"])
+    again = h.pipeline.run("summary", "summary", {"note": note + "!"}, pii=True, paraphrase=["note"])
     assert again.status == "ok" and not any(c.api == "embeddings" for c in fake.calls)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from services.llm.budget import RedisBudgetCounter
+from services.llm.budget import WAIT, RedisBudgetCounter
 from services.llm.cache_backends import RedisCacheBackend
 from services.llm.failover import FailoverBreakerStore, failover_state
 from services.llm.resilience import RedisBreakerStore
@@ -43,20 +43,39 @@ def test_budget_reserves_only_a_local_share_of_the_last_known_headroom_and_adds_
     assert budget.try_reserve(DAY, 400_000, LIMIT)
     assert budget.spent(DAY) == 400_000  # the figure the outage share is computed from
     server.stop()
-    granted = sum(budget.try_reserve(DAY, 10_000, LIMIT) for _ in range(20))
-    assert granted == 6  # 10 % of the 600,000 headroom: never more, whatever is asked
+    granted = [budget.try_reserve(DAY, 10_000, LIMIT) for _ in range(20)]
+    # 10 % of the 600,000 headroom, never more whatever is asked; then wait for this process's open ones
+    assert granted == [10_000] * 6 + [WAIT] * 14
     budget.adjust(DAY, -5_000, "caption", "m", 5_000)  # one of them settles cheaper
     assert budget.spent(DAY) == 455_000
     server.start()  # persisted: the 400,000 reserved before the outage are still there
     assert budget.spent(DAY) == 455_000  # the outage's spend is in Redis now
     assert int(client.get(f"t:budget:{DAY}") or 0) == 455_000
+    assert int(client.get(f"t:budget:{DAY}:open") or 0) == 400_000 + 5 * 10_000  # still open: now in Redis
     assert budget.aggregates(DAY)["feature"] == {"caption": 5_000}
+
+
+def test_an_outage_grants_what_is_left_of_the_share_and_releases_settled_store_reservations(
+    client: redis.Redis, server: RedisServer
+) -> None:
+    _, budget, _ = parts(client, share=0.5)
+    assert budget.try_reserve(DAY, 200_000, LIMIT) == 200_000
+    assert budget.spent(DAY) == 200_000
+    server.stop()
+    assert budget.try_reserve(DAY, 500_000, LIMIT, minimum=100_000) == 400_000  # half the 800,000 headroom
+    budget.adjust(DAY, -150_000, "caption", "m", 50_000)  # the reservation made in Redis settles meanwhile
+    budget.adjust(DAY, -390_000, "hashtags", "m", 10_000)  # and the local one
+    assert budget.spent(DAY) == 60_000
+    server.start()
+    assert budget.spent(DAY) == 60_000 == int(client.get(f"t:budget:{DAY}") or 0)
+    assert int(client.get(f"t:budget:{DAY}:open") or 0) == 0  # nothing left holding the room
+    assert budget.aggregates(DAY)["feature"] == {"caption": 50_000, "hashtags": 10_000}
 
 
 def test_without_a_known_figure_nothing_is_reserved(client: redis.Redis, server: RedisServer) -> None:
     _, budget, _ = parts(client, share=1.0)
     server.stop()
-    assert budget.try_reserve(DAY, 1, LIMIT) is False
+    assert budget.try_reserve(DAY, 1, LIMIT) == 0
 
 
 def test_cache_misses_while_down_and_replays_invalidations_once_back(

@@ -11,7 +11,7 @@ import anthropic
 import httpx2
 import openai
 
-from tests.fake_llm import FakeLLMServer, count_tokens, embed
+from devtools.fake_llm import FakeLLMServer, count_tokens, embed
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -61,20 +61,20 @@ def test_openai_stream_ends_with_the_usage_chunk_and_done(fake: FakeLLMServer) -
 
 
 def test_sdks_parse_the_fake_responses(fake: FakeLLMServer) -> None:
-    claude = anthropic.Anthropic(api_key="k", base_url=fake.url, max_retries=0)
-    message = claude.messages.create(
-        model="claude-sonnet-5-5", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
-    )
+    with anthropic.Anthropic(api_key="k", base_url=fake.url, max_retries=0) as claude:
+        message = claude.messages.create(
+            model="claude-sonnet-5-5", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
+        )
     assert message.usage.input_tokens == fake.calls[-1].usage["prompt"]
-    gpt = openai.OpenAI(api_key="k", base_url=f"{fake.url}/v1", max_retries=0)
-    completion = gpt.chat.completions.create(
-        model="gpt-5.6-terra", messages=[{"role": "user", "content": "Hi"}]
-    )
-    assert (
-        completion.usage is not None
-        and completion.usage.completion_tokens == fake.calls[-1].usage["completion"]
-    )
-    vectors = gpt.embeddings.create(model="text-embedding-3-small", input=["a b c", "a b d"])
+    with openai.OpenAI(api_key="k", base_url=f"{fake.url}/v1", max_retries=0) as gpt:
+        completion = gpt.chat.completions.create(
+            model="gpt-5.6-terra", messages=[{"role": "user", "content": "Hi"}]
+        )
+        assert (
+            completion.usage is not None
+            and completion.usage.completion_tokens == fake.calls[-1].usage["completion"]
+        )
+        vectors = gpt.embeddings.create(model="text-embedding-3-small", input=["a b c", "a b d"])
     assert len(vectors.data) == 2 and vectors.data[0].embedding == embed("a b c")
 
 
@@ -110,14 +110,14 @@ def test_embeddings_are_deterministic_and_similar_texts_are_close() -> None:
 
 
 def test_runs_as_a_module() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_llm", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split()[4]
-        body = {"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
-        assert httpx2.post(f"{url}/v1/messages", json=body).json()["type"] == "message"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+    with subprocess.Popen(
+        [sys.executable, "-m", "devtools.fake_llm", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as proc:  # closes the pipe on the way out
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split()[4]
+            body = {"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+            assert httpx2.post(f"{url}/v1/messages", json=body).json()["type"] == "message"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)

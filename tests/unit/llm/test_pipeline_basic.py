@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from services.llm import LLMResult, StreamError
+from devtools.fake_llm import FakeLLMServer
+from services.llm import LLMResult, PromptVersion, StreamError
 from services.llm.pricing import PriceTable
 from services.llm.types import Usage
-from tests.fake_llm import FakeLLMServer
 
 from .conftest import Harness
 
@@ -152,3 +152,23 @@ def test_context_blocks_are_fitted_to_the_tier_budget(
         h.pipeline.preview("advice", "advice", {"device": "D1", "question": "Q"})["model"]
         == "claude-sonnet-5-5"
     )
+
+
+def test_long_system_prompts_are_marked_for_the_provider_cache_and_cache_reads_priced_lower(
+    fake: FakeLLMServer, make_harness: Callable[..., Harness]
+) -> None:
+    fake.script.prompt_cache = True
+    policy = " ".join(f"Rule {i}: answer plainly about vending machine number {i}." for i in range(200))
+    long_prompt = PromptVersion("policy", 1, policy, "Question: {{ q }}", ("q",), tier="fast")
+    short_prompt = PromptVersion("short", 1, "Be brief.", "Question: {{ q }}", ("q",), tier="fast")
+    h = make_harness(prompts=(long_prompt, short_prompt))
+    first = h.pipeline.run("policy", "policy", {"q": "one"})
+    second = h.pipeline.run("policy", "policy", {"q": "two"})
+    assert first.tokens_cached == 0 and second.tokens_cached == fake.calls[-1].usage["cached"] > 1000
+    price = PriceTable().get(second.model or "")
+    usage = Usage(second.tokens_in, second.tokens_out, second.tokens_cached)
+    assert second.cost_usd == pytest.approx(price.cost(usage))
+    assert second.cost_usd < first.cost_usd
+    h.pipeline.run("short", "short", {"q": "one"})
+    again = h.pipeline.run("short", "short", {"q": "two"})
+    assert again.tokens_cached == 0  # too short to mark: nothing cached

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from devtools.fake_llm import FakeLLMServer
 from services.llm import PromptError, PromptVersion, choose_variant
 from services.llm.prompts import PromptRenderer
-from tests.fake_llm import FakeLLMServer
 
 from .conftest import PROMPTS, Harness
 
@@ -74,7 +74,7 @@ def test_chosen_variant_is_on_the_result_and_the_ledger(
     for result in results:
         expected = choose_variant(
             CAPTIONS, (result.request_id and h.ledger.get(result.request_id).user_id) or ""
-        )  # type: ignore[union-attr]
+        )
         assert (result.variant, result.prompt_version) == (expected.variant, expected.version)
-        assert h.ledger.get(result.request_id).variant == result.variant  # type: ignore[union-attr]
+        assert h.ledger.get(result.request_id).variant == result.variant
     assert {r.variant for r in results} == {"A", "B"}

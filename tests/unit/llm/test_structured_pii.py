@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from pydantic import BaseModel, Field
 
+from devtools.fake_llm import MALFORMED_JSON, FakeLLMServer
 from services.llm.errors import BadOutput
 from services.llm.pii import PIIRedactor, StreamRestorer, luhn_ok, restore
 from services.llm.structured import extract_json
-from tests.fake_llm import MALFORMED_JSON, FakeLLMServer
 
 from .conftest import Harness
 
@@ -76,7 +76,7 @@ def test_still_invalid_after_repair_falls_back(
     )
     assert (result.fallback_used, result.error_kind, result.data.slot) == (True, "bad_output", "A1")
     assert result.cost_usd > 0  # both paid calls are on the ledger row
-    assert h.ledger.get(result.request_id).cost_usd == result.cost_usd  # type: ignore[union-attr]
+    assert h.ledger.get(result.request_id).cost_usd == result.cost_usd
     assert (
         h.pipeline.run("advice", "advice", {"device": "D1", "question": "Q"}, schema=Advice).status
         != "cached"

@@ -70,7 +70,7 @@ def tiny_instance(
     model = build(cab, base, rng.uniform(0.5, 1.6, n_s), lifts={("P0", "P1"): float(rng.uniform(1.5, 4))})
     skus = list(prods)
     must = frozenset(k for k in skus if rng.random() < 0.25)
-    locked = ()
+    locked: tuple[tuple[str, str], ...] = ()
     if rng.random() < 0.3:
         locked = ((slots[0].code, skus[int(rng.integers(n_k))]),)
     cons = Constraints(

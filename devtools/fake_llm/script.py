@@ -83,11 +83,13 @@ class Script:
             self._rng = random.Random(seed)
 
     def reset(self) -> None:
-        """Forget rules, failure mode, latency and the call log."""
+        """Forget rules, failure mode, latency, hang time and the call log."""
         with self._lock:
             self._rules.clear()
             self.failure_rate = 0.0
             self.latency_s = 0.0
+            self.hang_s = 5.0
+            self.failure_kinds = ERROR_KINDS
             self.prompt_cache = False
             self.calls.clear()
 

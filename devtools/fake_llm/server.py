@@ -126,9 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
     # --- provider endpoints ---------------------------------------------------------------
 
     def _messages(self, body: dict[str, Any]) -> None:
-        system = _text(body.get("system", ""))
+        raw_system = body.get("system", "")
+        system = _text(raw_system)
         texts = [_text(m.get("content", "")) for m in body.get("messages", [])]
-        self._answer("anthropic", body, system, texts)
+        # Like Anthropic: only a prefix marked with cache_control is cached.
+        marked = isinstance(raw_system, list) and any(
+            isinstance(block, dict) and "cache_control" in block for block in raw_system
+        )
+        self._answer("anthropic", body, system, texts, cacheable=marked)
 
     def _chat(self, body: dict[str, Any]) -> None:
         messages = body.get("messages", [])
@@ -138,7 +143,9 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         self._answer("openai", body, system, texts)
 
-    def _answer(self, api: str, body: dict[str, Any], system: str, texts: list[str]) -> None:
+    def _answer(
+        self, api: str, body: dict[str, Any], system: str, texts: list[str], cacheable: bool = True
+    ) -> None:
         model, stream = str(body.get("model", "")), bool(body.get("stream"))
         prompt = "\n".join([system, *texts])
         rule = self.fake.script.pick(model, prompt) or Rule(times=None)
@@ -148,9 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(api, rule, stream, record)
             return
         reply = rule.text if rule.text is not None else _default_reply(model, texts)
-        cached = (
-            rule.cached_tokens if rule.cached_tokens is not None else self.fake.cached_prefix(model, system)
-        )
+        prefix = self.fake.cached_prefix(model, system) if cacheable else 0
+        cached = rule.cached_tokens if rule.cached_tokens is not None else prefix
         counts = wire.usage_counts(system, texts, reply, cached)
         out_model = rule.reply_model or model
         record.text, record.usage = reply, counts
@@ -222,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control_failure(self, body: dict[str, Any]) -> None:
         kinds = tuple(body.get("kinds") or ("429", "500", "529", "timeout", "cut"))
-        self.fake.script.set_failure_rate(float(body.get("rate", 0.0)), kinds, int(body.get("seed", 0)))  # type: ignore[arg-type]
+        self.fake.script.set_failure_rate(float(body.get("rate", 0.0)), kinds, int(body.get("seed", 0)))
         self.fake.script.latency_s = float(body.get("latency_s", self.fake.script.latency_s))
         self._json(200, {"ok": True})
 

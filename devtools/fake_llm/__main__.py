@@ -1,4 +1,4 @@
-"""Run the fake provider: `python -m tests.fake_llm --port 8099 [--failure-rate 0.3] [--latency 0.05]`."""
+"""Run the fake provider: `python -m devtools.fake_llm --port 8099 [--failure-rate 0.3] [--latency 0.05]`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .server import FakeLLMServer
 
 def main(argv: list[str] | None = None) -> None:
     """Serve until interrupted; point ANTHROPIC_BASE_URL / OPENAI_BASE_URL (+/v1) at it."""
-    parser = argparse.ArgumentParser(prog="python -m tests.fake_llm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.fake_llm", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--failure-rate", type=float, default=0.0)
