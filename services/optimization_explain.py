@@ -100,7 +100,9 @@ class Explained:
 
     fallback_used: bool
     request_id: str | None
-    fallback_reason: str | None = None  # the pipeline's error kind: no_provider, budget_exceeded, bad_output, …
+    fallback_reason: str | None = None  # no_provider | budget | provider_error | output_failed_checks | prompt
+    error_kind: str | None = None  # the pipeline's error kind: no_provider, budget_exceeded, bad_output, timeout, …
+    model: str | None = None  # the model that answered (also when its answer failed the checks)
 
 
 def prompt_variables(inp: ExplanationInput) -> dict[str, Any]:
@@ -289,17 +291,17 @@ def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], obj
     except PromptError:
         log.exception("optimisation explanation prompt unusable; rule-based text instead")
         out.add(fallback_text, fallback=True)
-        return Explained(True, None, "prompt")
+        return Explained(True, None, "prompt", "prompt")
     assert result is not None  # the pipeline's stream always ends with its result
     if not result.fallback_used:
         if pending is not None:
             out.add(prose.feed(pending))
         out.add(prose.finish(), force=True)
         out.flush()
-        return Explained(False, result.request_id or None)
+        return Explained(False, result.request_id or None, model=result.model)
     if pending is not None and pending != result.text:
         out.add(prose.feed(pending))  # the last AI delta before an unusable answer
     out.flush()
     out.add(("\n\n" if out.sent_any else "") + result.text, fallback=True)
-    return Explained(True, result.request_id or None, result.error_kind)
+    return Explained(True, result.request_id or None, result.fallback_reason, result.error_kind, result.model)
 
