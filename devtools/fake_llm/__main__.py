@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     server.script.latency_s = args.latency
     server.script.prompt_cache = args.prompt_cache
     print(
-        f"fake LLM provider (scripted test replies) on {server.url} "
-        f"(Anthropic: {server.url}, OpenAI: {server.url}/v1)",
+        f"fake LLM provider on {server.url} (scripted test replies; "
+        f"Anthropic: {server.url}, OpenAI: {server.url}/v1)",
         flush=True,
     )
     try:
