@@ -240,10 +240,12 @@ def _optimization(p: _Prompt) -> dict[str, Any]:
     changes = _CHANGE.findall(p.user)
     revenue, margin = _figures(p, "revenue per day"), _figures(p, "margin per day")
     objective = p.line("Primary objective", "revenue")
+    counted = re.search(r"^slots changed: (\d+ of \d+)", p.user, re.MULTILINE)  # the engine's count, not ours
     summary = (
         (
-            f"The optimiser changes {len(changes)} slots of {p.line('Device', 'this machine')} to raise its "
-            f"{objective}. The biggest gains come from the first changes listed."
+            f"The optimiser changes {counted.group(1) if counted else len(changes)} slots of "
+            f"{p.line('Device', 'this machine')} to raise its {objective}. "
+            "The biggest gains come from the first changes listed."
         )
         if changes
         else "The optimiser found no better layout, so nothing changes."

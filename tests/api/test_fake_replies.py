@@ -112,6 +112,7 @@ def test_optimisation_explanation_streams_a_valid_scripted_reply(app: Flask, fak
     text = "".join(d for d, _ in pieces)
     assert all(not fb for _, fb in pieces) and fake.calls[-1].stream and fake.calls[-1].family == "optimization"
     assert "- B1: Water 500ml (WATER) → Cola 330ml (COLA) — worth +1.75 per day on its own" in text
+    assert text.startswith("The optimiser changes 2 of 4 slots of Lobby (D1) to raise its margin.")
     assert "- revenue: 20.0 → 22.0" in text and "- margin: 10.0 → 12.5" in text
 
 
