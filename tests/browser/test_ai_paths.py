@@ -23,8 +23,9 @@ FAILED = "Rule-based draft (AI output failed the checks)"
 
 
 @pytest.fixture
-def ai_server(make_app: Callable[..., Flask], fake: FakeLLMServer,
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def ai_server(
+    make_app: Callable[..., Flask], fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
     """The seeded demo app wired to the fake provider as `make run-ai` wires it."""
     from services import auth
     from services.demo import seed_demo
@@ -99,7 +100,8 @@ def test_email_draft_ai_then_fallback_when_the_output_fails(
     email.locator("input[name=subject]").fill("Machine kept my money")
     email.locator("textarea[name=body]").fill(
         "Hello, the machine at platform 2 took my card payment but nothing dropped (order DEMO-ORD-1002). "
-        "Write to sam.okafor@example.com.")
+        "Write to sam.okafor@example.com."
+    )
     email.locator("select[name=response_type]").select_option("complaint")
     email.locator("select[name=tone]").select_option("apologetic")
     text = _result(page, email.locator("button[type=submit]"))
