@@ -355,6 +355,7 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
             "changes": [{**_move(m), "value_per_day": _num(v)} for m, v in plan.change_values],
             "explanation_fallback_used": explained.fallback_used, "request_id": explained.request_id,
             "explanation_fallback_reason": explained.fallback_reason,
+            "explanation_error_kind": explained.error_kind, "explanation_model": explained.model,
         })
     except InfeasibleError as exc:
         events.publish(stream, "error", {"code": "infeasible",

@@ -193,7 +193,7 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
     done = events[-1]["data"]
     assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
                          "slots_changed", "changes", "explanation_fallback_used", "request_id",
-                         "explanation_fallback_reason"}
+                         "explanation_fallback_reason", "explanation_error_kind", "explanation_model"}
     assert done["planogram"] == progress[-1]["data"]["planogram"]
     assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
     assert done["current_objective"] == started["current_objective"]
