@@ -18,6 +18,7 @@ from services.imports.planogram_file import PLANOGRAMS, apply_planograms, parse_
 from services.imports.reader import CsvFile, FileSpec, open_text
 from services.imports.report import ImportRejected, ImportReport
 from services.imports.sales_file import SALES, Progress, SalesLoader
+from services.model_warmup import warm_after_commit
 
 SPECS: dict[str, FileSpec] = {s.name: s for s in (cf.PRODUCTS, cf.DEVICES, cf.SLOTS, PLANOGRAMS, SALES)}
 ProgressFactory = Callable[[str], Progress]
@@ -95,6 +96,7 @@ def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFac
             .execution_options(synchronize_session=False)
         )
         forget_devices(report.devices_touched)
+        warm_after_commit(report.devices_touched)
 
 
 def _load_sales(
