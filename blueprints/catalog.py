@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import catalog, demo_fleet, planogram_jobs
+from services import catalog, demo_fleet, planogram_jobs, visit_sheet
 from services import planogram_versions as versions
 from services.errors import ValidationFailed
 from services.imports import run_import, validate_import
@@ -109,6 +109,34 @@ def job(job_id: str) -> Response:
 def cancel_job(job_id: str) -> Response:
     user = api_user()
     return jsonify(planogram_jobs.cancel(job_id, user.id, user.role == "admin"))
+
+
+class SheetQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1, description="saved version (default: the active one)")
+    job: str | None = Field(default=None, min_length=1, max_length=64, description="fleet batch job")
+
+
+class RouteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    devices: str = Field(min_length=1, max_length=4000, description="comma-separated device ids")
+    job: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+@bp.get("/devices/<device_id>/visit-sheet")
+def device_visit_sheet(device_id: str) -> Response:
+    """The visit sheet as JSON: slot steps and units to load (the page and CSV show the same)."""
+    query, user = parse_query(SheetQuery), api_user()
+    source = visit_sheet.Source(version=query.version, job_id=query.job, user_id=user.id, is_admin=user.role == "admin")
+    return jsonify(visit_sheet.device_sheet(device_id, source))
+
+
+@bp.get("/route")
+def route_sheet() -> Response:
+    """A route day's visit sheets and its pick list as JSON."""
+    query, user = parse_query(RouteQuery), api_user()
+    ids = [d.strip() for d in query.devices.split(",") if d.strip()]
+    return jsonify(visit_sheet.route_sheet(ids, query.job, user.id, user.role == "admin"))
 
 
 @bp.get("/products")
