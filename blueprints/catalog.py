@@ -12,7 +12,7 @@ from extensions import db
 from services import catalog, demo_fleet, planogram_jobs, visit_sheet
 from services import planogram_versions as versions
 from services.errors import ValidationFailed
-from services.imports import run_import, validate_import
+from services.imports import run_import, templates, validate_import
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
 
@@ -160,10 +160,18 @@ def _uploads() -> dict[str, IO[bytes]]:
     return uploads
 
 
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["all_or_nothing", "valid_rows"] = Field(
+        default="all_or_nothing",
+        description="all_or_nothing: one bad row and nothing changes; valid_rows: import the valid rows (in one "
+                    "transaction) and report every rejected row")
+
+
 @bp.post("/imports")
 @roles_required("merchandiser")
 def import_files() -> tuple[Response, int]:
-    report = run_import(_uploads())
+    report = run_import(_uploads(), mode=parse_query(ImportQuery).mode)
     db.session.commit()
     return jsonify(report.as_dict()), 200
 
@@ -172,8 +180,15 @@ def import_files() -> tuple[Response, int]:
 @roles_required("merchandiser")
 def validate_data() -> Response:
     """The SPEC's dry-run import: the same per-row report, nothing changed."""
-    report = validate_import(_uploads())
+    report = validate_import(_uploads(), mode=parse_query(ImportQuery).mode)
     return jsonify({"valid": report.ok, **report.as_dict()})
+
+
+@bp.get("/imports/templates/<name>")
+def import_template(name: str) -> Response:
+    """A CSV template with every column of one import file and example rows (e.g. products.csv)."""
+    return Response(templates.template_csv(name), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.get("/admin/demo")
