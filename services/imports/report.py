@@ -89,8 +89,7 @@ class ImportReport:
         return {
             "status": status,
             "mode": self.mode,
-            "files": {name: {**s.as_dict(), "rejected": len(self.rejected_lines.get(name, ()))}
-                      for name, s in self.files.items()},
+            "files": {name: self._file_dict(name, s) for name, s in self.files.items()},
             "defaults": list(self.defaults.values()),
             "errors": self.errors,
             "error_count": self.error_count,
@@ -99,6 +98,13 @@ class ImportReport:
             "notes": self.notes,
             "demo": self.demo,
         }
+
+
+    def _file_dict(self, name: str, stats: FileStats) -> dict[str, int]:
+        """One file's counts; with errors anywhere, also its rejected rows (distinct lines)."""
+        if self.ok:
+            return stats.as_dict()
+        return {**stats.as_dict(), "rejected": len(self.rejected_lines.get(name, ()))}
 
 
 class ImportRejected(ValidationFailed):
