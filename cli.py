@@ -209,12 +209,17 @@ def rq_worker(burst: bool) -> None:
     """Run an RQ worker for background jobs (needs REDIS_URL)."""
     from rq import Worker
 
+    from services.jobs import background_queue
     from services.runtime import backends
 
     client = backends().redis
     if client is None:
         raise click.ClickException("REDIS_URL is not set: jobs run in-process in embedded mode")
-    Worker(["planogram"], connection=client).work(burst=burst)
+    from services import model_warmup
+
+    model_warmup.warm_worker()  # work horses fork from here: they start with the fitted models
+    # Queues in priority order: a user's optimisation before fleet figures, batches and warm-ups.
+    Worker(["planogram", background_queue("planogram")], connection=client).work(burst=burst)
 
 
 @click.group("prompts")

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import catalog, demo_fleet, planogram_jobs
+from services import catalog, demo_fleet, planogram_jobs, visit_sheet
 from services import planogram_versions as versions
 from services.errors import ValidationFailed
-from services.imports import run_import, validate_import
+from services.imports import run_import, templates, validate_import
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
 
@@ -111,6 +111,34 @@ def cancel_job(job_id: str) -> Response:
     return jsonify(planogram_jobs.cancel(job_id, user.id, user.role == "admin"))
 
 
+class SheetQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1, description="saved version (default: the active one)")
+    job: str | None = Field(default=None, min_length=1, max_length=64, description="fleet batch job")
+
+
+class RouteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    devices: str = Field(min_length=1, max_length=4000, description="comma-separated device ids")
+    job: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+@bp.get("/devices/<device_id>/visit-sheet")
+def device_visit_sheet(device_id: str) -> Response:
+    """The visit sheet as JSON: slot steps and units to load (the page and CSV show the same)."""
+    query, user = parse_query(SheetQuery), api_user()
+    source = visit_sheet.Source(version=query.version, job_id=query.job, user_id=user.id, is_admin=user.role == "admin")
+    return jsonify(visit_sheet.device_sheet(device_id, source))
+
+
+@bp.get("/route")
+def route_sheet() -> Response:
+    """A route day's visit sheets and its pick list as JSON."""
+    query, user = parse_query(RouteQuery), api_user()
+    ids = [d.strip() for d in query.devices.split(",") if d.strip()]
+    return jsonify(visit_sheet.route_sheet(ids, query.job, user.id, user.role == "admin"))
+
+
 @bp.get("/products")
 def products() -> Response:
     query = parse_query(ProductQuery)
@@ -132,10 +160,18 @@ def _uploads() -> dict[str, IO[bytes]]:
     return uploads
 
 
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["all_or_nothing", "valid_rows"] = Field(
+        default="all_or_nothing",
+        description="all_or_nothing: one bad row and nothing changes; valid_rows: import the valid rows (in one "
+                    "transaction) and report every rejected row")
+
+
 @bp.post("/imports")
 @roles_required("merchandiser")
 def import_files() -> tuple[Response, int]:
-    report = run_import(_uploads())
+    report = run_import(_uploads(), mode=parse_query(ImportQuery).mode)
     db.session.commit()
     return jsonify(report.as_dict()), 200
 
@@ -144,8 +180,15 @@ def import_files() -> tuple[Response, int]:
 @roles_required("merchandiser")
 def validate_data() -> Response:
     """The SPEC's dry-run import: the same per-row report, nothing changed."""
-    report = validate_import(_uploads())
+    report = validate_import(_uploads(), mode=parse_query(ImportQuery).mode)
     return jsonify({"valid": report.ok, **report.as_dict()})
+
+
+@bp.get("/imports/templates/<name>")
+def import_template(name: str) -> Response:
+    """A CSV template with every column of one import file and example rows (e.g. products.csv)."""
+    return Response(templates.template_csv(name), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.get("/admin/demo")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import ai, optimization_stream, sse
+from services import ai, model_warmup, optimization_stream, sse
 from services import backtest as backtest_service
 from services import placement_feedback as feedback
 from services import planogram_analysis as analysis
@@ -119,6 +119,17 @@ class BatchBody(Body):
 
 def _fleet_ids() -> list[str]:
     return [d["device_id"] for d in list_devices()]
+
+
+class ModelStatusQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device_id: str = Field(min_length=1, max_length=64)
+
+
+@bp.get("/model-status")
+def model_status() -> Response:
+    """Whether the device's demand model is fitted (the editor shows "fitting…" until it is)."""
+    return jsonify(model_warmup.status(parse_query(ModelStatusQuery).device_id))
 
 
 @bp.post("/realtime-score")

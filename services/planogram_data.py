@@ -7,6 +7,8 @@ products its own planograms and sales already hold. The engine is never told abo
 
 from __future__ import annotations
 
+import logging
+import pickle  # fitted models shared through Redis: the same trust boundary as RQ's pickled jobs
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+import redis
+from flask import has_app_context
 from sqlalchemy import func, select
 
 from extensions import db
@@ -30,6 +34,10 @@ from services.planogram import (
     fit_model,
 )
 from services.planogram.priors import FleetRates, StockRow
+from services.processes import __name__ as _pickling  # noqa: F401 (registers pickling of the models' maps)
+from services.runtime import backends
+
+log = logging.getLogger("planogram.models")
 
 T = TypeVar("T")
 VersionKey = tuple[Any, ...]
@@ -84,7 +92,8 @@ class _LRU(Generic[T]):
             self._items.clear()
 
 
-MODELS: _LRU[DemandModel] = _LRU()
+MODEL_CACHE_SIZE = 512  # fitted models are small (tens of kB); warm-ups fill at most this many
+MODELS: _LRU[DemandModel] = _LRU(MODEL_CACHE_SIZE)
 PRIORS: _LRU[Priors] = _LRU(256)
 DATA: _LRU[DeviceData] = _LRU()
 
@@ -296,13 +305,60 @@ def _fleet_sales(since: datetime, demo: bool) -> FleetSales:
     return FleetSales(window, FleetRates.from_rows(stock_rows, category))
 
 
+MODEL_TTL_S = 7 * SECONDS_PER_DAY
+
+
 def model_for(data: DeviceData) -> DemandModel:
-    """The fitted demand/position model of this data version (fitted once per process, then cached)."""
+    """The fitted demand/position model of this data version: this process's cache, then Redis (shared by
+    every worker and work horse), else fitted now and kept in both."""
     model = MODELS.get(data.version_key)
     if model is None:
-        model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
-                          priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type,
-                                              demo=data.is_demo),
-                          history=data.history or None)
+        model = _shared_model(data.version_key)
+        if model is None:
+            model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
+                              priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type,
+                                                  demo=data.is_demo),
+                              history=data.history or None)
+            _share_model(data.version_key, model)
         MODELS.put(data.version_key, model)
     return model
+
+
+def model_ready(key: VersionKey) -> bool:
+    """Whether the model of this data version is fitted already (in this process or in Redis)."""
+    if MODELS.get(key) is not None:
+        return True
+    client = _redis()
+    try:
+        return client is not None and bool(client.exists(_model_key(key)))
+    except redis.RedisError:
+        return False
+
+
+def _model_key(key: VersionKey) -> str:
+    return "pgw:model:" + ":".join(str(part) for part in key)
+
+
+def _redis() -> redis.Redis | None:
+    return backends().redis if has_app_context() else None
+
+
+def _shared_model(key: VersionKey) -> DemandModel | None:
+    client = _redis()
+    if client is None:
+        return None
+    try:
+        raw = client.get(_model_key(key))
+    except redis.RedisError:  # Redis down: fit here (the cache is an optimisation, never a dependency)
+        return None
+    return pickle.loads(raw) if raw else None  # type: ignore[arg-type]  # noqa: S301 (our Redis)
+
+
+def _share_model(key: VersionKey, model: DemandModel) -> None:
+    client = _redis()
+    if client is None:
+        return
+    try:
+        client.set(_model_key(key), pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), ex=MODEL_TTL_S)
+    except redis.RedisError:
+        log.warning("fitted model not shared: Redis unavailable", extra={"device_id": key[0]})

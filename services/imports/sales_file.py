@@ -31,7 +31,7 @@ def _insert_ignoring_duplicates() -> Insert:
 
 
 class SalesLoader:
-    """Validates each vend and inserts batches while the import is still clean."""
+    """Validates each vend and inserts batches while the import is still clean (or always, in valid-rows mode)."""
 
     def __init__(self, report: ImportReport, devices: dict[str, tuple[int | None, set[str]]],
                  products: dict[str, int | None]) -> None:
@@ -47,14 +47,14 @@ class SalesLoader:
         self.devices_written: set[str] = set()
 
     def load(self, csv_file: CsvFile, progress: Progress | None = None) -> None:
-        """Read every row; write batches only while no error has been seen anywhere."""
+        """Read every row; write batches only while no error has been seen anywhere (unless keeping valid rows)."""
         has_txn = "transaction_id" in csv_file.present_optional
         for line, row in csv_file.rows():
             self.stats.rows += 1
             if progress is not None and self.stats.rows % 10_000 == 0:
                 progress(10_000)
             record = self._parse(line, row, has_txn)
-            if record is not None and self.report.ok:
+            if record is not None and self.report.writable:
                 self._batch.append(record)
                 self._batch_devices.add(row["device_id"].strip())
                 if len(self._batch) >= BATCH_ROWS:
@@ -118,7 +118,7 @@ class SalesLoader:
         return hashlib.blake2b(base + seen.to_bytes(4, "big"), digest_size=16).hexdigest()
 
     def _flush(self) -> None:
-        if not self._batch or not self.report.ok:
+        if not self._batch or not self.report.writable:
             self._batch.clear()
             self._batch_devices.clear()
             return
