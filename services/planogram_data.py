@@ -7,7 +7,7 @@ products its own planograms and sales already hold. The engine is never told abo
 
 from __future__ import annotations
 
-import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import Device, PlanogramItem, PlanogramVersion, Product, Sale
 from services import catalog as catalog_service
+from services.jobs import native
 from services.planogram import (
     Cabinet,
     DemandModel,
@@ -63,7 +64,7 @@ class _LRU(Generic[T]):
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._items: OrderedDict[VersionKey, T] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = native("_thread", "allocate_lock")()  # job threads and request greenlets share it
 
     def get(self, key: VersionKey) -> T | None:
         with self._lock:
@@ -170,12 +171,36 @@ def version_key(device_id: str) -> VersionKey:
     return (device_id, int(data_version), f"{n_products}:{stamp}", bool(is_demo))
 
 
+_LOADING: set[VersionKey] = set()
+_LOADING_LOCK = native("_thread", "allocate_lock")()
+LOAD_POLL_S = 0.005
+
+
 def load_device(device_id: str) -> DeviceData:
-    """One device's cabinet, catalogue, planograms and recent sales; re-read only when its data changed."""
+    """One device's cabinet, catalogue, planograms and recent sales; re-read only when its data changed.
+
+    One loader per data version: callers arriving meanwhile (20 streams started at once) wait for its result
+    with short cooperative sleeps instead of each reading the same rows again."""
     key = version_key(device_id)
-    cached = DATA.get(key)
-    if cached is not None:
-        return cached
+    while True:
+        cached = DATA.get(key)
+        if cached is not None:
+            return cached
+        with _LOADING_LOCK:
+            loader = key not in _LOADING
+            _LOADING.add(key)
+        if loader:
+            break
+        time.sleep(LOAD_POLL_S)  # a greenlet yields (gevent patches sleep); a job thread just waits
+    try:
+        return _load(device_id, key)
+    finally:
+        with _LOADING_LOCK:
+            _LOADING.discard(key)
+
+
+def _load(device_id: str, key: VersionKey) -> DeviceData:
+    """Read the device's data from the database and cache it under ``key``."""
     device = catalog_service.get_device(device_id)
     cabinet = cabinet_of(device)
     current, history = _history(device)
@@ -296,13 +321,16 @@ def _fleet_sales(since: datetime, demo: bool) -> FleetSales:
     return FleetSales(window, FleetRates.from_rows(stock_rows, category))
 
 
+def fit_priors(data: DeviceData) -> Priors:
+    """The fleet priors a device's model is fitted with (its own sales left out, same demo side)."""
+    return fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type, demo=data.is_demo)
+
+
 def model_for(data: DeviceData) -> DemandModel:
     """The fitted demand/position model of this data version (fitted once per process, then cached)."""
     model = MODELS.get(data.version_key)
     if model is None:
-        model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
-                          priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type,
-                                              demo=data.is_demo),
+        model = fit_model(data.cabinet, data.products, data.sales, data.planogram, priors=fit_priors(data),
                           history=data.history or None)
         MODELS.put(data.version_key, model)
     return model
