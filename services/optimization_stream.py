@@ -40,7 +40,7 @@ from services.planogram import (
     optimize_steps,
 )
 from services.planogram.optimize import point_value
-from services.planogram_data import MODELS, DeviceData, fit_priors, load_device, model_for
+from services.planogram_data import MODELS, DeviceData, fit_priors, load_device, model_for, version_key
 from services.processes import shared_pool
 from services.runtime import backends
 from services.sse import TERMINAL_EVENTS, RelaySettings, relay
@@ -114,10 +114,9 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
     current objective are the job's first step, which publishes ``started``. So the POST answers at once
     even when many start together. ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit.
     ``extra``: must_stock, min_facings, max_facings and max_changed_slots (absent = the configured default)."""
-    data = load_device(device_id)  # 404 for an unknown device
     locked = [s.strip().upper() for s in locked_slots]
     extra = dict(extra or {})
-    limit = _constraints(data, locked, max_new_skus, extra).max_new_skus  # 422 now; the job rebuilds them
+    limit = _checked_limit(device_id, locked, max_new_skus, extra)
     job_id = uuid.uuid4().hex
     events, jobs = backends().events, backends().jobs
     events.publish(_owner_stream(job_id), "owner", {"user_id": user_id, "device_id": device_id})
@@ -129,6 +128,19 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
     jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, user_id, limit, extra, job_id=job_id)
     log.info("optimisation stream queued", extra={"job_id": job_id, "device_id": device_id})
     return job_id
+
+
+def _checked_limit(device_id: str, locked: Sequence[str], max_new_skus: int | None,
+                   extra: Mapping[str, Any]) -> int | None:
+    """404 for an unknown device, 422 for a rule naming an unknown or empty slot or sku; the new-sku limit.
+
+    Only rules that name slots or skus need the device's data (cached per data version, but a cold read
+    costs tens of ms on the serving worker); a plain request checks the device with one cheap query."""
+    if locked or any(extra.get(k) for k in ("must_stock", "min_facings", "max_facings")):
+        data = load_device(device_id)
+        return _constraints(data, locked, max_new_skus, extra).max_new_skus  # the job rebuilds them
+    version_key(device_id)  # the standard 404
+    return analysis.default_max_new_skus() if max_new_skus == CONFIGURED else max_new_skus
 
 
 def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
