@@ -7,6 +7,7 @@ from typing import IO, Literal
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
 from services import catalog, demo_fleet, planogram_jobs, visit_sheet
@@ -50,21 +51,25 @@ class ProductQuery(BaseModel):
 
 
 @bp.get("/devices")
+@api_doc()
 def devices() -> Response:
     return jsonify({"items": catalog.list_devices()})
 
 
 @bp.get("/devices/<device_id>")
+@api_doc()
 def device(device_id: str) -> Response:
     return jsonify(catalog.device_detail(catalog.get_device(device_id)))
 
 
 @bp.get("/devices/<device_id>/planogram")
+@api_doc()
 def planogram(device_id: str) -> Response:
     return jsonify(catalog.planogram_detail(catalog.get_device(device_id)))
 
 
 @bp.post("/devices/<device_id>/planogram")
+@api_doc(body=SaveBody, status=201)
 @roles_required("merchandiser")
 def save_planogram(device_id: str) -> tuple[Response, int]:
     body = parse_json(SaveBody)
@@ -75,22 +80,26 @@ def save_planogram(device_id: str) -> tuple[Response, int]:
 
 
 @bp.get("/devices/<device_id>/planogram/versions")
+@api_doc()
 def planogram_versions(device_id: str) -> Response:
     return jsonify({"device_id": device_id, "items": versions.list_versions(device_id)})
 
 
 @bp.get("/devices/<device_id>/planogram/versions/<int:number>")
+@api_doc()
 def planogram_version(device_id: str, number: int) -> Response:
     return jsonify(versions.show_version(device_id, number))
 
 
 @bp.get("/devices/<device_id>/planogram/diff")
+@api_doc(query=DiffQuery)
 def planogram_diff(device_id: str) -> Response:
     query = parse_query(DiffQuery)
     return jsonify(versions.diff_versions(device_id, query.from_version, query.to_version))
 
 
 @bp.post("/devices/<device_id>/planogram/rollback")
+@api_doc(body=RollbackBody, status=201)
 @roles_required("merchandiser")
 def planogram_rollback(device_id: str) -> tuple[Response, int]:
     body = parse_json(RollbackBody)
@@ -100,12 +109,14 @@ def planogram_rollback(device_id: str) -> tuple[Response, int]:
 
 
 @bp.get("/jobs/<job_id>")
+@api_doc()
 def job(job_id: str) -> Response:
     user = api_user()
     return jsonify(planogram_jobs.job_status(job_id, user.id, user.role == "admin"))
 
 
 @bp.delete("/jobs/<job_id>")
+@api_doc()
 def cancel_job(job_id: str) -> Response:
     user = api_user()
     return jsonify(planogram_jobs.cancel(job_id, user.id, user.role == "admin"))
@@ -140,12 +151,14 @@ def route_sheet() -> Response:
 
 
 @bp.get("/products")
+@api_doc(query=ProductQuery)
 def products() -> Response:
     query = parse_query(ProductQuery)
     return jsonify(catalog.list_products(query.page, query.per_page, query.category, query.q))
 
 
 @bp.get("/products/categories")
+@api_doc()
 def categories() -> Response:
     return jsonify({"items": catalog.categories()})
 
@@ -169,6 +182,7 @@ class ImportQuery(BaseModel):
 
 
 @bp.post("/imports")
+@api_doc(upload=True)
 @roles_required("merchandiser")
 def import_files() -> tuple[Response, int]:
     report = run_import(_uploads(), mode=parse_query(ImportQuery).mode)
@@ -177,6 +191,7 @@ def import_files() -> tuple[Response, int]:
 
 
 @bp.post("/planogram/validate-data")
+@api_doc(upload=True)
 @roles_required("merchandiser")
 def validate_data() -> Response:
     """The SPEC's dry-run import: the same per-row report, nothing changed."""
@@ -192,12 +207,14 @@ def import_template(name: str) -> Response:
 
 
 @bp.get("/admin/demo")
+@api_doc()
 @roles_required("admin")
 def demo_presence() -> Response:
     return jsonify(demo_fleet.presence().as_dict())
 
 
 @bp.delete("/admin/demo")
+@api_doc()
 @roles_required("admin")
 def remove_demo() -> Response:
     """Delete the demo fleet (one transaction, idempotent); the operator's data stays."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -34,6 +33,11 @@ class JobRunner(Protocol):
 
     def status(self, job_id: str) -> str:
         """One of queued, running, finished, failed, unknown."""
+        ...
+
+    @property
+    def queue_depth(self) -> int:
+        """Jobs submitted and not started yet."""
         ...
 
 
@@ -107,21 +111,26 @@ class ThreadJobRunner:
         self._context = context
         self._pool = _NativeThreads(workers)
         self._background = _NativeThreads(max(1, background_workers))
-        self._lock = threading.Lock()
+        # Shared by request greenlets and job threads: a native lock (held for a dict update, never across a
+        # wait), since a gevent lock contended from another OS thread can end in LoopExit.
+        self._lock = native("_thread", "allocate_lock")()
         self._status: dict[str, str] = {}
         self._cancelled: set[str] = set()
+        self._waiting = 0
 
     def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False) -> str:
         job_id = job_id or uuid.uuid4().hex
         func = resolve(func_path)
         with self._lock:
             self._status[job_id] = "queued"
+            self._waiting += 1
         (self._background if background else self._pool).submit(self._run, job_id, func, args)
         return job_id
 
     def _run(self, job_id: str, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         with self._lock:
             self._status[job_id] = "running"
+            self._waiting -= 1
         try:
             with self._context():
                 func(*args)
@@ -149,7 +158,7 @@ class ThreadJobRunner:
     def queue_depth(self) -> int:
         """Jobs submitted and not started yet (the metrics gauge, as RQJobRunner's)."""
         with self._lock:
-            return sum(1 for state in self._status.values() if state == "queued")
+            return self._waiting
 
     def shutdown(self) -> None:
         """Stop accepting jobs and wait for running ones."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from services.planogram import (
     Cabinet,
@@ -21,6 +22,7 @@ from services.planogram import (
     ValueParams,
     diff_planograms,
     evaluate,
+    fit_model,
     optimize,
     optimize_steps,
 )
@@ -166,3 +168,22 @@ def solve_margin(
 
 def ready() -> None:
     """Called once in a new child process (its imports are the work)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FitInputs:
+    """What fitting a device's model needs besides the cabinet (the fleet priors come from the database)."""
+
+    args: tuple[Any, ...]
+    priors: Any
+    history: Any
+
+
+def fit_and_value(model: DemandModel | None, inputs: FitInputs | None, cabinet: Cabinet,
+                  products: Mapping[str, ProductSpec], current: Planogram,
+                  params: ValueParams) -> tuple[DemandModel, float]:
+    """The demand model (fitted from ``inputs`` unless given) and the current planogram's objective (pure)."""
+    if model is None:
+        assert inputs is not None
+        model = fit_model(*inputs.args, priors=inputs.priors, history=inputs.history)
+    return model, point_value(model, cabinet, products, current, params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import pickle  # fitted models shared through Redis: the same trust boundary as RQ's pickled jobs
-import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import Device, PlanogramItem, PlanogramVersion, Product, Sale
 from services import catalog as catalog_service
+from services.jobs import native
 from services.planogram import (
     Cabinet,
     DemandModel,
@@ -71,7 +72,7 @@ class _LRU(Generic[T]):
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._items: OrderedDict[VersionKey, T] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = native("_thread", "allocate_lock")()  # job threads and request greenlets share it
 
     def get(self, key: VersionKey) -> T | None:
         with self._lock:
@@ -179,12 +180,36 @@ def version_key(device_id: str) -> VersionKey:
     return (device_id, int(data_version), f"{n_products}:{stamp}", bool(is_demo))
 
 
+_LOADING: set[VersionKey] = set()
+_LOADING_LOCK = native("_thread", "allocate_lock")()
+LOAD_POLL_S = 0.005
+
+
 def load_device(device_id: str) -> DeviceData:
-    """One device's cabinet, catalogue, planograms and recent sales; re-read only when its data changed."""
+    """One device's cabinet, catalogue, planograms and recent sales; re-read only when its data changed.
+
+    One loader per data version: callers arriving meanwhile (20 streams started at once) wait for its result
+    with short cooperative sleeps instead of each reading the same rows again."""
     key = version_key(device_id)
-    cached = DATA.get(key)
-    if cached is not None:
-        return cached
+    while True:
+        cached = DATA.get(key)
+        if cached is not None:
+            return cached
+        with _LOADING_LOCK:
+            loader = key not in _LOADING
+            _LOADING.add(key)
+        if loader:
+            break
+        time.sleep(LOAD_POLL_S)  # a greenlet yields (gevent patches sleep); a job thread just waits
+    try:
+        return _load(device_id, key)
+    finally:
+        with _LOADING_LOCK:
+            _LOADING.discard(key)
+
+
+def _load(device_id: str, key: VersionKey) -> DeviceData:
+    """Read the device's data from the database and cache it under ``key``."""
     device = catalog_service.get_device(device_id)
     cabinet = cabinet_of(device)
     current, history = _history(device)
@@ -308,6 +333,11 @@ def _fleet_sales(since: datetime, demo: bool) -> FleetSales:
 MODEL_TTL_S = 7 * SECONDS_PER_DAY
 
 
+def fit_priors(data: DeviceData) -> Priors:
+    """The fleet priors a device's model is fitted with (its own sales left out, same demo side)."""
+    return fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type, demo=data.is_demo)
+
+
 def model_for(data: DeviceData) -> DemandModel:
     """The fitted demand/position model of this data version: this process's cache, then Redis (shared by
     every worker and work horse), else fitted now and kept in both."""
@@ -315,9 +345,7 @@ def model_for(data: DeviceData) -> DemandModel:
     if model is None:
         model = _shared_model(data.version_key)
         if model is None:
-            model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
-                              priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type,
-                                                  demo=data.is_demo),
+            model = fit_model(data.cabinet, data.products, data.sales, data.planogram, priors=fit_priors(data),
                               history=data.history or None)
             _share_model(data.version_key, model)
         MODELS.put(data.version_key, model)

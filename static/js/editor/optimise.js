@@ -5,7 +5,7 @@ import { readEventStream } from "./sse.js";
 import { el, money, signedMoney } from "./format.js";
 
 const TERMINAL = new Set(["done", "error", "cancelled"]);
-const EVENTS = ["started", "progress", "explanation", "done", "error", "cancelled"];
+const EVENTS = ["queued", "started", "progress", "explanation", "done", "error", "cancelled"];
 
 export class Optimiser {
   constructor({ deviceId, state, grid, ui, providerConfigured, announce, setEditing, save, budget, products }) {
@@ -97,7 +97,11 @@ export class Optimiser {
       run.last_event_id = id;
     }
     const d = data ? JSON.parse(data) : {};
-    if (event === "started") {
+    if (event === "queued") {
+      run.job_id = d.job_id; // from here on a dropped stream can resume the job
+      run.message = d.position > 1 ? `Queued: ${d.position - 1} optimisation(s) ahead of this one…`
+        : "Preparing the demand model…";
+    } else if (event === "started") {
       run.job_id = d.job_id;
       run.base_objective = d.current_objective;
       run.objective = d.current_objective;
