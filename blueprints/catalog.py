@@ -135,6 +135,7 @@ class RouteQuery(BaseModel):
 
 
 @bp.get("/devices/<device_id>/visit-sheet")
+@api_doc(query=SheetQuery)
 def device_visit_sheet(device_id: str) -> Response:
     """The visit sheet as JSON: slot steps and units to load (the page and CSV show the same)."""
     query, user = parse_query(SheetQuery), api_user()
@@ -143,6 +144,7 @@ def device_visit_sheet(device_id: str) -> Response:
 
 
 @bp.get("/route")
+@api_doc(query=RouteQuery)
 def route_sheet() -> Response:
     """A route day's visit sheets and its pick list as JSON."""
     query, user = parse_query(RouteQuery), api_user()
@@ -182,7 +184,7 @@ class ImportQuery(BaseModel):
 
 
 @bp.post("/imports")
-@api_doc(upload=True)
+@api_doc(upload=True, query=ImportQuery)
 @roles_required("merchandiser")
 def import_files() -> tuple[Response, int]:
     report = run_import(_uploads(), mode=parse_query(ImportQuery).mode)
@@ -191,7 +193,7 @@ def import_files() -> tuple[Response, int]:
 
 
 @bp.post("/planogram/validate-data")
-@api_doc(upload=True)
+@api_doc(upload=True, query=ImportQuery)
 @roles_required("merchandiser")
 def validate_data() -> Response:
     """The SPEC's dry-run import: the same per-row report, nothing changed."""
@@ -200,6 +202,7 @@ def validate_data() -> Response:
 
 
 @bp.get("/imports/templates/<name>")
+@api_doc()
 def import_template(name: str) -> Response:
     """A CSV template with every column of one import file and example rows (e.g. products.csv)."""
     return Response(templates.template_csv(name), mimetype="text/csv",

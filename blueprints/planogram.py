@@ -141,6 +141,7 @@ class ModelStatusQuery(BaseModel):
 
 
 @bp.get("/model-status")
+@api_doc(query=ModelStatusQuery)
 def model_status() -> Response:
     """Whether the device's demand model is fitted (the editor shows "fitting…" until it is)."""
     return jsonify(model_warmup.status(parse_query(ModelStatusQuery).device_id))
