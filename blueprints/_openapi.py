@@ -42,6 +42,14 @@ class Contract:
     hidden: bool = False  # not an API operation (the docs page)
 
 
+# One server-sent event as an SSE parser reads it (id / event / data lines; data is the event's JSON).
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"}},
+    "required": ["data"],
+}
+
+
 def api_doc(**fields: Any) -> Callable[[F], F]:
     """Declare a view's request and response models (see ``Contract``)."""
     contract = Contract(**fields)
@@ -242,7 +250,7 @@ def _responses(contract: Contract, refs: dict[tuple[Model, str], dict[str, Any]]
     elif contract.stream:
         success = {
             "description": "server-sent events (started, queued, progress, explanation, done | error | cancelled)",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         }
     else:
         body = refs[(contract.response, "serialization")] if contract.response else {"type": "object"}
