@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 BASE_DIR = Path(__file__).resolve().parent
+T = TypeVar("T")
 
 
 class EnvReader:
@@ -25,13 +26,7 @@ class EnvReader:
 
     def integer(self, name: str, default: int) -> int:
         """Return an integer value; a malformed value fails loudly at start-up."""
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+        return self._parsed(name, default, int, "an integer")
 
     def limit(self, name: str, default: int | None) -> int | None:
         """Return a non-negative integer limit, or None for "none"/"unlimited"; malformed values fail loudly."""
@@ -40,23 +35,24 @@ class EnvReader:
             return default
         if raw.lower() in ("none", "unlimited"):
             return None
-        try:
-            value = int(raw)
-        except ValueError as exc:
-            raise RuntimeError(f"{name} must be an integer or 'none', got {raw!r}") from exc
+        value = self._parsed(name, 0, int, "an integer or 'none'")
         if value < 0:
             raise RuntimeError(f"{name} must be at least 0 (or 'none'), got {value}")
         return value
 
     def number(self, name: str, default: float) -> float:
         """Return a float value; a malformed value fails loudly at start-up."""
+        return self._parsed(name, default, float, "a number")
+
+    def _parsed(self, name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+        """The value turned into a number by ``parse``, or the default when unset; RuntimeError when malformed."""
         raw = self.text(name)
         if raw is None:
             return default
         try:
-            return float(raw)
+            return parse(raw)
         except ValueError as exc:
-            raise RuntimeError(f"{name} must be a number, got {raw!r}") from exc
+            raise RuntimeError(f"{name} must be {what}, got {raw!r}") from exc
 
     def flag(self, name: str, default: bool) -> bool:
         """Return a boolean value (1/true/yes/on)."""

@@ -70,3 +70,19 @@ def _clean_test_config() -> TestConfig:
         for name in HOSTILE:
             patch.delenv(name, raising=False)
         return TestConfig()
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), [
+    ("JOB_WORKERS", "two", "JOB_WORKERS must be an integer, got 'two'"),
+    ("SSE_HEARTBEAT_SECONDS", "soon", "SSE_HEARTBEAT_SECONDS must be a number, got 'soon'"),
+    ("OPTIMIZER_MAX_NEW_SKUS", "-1", "OPTIMIZER_MAX_NEW_SKUS must be at least 0"),
+    ("OPTIMIZER_MAX_NEW_SKUS", "few", "OPTIMIZER_MAX_NEW_SKUS must be an integer or 'none', got 'few'"),
+])
+def test_a_malformed_setting_stops_start_up_naming_it(name: str, value: str, reason: str) -> None:
+    with pytest.raises(RuntimeError, match=reason):
+        Config(environ={name: value})
+
+
+def test_config_reads_an_explicit_mapping() -> None:
+    config = Config(environ={"JOB_WORKERS": " 5 ", "OPTIMIZER_MAX_NEW_SKUS": "none", "LOG_JSON": "no"})
+    assert (config.JOB_WORKERS, config.OPTIMIZER_MAX_NEW_SKUS, config.LOG_JSON) == (5, None, False)

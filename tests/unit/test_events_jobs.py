@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from contextlib import nullcontext
 
-import pytest
 import redis
 
-from services.events import EventStream, MemoryEventStream, RedisEventStream
+from services.events import EventStream
 from services.jobs import RQJobRunner, ThreadJobRunner
 from tests.waiting import wait_for
 
@@ -25,45 +23,36 @@ def failing_job() -> None:
     raise RuntimeError("boom")
 
 
-@pytest.fixture(params=["memory", "redis"])
-def stream(request: pytest.FixtureRequest) -> Iterator[EventStream]:
-    if request.param == "memory":
-        yield MemoryEventStream(ttl_seconds=60)
-    else:
-        client: redis.Redis = request.getfixturevalue("redis_client")
-        yield RedisEventStream(client, ttl_seconds=60)
-
-
-def test_publish_and_read_in_order_and_resume_after_id(stream: EventStream) -> None:
-    ids = [stream.publish("job1", "progress", {"step": i}) for i in range(5)]
+def test_publish_and_read_in_order_and_resume_after_id(events: EventStream) -> None:
+    ids = [events.publish("job1", "progress", {"step": i}) for i in range(5)]
     assert len(set(ids)) == 5
-    events = stream.read("job1", None)
-    assert [e.data["step"] for e in events] == [0, 1, 2, 3, 4]
-    assert [e.id for e in events] == ids
-    resumed = stream.read("job1", ids[2])
+    found = events.read("job1", None)
+    assert [e.data["step"] for e in found] == [0, 1, 2, 3, 4]
+    assert [e.id for e in found] == ids
+    resumed = events.read("job1", ids[2])
     assert [e.data["step"] for e in resumed] == [3, 4]
-    assert stream.read("job1", ids[-1]) == []
-    assert stream.exists("job1") and not stream.exists("other")
+    assert events.read("job1", ids[-1]) == []
+    assert events.exists("job1") and not events.exists("other")
 
 
-def test_streams_are_isolated(stream: EventStream) -> None:
-    stream.publish("a", "x", {"n": 1})
-    stream.publish("b", "y", {"n": 2})
-    assert [e.type for e in stream.read("a", None)] == ["x"]
-    assert [e.type for e in stream.read("b", None)] == ["y"]
+def test_streams_are_isolated(events: EventStream) -> None:
+    events.publish("a", "x", {"n": 1})
+    events.publish("b", "y", {"n": 2})
+    assert [e.type for e in events.read("a", None)] == ["x"]
+    assert [e.type for e in events.read("b", None)] == ["y"]
 
 
-def test_blocking_read_wakes_on_publish(stream: EventStream) -> None:
-    first = stream.publish("job", "started", {})
-    timer = threading.Timer(0.2, lambda: stream.publish("job", "done", {"ok": True}))
+def test_blocking_read_wakes_on_publish(events: EventStream) -> None:
+    first = events.publish("job", "started", {})
+    timer = threading.Timer(0.2, lambda: events.publish("job", "done", {"ok": True}))
     timer.start()
-    events = stream.read("job", first, block_ms=5000)
+    found = events.read("job", first, block_ms=5000)
     timer.join()
-    assert [e.type for e in events] == ["done"] and events[0].data == {"ok": True}
+    assert [e.type for e in found] == ["done"] and found[0].data == {"ok": True}
 
 
-def test_blocking_read_times_out_empty(stream: EventStream) -> None:
-    assert stream.read("silent", None, block_ms=50) == []
+def test_blocking_read_times_out_empty(events: EventStream) -> None:
+    assert events.read("silent", None, block_ms=50) == []
 
 
 def test_thread_runner_runs_cancels_and_reports_failure() -> None:

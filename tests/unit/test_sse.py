@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
 import pytest
-import redis
 
-from services.events import EventStream, MemoryEventStream, RedisEventStream
+from services.events import EventStream
 from services.llm import DataStructurer
 from services.optimization_explain import ExplanationInput, ProseStream, prompt_context, prompt_variables, rule_based
 from services.optimization_stream import stage_by_row
@@ -17,15 +15,6 @@ from services.planogram import Cabinet, Move, Planogram
 from services.sse import PING, RelaySettings, SSEEvent, relay
 
 FAST = RelaySettings(heartbeat_s=15.0, block_s=0.05, max_idle_s=None)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def events(request: pytest.FixtureRequest) -> Iterator[EventStream]:
-    if request.param == "memory":
-        yield MemoryEventStream(ttl_seconds=60)
-    else:
-        client: redis.Redis = request.getfixturevalue("redis_client")
-        yield RedisEventStream(client, ttl_seconds=60)
 
 
 def test_event_renders_exact_wire_text() -> None:

@@ -81,13 +81,6 @@ class Harness:
 
 
 @pytest.fixture
-def fake(fake: FakeLLMServer) -> FakeLLMServer:
-    """The root `fake` (clean script), whose hung requests last 1 s here (the client timeout is 0.4 s)."""
-    fake.script.hang_s = 1.0
-    return fake
-
-
-@pytest.fixture
 def namespace() -> str:
     """A unique key prefix per test, so tests never see each other's Redis keys."""
     return f"test-llm-{uuid.uuid4().hex[:10]}"
@@ -115,10 +108,11 @@ def make_harness(fake: FakeLLMServer, namespace: str) -> Iterator[Callable[..., 
             "provider": "anthropic",
             "anthropic_api_key": "test-anthropic-key",
             "anthropic_base_url": fake.url,
-            "request_timeout_s": 0.4,
+            # Well above a normal call on a loaded machine, well below the fake's 5 s hang ("timeout" errors).
+            "request_timeout_s": 1.5,
             "retry_base_s": 0.005,
             "retry_max_delay_s": 0.02,
-            "retry_total_s": 3.0,
+            "retry_total_s": 6.0,
             "daily_budget_usd": 5.0,
             "namespace": namespace,
         }
