@@ -3,7 +3,7 @@
 Each device runs 60 days on an operator-designed planogram; on day 60 a new planogram goes live and runs 30 more
 days: by default the operator re-plans with fresh (equally rough) knowledge of local demand (deterministic); with
 `--proposal optimiser` the engine's proposal, fitted on those 60 days with leave-one-out fleet priors (it depends
-on the solver's wall-clock limit, so figures vary between runs).  The backtest then holds out the last 14 days
+on nothing but the data since the optimiser's rewrite).  The backtest then holds out the last 14 days
 (under the new planogram) and checks the change on day 60 (14 days each side), as the app does.
 
     .venv/bin/python bench/backtest_bench.py [--devices 12] [--holdout-days 14] [--proposal operator|optimiser]
