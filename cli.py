@@ -1,5 +1,5 @@
 """``flask`` sub-commands: import-data, demo (seed/remove/status; seed-demo), create-user, demo-admin, rq-worker,
-prompts, fake-llm, backtest."""
+prompts, fake-llm, backtest, batch-optimize."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DEMO_ADMIN_EMAIL = "admin@demo.local"
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (import_data, demo, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm,
-                    backtest_command):
+                    backtest_command, batch_optimize):
         app.cli.add_command(command)
 
 
@@ -335,3 +335,57 @@ def backtest_command(device_id: str | None, holdout_days: int) -> None:
     except AppError as exc:
         raise click.ClickException(exc.message) from None
     _print_backtest(result)
+
+
+@click.command("batch-optimize")
+@with_appcontext
+@click.argument("device_ids", nargs=-1)
+@click.option("--objective", type=click.Choice(["margin", "revenue"]), default="margin", show_default=True)
+@click.option("--include-demo", is_flag=True, help="Also the demo machines (default: the real fleet only).")
+@click.option("--parts", type=int, default=None, help="Worker jobs to split over (default BATCH_PARALLELISM).")
+@click.option("--wait/--no-wait", default=False,
+              help="Follow the job and print a summary (always in embedded mode: this process runs it).")
+def batch_optimize(device_ids: tuple[str, ...], objective: str, include_demo: bool, parts: int | None,
+                   wait: bool) -> None:
+    """Queue the nightly re-optimisation of the fleet (or DEVICE_IDS); an admin reads it at /api/jobs/<id>."""
+    from services import planogram_jobs
+
+    query = select(Device.device_id).order_by(Device.device_id)
+    known = list(db.session.scalars(query if include_demo else query.where(Device.is_demo.is_(False))))
+    ids = list(device_ids) or known
+    unknown = sorted(set(ids) - set(known))
+    if unknown:
+        raise click.ClickException(f"unknown device(s): {', '.join(unknown)}")
+    if not ids:
+        raise click.ClickException("no devices to optimise")
+    job_id = planogram_jobs.start_batch(ids, objective, user_id=0,
+                                        parts=parts or int(current_app.config["BATCH_PARALLELISM"]))
+    click.echo(f"job {job_id}: {len(ids)} device(s) queued (GET /api/jobs/{job_id} as an admin)")
+    from services.runtime import backends
+
+    if wait or backends().redis is None:  # embedded: the job runs on this process's threads
+        _follow_batch(job_id)
+
+
+def _follow_batch(job_id: str) -> None:
+    """Poll the job until it ends; print one line per device and a total."""
+    import time
+
+    from services import planogram_jobs
+
+    seen = 0
+    while True:
+        status = planogram_jobs.job_status(job_id, 0, True)
+        for row in status["results"][seen:]:
+            result = row.get("result") or {}
+            line = (f"{result.get('uplift_per_day', 0.0):+.2f}/day, {result.get('slots_changed', 0)} slots changed"
+                    if row["ok"] else f"failed: {row['error']}")
+            click.echo(f"  {row['device_id']}: {line}")
+        seen = len(status["results"])
+        if status["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    ok = sum(1 for row in status["results"] if row["ok"])
+    click.echo(f"{status['status']}: {ok} of {status['progress']['total']} device(s) optimised")
+    if status["status"] != "finished":
+        sys.exit(1)

@@ -121,3 +121,30 @@ def test_anomaly_detection_answers_with_evidence(client: Any, viewer: dict[str, 
     assert response.status_code == 200
     for item in response.json["anomalies"]:
         assert item["kind"] in ("stopped", "drop", "price") and item["evidence"]
+
+
+@pytest.mark.usefixtures("fleet")
+def test_cli_batch_optimize_queues_the_nightly_run_of_the_real_fleet(app: Flask, client: Any,
+                                                                     admin: dict[str, Any]) -> None:
+    from tests.conftest import REDIS_MODE
+
+    runner = app.test_cli_runner()
+    only_demo = runner.invoke(args=["batch-optimize"])  # the fleet is all demo: nothing real to optimise
+    assert only_demo.exit_code != 0 and "no devices to optimise" in only_demo.output
+    unknown = runner.invoke(args=["batch-optimize", "NOPE"])
+    assert unknown.exit_code != 0 and "unknown device(s): NOPE" in unknown.output
+    result = runner.invoke(args=["batch-optimize", "--include-demo", OFFICE, "--objective", "revenue"])
+    assert result.exit_code == 0, result.output
+    job_id = result.output.split()[1].rstrip(":")
+    if REDIS_MODE:  # queued in Redis for any worker: nothing waited for it
+        from rq import SimpleWorker
+
+        from services.runtime import backends
+
+        with app.app_context():
+            SimpleWorker(["planogram"], connection=backends().redis).work(burst=True)
+    else:  # embedded: the command ran the job on its own threads and printed the outcome
+        assert f"  {OFFICE}: +" in result.output and "finished: 1 of 1 device(s) optimised" in result.output
+    body = _wait(app, client, admin, job_id, total=1)
+    assert body["status"] == "finished" and body["objective"] == "revenue"
+    assert [(r["device_id"], r["ok"]) for r in body["results"]] == [(OFFICE, True)]
