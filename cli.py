@@ -20,10 +20,10 @@ from tqdm import tqdm
 from extensions import db
 from models import ROLES, Device, User
 from services import auth, demo_fleet
-from services import backtest as backtest_service
 from services.demo import seed_demo
 from services.errors import AppError
 from services.imports import SPECS, ImportRejected, ImportReport, run_import
+from services.merchandising import backtest as backtest_service
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
 
@@ -215,7 +215,7 @@ def rq_worker(burst: bool) -> None:
     client = backends().redis
     if client is None:
         raise click.ClickException("REDIS_URL is not set: jobs run in-process in embedded mode")
-    from services import model_warmup
+    from services.merchandising import warmup as model_warmup
 
     model_warmup.warm_worker()  # work horses fork from here: they start with the fitted models
     # Queues in priority order: a user's optimisation before fleet figures, batches and warm-ups.

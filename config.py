@@ -145,7 +145,7 @@ class Config:
         # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
         self.OPTIMIZATION_CHILD_PROCESSES = env.flag("OPTIMIZATION_CHILD_PROCESSES", True)
         # Fit every device's demand model in the background when the server (or an RQ worker) starts and after
-        # each import or saved planogram, so the first Optimise does not wait for a fit (services/model_warmup).
+        # each import or saved planogram, so the first Optimise does not wait for a fit (services/merchandising/warmup).
         self.MODEL_WARMUP = env.flag("MODEL_WARMUP", True)
         # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
         self.LLM_PROVIDER = env.text("LLM_PROVIDER")

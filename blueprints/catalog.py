@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import catalog, demo_fleet, planogram_jobs, visit_sheet
-from services import planogram_versions as versions
+from services import catalog, demo_fleet
 from services.errors import ValidationFailed
 from services.imports import run_import, templates, validate_import
+from services.merchandising import batch as planogram_jobs
+from services.merchandising import versions
+from services.merchandising import visit_sheets as visit_sheet
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
 

@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import ai, model_warmup, optimization_stream, sse
-from services import backtest as backtest_service
-from services import placement_feedback as feedback
-from services import planogram_analysis as analysis
-from services import planogram_jobs as jobs
+from services import ai, sse
 from services.catalog import list_devices
 from services.errors import ValidationFailed
+from services.merchandising import analysis, feedback
+from services.merchandising import backtest as backtest_service
+from services.merchandising import batch as jobs
+from services.merchandising import stream as optimization_stream
+from services.merchandising import warmup as model_warmup
 
 bp = Blueprint("planogram", __name__, url_prefix="/api/planogram")
 

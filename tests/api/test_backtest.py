@@ -10,12 +10,12 @@ import pytest
 from flask import Flask
 
 from extensions import db
-from services import backtest as backtest_service
 from services.catalog import get_device
 from services.demo import generate
 from services.imports import run_import
-from services.planogram_data import DATA, FLEET, MODELS, PRIORS
-from services.planograms import current_assignment, save_version
+from services.merchandising import backtest as backtest_service
+from services.merchandising.data import DATA, FLEET, MODELS, PRIORS
+from services.merchandising.store import current_assignment, save_version
 
 OFFICE = "DEMO-OFF-01"
 END = date(2025, 3, 30)  # the last day of the demo's sales

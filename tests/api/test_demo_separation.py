@@ -16,7 +16,7 @@ from extensions import db
 from models import CustomerOrder, Device, PlanogramVersion, Product, Sale, Slot, SocialPost
 from services.demo import seed_demo
 from services.demo_catalog import DEVICES as DEMO_DEVICES
-from services.planogram_data import DATA, FLEET, MODELS, PRIORS, fleet_priors, load_device, model_for
+from services.merchandising.data import DATA, FLEET, MODELS, PRIORS, fleet_priors, load_device, model_for
 
 END = date(2026, 11, 10)  # the demo's last day of sales: fixed, so the suite never depends on today
 REAL = "R-OFF-1"  # a real 4 x 5 office combo with 12 of its 20 slots stocked: room for the optimiser to add
@@ -123,7 +123,7 @@ def test_personalisation_and_batch_of_a_real_device_suggest_no_demo_product(
     demo = client.post("/api/planogram/affinity-analysis", json={"device_id": DEMO_OFFICE},
                        headers=merchandiser["headers"])
     assert demo.status_code == 200 and demo.json["device_ids"] == [DEMO_OFFICE]
-    from services.editor import editor_state
+    from services.merchandising.editor import editor_state
 
     with app.app_context():
         palette = {p["sku"] for p in editor_state(REAL, "merchandiser", False, "EUR")["products"]}

@@ -14,11 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from extensions import db
-from services import fleet
 from services.demo import seed_demo
+from services.merchandising import fleet
+from services.merchandising.data import DATA, MODELS
+from services.merchandising.visit_sheets import slot_steps
 from services.planogram import Planogram
-from services.planogram_data import DATA, MODELS
-from services.visit_sheet import slot_steps
 from tests.clock import DEMO_END
 from tests.waiting import wait_for
 

@@ -30,7 +30,7 @@ from extensions import db
 from services import auth
 from services.ai import EXTENSION_KEY
 from services.demo import seed_demo
-from services.planogram_data import DATA, MODELS
+from services.merchandising.data import DATA, MODELS
 from services.prompts import PromptRegistry
 from tests.clock import DEMO_END, FIXED_NOW
 from tests.conftest import REDIS_MODE

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from services.demo import seed_demo
-from services.optimization_explain import LABEL
-from services.planogram_data import DATA, MODELS
+from services.merchandising.data import DATA, MODELS
+from services.merchandising.explain import LABEL
 from tests.clock import DEMO_END
 from tests.waiting import events_until, wait_for
 
@@ -213,10 +213,10 @@ def test_post_streams_queued_started_progress_explanation_then_done(client: Flas
 def test_the_steps_objectives_are_the_engines_values_of_each_planogram(
     app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
 ) -> None:
+    from services.merchandising.analysis import planogram_from
+    from services.merchandising.data import load_device, model_for
     from services.planogram import ValueParams
     from services.planogram.optimize import point_value
-    from services.planogram_analysis import planogram_from
-    from services.planogram_data import load_device, model_for
 
     events = only_events(Stream(start(client, merchandiser, objective="revenue")).rest())
     assert events[-1]["event"] == "done"

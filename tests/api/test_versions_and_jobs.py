@@ -9,7 +9,7 @@ from flask import Flask
 
 from extensions import db
 from services.demo import seed_demo
-from services.planogram_data import DATA, MODELS
+from services.merchandising.data import DATA, MODELS
 from tests.clock import DEMO_END
 from tests.waiting import events_until
 
