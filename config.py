@@ -181,7 +181,7 @@ class Config:
         self.AB_MIN_REVIEWS = env.integer("AB_MIN_REVIEWS", 20)  # reviewed drafts per arm before a verdict
         self.MONITORING_MAX_DAYS = env.integer("MONITORING_MAX_DAYS", 93)
         self.MONITORING_LATENCY_SAMPLES = env.integer("MONITORING_LATENCY_SAMPLES", 100_000)
-        # Content and email assistants (services/content.py, services/email_drafts.py)
+        # Content and email assistants (services/content/assistant.py, services/email/drafts.py)
         self.COMPANY_NAME = env.text("COMPANY_NAME", "The Vending Team")
         self.CONTENT_BRAND_VOICE = env.text("CONTENT_BRAND_VOICE", "friendly, upbeat, never pushy")
         # Support policy: what a reply draft may promise; anything beyond it is flagged for review.
