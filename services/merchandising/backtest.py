@@ -39,7 +39,7 @@ def _rounded(value: Any) -> dict[str, Any]:
 
 
 def _version_numbers(device_id: str) -> list[int]:
-    """Version numbers of the saved (non-draft) planograms in history order (as `planogram_data._history`)."""
+    """Version numbers of the saved (non-draft) planograms in history order (as `data._history`)."""
     return list(
         db.session.scalars(
             select(PlanogramVersion.version_number)

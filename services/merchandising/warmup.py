@@ -1,6 +1,6 @@
 """Fit devices' demand models before anyone asks, so the first Optimise does not wait for a fit.
 
-Fitted models are cached per data version (`planogram_data.model_for`: this process, and Redis when set).
+Fitted models are cached per data version (`data.model_for`: this process, and Redis when set).
 Warm-ups run as background jobs (threads in embedded mode, RQ otherwise): every device when the server starts
 (`wsgi.py`) or an RQ worker starts (`flask rq-worker`, before it forks work horses), the devices an import or
 a saved planogram changed once that commits, and one device when its editor finds its model missing.
