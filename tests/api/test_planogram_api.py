@@ -7,21 +7,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from extensions import db
-from services.demo import seed_demo
-from services.merchandising.data import DATA, MODELS
-from tests.clock import DEMO_END
+from tests.demo_fleet import seed_fleet
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
 
 
 @pytest.fixture
 def fleet(app: Flask) -> None:
-    MODELS.clear()
-    DATA.clear()
-    with app.app_context():
-        seed_demo(seed=4, days=45, end=DEMO_END)
-        db.session.commit()
+    seed_fleet(app, seed=4, days=45)
 
 
 def post(client: Any, user: dict[str, Any], path: str, body: dict[str, Any]) -> Any:

@@ -12,11 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devtools.fake_llm import FakeLLMServer
-from extensions import db
-from services.demo import seed_demo
-from services.merchandising.data import DATA, MODELS
 from services.merchandising.explain import LABEL
-from tests.clock import DEMO_END
+from tests.demo_fleet import seed_fleet
 from tests.waiting import events_until, wait_for
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
@@ -49,11 +46,7 @@ def settings() -> dict[str, Any]:
 @pytest.fixture
 def app(make_llm_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
     app = make_llm_app(**settings)
-    MODELS.clear()
-    DATA.clear()
-    with app.app_context():
-        seed_demo(seed=4, days=45, end=DEMO_END)
-        db.session.commit()
+    seed_fleet(app, seed=4, days=45)
     return app
 
 

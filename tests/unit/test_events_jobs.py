@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from contextlib import nullcontext
 
-import pytest
 import redis
 
-from services.events import EventStream, MemoryEventStream, RedisEventStream
+from services.events import EventStream
 from services.jobs import RQJobRunner, ThreadJobRunner
 from tests.waiting import wait_for
 
@@ -23,15 +21,6 @@ def record_job(label: str, value: int) -> None:
 
 def failing_job() -> None:
     raise RuntimeError("boom")
-
-
-@pytest.fixture(params=["memory", "redis"])
-def stream(request: pytest.FixtureRequest) -> Iterator[EventStream]:
-    if request.param == "memory":
-        yield MemoryEventStream(ttl_seconds=60)
-    else:
-        client: redis.Redis = request.getfixturevalue("redis_client")
-        yield RedisEventStream(client, ttl_seconds=60)
 
 
 def test_publish_and_read_in_order_and_resume_after_id(stream: EventStream) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
 import pytest
-import redis
 
-from services.events import EventStream, MemoryEventStream, RedisEventStream
+from services.events import EventStream
 from services.llm import DataStructurer
 from services.merchandising.explain import ExplanationInput, ProseStream, prompt_context, prompt_variables, rule_based
 from services.merchandising.stream import stage_by_row
@@ -17,15 +15,6 @@ from services.planogram import Cabinet, Move, Planogram
 from services.sse import PING, RelaySettings, SSEEvent, relay
 
 FAST = RelaySettings(heartbeat_s=15.0, block_s=0.05, max_idle_s=None)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def events(request: pytest.FixtureRequest) -> Iterator[EventStream]:
-    if request.param == "memory":
-        yield MemoryEventStream(ttl_seconds=60)
-    else:
-        client: redis.Redis = request.getfixturevalue("redis_client")
-        yield RedisEventStream(client, ttl_seconds=60)
 
 
 def test_event_renders_exact_wire_text() -> None:
@@ -45,55 +34,55 @@ def test_event_refuses_multi_line_names_and_non_json_numbers() -> None:
         SSEEvent("x", {"v": float("nan")}).render()
 
 
-def test_relay_sends_stored_events_at_once_and_stops_after_a_terminal_one(events: EventStream) -> None:
-    first = events.publish("job", "started", {"job_id": "j"})
-    events.publish("job", "progress", {"step": 1})
-    events.publish("job", "done", {"ok": True})
-    events.publish("job", "progress", {"step": 99})  # after the terminal event: never relayed
-    chunks = list(relay(events, "job", None, FAST))
+def test_relay_sends_stored_events_at_once_and_stops_after_a_terminal_one(stream: EventStream) -> None:
+    first = stream.publish("job", "started", {"job_id": "j"})
+    stream.publish("job", "progress", {"step": 1})
+    stream.publish("job", "done", {"ok": True})
+    stream.publish("job", "progress", {"step": 99})  # after the terminal event: never relayed
+    chunks = list(relay(stream, "job", None, FAST))
     assert chunks[0] == f'id: {first}\nevent: started\ndata: {{"job_id":"j"}}\n\n'
     assert [c.split("\n")[1] for c in chunks] == ["event: started", "event: progress", "event: done"]
 
 
-def test_relay_resumes_after_an_id_and_flushes_headers_with_a_ping(events: EventStream) -> None:
-    ids = [events.publish("job", "progress", {"step": i}) for i in range(3)]
-    gen = relay(events, "job", ids[2], FAST)
+def test_relay_resumes_after_an_id_and_flushes_headers_with_a_ping(stream: EventStream) -> None:
+    ids = [stream.publish("job", "progress", {"step": i}) for i in range(3)]
+    gen = relay(stream, "job", ids[2], FAST)
     assert next(gen) == PING  # nothing new yet: the client still gets its headers at once
-    events.publish("job", "cancelled", {"step": 2})
+    stream.publish("job", "cancelled", {"step": 2})
     rest = list(gen)
     assert len(rest) == 1 and rest[0].startswith("id: ") and "event: cancelled" in rest[0]
-    resumed = list(relay(events, "job", ids[0], FAST))
+    resumed = list(relay(stream, "job", ids[0], FAST))
     assert [json.loads(c.split("data: ")[1])["step"] for c in resumed] == [1, 2, 2]
 
 
-def test_relay_pings_while_waiting_and_wakes_on_a_publish_from_another_thread(events: EventStream) -> None:
-    events.publish("job", "started", {})
+def test_relay_pings_while_waiting_and_wakes_on_a_publish_from_another_thread(stream: EventStream) -> None:
+    stream.publish("job", "started", {})
     settings = RelaySettings(heartbeat_s=0.02, block_s=0.01, max_idle_s=None)
-    gen = relay(events, "job", None, settings)
+    gen = relay(stream, "job", None, settings)
     assert "event: started" in next(gen)
     assert next(gen) == PING
-    publisher = threading.Thread(target=events.publish, args=("job", "error", {"code": "x", "message": "m"}))
+    publisher = threading.Thread(target=stream.publish, args=("job", "error", {"code": "x", "message": "m"}))
     publisher.start()
     rest = list(gen)
     publisher.join()
     assert set(rest[:-1]) <= {PING} and "event: error" in rest[-1]
 
 
-def test_relay_cleans_up_when_the_client_goes_away(events: EventStream) -> None:
-    events.publish("job", "started", {})
+def test_relay_cleans_up_when_the_client_goes_away(stream: EventStream) -> None:
+    stream.publish("job", "started", {})
     calls: list[str] = []
-    gen = relay(events, "job", None, FAST, on_poll=lambda: calls.append("poll"),
+    gen = relay(stream, "job", None, FAST, on_poll=lambda: calls.append("poll"),
                 on_close=lambda: calls.append("close"))
     next(gen)
-    events.publish("job", "progress", {"step": 1})
+    stream.publish("job", "progress", {"step": 1})
     next(gen)
     gen.close()  # type: ignore[attr-defined]  # what the WSGI server does when a write to the client fails
     assert calls[-1] == "close" and "poll" in calls
 
 
-def test_relay_gives_up_after_max_idle(events: EventStream) -> None:
-    events.publish("job", "started", {})
-    chunks = list(relay(events, "job", None, RelaySettings(heartbeat_s=0.01, block_s=0.01, max_idle_s=0.03)))
+def test_relay_gives_up_after_max_idle(stream: EventStream) -> None:
+    stream.publish("job", "started", {})
+    chunks = list(relay(stream, "job", None, RelaySettings(heartbeat_s=0.01, block_s=0.01, max_idle_s=0.03)))
     assert "event: started" in chunks[0] and set(chunks[1:]) <= {PING}
 
 
