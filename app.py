@@ -103,13 +103,14 @@ def register_blueprints(app: Flask) -> None:
         drafts,
         email,
         fleet,
+        jobs,
         llm,
         monitoring,
         pages,
         planogram,
     )
 
-    for module in (auth, catalog, planogram, fleet, content, email, llm, monitoring, pages, drafts, content_pages,
+    for module in (auth, catalog, planogram, jobs, fleet, content, email, llm, monitoring, pages, drafts, content_pages,
                    api_docs):
         app.register_blueprint(module.bp)
 

@@ -20,10 +20,10 @@ from tqdm import tqdm
 from extensions import db
 from models import ROLES, Device, User
 from services import auth, demo_fleet
-from services import backtest as backtest_service
 from services.demo import seed_demo
 from services.errors import AppError
 from services.imports import SPECS, ImportRejected, ImportReport, run_import
+from services.merchandising import backtest as backtest_service
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
 
@@ -215,7 +215,7 @@ def rq_worker(burst: bool) -> None:
     client = backends().redis
     if client is None:
         raise click.ClickException("REDIS_URL is not set: jobs run in-process in embedded mode")
-    from services import model_warmup
+    from services.merchandising import warmup as model_warmup
 
     model_warmup.warm_worker()  # work horses fork from here: they start with the fitted models
     # Queues in priority order: a user's optimisation before fleet figures, batches and warm-ups.
@@ -348,7 +348,7 @@ def backtest_command(device_id: str | None, holdout_days: int) -> None:
 def batch_optimize(device_ids: tuple[str, ...], objective: str, include_demo: bool, parts: int | None,
                    wait: bool) -> None:
     """Queue the nightly re-optimisation of the fleet (or DEVICE_IDS); an admin reads it at /api/jobs/<id>."""
-    from services import planogram_jobs
+    from services.merchandising import batch as planogram_jobs
 
     query = select(Device.device_id).order_by(Device.device_id)
     known = list(db.session.scalars(query if include_demo else query.where(Device.is_demo.is_(False))))
@@ -371,7 +371,7 @@ def _follow_batch(job_id: str) -> None:
     """Poll the job until it ends; print one line per device and a total."""
     import time
 
-    from services import planogram_jobs
+    from services.merchandising import batch as planogram_jobs
 
     seen = 0
     while True:

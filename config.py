@@ -141,7 +141,7 @@ class Config:
         # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
         self.OPTIMIZATION_CHILD_PROCESSES = env.flag("OPTIMIZATION_CHILD_PROCESSES", True)
         # Fit every device's demand model in the background when the server (or an RQ worker) starts and after
-        # each import or saved planogram, so the first Optimise does not wait for a fit (services/model_warmup).
+        # each import or saved planogram, so the first Optimise does not wait for a fit (services/merchandising/warmup).
         self.MODEL_WARMUP = env.flag("MODEL_WARMUP", True)
         # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
         self.LLM_PROVIDER = env.text("LLM_PROVIDER")
@@ -177,7 +177,7 @@ class Config:
         self.AB_MIN_REVIEWS = env.integer("AB_MIN_REVIEWS", 20)  # reviewed drafts per arm before a verdict
         self.MONITORING_MAX_DAYS = env.integer("MONITORING_MAX_DAYS", 93)
         self.MONITORING_LATENCY_SAMPLES = env.integer("MONITORING_LATENCY_SAMPLES", 100_000)
-        # Content and email assistants (services/content.py, services/email_drafts.py)
+        # Content and email assistants (services/content/assistant.py, services/email/drafts.py)
         self.COMPANY_NAME = env.text("COMPANY_NAME", "The Vending Team")
         self.CONTENT_BRAND_VOICE = env.text("CONTENT_BRAND_VOICE", "friendly, upbeat, never pushy")
         # Support policy: what a reply draft may promise; anything beyond it is flagged for review.

@@ -71,7 +71,7 @@ def main() -> None:
         seconds, _ = timed_import(app, folder)
         print(f"imported {args.devices} devices, {args.devices * 25 * 90:,} vends in {seconds:.1f} s")
         with app.app_context():
-            from services import planogram_jobs
+            from services.merchandising import batch as planogram_jobs
 
             ids = [f"D{d:03d}" for d in range(args.devices)]
             workers = _rq_workers(env, args.redis, args.parts) if args.redis else []

@@ -62,7 +62,7 @@ def loo_priors_sold(fleet: Fleet, exclude: str) -> Priors:
 
 
 def fleet_rates(fleet: Fleet) -> FleetRates:
-    """Fleet priors built the way services/planogram_data builds them (services.planogram.priors): one row
+    """Fleet priors built the way services/merchandising/data builds them (services.planogram.priors): one row
     per device and sku with units sold and days stocked; call .priors(device_id) for leave-one-out."""
     days = float(fleet.devices[0].truth.n_days)
     rows = []

@@ -79,7 +79,7 @@ def write_fleet(folder: Path, devices: int, seed: int = 5) -> int:
 
 def run_batch(app: Any, env: dict[str, str], redis_url: str, ids: list[str], workers: int) -> dict[str, Any]:
     """One nightly run over ``ids`` on ``workers`` idle RQ workers: wall time, CPU per device, results."""
-    from services import planogram_jobs
+    from services.merchandising import batch as planogram_jobs
 
     with app.app_context():
         procs = _rq_workers(env, redis_url, workers)

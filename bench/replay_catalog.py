@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from services.email_checks import redact_name
+from services.email.checks import redact_name
 
 OUTPUT_TOKENS = {
     "caption": 70,

@@ -33,7 +33,7 @@ from services.planogram.value import ValueParams, evaluate
 
 
 def rates_of(fleet: TrueFleet) -> FleetRates:
-    """Fleet priors built as services/planogram_data builds them: units and days stocked per device x sku."""
+    """Fleet priors built as services/merchandising/data builds them: units and days stocked per device x sku."""
     rows = []
     for d in fleet.devices:
         days = float(d.sales.day().max() + 1) if d.sales.n else 1.0

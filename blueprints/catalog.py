@@ -1,19 +1,20 @@
-"""Devices, products and planograms (read API), CSV imports and removing the demo fleet."""
+"""Devices (their planogram versions and visit sheets), route sheets, products, CSV imports, the demo fleet."""
 
 from __future__ import annotations
 
-from typing import IO, Literal
+from typing import Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._forms import ImportQuery, uploads
 from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import catalog, demo_fleet, planogram_jobs, visit_sheet
-from services import planogram_versions as versions
-from services.errors import ValidationFailed
-from services.imports import run_import, templates, validate_import
+from services import catalog, demo_fleet
+from services.imports import run_import, templates
+from services.merchandising import versions
+from services.merchandising import visit_sheets as visit_sheet
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
 
@@ -108,20 +109,6 @@ def planogram_rollback(device_id: str) -> tuple[Response, int]:
     return jsonify(saved), 201
 
 
-@bp.get("/jobs/<job_id>")
-@api_doc()
-def job(job_id: str) -> Response:
-    user = api_user()
-    return jsonify(planogram_jobs.job_status(job_id, user.id, user.role == "admin"))
-
-
-@bp.delete("/jobs/<job_id>")
-@api_doc()
-def cancel_job(job_id: str) -> Response:
-    user = api_user()
-    return jsonify(planogram_jobs.cancel(job_id, user.id, user.role == "admin"))
-
-
 class SheetQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int | None = Field(default=None, ge=1, description="saved version (default: the active one)")
@@ -165,40 +152,13 @@ def categories() -> Response:
     return jsonify({"items": catalog.categories()})
 
 
-def _uploads() -> dict[str, IO[bytes]]:
-    uploads = {f.filename.rsplit("/", 1)[-1]: f.stream for f in request.files.values() if f.filename}
-    if not uploads:
-        raise ValidationFailed(
-            "Send the CSV files as multipart/form-data (any field name; file names decide the type)",
-            details=[{"field": "files", "reason": "no file uploaded"}],
-        )
-    return uploads
-
-
-class ImportQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mode: Literal["all_or_nothing", "valid_rows"] = Field(
-        default="all_or_nothing",
-        description="all_or_nothing: one bad row and nothing changes; valid_rows: import the valid rows (in one "
-                    "transaction) and report every rejected row")
-
-
 @bp.post("/imports")
 @api_doc(upload=True, query=ImportQuery)
 @roles_required("merchandiser")
 def import_files() -> tuple[Response, int]:
-    report = run_import(_uploads(), mode=parse_query(ImportQuery).mode)
+    report = run_import(uploads(), mode=parse_query(ImportQuery).mode)
     db.session.commit()
     return jsonify(report.as_dict()), 200
-
-
-@bp.post("/planogram/validate-data")
-@api_doc(upload=True, query=ImportQuery)
-@roles_required("merchandiser")
-def validate_data() -> Response:
-    """The SPEC's dry-run import: the same per-row report, nothing changed."""
-    report = validate_import(_uploads(), mode=parse_query(ImportQuery).mode)
-    return jsonify({"valid": report.ok, **report.as_dict()})
 
 
 @bp.get("/imports/templates/<name>")

@@ -12,9 +12,11 @@ from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
 from models._types import utcnow
-from services import acceptance, content, content_data
+from services.content import assistant as content
+from services.content import data as content_data
 from services.errors import ValidationFailed
 from services.imports.posts_file import import_posts, sku_list
+from services.review import acceptance
 
 bp = Blueprint("content", __name__, url_prefix="/api/content")
 

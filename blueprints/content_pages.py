@@ -6,7 +6,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from services import catalog, review
+from services import catalog
+from services.review import drafts as review
 
 bp = Blueprint("content_pages", __name__)
 

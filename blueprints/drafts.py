@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query
 from extensions import db
-from services import conversations, review
+from services.review import conversations
+from services.review import drafts as review
 
 bp = Blueprint("drafts", __name__, url_prefix="/api")
 

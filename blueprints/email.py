@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import email_drafts, orders
+from services import orders
+from services.email import drafts as email_drafts
 from services.errors import ValidationFailed
 from services.imports.orders_file import import_orders
 

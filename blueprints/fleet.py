@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from blueprints._openapi import api_doc
-from services import fleet
+from services.merchandising import fleet
 
 bp = Blueprint("fleet", __name__, url_prefix="/api")
 

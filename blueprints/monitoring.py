@@ -1,15 +1,16 @@
-"""Health, Prometheus and the admin monitoring API (usage, cache, prompts A/B, providers, alerts); pages nested."""
+"""Health, Prometheus and the admin monitoring API under /api/monitoring (prompts A/B, providers, alerts); pages nested.
+
+The AI usage and cache reports live under /api/planogram, so the planogram blueprint serves them.
+"""
 
 from __future__ import annotations
-
-import logging
-from typing import Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._forms import WindowQuery
 from blueprints._openapi import api_doc
-from blueprints._web import api_user, parse_json, parse_query, public, roles_required
+from blueprints._web import parse_query, public, roles_required
 from blueprints.monitoring_pages import bp as pages_bp
 from services.health import readiness, readiness_body
 from services.metrics import may_read_metrics, metrics
@@ -17,33 +18,12 @@ from services.monitoring import reports
 
 bp = Blueprint("monitoring", __name__)
 bp.register_blueprint(pages_bp)
-log = logging.getLogger("planogram.monitoring")
-
-
-class WindowQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    from_: str | None = Field(default=None, alias="from", max_length=40)
-    to: str | None = Field(default=None, max_length=40)
-
-
-class UsageQuery(WindowQuery):
-    group_by: Literal["day", "feature", "model", "tier", "user"] = "day"
 
 
 class ProvidersQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
-
-
-class ClearCacheBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    feature: str | None = Field(default=None, min_length=1, max_length=50)
-    tag: str | None = Field(default=None, min_length=1, max_length=200)
-    expired_only: bool = False
-    all: bool = False
 
 
 @bp.get("/healthz")
@@ -68,32 +48,6 @@ def prometheus_metrics() -> Response:
                         mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     body, content_type = metrics(current_app).exposition()
     return Response(body, content_type=content_type)
-
-
-@bp.get("/api/planogram/ai-usage")
-@api_doc(query=UsageQuery)
-@roles_required("admin")
-def ai_usage() -> Response:
-    query = parse_query(UsageQuery)
-    return jsonify(reports.ai_usage(query.from_, query.to, query.group_by))
-
-
-@bp.get("/api/planogram/cache-stats")
-@api_doc(query=WindowQuery)
-@roles_required("admin")
-def cache_stats() -> Response:
-    query = parse_query(WindowQuery)
-    return jsonify(reports.cache_stats(query.from_, query.to))
-
-
-@bp.post("/api/planogram/clear-cache")
-@api_doc(body=ClearCacheBody)
-@roles_required("admin")
-def clear_cache() -> Response:
-    body = parse_json(ClearCacheBody)
-    result = reports.clear_cache(body.feature, body.tag, body.expired_only, body.all)
-    log.info("cache cleared", extra={**result, "user_id": api_user().id})
-    return jsonify(result)
 
 
 @bp.get("/api/monitoring/prompts")

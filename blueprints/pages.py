@@ -11,9 +11,11 @@ from werkzeug.wrappers import Response
 
 from blueprints._web import error_page, parse_query, validate
 from models import ROLES
-from services import catalog, demo_fleet, editor, fleet, visit_sheet
-from services.editor import EDIT_ROLES
+from services import catalog, demo_fleet
 from services.imports import templates as import_templates
+from services.merchandising import editor, fleet
+from services.merchandising import visit_sheets as visit_sheet
+from services.merchandising.editor import EDIT_ROLES
 
 bp = Blueprint("pages", __name__)
 IMPORT_ROLES = frozenset({"merchandiser", "admin"})

@@ -1,25 +1,33 @@
-"""Planogram analysis API under /api/planogram: parse (pydantic), one service call, respond."""
+"""The planogram API, all of /api/planogram: analysis, optimisation (direct, batch, streamed), AI feedback and
+prompt tests, the AI usage and cache reports, the dry-run import. Parse (pydantic), one service call, respond.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._forms import ImportQuery, WindowQuery, uploads
 from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import ai, model_warmup, optimization_stream, sse
-from services import backtest as backtest_service
-from services import placement_feedback as feedback
-from services import planogram_analysis as analysis
-from services import planogram_jobs as jobs
+from services import ai, sse
 from services.catalog import list_devices
 from services.errors import ValidationFailed
+from services.imports import validate_import
+from services.merchandising import analysis, feedback
+from services.merchandising import backtest as backtest_service
+from services.merchandising import batch as jobs
+from services.merchandising import stream as optimization_stream
+from services.merchandising import warmup as model_warmup
+from services.monitoring import reports
 
 bp = Blueprint("planogram", __name__, url_prefix="/api/planogram")
+log = logging.getLogger("planogram.monitoring")
 
 SlotMap = dict[str, str | None]
 
@@ -296,3 +304,51 @@ def placement_feedback() -> Response:
     body = parse_json(ScoreBody)
     return jsonify(feedback.placement_feedback(body.device_id, body.sku, body.slot.upper(), body.planogram,
                                                str(api_user().id)))
+
+
+@bp.post("/validate-data")
+@api_doc(upload=True, query=ImportQuery)
+@roles_required("merchandiser")
+def validate_data() -> Response:
+    """The SPEC's dry-run import: the same per-row report, nothing changed."""
+    report = validate_import(uploads(), mode=parse_query(ImportQuery).mode)
+    return jsonify({"valid": report.ok, **report.as_dict()})
+
+
+class UsageQuery(WindowQuery):
+    group_by: Literal["day", "feature", "model", "tier", "user"] = "day"
+
+
+class ClearCacheBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str | None = Field(default=None, min_length=1, max_length=50)
+    tag: str | None = Field(default=None, min_length=1, max_length=200)
+    expired_only: bool = False
+    all: bool = False
+
+
+@bp.get("/ai-usage")
+@api_doc(query=UsageQuery)
+@roles_required("admin")
+def ai_usage() -> Response:
+    query = parse_query(UsageQuery)
+    return jsonify(reports.ai_usage(query.from_, query.to, query.group_by))
+
+
+@bp.get("/cache-stats")
+@api_doc(query=WindowQuery)
+@roles_required("admin")
+def cache_stats() -> Response:
+    query = parse_query(WindowQuery)
+    return jsonify(reports.cache_stats(query.from_, query.to))
+
+
+@bp.post("/clear-cache")
+@api_doc(body=ClearCacheBody)
+@roles_required("admin")
+def clear_cache() -> Response:
+    body = parse_json(ClearCacheBody)
+    result = reports.clear_cache(body.feature, body.tag, body.expired_only, body.all)
+    log.info("cache cleared", extra={**result, "user_id": api_user().id})
+    return jsonify(result)

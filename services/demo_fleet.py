@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 
 from extensions import db
 from models import CustomerOrder, Device, PlanogramItem, PlanogramVersion, Product, Sale, Slot, SocialPost
-from services.cache_invalidation import forget_devices
+from services.merchandising.invalidation import forget_devices
 
 REMOVE_HINT = "remove it with `flask demo remove` or the admin's 'Remove demo fleet' button on the Fleet page"
 # Written by a removal so that `flask seed-demo --if-empty` (run by `make run`) does not bring the demo back.

@@ -9,7 +9,6 @@ from sqlalchemy import select, update
 
 from extensions import db
 from models import Device, Product
-from services.cache_invalidation import forget_devices
 from services.demo_fleet import presence as demo_presence
 from services.errors import ValidationFailed
 from services.imports import catalog_files as cf
@@ -18,7 +17,8 @@ from services.imports.planogram_file import PLANOGRAMS, apply_planograms, parse_
 from services.imports.reader import CsvFile, FileSpec, open_text
 from services.imports.report import ALL_OR_NOTHING, MODES, ImportRejected, ImportReport
 from services.imports.sales_file import SALES, Progress, SalesLoader
-from services.model_warmup import warm_after_commit
+from services.merchandising.invalidation import forget_devices
+from services.merchandising.warmup import warm_after_commit
 
 SPECS: dict[str, FileSpec] = {s.name: s for s in (cf.PRODUCTS, cf.DEVICES, cf.SLOTS, PLANOGRAMS, SALES)}
 ProgressFactory = Callable[[str], Progress]

@@ -12,7 +12,7 @@ from services.imports import fields
 from services.imports.catalog_files import UNKNOWN_DEVICE, UNKNOWN_SKU, Cell
 from services.imports.reader import CsvFile, FileSpec
 from services.imports.report import ImportReport
-from services.planograms import current_assignment, save_version
+from services.merchandising.store import current_assignment, save_version
 
 PLANOGRAMS = FileSpec("planograms.csv", ("device_id", "slot", "sku"), ("capacity",))
 

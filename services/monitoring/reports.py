@@ -8,13 +8,13 @@ from typing import Any
 from flask import current_app
 
 from extensions import db
-from services.acceptance import acceptance_metrics
 from services.ai import pipeline
 from services.errors import ValidationFailed
 from services.monitoring import usage as ledger
 from services.monitoring.abtest import annotate
 from services.monitoring.alerts import Alert, AlertMonitor
 from services.monitoring.observers import ALERTS_KEY
+from services.review.acceptance import acceptance_metrics
 
 
 def _window(raw_from: str | None, raw_to: str | None, default_days: int = ledger.DEFAULT_DAYS) -> ledger.Window:

@@ -1,6 +1,6 @@
 """Fleet priors from plain per-device rows: venue-aware, measured over the devices that stocked a sku.
 
-The service (`services/planogram_data`) and the benchmark build the same rows and call `FleetRates`.
+The service (`services/merchandising/data`) and the benchmark build the same rows and call `FleetRates`.
 
 Why: averaging a sku's rate over the devices that *sold* it, fleet-wide, is biased upward for a device
 that never stocked it.  Operators stock a product where it sells, and tastes differ by venue.  So:

@@ -10,12 +10,13 @@ import pytest
 from flask import Flask
 
 from extensions import db
-from services import backtest as backtest_service
 from services.catalog import get_device
 from services.demo import generate
 from services.imports import run_import
-from services.planogram_data import DATA, FLEET, MODELS, PRIORS
-from services.planograms import current_assignment, save_version
+from services.merchandising import backtest as backtest_service
+from services.merchandising.data import DATA
+from services.merchandising.store import current_assignment, save_version
+from tests.demo_fleet import clear_device_caches
 
 OFFICE = "DEMO-OFF-01"
 END = date(2025, 3, 30)  # the last day of the demo's sales
@@ -25,8 +26,8 @@ CHANGED_ON = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def fleet(app: Flask) -> None:
     """The demo export for fixed dates (no clock), plus one saved planogram change on OFFICE."""
-    for cache in (MODELS, DATA, PRIORS, FLEET, backtest_service.RESULTS):
-        cache.clear()
+    clear_device_caches()
+    backtest_service.RESULTS.clear()
     with app.app_context():
         demo = generate(seed=4, days=45, end=END)
         run_import({name: io.BytesIO(text.encode()) for name, text in demo.files.items()})

@@ -95,7 +95,7 @@ def test_a_caption_still_too_long_or_malformed_falls_back_flagged(
 
 
 def test_trim_at_a_sentence_boundary() -> None:
-    from services.content_rules import trim_to_limit
+    from services.content.rules import trim_to_limit
 
     text = "First sentence here. Second one is longer than the rest! Third?"
     assert trim_to_limit(text, 60) == ("First sentence here. Second one is longer than the rest!", True)

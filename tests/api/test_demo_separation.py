@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import CustomerOrder, Device, PlanogramVersion, Product, Sale, Slot, SocialPost
-from services.demo import seed_demo
 from services.demo_catalog import DEVICES as DEMO_DEVICES
-from services.planogram_data import DATA, FLEET, MODELS, PRIORS, fleet_priors, load_device, model_for
+from services.merchandising.data import fleet_priors, load_device, model_for
+from tests.demo_fleet import clear_device_caches, seed_fleet
 
 END = date(2026, 11, 10)  # the demo's last day of sales: fixed, so the suite never depends on today
 REAL = "R-OFF-1"  # a real 4 x 5 office combo with 12 of its 20 slots stocked: room for the optimiser to add
@@ -64,18 +64,10 @@ def _upload(files: dict[str, str]) -> dict[str, Any]:
     return {name: (io.BytesIO(text.encode()), name) for name, text in files.items()}
 
 
-def _clear_caches() -> None:
-    for cache in (MODELS, DATA, FLEET, PRIORS):
-        cache.clear()
-
-
 @pytest.fixture
 def mixed(app: Flask, client: Any, merchandiser: dict[str, Any]) -> dict[str, Any]:
     """The demo fleet seeded for a fixed day, then the operator's own export imported over the API."""
-    _clear_caches()
-    with app.app_context():
-        seed_demo(seed=4, days=30, end=END)
-        db.session.commit()
+    seed_fleet(app, seed=4, days=30, end=END)
     response = client.post("/api/imports", headers=merchandiser["headers"], data=_upload(real_fleet()))
     assert response.status_code == 200, response.json
     return response.json
@@ -123,7 +115,7 @@ def test_personalisation_and_batch_of_a_real_device_suggest_no_demo_product(
     demo = client.post("/api/planogram/affinity-analysis", json={"device_id": DEMO_OFFICE},
                        headers=merchandiser["headers"])
     assert demo.status_code == 200 and demo.json["device_ids"] == [DEMO_OFFICE]
-    from services.editor import editor_state
+    from services.merchandising.editor import editor_state
 
     with app.app_context():
         palette = {p["sku"] for p in editor_state(REAL, "merchandiser", False, "EUR")["products"]}
@@ -203,7 +195,7 @@ def test_demo_remove_is_admin_only_deletes_all_demo_and_nothing_real_and_is_idem
     assert _counts(app) == after
     assert client.get("/api/admin/demo", headers=admin["headers"]).json == {
         "devices": 0, "products": 0, "present": False, "message": None}
-    _clear_caches()
+    clear_device_caches()
     with app.app_context():
         assert fleet_priors(REAL, "office") == priors_with_demo  # the demo never was part of the real priors
     optimised = client.post("/api/planogram/optimize", json={"device_id": REAL}, headers=admin["headers"])
@@ -212,10 +204,7 @@ def test_demo_remove_is_admin_only_deletes_all_demo_and_nothing_real_and_is_idem
 
 def test_demo_products_a_real_device_uses_are_kept(app: Flask, client: Any, merchandiser: dict[str, Any],
                                                     admin: dict[str, Any]) -> None:
-    _clear_caches()
-    with app.app_context():
-        seed_demo(seed=4, days=7, end=END)
-        db.session.commit()
+    seed_fleet(app, seed=4, days=7, end=END)
     files = real_fleet()
     files["planograms.csv"] += f"{REAL},D4,DEMO-WATER-500,8\n"  # the operator stocks a demo product
     assert client.post("/api/imports", headers=merchandiser["headers"], data=_upload(files)).status_code == 200

@@ -12,7 +12,7 @@ from flask import Flask
 from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import GeneratedContent, LLMRequest
-from services.email_checks import check_reply, injection_signals
+from services.email.checks import check_reply, injection_signals
 from services.orders import OrderFacts, Policy
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import answer

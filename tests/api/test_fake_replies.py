@@ -13,7 +13,7 @@ from sqlalchemy import select
 from devtools.fake_llm import FakeLLMServer, family_of, reply_for
 from extensions import db
 from models import LLMRequest
-from services.optimization_explain import ExplanationInput, stream_explanation
+from services.merchandising.explain import ExplanationInput, stream_explanation
 from services.planogram import Move
 from tests.api import content_fixtures as fx
 from tests.clock import days_ago

@@ -14,12 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from extensions import db
-from services import fleet
 from services.demo import seed_demo
+from services.merchandising import fleet
+from services.merchandising.visit_sheets import slot_steps
 from services.planogram import Planogram
-from services.planogram_data import DATA, MODELS
-from services.visit_sheet import slot_steps
 from tests.clock import DEMO_END
+from tests.demo_fleet import seed_fleet
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("rq_worker")  # Redis mode: the fleet and batch jobs need a worker
@@ -30,11 +30,8 @@ SEEDED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def seeded(app: Flask) -> None:
-    MODELS.clear()
-    DATA.clear()
-    with time_machine.travel(SEEDED, tick=False), app.app_context():
-        seed_demo(seed=4, days=30, end=SEEDED.date() - timedelta(days=1))
-        db.session.commit()
+    with time_machine.travel(SEEDED, tick=False):
+        seed_fleet(app, seed=4, days=30, end=SEEDED.date() - timedelta(days=1))
 
 
 def sign_in(client: FlaskClient, user: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from services.planogram_data import FLEET, PRIORS, fleet_priors
+from services.merchandising.data import FLEET, PRIORS, fleet_priors
 from tests.csvdata import GOOD, write_folder
 
 SALES = (

@@ -14,12 +14,11 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Device
-from services import model_warmup
-from services.demo import seed_demo
-from services.planogram_data import DATA, MODELS, model_ready, version_key
+from services.merchandising import warmup as model_warmup
+from services.merchandising.data import DATA, MODELS, model_ready, version_key
 from tests.api.test_stream_optimization import OFFICE, Stream, only_events, start
-from tests.clock import DEMO_END
 from tests.csvdata import GOOD
+from tests.demo_fleet import seed_fleet
 from tests.waiting import wait_for
 
 
@@ -31,11 +30,7 @@ def settings() -> dict[str, Any]:
 @pytest.fixture
 def app(make_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
     app = make_app(**settings)
-    MODELS.clear()
-    DATA.clear()
-    with app.app_context():
-        seed_demo(seed=4, days=30, end=DEMO_END)
-        db.session.commit()
+    seed_fleet(app, seed=4, days=30)
     MODELS.clear()  # the seeder's import fitted nothing (not serving), but start every test cold anyway
     return app
 
@@ -133,7 +128,7 @@ def test_identical_requests_give_identical_answers_cold_or_warm(
 def test_the_editor_page_says_fitting_until_the_model_is_ready(
     app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
 ) -> None:
-    from services.editor import editor_state
+    from services.merchandising.editor import editor_state
 
     with app.app_context():
         assert editor_state(OFFICE, "merchandiser", False, "USD")["model_ready"] is False

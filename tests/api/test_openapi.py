@@ -30,10 +30,10 @@ from extensions import db
 from services import auth
 from services.ai import EXTENSION_KEY
 from services.demo import seed_demo
-from services.planogram_data import DATA, MODELS
 from services.prompts import PromptRegistry
 from tests.clock import DEMO_END, FIXED_NOW
 from tests.conftest import REDIS_MODE
+from tests.demo_fleet import clear_device_caches
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Cut-offs of one generated call: a stream is read for two events (or a second), then closed.
@@ -119,8 +119,7 @@ def fuzz_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         redis.Redis.from_url(url).flushdb()
         settings_ |= {"REDIS_URL": url, "RATELIMIT_STORAGE_URI": url}
     app = create_app(TestConfig(**settings_))
-    MODELS.clear()
-    DATA.clear()
+    clear_device_caches()
     with time_machine.travel(FIXED_NOW, tick=False), app.app_context():
         seed_demo(seed=4, days=14, end=DEMO_END)
         PromptRegistry(BASE_DIR / "prompts").sync()

@@ -7,21 +7,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from extensions import db
-from services.demo import seed_demo
-from services.planogram_data import DATA, MODELS
-from tests.clock import DEMO_END
+from tests.demo_fleet import seed_fleet
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
 
 
 @pytest.fixture
 def fleet(app: Flask) -> None:
-    MODELS.clear()
-    DATA.clear()
-    with app.app_context():
-        seed_demo(seed=4, days=45, end=DEMO_END)
-        db.session.commit()
+    seed_fleet(app, seed=4, days=45)
 
 
 def post(client: Any, user: dict[str, Any], path: str, body: dict[str, Any]) -> Any:
@@ -132,7 +125,7 @@ def test_heat_zones_affinity_forecast_personalize(client: Any, viewer: dict[str,
 
 
 def _stocked_and_absent(app: Flask) -> tuple[set[str], list[str]]:
-    from services.planogram_data import load_device
+    from services.merchandising.data import load_device
     with app.app_context():
         data = load_device(OFFICE)
         stocked = set(data.planogram.mapping().values())
@@ -159,8 +152,8 @@ def test_optimise_limits_new_skus(app: Flask, client: Any, merchandiser: dict[st
 
 @pytest.mark.usefixtures("fleet")
 def test_stream_job_constraints_carry_the_new_sku_limit(app: Flask) -> None:
-    from services import optimization_stream
-    from services.planogram_data import load_device
+    from services.merchandising import stream as optimization_stream
+    from services.merchandising.data import load_device
     app.config["OPTIMIZER_MAX_NEW_SKUS"] = 2
     with app.app_context():
         data = load_device(OFFICE)
@@ -171,8 +164,8 @@ def test_stream_job_constraints_carry_the_new_sku_limit(app: Flask) -> None:
 
 @pytest.mark.usefixtures("fleet")
 def test_an_omitted_change_budget_is_the_configured_one(app: Flask) -> None:
-    from services import optimization_stream
-    from services.planogram_data import load_device
+    from services.merchandising import stream as optimization_stream
+    from services.merchandising.data import load_device
 
     with app.app_context():
         data = load_device(OFFICE)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Device, PlanogramVersion
 from services.errors import Conflict
-from services.planograms import current_assignment, save_version
+from services.merchandising.store import current_assignment, save_version
 from tests.csvdata import write_folder
 
 

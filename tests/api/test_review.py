@@ -12,7 +12,7 @@ from rapidfuzz.distance import Levenshtein
 from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from models import LLMRequest
-from services.conversations import Turn, budget_history
+from services.review.conversations import Turn, budget_history
 from tests.api import content_fixtures as fx
 from tests.api.content_fixtures import answer
 

@@ -12,11 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devtools.fake_llm import FakeLLMServer
-from extensions import db
-from services.demo import seed_demo
-from services.optimization_explain import LABEL
-from services.planogram_data import DATA, MODELS
-from tests.clock import DEMO_END
+from services.merchandising.explain import LABEL
+from tests.demo_fleet import seed_fleet
 from tests.waiting import events_until, wait_for
 
 OFFICE = "DEMO-OFF-01"  # combo 6x8: rows A-C ambient, D-F chilled
@@ -49,11 +46,7 @@ def settings() -> dict[str, Any]:
 @pytest.fixture
 def app(make_llm_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
     app = make_llm_app(**settings)
-    MODELS.clear()
-    DATA.clear()
-    with app.app_context():
-        seed_demo(seed=4, days=45, end=DEMO_END)
-        db.session.commit()
+    seed_fleet(app, seed=4, days=45)
     return app
 
 
@@ -213,10 +206,10 @@ def test_post_streams_queued_started_progress_explanation_then_done(client: Flas
 def test_the_steps_objectives_are_the_engines_values_of_each_planogram(
     app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
 ) -> None:
+    from services.merchandising.analysis import planogram_from
+    from services.merchandising.data import load_device, model_for
     from services.planogram import ValueParams
     from services.planogram.optimize import point_value
-    from services.planogram_analysis import planogram_from
-    from services.planogram_data import load_device, model_for
 
     events = only_events(Stream(start(client, merchandiser, objective="revenue")).rest())
     assert events[-1]["event"] == "done"

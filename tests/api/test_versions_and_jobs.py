@@ -7,10 +7,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from extensions import db
-from services.demo import seed_demo
-from services.planogram_data import DATA, MODELS
-from tests.clock import DEMO_END
+from tests.demo_fleet import seed_fleet
 from tests.waiting import events_until
 
 OFFICE = "DEMO-OFF-01"
@@ -18,11 +15,7 @@ OFFICE = "DEMO-OFF-01"
 
 @pytest.fixture
 def fleet(app: Flask) -> None:
-    MODELS.clear()
-    DATA.clear()
-    with app.app_context():
-        seed_demo(seed=6, days=30, end=DEMO_END)
-        db.session.commit()
+    seed_fleet(app, seed=6, days=30)
 
 
 def current(client: Any, user: dict[str, Any]) -> dict[str, Any]:

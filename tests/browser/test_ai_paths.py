@@ -12,7 +12,7 @@ from flask import Flask
 from config import BASE_DIR
 from devtools.fake_llm import FakeLLMServer
 from extensions import db
-from services.optimization_explain import LABEL
+from services.merchandising.explain import LABEL
 from services.prompts import PromptRegistry
 from tests.browser.conftest import ARTIFACTS, serve
 from tests.clock import DEMO_END

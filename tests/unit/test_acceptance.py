@@ -10,7 +10,7 @@ from flask import Flask
 
 from extensions import db
 from models import GeneratedContent, LLMConversation, LLMMessage, LLMRequest
-from services.acceptance import acceptance_metrics
+from services.review.acceptance import acceptance_metrics
 
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 

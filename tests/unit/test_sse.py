@@ -9,8 +9,8 @@ import pytest
 
 from services.events import EventStream
 from services.llm import DataStructurer
-from services.optimization_explain import ExplanationInput, ProseStream, prompt_context, prompt_variables, rule_based
-from services.optimization_stream import stage_by_row
+from services.merchandising.explain import ExplanationInput, ProseStream, prompt_context, prompt_variables, rule_based
+from services.merchandising.stream import stage_by_row
 from services.planogram import Cabinet, Move, Planogram
 from services.sse import PING, RelaySettings, SSEEvent, relay
 

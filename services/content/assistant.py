@@ -1,6 +1,6 @@
 """Content assistant: next-post suggestion, captions, hashtags and performance summaries, each stored as a draft.
 
-Data in (posts, sales, catalogue: services/content_data.py) → pipeline (structured output, rule-based
+Data in (posts, sales, catalogue: services/content/data.py) → pipeline (structured output, rule-based
 fallback) → checks (platform limits, hashtag syntax, known products, numbers only from the figures) → draft.
 """
 
@@ -16,11 +16,10 @@ from flask import current_app
 from pydantic import BaseModel, Field, create_model
 
 from models import User
-from services import content_data as data
-from services import content_rules as rules
-from services import generation
-from services.generation import Feature, Finished, Params
+from services.content import data, rules
 from services.llm import FallbackAnswer
+from services.review import generation
+from services.review.generation import Feature, Finished, Params
 
 Platform = Literal["instagram", "x", "linkedin", "facebook"]
 Style = Literal["casual", "professional", "funny"]

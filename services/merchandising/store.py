@@ -8,9 +8,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
 from models import Device, PlanogramItem, PlanogramVersion
-from services.cache_invalidation import forget_devices
 from services.errors import Conflict
-from services.model_warmup import warm_after_commit
+from services.merchandising.invalidation import forget_devices
+from services.merchandising.warmup import warm_after_commit
 
 Assignment = dict[str, tuple[int, int]]  # slot code -> (product id, capacity)
 

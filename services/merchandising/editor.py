@@ -8,8 +8,9 @@ from sqlalchemy import or_, select
 
 from extensions import db
 from models import Product
-from services import catalog, model_warmup
-from services.planogram_analysis import default_max_changed_slots, default_max_new_skus
+from services import catalog
+from services.merchandising import warmup as model_warmup
+from services.merchandising.analysis import default_max_changed_slots, default_max_new_skus
 
 EDIT_ROLES = frozenset({"merchandiser", "admin"})
 MAX_PALETTE_PRODUCTS = 5000  # the palette filters client-side; a larger catalogue would need server search

@@ -23,9 +23,10 @@ from extensions import db
 from models import Device, PlanogramVersion
 from models._types import utcnow
 from services import catalog
-from services import planogram_analysis as analysis
 from services.errors import AppError
-from services.plan_compute import solve_margin
+from services.merchandising import analysis
+from services.merchandising.compute import solve_margin
+from services.merchandising.data import load_device, model_for, version_key
 from services.planogram import (
     InfeasibleError,
     OptimizationResult,
@@ -34,13 +35,12 @@ from services.planogram import (
     diff_planograms,
     evaluate,
 )
-from services.planogram_data import load_device, model_for, version_key
 from services.processes import shared_pool
 from services.runtime import backends
 
 log = logging.getLogger("planogram.fleet")
-JOB_FUNCTION = "services.fleet.compute_metrics"
-SOLVE_FUNCTION = "services.plan_compute.solve_margin"  # engine-only module: children start fast
+JOB_FUNCTION = "services.merchandising.fleet.compute_metrics"
+SOLVE_FUNCTION = "services.merchandising.compute.solve_margin"  # engine-only module: children start fast
 METRICS_TTL_S = 14 * 86_400
 PENDING_TTL_S = 300  # a claimed device whose job died is claimed again after this
 STOCKOUT_WINDOW_DAYS = 14

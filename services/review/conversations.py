@@ -16,11 +16,15 @@ from sqlalchemy import select
 
 from extensions import db
 from models import GeneratedContent, LLMConversation, LLMMessage, User
-from services import ai, content, email_drafts, generation, review
+from services import ai
+from services.content import assistant as content
+from services.email import drafts as email_drafts
 from services.errors import Conflict, Forbidden, NotFound
-from services.generation import Feature
 from services.llm.fallbacks import REASONS
 from services.llm.tokens import estimate_tokens
+from services.review import drafts as review
+from services.review import generation
+from services.review.generation import Feature
 
 FEATURES: dict[str, Feature] = {**content.FEATURES, **email_drafts.FEATURES}
 SPEAKERS = {"user": "Reviewer", "assistant": "Assistant"}

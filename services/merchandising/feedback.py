@@ -9,9 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services import ai
-from services import planogram_analysis as analysis
 from services.llm import PromptError
-from services.planogram_data import load_device
+from services.merchandising import analysis
+from services.merchandising.data import load_device
 
 log = logging.getLogger("planogram.feedback")
 FEATURE = "placement_feedback"

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Device, PlanogramVersion
+from services.merchandising.analysis import to_json
+from services.merchandising.data import _LRU, DeviceData, fleet_priors, load_device
 from services.planogram import (
     BacktestData,
     BacktestSettings,
@@ -19,8 +21,6 @@ from services.planogram import (
     backtest_device,
     summarize,
 )
-from services.planogram_analysis import to_json
-from services.planogram_data import _LRU, DeviceData, fleet_priors, load_device
 
 LEVEL = 0.9  # the level of predict-revenue's default interval, the one the editor shows
 RESULTS: _LRU[DeviceBacktest] = _LRU(64)
@@ -39,7 +39,7 @@ def _rounded(value: Any) -> dict[str, Any]:
 
 
 def _version_numbers(device_id: str) -> list[int]:
-    """Version numbers of the saved (non-draft) planograms in history order (as `planogram_data._history`)."""
+    """Version numbers of the saved (non-draft) planograms in history order (as `data._history`)."""
     return list(
         db.session.scalars(
             select(PlanogramVersion.version_number)

@@ -2,7 +2,7 @@
 
 A `Feature` names its prompt, its output schema and a `finish` step that turns the validated output
 (AI or rule-based) into the draft text plus checked structured data and flags. Chat revisions
-(services/conversations.py) reuse the same feature with the stored prompt variables.
+(services/review/conversations.py) reuse the same feature with the stored prompt variables.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pydantic import BaseModel
 
 from extensions import db
 from models import GeneratedContent, User
-from services import ai, review
+from services import ai
 from services.errors import AppError
 from services.llm import FallbackAnswer, FallbackFn, LLMResult, PromptError
+from services.review import drafts as review
 
 Params = Mapping[str, Any]
 P = ParamSpec("P")

@@ -21,10 +21,11 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Device
-from services import planogram_analysis as analysis
 from services.errors import AppError, Forbidden, NotFound, ValidationFailed
-from services.optimization_explain import ExplanationInput, stream_explanation
-from services.plan_compute import FitInputs, OptimisationPlan, PlanStep, compute_plan, stage_by_row
+from services.merchandising import analysis
+from services.merchandising.compute import FitInputs, OptimisationPlan, PlanStep, compute_plan, stage_by_row
+from services.merchandising.data import MODELS, DeviceData, fit_priors, load_device, model_for, version_key
+from services.merchandising.explain import ExplanationInput, stream_explanation
 from services.planogram import (
     Cabinet,
     Constraints,
@@ -37,16 +38,15 @@ from services.planogram import (
     diff_planograms,
 )
 from services.planogram.optimize import point_value
-from services.planogram_data import MODELS, DeviceData, fit_priors, load_device, model_for, version_key
 from services.processes import shared_pool
 from services.runtime import backends
 from services.sse import TERMINAL_EVENTS, RelaySettings, relay
 
 log = logging.getLogger("planogram.optimization")
-JOB_FUNCTION = "services.optimization_stream.run_job"
+JOB_FUNCTION = "services.merchandising.stream.run_job"
 # In a child process: a module that imports only the engine, so a new child starts in a fraction of the time.
-COMPUTE_FUNCTION = "services.plan_compute.compute_plan"
-FIT_FUNCTION = "services.plan_compute.fit_and_value"
+COMPUTE_FUNCTION = "services.merchandising.compute.compute_plan"
+FIT_FUNCTION = "services.merchandising.compute.fit_and_value"
 # Longest single blocking read of a relay: also how often it records that a client is listening.
 RELAY_BLOCK_S = 2.0
 # A relay with no event for this long gives up (the job died without a terminal event).
@@ -197,7 +197,7 @@ def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | No
         raise ValidationFailed(exc.message, details=details) from None
 
 
-# --- the job (the engine work itself: services/plan_compute.py) ------------------------------------------
+# --- the job (the engine work itself: services/merchandising/compute.py) ------------------------------------------
 
 __all__ = ["OptimisationPlan", "PlanStep", "compute_plan", "run_job", "stage_by_row", "start"]
 

@@ -1,6 +1,6 @@
 """Fit devices' demand models before anyone asks, so the first Optimise does not wait for a fit.
 
-Fitted models are cached per data version (`planogram_data.model_for`: this process, and Redis when set).
+Fitted models are cached per data version (`data.model_for`: this process, and Redis when set).
 Warm-ups run as background jobs (threads in embedded mode, RQ otherwise): every device when the server starts
 (`wsgi.py`) or an RQ worker starts (`flask rq-worker`, before it forks work horses), the devices an import or
 a saved planogram changed once that commits, and one device when its editor finds its model missing.
@@ -24,13 +24,13 @@ from extensions import db
 from models import Device
 from services.errors import AppError
 from services.jobs import native
-from services.planogram_data import MODEL_CACHE_SIZE, load_device, model_for, model_ready, version_key
+from services.merchandising.data import MODEL_CACHE_SIZE, load_device, model_for, model_ready, version_key
 from services.processes import shared_pool
 from services.runtime import backends
 
 log = logging.getLogger("planogram.models")
-WARM_FUNCTION = "services.model_warmup.warm_devices"
-CHILD_READY_FUNCTION = "services.plan_compute.ready"
+WARM_FUNCTION = "services.merchandising.warmup.warm_devices"
+CHILD_READY_FUNCTION = "services.merchandising.compute.ready"
 PENDING_KEY = "planogram.warm_devices"
 SERVING_KEY = "planogram.serving"  # set by on_start: this process serves requests and keeps warm models
 CLAIM_S = 120  # one on-demand warm-up per device and data version in this window

@@ -12,9 +12,9 @@ from extensions import db
 from models import Device, PlanogramItem, PlanogramVersion, Product
 from services.catalog import get_device
 from services.errors import NotFound, ValidationFailed
+from services.merchandising.data import cabinet_of, product_specs
+from services.merchandising.store import Assignment, save_version
 from services.planogram import Planogram, validate
-from services.planogram_data import cabinet_of, product_specs
-from services.planograms import Assignment, save_version
 
 
 def _versions(device: Device) -> list[PlanogramVersion]:

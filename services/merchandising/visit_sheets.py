@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services import planogram_jobs
-from services import planogram_versions as versions
 from services.catalog import get_device
 from services.errors import NotFound, ValidationFailed
+from services.merchandising import batch as planogram_jobs
+from services.merchandising import versions
+from services.merchandising.data import load_device, model_for
 from services.planogram import Planogram, demand_forecast
-from services.planogram_data import load_device, model_for
 
 SlotItems = Mapping[str, Mapping[str, Any]]  # slot -> {"sku", "capacity"}
 MAX_ROUTE_DEVICES = 50

@@ -2,7 +2,7 @@
 
 The customer's text is data: our delimiters inside it are neutralised, emails/phones/cards/addresses are
 redacted by the pipeline (pii=True) and the known customer name by this module, all restored in the draft
-the agent sees. The reply is validated (schema) and checked (services/email_checks.py); anything the order
+the agent sees. The reply is validated (schema) and checked (services/email/checks.py); anything the order
 data or policy does not support lowers the confidence and asks for review. Nothing is ever sent.
 """
 
@@ -15,11 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from models import User
-from services import email_checks as checks
-from services import generation, orders
-from services.generation import Feature, Finished, Params
+from services import orders
+from services.email import checks
 from services.llm import FallbackAnswer
 from services.orders import OrderFacts, Policy
+from services.review import generation
+from services.review.generation import Feature, Finished, Params
 
 ResponseType = Literal["inquiry", "complaint", "return"]
 Tone = Literal["friendly", "professional", "apologetic", "empathetic"]

@@ -12,6 +12,7 @@ import numpy as np
 from flask import current_app, has_app_context
 
 from services.errors import ValidationFailed
+from services.merchandising.data import DeviceData, load_device, model_for
 from services.planogram import (
     DEFAULT_MAX_NEW_SKUS,
     Constraints,
@@ -29,7 +30,6 @@ from services.planogram import (
     score_placement,
     validate,
 )
-from services.planogram_data import DeviceData, load_device, model_for
 
 
 def to_json(value: Any) -> Any:

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from services import planogram_analysis as analysis
 from services.errors import AppError, Forbidden, NotFound
+from services.merchandising import analysis
 from services.runtime import backends
 
 log = logging.getLogger("planogram.jobs")
@@ -33,7 +33,7 @@ def start_batch(device_ids: Sequence[str], objective: str, user_id: int, parts: 
     })
     for part in range(parts):
         chunk = [(i, d) for i, d in enumerate(ids) if i % parts == part]
-        backends().jobs.submit("services.planogram_jobs.run_batch", job_id, chunk, objective,
+        backends().jobs.submit("services.merchandising.batch.run_batch", job_id, chunk, objective,
                                job_id=f"{job_id}-{part}")
     return job_id
 
