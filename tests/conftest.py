@@ -51,7 +51,15 @@ def redis_url() -> str:
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         pytest.skip("TEST_REDIS_URL not set (make test starts a redis-server and sets it)")
-    return url
+    return _own_database(url, os.environ.get("PYTEST_XDIST_WORKER", ""))
+
+
+def _own_database(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker gets its own Redis database (tests flush theirs; gw0 -> db 1, ...)."""
+    if not worker.startswith("gw"):
+        return url
+    base = url.rsplit("/", 1)[0] if url.rsplit("/", 1)[-1].isdigit() else url.rstrip("/")
+    return f"{base}/{1 + int(worker[2:])}"
 
 
 @pytest.fixture

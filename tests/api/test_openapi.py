@@ -102,7 +102,8 @@ def test_a_view_parsing_an_undeclared_model_fails_under_test(app: Flask, admin: 
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def fuzz_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> Iterator[Flask]:
     """One app with the demo fleet for every fuzzed operation (state carries over, as on a real server)."""
     folder = tmp_path_factory.mktemp("fuzz")
     shutil.copy(template_db, folder / "app.db")
@@ -115,7 +116,7 @@ def fuzz_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "RATELIMIT_ENABLED": False,
     }
     if REDIS_MODE:
-        url = _redis_url()
+        url = request.getfixturevalue("redis_url")
         redis.Redis.from_url(url).flushdb()
         settings_ |= {"REDIS_URL": url, "RATELIMIT_STORAGE_URI": url}
     app = create_app(TestConfig(**settings_))
@@ -129,12 +130,6 @@ def fuzz_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def _redis_url() -> str:
-    import os
-
-    return os.environ["TEST_REDIS_URL"]
 
 
 @pytest.fixture(scope="module")
