@@ -21,7 +21,7 @@ from services import ai, generation
 from services import content_data as data
 from services import content_rules as rules
 from services.generation import Feature, Finished, Params
-from services.llm import FallbackAnswer, LLMResult
+from services.llm import ContextBlock, DataStructurer, FallbackAnswer, LLMResult
 
 Platform = Literal["instagram", "x", "linkedin", "facebook"]
 Style = Literal["casual", "professional", "funny"]
@@ -134,7 +134,7 @@ def _finish_hashtags(out: BaseModel, params: Params) -> Finished:
 def _finish_performance(out: BaseModel, params: Params) -> Finished:
     assert isinstance(out, PerformanceOut)
     figures = params["figures"]
-    allowed = rules.allowed_numbers(figures)
+    allowed = rules.allowed_numbers([figures, params.get("context_numbers", [])])
     texts = [out.headline, *out.wins, *out.concerns, *(f"{a.action} {a.why}" for a in out.actions)]
     unverified = rules.unverified_numbers(" ".join(texts), allowed)
     flags = [{"kind": "unverified_number", "text": n, "reason": "this number is not one of the computed figures"}
@@ -326,17 +326,29 @@ def performance(start: date, end: date, device_id: str | None, user: User) -> di
         "bottom_products": _json(figures["bottom_products"]) if figures["bottom_products"] else "none",
         "posts": _json({"posts": figures["posts"], "featured_products": figures["featured_products"]}),
     }
-    params = {"from": start.isoformat(), "to": end.isoformat(), "device_id": device_id, "figures": figures}
+    context = _machine_context(device_id, start, end) if device_id else ()
+    params = {"from": start.isoformat(), "to": end.isoformat(), "device_id": device_id, "figures": figures,
+              # Figures the layout and baskets show: quoting them is not inventing numbers.
+              "context_numbers": sorted({str(n) for n in rules.allowed_numbers(
+                  [" ".join((b.header, *b.lines)) for b in context])})}
 
     def fallback(_: Mapping[str, Any]) -> FallbackAnswer:
         return FallbackAnswer(data=_rule_performance(figures), confidence=0.3)
 
-    return _generate(FEATURES["performance_analysis"], params, variables, fallback, user)
+    return _generate(FEATURES["performance_analysis"], params, variables, fallback, user, context)
+
+
+def _machine_context(device_id: str, start: date, end: date) -> tuple[ContextBlock, ...]:
+    """One machine's layout (essential: cut by rows, never dropped) and its baskets (history: cut first),
+    fitted by the pipeline into the routed tier's context budget, however large the machine."""
+    structurer = DataStructurer()
+    return (structurer.planogram(data.device_layout(device_id, start, end)),
+            structurer.baskets(data.period_vends(device_id, start, end)))
 
 
 def _generate(feature: Feature, params: Params, variables: dict[str, Any], fallback: Any,
-              user: User) -> dict[str, Any]:
-    generated = generation.run(feature, params, variables, fallback, user)
+              user: User, context: Sequence[ContextBlock] = ()) -> dict[str, Any]:
+    generated = generation.run(feature, params, variables, fallback, user, context=context)
     draft = generation.store(feature, generated, params, variables, user)
     return generation.response(generated, draft)
 

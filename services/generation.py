@@ -7,7 +7,7 @@ A `Feature` names its prompt, its output schema and a `finish` step that turns t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -18,7 +18,7 @@ from extensions import db
 from models import GeneratedContent, User
 from services import ai, review
 from services.errors import AppError
-from services.llm import FallbackAnswer, FallbackFn, LLMResult, PromptError
+from services.llm import ContextBlock, FallbackAnswer, FallbackFn, LLMResult, PromptError
 from services.llm.preparation import CallSpec
 
 Params = Mapping[str, Any]
@@ -91,6 +91,7 @@ def spec(
     user_id: int | None,
     tags: tuple[str, ...] = (),
     scope: str | None = None,
+    context: Sequence[ContextBlock] = (),
 ) -> CallSpec:
     """The pipeline call of a feature (interactive or in a batch: the same call, so the same cache key)."""
     return CallSpec.build(
@@ -104,6 +105,7 @@ def spec(
         pii=feature.pii,
         paraphrase=feature.paraphrase,
         scope=scope,
+        context=context,
     )
 
 
@@ -115,10 +117,12 @@ def run(
     user: User,
     tags: tuple[str, ...] = (),
     scope: str | None = None,
+    context: Sequence[ContextBlock] = (),
 ) -> Generated:
-    """Call the pipeline (AI, cached or flagged fallback) and check the answer."""
+    """Call the pipeline (AI, cached or flagged fallback) and check the answer; `context` is data fitted into
+    the routed tier's token budget (services/llm/structurer.py)."""
     try:
-        result = ai.pipeline().call(spec(feature, params, variables, fallback, user.id, tags, scope))
+        result = ai.pipeline().call(spec(feature, params, variables, fallback, user.id, tags, scope, context))
     except PromptError as exc:
         raise PromptsNotLoaded(f"{exc}: run `flask prompts sync` to load prompts/*.yaml",
                                details={"prompt_name": feature.prompt(params)}) from exc
