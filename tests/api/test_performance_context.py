@@ -46,7 +46,8 @@ def add_large_machine() -> None:
             for day in range(1, 15, 3):
                 moment = FIXED_NOW - timedelta(days=day, minutes=col)
                 db.session.add(Sale(device_pk=device.id, ts=moment, slot_code=code, product_id=product.id,
-                                    price=1.5, transaction_id=f"T{row}{(col + 1) // 2}-{day}", dedup_key=f"{code}-{day}"))
+                                    price=1.5, transaction_id=f"T{row}{(col + 1) // 2}-{day}",
+                                    dedup_key=f"{code}-{day}"))
     db.session.commit()
 
 
