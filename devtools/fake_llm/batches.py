@@ -155,7 +155,8 @@ def openai_upload(fake: FakeLLMServer, content_type: str, raw: bytes) -> dict[st
     content, purpose, filename = b"", "batch", "upload.jsonl"
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        raw_payload = part.get_payload(decode=True)
+        payload = raw_payload if isinstance(raw_payload, bytes) else b""
         if name == "file":
             content, filename = payload, str(part.get_filename() or filename)
         elif name == "purpose":

@@ -51,7 +51,7 @@ def finished(client: Any, user: dict[str, Any], batch_id: int) -> dict[str, Any]
     for _ in range(400):
         body = client.get(f"/api/content/batches/{batch_id}", headers=user["headers"]).json
         if body["status"] in ("finished", "failed"):
-            return body  # type: ignore[no-any-return]
+            return body
         time.sleep(0.025)
     raise AssertionError(f"batch {batch_id} did not finish: {body}")
 
