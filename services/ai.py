@@ -194,6 +194,16 @@ def run_batch(batch_id: int, build: BatchBuild, store: BatchStore, job: str) -> 
     row = db.session.get(LLMBatch, batch_id)
     if row is None or row.status in ("finished", "failed"):
         return
+    try:
+        _run_batch(row, build, store, job)
+    except Exception as exc:  # the job failed for good (a bug, a product deleted meanwhile): say so on the row
+        db.session.rollback()
+        row.status, row.error, row.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:200], utcnow()
+        db.session.commit()
+        raise
+
+
+def _run_batch(row: LLMBatch, build: BatchBuild, store: BatchStore, job: str) -> None:
     calls = build(row)
     specs = {custom_id: call.spec for custom_id, call in calls.items()}
     runner = pipeline().batches
@@ -242,6 +252,7 @@ def batch_dict(row: LLMBatch) -> dict[str, Any]:
         "items": len(items),
         "results": [results.get(f"item-{i}") for i in range(len(items))],
         "cost_usd": row.cost_usd,
+        "error": row.error,
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
     }

@@ -20,6 +20,7 @@ from .budget import Reservation
 from .errors import BatchItemFailed, BreakerOpen, BudgetExceeded, ConfigError, LLMError, NoProvider
 from .execution import Outcome
 from .preparation import CallSpec, Prepared
+from .providers.base import Provider
 from .routing import Route
 from .types import Completion, LLMResult
 
@@ -146,13 +147,13 @@ class BatchRunner:
 
     def poll(self, ticket: BatchTicket) -> bool:
         """True once every batch of the ticket has ended (raises LLMError when the provider fails)."""
+        return all(self._provider(part).batch_status(part.batch_id) == "ended" for part in ticket.parts)
+
+    def _provider(self, part: BatchPart) -> Provider:
         executor = self.pipeline.executor
-        assert executor is not None or not ticket.parts
-        for part in ticket.parts:
-            provider = executor.providers[part.route["provider"]]  # type: ignore[union-attr]
-            if provider.batch_status(part.batch_id) != "ended":
-                return False
-        return True
+        if executor is None:
+            raise NoProvider("no provider configured")
+        return executor.providers[part.route["provider"]]
 
     def collect(self, ticket: BatchTicket, calls: Mapping[str, CallSpec]) -> dict[str, LLMResult]:
         """Finish every call of the ended batches through the pipeline (validation, cache, ledger)."""
@@ -168,10 +169,8 @@ class BatchRunner:
         return results
 
     def _answers(self, part: BatchPart) -> dict[str, Completion | LLMError] | LLMError:
-        executor = self.pipeline.executor
-        assert executor is not None
         try:
-            return executor.providers[part.route["provider"]].batch_results(part.batch_id)
+            return self._provider(part).batch_results(part.batch_id)
         except LLMError as error:
             log.warning("batch results unavailable: batch=%s kind=%s", part.batch_id, error.kind)
             return error

@@ -42,8 +42,11 @@ def app(make_llm_app: Callable[..., Flask], overrides: dict[str, Any]) -> Flask:
 
 
 def start(client: Any, user: dict[str, Any], items: list[dict[str, Any]] = ITEMS) -> Any:
-    return client.post("/api/content/batch-captions", json={"items": items, "style": "casual",
-                                                             "platform": "instagram"}, headers=user["headers"])
+    return client.post(
+        "/api/content/batch-captions",
+        json={"items": items, "style": "casual", "platform": "instagram"},
+        headers=user["headers"],
+    )
 
 
 def finished(client: Any, user: dict[str, Any], batch_id: int) -> dict[str, Any]:
@@ -61,8 +64,9 @@ def test_batch_captions_are_drafts_billed_at_the_batch_price(
     app: Flask, client: Any, marketer: dict[str, Any], fake: FakeLLMServer, rq_worker: None
 ) -> None:
     first = ITEMS[0]
-    warm = client.post("/api/content/caption", json={**first, "style": "casual", "platform": "instagram"},
-                       headers=marketer["headers"])
+    warm = client.post(
+        "/api/content/caption", json={**first, "style": "casual", "platform": "instagram"}, headers=marketer["headers"]
+    )
     assert warm.status_code == 201 and not warm.json["fallback_used"]
     res = start(client, marketer)
     assert res.status_code == 202, res.json
@@ -85,8 +89,11 @@ def test_batch_captions_are_drafts_billed_at_the_batch_price(
             assert draft.content == item["text"] and draft.status == "draft"
         assert body["cost_usd"] == pytest.approx(sum(i["cost_usd"] for i in results), abs=1e-8)
     # The batch filled the same cache the interactive endpoint reads.
-    again = client.post("/api/content/caption", json={**ITEMS[1], "style": "casual", "platform": "instagram"},
-                        headers=marketer["headers"])
+    again = client.post(
+        "/api/content/caption",
+        json={**ITEMS[1], "style": "casual", "platform": "instagram"},
+        headers=marketer["headers"],
+    )
     assert again.json["cached"] and again.json["text"] == results[1]["text"]
 
 
@@ -99,9 +106,15 @@ def test_errored_and_expired_items_get_the_labelled_rule_based_caption(
     ok, errored, expired = body["results"]
     assert ok["status"] == "ok" and not ok["fallback_used"]
     assert (errored["fallback_used"], errored["fallback_reason"], errored["error_kind"]) == (
-        True, "provider_error", "batch_errored")
+        True,
+        "provider_error",
+        "batch_errored",
+    )
     assert (expired["fallback_used"], expired["fallback_reason"], expired["error_kind"]) == (
-        True, "provider_error", "batch_expired")
+        True,
+        "provider_error",
+        "batch_expired",
+    )
     with app.app_context():
         draft = db.session.get(GeneratedContent, expired["draft_id"])
         assert draft is not None and draft.fallback_used
@@ -146,3 +159,25 @@ def test_roles_unknown_products_and_unknown_batches(
         assert db.session.scalars(select(LLMBatch)).first() is None  # rejected input queues nothing
     assert client.get("/api/content/batches/999", headers=marketer["headers"]).status_code == 404
     assert client.get("/api/content/batches/1", headers=agent["headers"]).status_code == 403
+
+
+def test_a_job_that_cannot_build_its_calls_marks_the_batch_failed(
+    app: Flask, client: Any, marketer: dict[str, Any]
+) -> None:
+    from services import content
+    from services.errors import ValidationFailed
+
+    with app.app_context():
+        row = LLMBatch(
+            kind="captions",
+            status="queued",
+            cost_usd=0.0,
+            params={"style": "casual", "platform": "x", "items": [{"products": ["GONE"]}]},
+        )
+        db.session.add(row)
+        db.session.commit()
+        with pytest.raises(ValidationFailed):
+            content.run_caption_batch(row.id)
+        batch_id = row.id
+    body = client.get(f"/api/content/batches/{batch_id}", headers=marketer["headers"]).json
+    assert (body["status"], body["error"], body["results"]) == ("failed", "ValidationFailed: Unknown products", [None])
