@@ -164,6 +164,10 @@ class Config:
         self.LLM_CACHE_MODES = env.text("LLM_CACHE_MODES")
         self.LLM_EMBEDDINGS = env.text("LLM_EMBEDDINGS", "local")
         self.LLM_SIMILARITY_THRESHOLD = env.text("LLM_SIMILARITY_THRESHOLD")
+        # Batch jobs (half-price provider batch APIs): how often a job asks whether its batch has ended, and
+        # how long one job run waits before it hands over to a fresh run (batches may take up to 24 h).
+        self.LLM_BATCH_POLL_SECONDS = env.number("LLM_BATCH_POLL_SECONDS", 30.0)
+        self.LLM_BATCH_MAX_WAIT_SECONDS = env.number("LLM_BATCH_MAX_WAIT_SECONDS", 600.0)
         self.PROMPTS_DIR = env.text("PROMPTS_DIR", str(BASE_DIR / "prompts"))  # read by `flask prompts sync`
         # ISO 4217 code the pages format money in (prices in the data are plain numbers in this currency).
         self.CURRENCY = env.text("CURRENCY", "USD")
@@ -207,6 +211,7 @@ class TestConfig(Config):
         self.OPTIMIZATION_STEP_DELAY_MS = 0  # tests that want pacing set it
         self.MODEL_WARMUP = False  # tests of the warm-up turn it on
         self.LOGIN_DELAY_BASE_SECONDS = 0.0  # tests of the sign-in delay set it (and observe the sleep)
+        self.LLM_BATCH_POLL_SECONDS = 0.01  # the fake provider's batches end after one poll
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -9,6 +9,11 @@ draw is a repeat, a whitespace variant, a rewording of the free text, or a near-
 cached answer can be traced to the request that paid for it: a hit served for another meaning is a false
 hit. Cost compares with naive: every request sent to the top tier, no cache. Usage per call: input = the
 prompt's words and punctuation, output = a typical answer length of the feature.
+
+Batch pricing: the features named by --nightly (default: the performance summaries and the fleet's
+optimisation explanations, which a nightly job sends through the providers' batch APIs; add `caption`
+for bulk captions, POST /api/content/batch-captions) pay the price table's batch share (`Price.batch`,
+50 %) of what they cost here; the report prints the replay's cost with that share batched.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Tally:
     naive: float = 0.0
     hits: int = 0
     cost_by_feature: Counter[str] = field(default_factory=Counter)
+    batched_cost: float = 0.0  # the same calls with the nightly features at the batch price
     fresh_near_misses: int = 0  # near-misses whose meaning was never asked before: every one must miss
     fresh_near_hits: int = 0
     meanings: set[str] = field(default_factory=set)
@@ -115,7 +121,13 @@ def draws(bases: list[Base], count: int, rng: random.Random) -> Iterator[tuple[s
 
 
 def run_one(
-    call: Callable[[Base], Any], provider: ReplayProvider, prices: PriceTable, kind: str, req: Base, tally: Tally
+    call: Callable[[Base], Any],
+    provider: ReplayProvider,
+    prices: PriceTable,
+    kind: str,
+    req: Base,
+    tally: Tally,
+    nightly: frozenset[str] = frozenset(),
 ) -> None:
     """One request: count hits, false hits, cost and the naive cost."""
     provider.meaning, provider.feature = req.meaning, req.feature
@@ -125,6 +137,8 @@ def run_one(
     tally.by_kind[kind] += 1
     tally.cost += result.cost_usd
     tally.cost_by_feature[req.feature] += result.cost_usd
+    share = prices.get(result.model).batch if req.feature in nightly and result.model else 1.0
+    tally.batched_cost += result.cost_usd * share
     tally.fresh_near_misses += int(fresh)
     tally.fresh_near_hits += int(fresh and result.cached)
     top = DEFAULT_MODELS["anthropic"]["powerful"]
@@ -138,7 +152,7 @@ def run_one(
             tally.false_hits.append(f"{kind} {req.meaning} served {provider.origin.get(result.text)}")
 
 
-def report(tally: Tally, total: int, calls: int) -> None:
+def report(tally: Tally, total: int, calls: int, nightly: frozenset[str] = frozenset()) -> None:
     """Print the figures docs/BENCHMARKS.md records."""
     print(f"requests {total}, provider calls {calls}")
     print(f"hit rate {tally.hits / total:.1%} ({tally.hits} hits, {tally.similar_hits} of them near hits)")
@@ -154,6 +168,12 @@ def report(tally: Tally, total: int, calls: int) -> None:
         f"{tally.naive / tally.cost if tally.cost else float('inf'):.1f}x cheaper"
     )
     print("  cost by feature: " + ", ".join(f"{f} ${c:.4f}" for f, c in tally.cost_by_feature.most_common()))
+    if nightly and tally.batched_cost:
+        share = sum(tally.cost_by_feature[f] for f in nightly) / tally.cost if tally.cost else 0.0
+        print(
+            f"with {', '.join(sorted(nightly))} through the batch APIs ({share:.1%} of the cost): "
+            f"${tally.batched_cost:.6f}, {tally.naive / tally.batched_cost:.1f}x cheaper than naive"
+        )
 
 
 def main() -> None:
@@ -163,7 +183,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--redis", default=None, help="run the cache on Redis instead of in memory")
     parser.add_argument("--embeddings", default="local", choices=("local", "none"))
+    parser.add_argument(
+        "--nightly",
+        default="performance_analysis,optimization_explanation",
+        help="features sent through the providers' batch APIs (comma-separated; empty = none)",
+    )
     args = parser.parse_args()
+    nightly = frozenset(filter(None, (f.strip() for f in args.nightly.split(","))))
     rng = random.Random(args.seed)
     provider = ReplayProvider()
     settings = LLMSettings(
@@ -195,8 +221,8 @@ def main() -> None:
 
     tally = Tally()
     for kind, req in draws(catalog(rng), args.requests, rng):
-        run_one(call, provider, pipeline.prices, kind, req, tally)
-    report(tally, args.requests, provider.calls)
+        run_one(call, provider, pipeline.prices, kind, req, tally, nightly)
+    report(tally, args.requests, provider.calls, nightly)
 
 
 if __name__ == "__main__":

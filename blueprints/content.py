@@ -64,6 +64,20 @@ class CaptionBody(Body):
     notes: str | None = Field(default=None, max_length=1000)
 
 
+class BatchCaptionItem(Body):
+    products: Skus = Field(min_length=1, max_length=5)
+    media_description: str = Field(default="", max_length=2000)
+    notes: str | None = Field(default=None, max_length=1000)
+
+
+class BatchCaptionsBody(Body):
+    """Captions for many products at once: one provider batch (half price), answered by a background job."""
+
+    items: list[BatchCaptionItem] = Field(min_length=1, max_length=100)
+    style: Literal["casual", "professional", "funny"] = "casual"
+    platform: Platform = "instagram"
+
+
 class HashtagsBody(Body):
     products: Skus = Field(min_length=1, max_length=5)
     platform: Platform = "instagram"
@@ -135,6 +149,22 @@ def caption() -> tuple[Response, int]:
                              api_user())
     db.session.commit()
     return jsonify(result), 201
+
+
+@bp.post("/batch-captions")
+@api_doc(body=BatchCaptionsBody, status=202)
+@roles_required("marketer")
+def batch_captions() -> tuple[Response, int]:
+    body = parse_json(BatchCaptionsBody)
+    items = [item.model_dump() for item in body.items]
+    return jsonify(content.start_caption_batch(items, body.style, body.platform, api_user())), 202
+
+
+@bp.get("/batches/<int:batch_id>")
+@api_doc()
+@roles_required("marketer")
+def caption_batch(batch_id: int) -> Response:
+    return jsonify(content.caption_batch(batch_id))
 
 
 @bp.post("/hashtags")

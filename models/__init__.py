@@ -12,7 +12,15 @@ from models.catalog import (
     Slot,
 )
 from models.content import ORDER_STATUSES, PLATFORMS, CustomerOrder, SocialPost
-from models.llm import CONTENT_STATUSES, GeneratedContent, LLMConversation, LLMMessage, LLMRequest, PromptTemplate
+from models.llm import (
+    CONTENT_STATUSES,
+    GeneratedContent,
+    LLMBatch,
+    LLMConversation,
+    LLMMessage,
+    LLMRequest,
+    PromptTemplate,
+)
 from models.users import ROLES, ApiToken, User
 
 __all__ = [
@@ -27,6 +35,7 @@ __all__ = [
     "CustomerOrder",
     "Device",
     "GeneratedContent",
+    "LLMBatch",
     "LLMConversation",
     "LLMMessage",
     "LLMRequest",

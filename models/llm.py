@@ -148,6 +148,26 @@ class LLMRequest(db.Model):  # type: ignore[name-defined,misc]
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     fallback_used: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Through a provider batch API (migration 0006): billed at the batch price, answered by a job.
+    batch: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LLMBatch(db.Model):  # type: ignore[name-defined,misc]
+    """A non-interactive AI job sent through the providers' batch APIs: its items, ticket and outcome."""
+
+    __tablename__ = "llm_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))  # which feature builds and stores its items
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|submitted|finished|failed
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the feature's inputs, per item
+    ticket: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # services.llm.BatchTicket.to_json()
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # per item: draft id, status, reason
+    error: Mapped[str | None] = mapped_column(String(200))
+    cost_usd: Mapped[float] = mapped_column(UsdCost, default=0.0)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 from flask import Flask, current_app
 
+from extensions import db
+from models import LLMBatch
+from models._types import utcnow
 from services.db_session import install as track_writes
 from services.db_session import release_connection
-from services.errors import ValidationFailed
+from services.errors import NotFound, ValidationFailed
 from services.ledger import ObservingLedgerSink, SqlLedgerSink
-from services.llm import ConfigError, LLMIntegrationPipeline, LLMSettings, PromptError, build_pipeline
+from services.llm import (
+    BatchRunner,
+    BatchTicket,
+    ConfigError,
+    LLMError,
+    LLMIntegrationPipeline,
+    LLMResult,
+    LLMSettings,
+    PromptError,
+    build_pipeline,
+)
 from services.llm.cache import CACHE_MODES, CacheMode
+from services.llm.preparation import CallSpec
 from services.llm.types import Tier
 from services.prompts import SqlPromptSource
 from services.runtime import EXTENSION_KEY as BACKENDS_KEY
+from services.runtime import backends
+
+log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "planogram.llm"
 PROMPTS_KEY = "planogram.prompt_source"
@@ -135,3 +156,111 @@ def try_prompt(prompt_name: str, variables: Mapping[str, Any], run: bool, user_i
     if run:
         out["result"] = llm.run(TEST_PROMPT_FEATURE, prompt_name, variables, user_id=user_id).to_dict()
     return out
+
+
+# ---- batch jobs: non-interactive work through the providers' batch APIs (half price) ----
+
+# A provider batch ends within 24 hours; after this long the job collects whatever there is (the rest falls back).
+BATCH_GIVE_UP = timedelta(hours=25)
+
+
+@dataclass(frozen=True)
+class BatchCall:
+    """One call of a batch job, with whatever the feature needs to store its answer."""
+
+    spec: CallSpec
+    extra: Any = None
+
+
+BatchBuild = Callable[[LLMBatch], dict[str, BatchCall]]
+BatchStore = Callable[[LLMBatch, str, BatchCall, LLMResult], dict[str, Any]]
+
+
+def start_batch(kind: str, params: Mapping[str, Any], user_id: int, job: str) -> LLMBatch:
+    """Record a batch job and queue `job(batch_id)` in the background (never ahead of interactive work)."""
+    row = LLMBatch(kind=kind, status="queued", params=dict(params), requested_by_id=user_id, cost_usd=0.0)
+    db.session.add(row)
+    db.session.commit()
+    backends().jobs.submit(job, row.id, background=True)
+    return row
+
+
+def run_batch(batch_id: int, build: BatchBuild, store: BatchStore, job: str) -> None:
+    """The job: submit once (cache hits and refusals are stored at once), wait for the provider, collect.
+
+    The ticket is committed before any wait, so a job that dies (or hands over after
+    LLM_BATCH_MAX_WAIT_SECONDS) is resumed by the next run without submitting twice.
+    """
+    row = db.session.get(LLMBatch, batch_id)
+    if row is None or row.status in ("finished", "failed"):
+        return
+    try:
+        _run_batch(row, build, store, job)
+    except Exception as exc:  # the job failed for good (a bug, a product deleted meanwhile): say so on the row
+        db.session.rollback()
+        row.status, row.error, row.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:200], utcnow()
+        db.session.commit()
+        raise
+
+
+def _run_batch(row: LLMBatch, build: BatchBuild, store: BatchStore, job: str) -> None:
+    calls = build(row)
+    specs = {custom_id: call.spec for custom_id, call in calls.items()}
+    runner = pipeline().batches
+    if row.ticket is None:
+        submission = runner.submit(specs)
+        row.results = {cid: store(row, cid, calls[cid], result) for cid, result in submission.done.items()}
+        row.ticket, row.status = submission.ticket.to_json(), "submitted"
+        db.session.commit()
+    ticket = BatchTicket.from_json(row.ticket)
+    if ticket.pending and not _wait(runner, ticket, row):
+        backends().jobs.submit(job, row.id, background=True)  # hand over: a job run never waits for hours
+        return
+    results = dict(row.results or {})
+    results.update({cid: store(row, cid, calls[cid], r) for cid, r in runner.collect(ticket, specs).items()})
+    row.results, row.status, row.finished_at = results, "finished", utcnow()
+    row.cost_usd = round(sum(float(item.get("cost_usd") or 0.0) for item in results.values()), 8)
+    db.session.commit()
+
+
+def _wait(runner: BatchRunner, ticket: BatchTicket, row: LLMBatch) -> bool:
+    """Poll until every batch ended (True) or this run's wait is over (False); provider errors are retried."""
+    poll_s = float(current_app.config.get("LLM_BATCH_POLL_SECONDS", 30.0))
+    deadline = time.monotonic() + float(current_app.config.get("LLM_BATCH_MAX_WAIT_SECONDS", 600.0))
+    created = row.created_at
+    while True:
+        try:
+            if runner.poll(ticket):
+                return True
+        except LLMError as error:  # the provider is down for now: the batch itself goes on
+            log.warning("batch %s: status unavailable (%s)", row.id, error.kind)
+        if created is not None and utcnow() - created > BATCH_GIVE_UP:
+            return True  # collect what there is: unanswered calls fall back
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+
+
+def batch_dict(row: LLMBatch) -> dict[str, Any]:
+    """JSON view of a batch job: status, items, per-item outcome (draft, AI or fallback and why), cost."""
+    results = row.results or {}
+    items = row.params.get("items", [])
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "items": len(items),
+        "results": [results.get(f"item-{i}") for i in range(len(items))],
+        "cost_usd": row.cost_usd,
+        "error": row.error,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
+
+
+def get_batch(batch_id: int, kind: str) -> LLMBatch:
+    """A batch job of this kind, or 404."""
+    row = db.session.get(LLMBatch, batch_id)
+    if row is None or row.kind != kind:
+        raise NotFound(f"No {kind} batch {batch_id}")
+    return row

@@ -71,6 +71,8 @@ class Script:
         self.prompt_cache = False
         self.invalid_rate = 0.0
         self.invalid_kinds: tuple[InvalidKind, ...] = INVALID_KINDS
+        self.batch_polls = 1  # retrievals that report a batch in progress before it ends
+        self.batch_expire_after: int | None = None  # requests of a batch after the first n expire
         self.calls: list[CallRecord] = []
 
     def add(self, rule: Rule) -> Rule:
@@ -99,6 +101,8 @@ class Script:
             self.prompt_cache = False
             self.invalid_rate = 0.0
             self.invalid_kinds = INVALID_KINDS
+            self.batch_polls = 1
+            self.batch_expire_after = None
             self.calls.clear()
 
     def set_invalid_rate(

@@ -8,10 +8,11 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from . import replies, wire
+from . import batches, replies, wire
 from .script import CallRecord, Rule, Script
 from .tokens import count_tokens, embed
 
@@ -27,6 +28,17 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+@dataclass
+class Answer:
+    """One computed answer: the rule that applied, the call record, and (unless an error) reply and usage."""
+
+    rule: Rule
+    record: CallRecord
+    reply: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    model: str = ""
+
+
 class FakeLLMServer:
     """Start with `start()` (127.0.0.1, port 0 = any free port); script it through `script`."""
 
@@ -38,6 +50,7 @@ class FakeLLMServer:
         self._stop = threading.Event()
         self._seen_systems: set[tuple[str, str]] = set()
         self._seen_lock = threading.Lock()
+        self.batches = batches.BatchStore()
         handler = type("BoundHandler", (_Handler,), {"fake": self})
         self.httpd = _QuietServer((host, port), handler)
         self._thread: threading.Thread | None = None
@@ -80,6 +93,35 @@ class FakeLLMServer:
             self._seen_systems.add(key)
             return 0
 
+    def compute(
+        self, api: str, body: dict[str, Any], system: str, texts: list[str], cacheable: bool = True
+    ) -> Answer:
+        """Pick the rule, wait its latency and build the reply and usage (nothing recorded for errors yet)."""
+        model, stream = str(body.get("model", "")), bool(body.get("stream"))
+        prompt = "\n".join([system, *texts])
+        rule = self.script.pick(model, prompt) or Rule(times=None)
+        self.wait(self.script.latency_s + rule.latency_s)
+        record = CallRecord(api, model, stream, 200, "ok", prompt=prompt, family=replies.family_of(system))
+        if rule.error is not None:
+            return Answer(rule, record)
+        reply = self._reply(rule, model, system, texts)
+        prefix = self.cached_prefix(model, system) if cacheable else 0
+        cached = rule.cached_tokens if rule.cached_tokens is not None else prefix
+        counts = wire.usage_counts(system, texts, reply, cached)
+        record.text, record.usage = reply, counts
+        self.script.record(record)
+        return Answer(rule, record, reply, counts, rule.reply_model or f"{self.model_prefix}{model}")
+
+    def _reply(self, rule: Rule, model: str, system: str, texts: list[str]) -> str:
+        """Scripted text, else a scripted invalid reply, else the prompt family's valid reply, else an echo."""
+        if rule.text is not None:
+            return rule.text
+        invalid = rule.invalid or (self.script.draw_invalid() if replies.family_of(system) else None)
+        if invalid is not None:
+            return replies.invalid_reply(invalid)
+        valid = replies.reply_for(system, texts[0] if texts else "")
+        return valid if valid is not None else _default_reply(model, texts)
+
     def wait(self, seconds: float) -> None:
         """Sleep that ends early when the server stops (so hung handlers never block teardown)."""
         if seconds > 0:
@@ -103,19 +145,51 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: tests read the call log instead."""
 
     def do_GET(self) -> None:
-        """GET /_control/calls returns the call log."""
-        if self.path == "/_control/calls":
+        """GET /_control/calls returns the call log; the rest are the batch endpoints."""
+        path = self.path.split("?")[0]
+        parts = path.strip("/").split("/")
+        if path == "/_control/calls":
             self._json(200, [vars(c) for c in self.fake.calls])
+        elif parts[:3] == ["v1", "messages", "batches"] and len(parts) in (4, 5):
+            self._anthropic_batch(parts[3], results=len(parts) == 5 and parts[4] == "results")
+        elif parts[:2] == ["v1", "batches"] and len(parts) == 3:
+            batch = self.fake.batches.poll(parts[2])
+            if batch is None:
+                self._json(404, wire.openai_error(404))
+            else:
+                self._json(200, batches.openai_batch(batch))
+        elif parts[:2] == ["v1", "files"] and len(parts) == 4 and parts[3] == "content":
+            content = self.fake.batches.files.get(parts[2])
+            if content is None:
+                self._json(404, wire.openai_error(404))
+            else:
+                self._raw(200, content, "application/octet-stream")
         else:
             self._json(404, {"error": {"message": "not found"}})
 
+    def _anthropic_batch(self, batch_id: str, results: bool) -> None:
+        batch = self.fake.batches.batches.get(batch_id) if results else self.fake.batches.poll(batch_id)
+        if batch is None:
+            self._json(404, wire.anthropic_error(404))
+        elif results:
+            self._raw(200, batches.anthropic_results(batch), "application/binary")
+        else:
+            self._json(200, batches.anthropic_batch(self.fake, batch))
+
     def do_POST(self) -> None:
         """Dispatch by path."""
+        if self.path.split("?")[0] == "/v1/files":
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            self._json(200, batches.openai_upload(self.fake, self.headers.get("content-type", ""), raw))
+            return
         body = self._body()
         routes = {
             "/v1/messages": self._messages,
             "/v1/chat/completions": self._chat,
             "/v1/embeddings": self._embeddings,
+            "/v1/messages/batches": self._create_anthropic_batch,
+            "/v1/batches": self._create_openai_batch,
             "/_control/script": self._control_script,
             "/_control/failure": self._control_failure,
             "/_control/invalid": self._control_invalid,
@@ -130,61 +204,29 @@ class _Handler(BaseHTTPRequestHandler):
     # --- provider endpoints ---------------------------------------------------------------
 
     def _messages(self, body: dict[str, Any]) -> None:
-        raw_system = body.get("system", "")
-        system = _text(raw_system)
-        texts = [_text(m.get("content", "")) for m in body.get("messages", [])]
-        # Like Anthropic: only a prefix marked with cache_control is cached.
-        marked = isinstance(raw_system, list) and any(
-            isinstance(block, dict) and "cache_control" in block for block in raw_system
-        )
-        self._answer("anthropic", body, system, texts, cacheable=marked)
+        self._answer("anthropic", body, *anthropic_prompt(body))
 
     def _chat(self, body: dict[str, Any]) -> None:
-        messages = body.get("messages", [])
-        system = "\n".join(_text(m["content"]) for m in messages if m.get("role") in ("system", "developer"))
-        texts = [
-            _text(m.get("content", "")) for m in messages if m.get("role") not in ("system", "developer")
-        ]
-        self._answer("openai", body, system, texts)
+        self._answer("openai", body, *openai_prompt(body))
 
     def _answer(
         self, api: str, body: dict[str, Any], system: str, texts: list[str], cacheable: bool = True
     ) -> None:
-        model, stream = str(body.get("model", "")), bool(body.get("stream"))
-        prompt = "\n".join([system, *texts])
-        rule = self.fake.script.pick(model, prompt) or Rule(times=None)
-        self.fake.wait(self.fake.script.latency_s + rule.latency_s)
-        record = CallRecord(api, model, stream, 200, "ok", prompt=prompt, family=replies.family_of(system))
-        if rule.error is not None:
-            self._fail(api, rule, stream, record)
+        stream = bool(body.get("stream"))
+        answer = self.fake.compute(api, body, system, texts, cacheable)
+        if answer.rule.error is not None:
+            self._fail(api, answer.rule, stream, answer.record)
             return
-        reply = self._reply(rule, model, system, texts)
-        prefix = self.fake.cached_prefix(model, system) if cacheable else 0
-        cached = rule.cached_tokens if rule.cached_tokens is not None else prefix
-        counts = wire.usage_counts(system, texts, reply, cached)
-        out_model = rule.reply_model or f"{self.fake.model_prefix}{model}"
-        record.text, record.usage = reply, counts
-        self.fake.script.record(record)
         if api == "anthropic":
-            events = wire.anthropic_events(out_model, reply, counts)
-            full = wire.anthropic_message(out_model, reply, counts)
+            events = wire.anthropic_events(answer.model, answer.reply, answer.counts)
+            full = wire.anthropic_message(answer.model, answer.reply, answer.counts)
         else:
-            events = wire.openai_chunks(out_model, reply, counts)
-            full = wire.openai_completion(out_model, reply, counts)
+            events = wire.openai_chunks(answer.model, answer.reply, answer.counts)
+            full = wire.openai_completion(answer.model, answer.reply, answer.counts)
         if stream:
             self._stream(events)
         else:
             self._json(200, full)
-
-    def _reply(self, rule: Rule, model: str, system: str, texts: list[str]) -> str:
-        """Scripted text, else a scripted invalid reply, else the prompt family's valid reply, else an echo."""
-        if rule.text is not None:
-            return rule.text
-        invalid = rule.invalid or (self.fake.script.draw_invalid() if replies.family_of(system) else None)
-        if invalid is not None:
-            return replies.invalid_reply(invalid)
-        valid = replies.reply_for(system, texts[0] if texts else "")
-        return valid if valid is not None else _default_reply(model, texts)
 
     def _fail(self, api: str, rule: Rule, stream: bool, record: CallRecord) -> None:
         record.outcome = str(rule.error)
@@ -223,6 +265,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload[: len(payload) // 2])
         self._drop()
+
+    def _create_anthropic_batch(self, body: dict[str, Any]) -> None:
+        self._json(200, batches.anthropic_create(self.fake, body))
+
+    def _create_openai_batch(self, body: dict[str, Any]) -> None:
+        created = batches.openai_create(self.fake, body)
+        if created is None:
+            self._json(400, wire.openai_error(400))
+        else:
+            self._json(200, created)
 
     def _embeddings(self, body: dict[str, Any]) -> None:
         inputs = body.get("input", [])
@@ -277,6 +329,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _raw(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def _stream(self, events: list[bytes], cut: bool = False) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
@@ -296,6 +355,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):  # the client may already have gone
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def anthropic_prompt(body: dict[str, Any]) -> tuple[str, list[str], bool]:
+    """System text, message texts, and whether the system prefix is marked cacheable (Anthropic caches
+    only prefixes marked with cache_control)."""
+    raw_system = body.get("system", "")
+    marked = isinstance(raw_system, list) and any(
+        isinstance(block, dict) and "cache_control" in block for block in raw_system
+    )
+    return _text(raw_system), [_text(m.get("content", "")) for m in body.get("messages", [])], marked
+
+
+def openai_prompt(body: dict[str, Any]) -> tuple[str, list[str], bool]:
+    """System text and message texts of a chat completion request (prefixes are cached automatically)."""
+    messages = body.get("messages", [])
+    system = "\n".join(_text(m["content"]) for m in messages if m.get("role") in ("system", "developer"))
+    texts = [_text(m.get("content", "")) for m in messages if m.get("role") not in ("system", "developer")]
+    return system, texts, True
 
 
 def _text(content: Any) -> str:

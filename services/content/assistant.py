@@ -7,7 +7,7 @@ fallback) → checks (platform limits, hashtag syntax, known products, numbers o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from typing import Any, Literal
@@ -15,9 +15,11 @@ from typing import Any, Literal
 from flask import current_app
 from pydantic import BaseModel, Field, create_model
 
-from models import User
+from extensions import db
+from models import LLMBatch, User
+from services import ai
 from services.content import data, rules
-from services.llm import FallbackAnswer
+from services.llm import ContextBlock, DataStructurer, FallbackAnswer, LLMResult
 from services.review import generation
 from services.review.generation import Feature, Finished, Params
 
@@ -132,7 +134,7 @@ def _finish_hashtags(out: BaseModel, params: Params) -> Finished:
 def _finish_performance(out: BaseModel, params: Params) -> Finished:
     assert isinstance(out, PerformanceOut)
     figures = params["figures"]
-    allowed = rules.allowed_numbers(figures)
+    allowed = rules.allowed_numbers([figures, params.get("context_numbers", [])])
     texts = [out.headline, *out.wins, *out.concerns, *(f"{a.action} {a.why}" for a in out.actions)]
     unverified = rules.unverified_numbers(" ".join(texts), allowed)
     flags = [{"kind": "unverified_number", "text": n, "reason": "this number is not one of the computed figures"}
@@ -204,6 +206,13 @@ def suggest_post(platform: str, today: date, occasion: str | None, user: User) -
 def caption(skus: Sequence[str], media_description: str, style: str, platform: str, notes: str | None,
             user: User) -> dict[str, Any]:
     """A caption for the products and the media, in the style and within the platform's limit."""
+    params, variables, fallback = _caption_call(skus, media_description, style, platform, notes)
+    return _generate(FEATURES["caption"], params, variables, fallback, user)
+
+
+def _caption_call(skus: Sequence[str], media_description: str, style: str, platform: str,
+                  notes: str | None) -> tuple[Params, dict[str, Any], Callable[[Any], FallbackAnswer]]:
+    """A caption's params, prompt variables and rule-based fallback (one request or one item of a batch)."""
     products = data.products_by_sku(skus)
     ordered = [products[s] for s in skus]
     names, categories = [p.name for p in ordered], list(dict.fromkeys(p.category for p in ordered))
@@ -224,7 +233,56 @@ def caption(skus: Sequence[str], media_description: str, style: str, platform: s
         return FallbackAnswer(data={"caption": text, "character_count": len(text), "style": style,
                                     "alt_text": alt[:500], "confidence": 0.3}, confidence=0.3)
 
-    return _generate(FEATURES["caption"], params, variables, fallback, user)
+    return params, variables, fallback
+
+
+# ---- bulk captions: one provider batch at half price, answered by a background job ----
+
+CAPTION_BATCH = "captions"
+CAPTION_BATCH_JOB = "services.content.assistant.run_caption_batch"
+
+
+def start_caption_batch(items: Sequence[Mapping[str, Any]], style: str, platform: str,
+                        user: User) -> dict[str, Any]:
+    """Queue captions for many products (each item: products, media_description, notes) as one batch job."""
+    data.products_by_sku([sku for item in items for sku in item["products"]])  # unknown skus: 422, nothing queued
+    params = {"style": style, "platform": platform, "items": [dict(item) for item in items]}
+    return ai.batch_dict(ai.start_batch(CAPTION_BATCH, params, user.id, CAPTION_BATCH_JOB))
+
+
+def caption_batch(batch_id: int) -> dict[str, Any]:
+    """A caption batch's status and, per item, its draft, whether AI or the fallback answered, and why."""
+    return ai.batch_dict(ai.get_batch(batch_id, CAPTION_BATCH))
+
+
+def run_caption_batch(batch_id: int) -> None:
+    """The background job of a caption batch (services/ai.py:run_batch does the provider part)."""
+    ai.run_batch(batch_id, _caption_batch_calls, _store_batch_caption, CAPTION_BATCH_JOB)
+
+
+def _caption_batch_calls(row: LLMBatch) -> dict[str, ai.BatchCall]:
+    """The same pipeline call per item as POST /caption makes, so batch answers fill the same cache."""
+    feature, style, platform = FEATURES["caption"], row.params["style"], row.params["platform"]
+    calls = {}
+    for index, item in enumerate(row.params["items"]):
+        params, variables, fallback = _caption_call(item["products"], item.get("media_description") or "",
+                                                    style, platform, item.get("notes"))
+        spec = generation.spec(feature, params, variables, fallback, row.requested_by_id)
+        calls[f"item-{index}"] = ai.BatchCall(spec, (params, variables, fallback))
+    return calls
+
+
+def _store_batch_caption(row: LLMBatch, custom_id: str, call: ai.BatchCall, result: LLMResult) -> dict[str, Any]:
+    """Check the answer like an interactive caption and keep it as a draft; the batch lists the outcome."""
+    params, variables, fallback = call.extra
+    feature = FEATURES["caption"]
+    generated = generation.check(feature, params, variables, fallback, result)
+    draft = generation.store_for(feature, generated, params, variables, row.requested_by_id)
+    db.session.flush()
+    return {"draft_id": draft.id, "products": params["skus"], "text": generated.finished.text,
+            "status": result.status, "batch": result.batch, "fallback_used": result.fallback_used,
+            "fallback_reason": result.fallback_reason, "error_kind": result.error_kind, "model": result.model,
+            "cost_usd": result.cost_usd, "request_id": result.request_id}
 
 
 @generation.reads_before_call
@@ -268,17 +326,29 @@ def performance(start: date, end: date, device_id: str | None, user: User) -> di
         "bottom_products": _json(figures["bottom_products"]) if figures["bottom_products"] else "none",
         "posts": _json({"posts": figures["posts"], "featured_products": figures["featured_products"]}),
     }
-    params = {"from": start.isoformat(), "to": end.isoformat(), "device_id": device_id, "figures": figures}
+    context = _machine_context(device_id, start, end) if device_id else ()
+    params = {"from": start.isoformat(), "to": end.isoformat(), "device_id": device_id, "figures": figures,
+              # Figures the layout and baskets show: quoting them is not inventing numbers.
+              "context_numbers": sorted({str(n) for n in rules.allowed_numbers(
+                  [" ".join((b.header, *b.lines)) for b in context])})}
 
     def fallback(_: Mapping[str, Any]) -> FallbackAnswer:
         return FallbackAnswer(data=_rule_performance(figures), confidence=0.3)
 
-    return _generate(FEATURES["performance_analysis"], params, variables, fallback, user)
+    return _generate(FEATURES["performance_analysis"], params, variables, fallback, user, context)
+
+
+def _machine_context(device_id: str, start: date, end: date) -> tuple[ContextBlock, ...]:
+    """One machine's layout (essential: cut by rows, never dropped) and its baskets (history: cut first),
+    fitted by the pipeline into the routed tier's context budget, however large the machine."""
+    structurer = DataStructurer()
+    return (structurer.planogram(data.device_layout(device_id, start, end)),
+            structurer.baskets(data.period_vends(device_id, start, end)))
 
 
 def _generate(feature: Feature, params: Params, variables: dict[str, Any], fallback: Any,
-              user: User) -> dict[str, Any]:
-    generated = generation.run(feature, params, variables, fallback, user)
+              user: User, context: Sequence[ContextBlock] = ()) -> dict[str, Any]:
+    generated = generation.run(feature, params, variables, fallback, user, context=context)
     draft = generation.store(feature, generated, params, variables, user)
     return generation.response(generated, draft)
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from extensions import db
-from models import Device, GeneratedContent, Product, Sale, SocialPost
+from models import Device, GeneratedContent, PlanogramItem, PlanogramVersion, Product, Sale, SocialPost
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.imports.posts_file import post_key
 
@@ -205,6 +205,48 @@ def period_figures(start: date, end: date, device_id: str | None = None) -> dict
         ],
     }
     return figures
+
+
+# Vends sent as basket history for one machine's summary (newest first; the context budget cuts further).
+MAX_CONTEXT_VENDS = 3000
+
+
+def device_layout(device_id: str, start: date, end: date) -> dict[str, Any]:
+    """The machine's active planogram slot by slot, with units sold per day in [start, end] (unsold slots 0)."""
+    device = db.session.scalar(select(Device).where(Device.device_id == device_id))
+    if device is None:
+        raise NotFound(f"No device '{device_id}'", details={"device_id": device_id})
+    items = {
+        item.slot_code: item
+        for item in db.session.scalars(
+            select(PlanogramItem).join(PlanogramVersion, PlanogramVersion.id == PlanogramItem.version_id)
+            .where(PlanogramVersion.device_pk == device.id, PlanogramVersion.status == "active"))
+    }
+    sold = {code: int(n) for code, n in db.session.execute(
+        select(Sale.slot_code, func.count(Sale.id))
+        .where(Sale.device_pk == device.id, Sale.ts >= day_start(start), Sale.ts < day_start(end + timedelta(days=1)))
+        .group_by(Sale.slot_code))}
+    days = (end - start).days + 1
+    slots = []
+    for slot in device.slots:
+        item = items.get(slot.code)
+        product = item.product if item else None
+        slots.append({"slot": slot.code, "sku": product.sku if product else None,
+                      "name": product.name if product else None, "price": product.price if product else None,
+                      "capacity": item.capacity if item else slot.capacity,
+                      "sales_per_day": round(int(sold.get(slot.code, 0)) / days, 2)})
+    return {"device_id": device_id, "slots": slots}
+
+
+def period_vends(device_id: str, start: date, end: date, limit: int = MAX_CONTEXT_VENDS) -> list[dict[str, Any]]:
+    """The machine's newest `limit` vends in [start, end] (sku, time, transaction), for basket analysis."""
+    rows = db.session.execute(
+        select(Product.sku, Sale.ts, Sale.transaction_id)
+        .join(Sale, Sale.product_id == Product.id).join(Device, Device.id == Sale.device_pk)
+        .where(Device.device_id == device_id, Sale.ts >= day_start(start),
+               Sale.ts < day_start(end + timedelta(days=1)))
+        .order_by(Sale.ts.desc()).limit(limit))
+    return [{"sku": sku, "timestamp": ts, "transaction_id": txn, "device_id": device_id} for sku, ts, txn in rows]
 
 
 def _sales(start: date, end: date, device_pk: int | None) -> dict[str, Any]:

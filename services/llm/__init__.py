@@ -1,5 +1,6 @@
 """Generic LLM integration pipeline: features hand it a name, a prompt, variables, a schema and a fallback."""
 
+from .batch import BatchRunner, BatchSubmission, BatchTicket
 from .budget import BudgetCounter, CostMonitor, MemoryBudgetCounter, RedisBudgetCounter
 from .cache import SemanticCache
 from .cache_backends import CacheBackend, MemoryCacheBackend, RedisCacheBackend
@@ -16,6 +17,9 @@ from .types import FallbackReason, LLMResult, StreamError, fallback_reason
 
 __all__ = [
     "EFFECTIVE_DATE",
+    "BatchRunner",
+    "BatchSubmission",
+    "BatchTicket",
     "BudgetCounter",
     "BudgetExceeded",
     "CacheBackend",

@@ -104,3 +104,15 @@ class NoProvider(LLMError):
     """No provider is configured: the product runs rule-based only."""
 
     kind = "no_provider"
+
+
+class BatchItemFailed(LLMError):
+    """A request of a provider batch errored (or was canceled, or is missing from the results)."""
+
+    kind = "batch_errored"
+
+
+class BatchExpired(LLMError):
+    """A request of a provider batch was not processed before the batch's completion window ended."""
+
+    kind = "batch_expired"

@@ -37,6 +37,7 @@ class LedgerRecord:
     saved_tokens_in: int = 0
     saved_tokens_out: int = 0
     saved_usd: float = 0.0
+    batch: bool = False  # through a provider batch API (half price, not interactive)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (datetimes as ISO strings) for JSON or SQL insertion."""
@@ -100,4 +101,5 @@ def ledger_row(result: Any, user_id: str | None, started_at: datetime, attempts:
         saved_tokens_in=result.saved_tokens_in,
         saved_tokens_out=result.saved_tokens_out,
         saved_usd=result.saved_usd,
+        batch=result.batch,
     )

@@ -9,6 +9,7 @@ from typing import Any, Unpack
 
 from pydantic import BaseModel
 
+from .batch import BatchRunner
 from .budget import CostMonitor
 from .cache import CachedAnswer, SemanticCache
 from .errors import BadOutput, NoProvider
@@ -59,6 +60,7 @@ class LLMIntegrationPipeline:
         self.prices = prices or PriceTable()
         # The app hands back resources a call must not pin (its DB connection) before any network wait.
         self.before_slow_call = before_slow_call
+        self.batches = BatchRunner(self)  # non-interactive calls through the providers' batch APIs
 
     def run(
         self,
@@ -270,6 +272,7 @@ class LLMIntegrationPipeline:
             variant=prompt.variant if prompt else None,
             tier=prepared.tier,
             latency_ms=round((time.perf_counter() - prepared.started) * 1000, 3),
+            batch=prepared.batch,
             **fields,
         )
 

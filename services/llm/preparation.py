@@ -116,6 +116,7 @@ class Prepared:
     anchor: str = ""  # the key without the free-wording variables: near hits stay within one anchor
     probe: str = ""  # the free wording compared by similarity
     vector: list[float] | None = None
+    batch: bool = False  # answered through a provider batch (ledger rows say so)
 
 
 class Preparer:
@@ -134,8 +135,11 @@ class Preparer:
         self.structurer = structurer or DataStructurer()
         self.renderer = PromptRenderer()
 
-    def prepare(self, spec: CallSpec, remaining_fraction: float) -> Prepared:
-        """Choose the variant, route, redact, fit the context, render and compute the cache key."""
+    def prepare(self, spec: CallSpec, remaining_fraction: float, route: Route | None = None) -> Prepared:
+        """Choose the variant, route, redact, fit the context, render and compute the cache key.
+
+        A given `route` (a batch's, chosen when it was submitted) replaces the router's choice.
+        """
         prepared = Prepared(spec)
         versions = self.prompts.active_versions(spec.prompt_name)
         if not versions:
@@ -145,6 +149,8 @@ class Preparer:
         if self.router is not None:
             prepared.tier = self.router.tier_for(spec.feature, prompt.tier, remaining_fraction)
             prepared.routes = self.router.chain(prepared.tier, prompt.max_tokens)
+        if route is not None:
+            prepared.tier, prepared.routes = route.tier, [route]
         variables = self._variables(spec, prepared)
         prepared.rendered = self._render(prompt, variables, spec.schema)
         prepared.input_estimate = estimate_prompt_tokens(

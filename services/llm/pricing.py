@@ -3,6 +3,10 @@
 Sources (checked 2026-11-20): Anthropic "Models & pricing" (platform.claude.com/docs/about-claude/pricing)
 and OpenAI "API pricing" (developers.openai.com/api/docs/pricing). Update this file, and only this file,
 when a provider changes its prices. A model missing here is a ConfigError at start-up, never a $0 cost.
+
+Batch price: Anthropic's Message Batches API and OpenAI's Batch API both bill 50 % of the standard price
+(input, cached input, cache writes and output alike; the discounts stack with prompt caching), for
+answers within 24 hours. `Price.batch` is that share; `batch_cost`/`batch_worst_case` apply it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Price:
     cache_write: float | None = None
     long_prompt_threshold: int | None = None
     long_prompt_multiplier: float = 1.0
+    batch: float = 0.5  # share of the price billed through the providers' batch APIs
 
     def cost(self, usage: Usage) -> float:
         """Dollar cost of one call from the provider-reported usage."""
@@ -46,6 +51,14 @@ class Price:
     def worst_case(self, input_tokens: int, max_output_tokens: int) -> float:
         """Upper bound of a call's cost: every input token uncached, every output token used."""
         return self.cost(Usage(input_tokens=input_tokens, output_tokens=max_output_tokens))
+
+    def batch_cost(self, usage: Usage) -> float:
+        """Dollar cost of one request answered through a provider batch."""
+        return self.cost(usage) * self.batch
+
+    def batch_worst_case(self, input_tokens: int, max_output_tokens: int) -> float:
+        """Upper bound of a batched request's cost (what a batch reserves per request)."""
+        return self.worst_case(input_tokens, max_output_tokens) * self.batch
 
     def affordable_output(self, usd: float, input_tokens: int) -> int:
         """Most output tokens whose worst case, with `input_tokens` uncached, stays within `usd`."""

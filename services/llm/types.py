@@ -123,6 +123,7 @@ class LLMResult:
     status: Status = "ok"
     error_kind: str | None = None
     feature: str = ""
+    batch: bool = False  # answered (or failed) through a provider batch, billed at the batch price
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

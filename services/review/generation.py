@@ -7,7 +7,7 @@ A `Feature` names its prompt, its output schema and a `finish` step that turns t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -18,7 +18,8 @@ from extensions import db
 from models import GeneratedContent, User
 from services import ai
 from services.errors import AppError
-from services.llm import FallbackAnswer, FallbackFn, LLMResult, PromptError
+from services.llm import ContextBlock, FallbackAnswer, FallbackFn, LLMResult, PromptError
+from services.llm.preparation import CallSpec
 from services.review import drafts as review
 
 Params = Mapping[str, Any]
@@ -83,6 +84,32 @@ class Generated:
         return round(min(self.result.confidence, self.finished.confidence_cap), 3)
 
 
+def spec(
+    feature: Feature,
+    params: Params,
+    variables: Mapping[str, Any],
+    fallback: FallbackFn,
+    user_id: int | None,
+    tags: tuple[str, ...] = (),
+    scope: str | None = None,
+    context: Sequence[ContextBlock] = (),
+) -> CallSpec:
+    """The pipeline call of a feature (interactive or in a batch: the same call, so the same cache key)."""
+    return CallSpec.build(
+        feature.content_type,
+        feature.prompt(params),
+        variables,
+        schema=feature.schema(params),
+        fallback=fallback,
+        user_id=None if user_id is None else str(user_id),
+        tags=tags,
+        pii=feature.pii,
+        paraphrase=feature.paraphrase,
+        scope=scope,
+        context=context,
+    )
+
+
 def run(
     feature: Feature,
     params: Params,
@@ -91,24 +118,21 @@ def run(
     user: User,
     tags: tuple[str, ...] = (),
     scope: str | None = None,
+    context: Sequence[ContextBlock] = (),
 ) -> Generated:
-    """Call the pipeline (AI, cached or flagged fallback) and check the answer."""
+    """Call the pipeline (AI, cached or flagged fallback) and check the answer; `context` is data fitted into
+    the routed tier's token budget (services/llm/structurer.py)."""
     try:
-        result = ai.pipeline().run(
-            feature.content_type,
-            feature.prompt(params),
-            variables,
-            schema=feature.schema(params),
-            fallback=fallback,
-            user_id=str(user.id),
-            tags=tags,
-            pii=feature.pii,
-            paraphrase=feature.paraphrase,
-            scope=scope,
-        )
+        result = ai.pipeline().call(spec(feature, params, variables, fallback, user.id, tags, scope, context))
     except PromptError as exc:
         raise PromptsNotLoaded(f"{exc}: run `flask prompts sync` to load prompts/*.yaml",
                                details={"prompt_name": feature.prompt(params)}) from exc
+    return check(feature, params, variables, fallback, result)
+
+
+def check(feature: Feature, params: Params, variables: Mapping[str, Any], fallback: FallbackFn,
+          result: LLMResult) -> Generated:
+    """Apply the feature's checks to a pipeline answer (AI, cached or fallback; interactive or batched)."""
     if not isinstance(result.data, BaseModel):
         # The pipeline's generic fallback answered (the feature's own one raised and was logged): try once more
         # so the feature still returns its schema; a second failure is a programming error and surfaces.
@@ -124,6 +148,12 @@ def run(
 def store(feature: Feature, generated: Generated, params: Params, variables: Mapping[str, Any],
           user: User) -> GeneratedContent:
     """Keep the result as a draft for review, with the inputs needed to continue it as a chat."""
+    return store_for(feature, generated, params, variables, user.id)
+
+
+def store_for(feature: Feature, generated: Generated, params: Params, variables: Mapping[str, Any],
+              user_id: int | None) -> GeneratedContent:
+    """`store` for a user known by id (a batch job stores its drafts for whoever asked for them)."""
     finished = generated.finished
     structured = {
         "input": {"params": dict(params), "variables": dict(variables)},
@@ -133,7 +163,7 @@ def store(feature: Feature, generated: Generated, params: Params, variables: Map
         "fallback_reason": generated.result.fallback_reason,
     }
     return review.create_draft(
-        feature.content_type, generated.result, finished.text, structured, user.id, generated.confidence
+        feature.content_type, generated.result, finished.text, structured, user_id, generated.confidence
     )
 
 

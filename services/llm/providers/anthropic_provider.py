@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, cast
 
 import anthropic
 import httpx2
 
-from ..errors import ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
+from ..errors import BatchExpired, BatchItemFailed, ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
 from ..tokens import estimate_tokens
 from ..types import Completion, CompletionRequest, Usage
-from .base import SDKStreamProvider, map_status, map_transport
+from .base import BatchResults, BatchStatus, SDKStreamProvider, map_status, map_transport
 
 # Anthropic caches prompt prefixes from 1,024 tokens (Sonnet/Opus; more on Haiku models): the estimate
 # over-counts, so a prompt marked here is at least near that size.
@@ -23,6 +24,7 @@ class AnthropicProvider(SDKStreamProvider):
     """Claude models; usage comes from the response, or message_start + message_delta when streaming."""
 
     name = "anthropic"
+    supports_batch = True
 
     def __init__(self, api_key: str | None, base_url: str | None = None, timeout_s: float = 30.0) -> None:
         super().__init__()
@@ -78,6 +80,52 @@ class AnthropicProvider(SDKStreamProvider):
         return Completion(
             text, meta.get("model", request.model), self.name, usage, meta.get("stop_reason"), meta.get("id")
         )
+
+    def submit_batch(self, requests: Sequence[tuple[str, CompletionRequest]]) -> str:
+        """messages.batches.create: one Message Batch (billed at the batch price)."""
+        params = [{"custom_id": custom_id, "params": _batch_params(req)} for custom_id, req in requests]
+        try:
+            batch = self._client.messages.batches.create(requests=cast(Any, params))
+        except Exception as exc:
+            raise _map(exc) from exc
+        return batch.id
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        """messages.batches.retrieve: `ended` once every request succeeded, errored, expired or was canceled."""
+        try:
+            batch = self._client.messages.batches.retrieve(batch_id)
+        except Exception as exc:
+            raise _map(exc) from exc
+        return "ended" if batch.processing_status == "ended" else "in_progress"
+
+    def batch_results(self, batch_id: str) -> BatchResults:
+        """messages.batches.results: the .jsonl results, by custom id."""
+        out: BatchResults = {}
+        try:
+            for item in self._client.messages.batches.results(batch_id):
+                out[item.custom_id] = self._batch_item(item.result)
+        except Exception as exc:
+            raise _map(exc) from exc
+        return out
+
+    def _batch_item(self, result: Any) -> Completion | LLMError:
+        if result.type == "succeeded":
+            message = result.message
+            text = "".join(block.text for block in message.content if block.type == "text")
+            return Completion(text, message.model, self.name, _usage(message.usage), message.stop_reason, message.id)
+        if result.type == "expired":
+            return BatchExpired("the batch ended before this request was processed")
+        if result.type == "errored":
+            return BatchItemFailed(f"errored: {result.error.error.type}")
+        return BatchItemFailed(str(result.type))
+
+
+def _batch_params(request: CompletionRequest) -> dict[str, Any]:
+    """A request's Messages parameters inside a batch (no client-side timeout there)."""
+    params = _params(request)
+    params.pop("timeout", None)
+    return params
+
 
 def _params(request: CompletionRequest) -> dict[str, Any]:
     # No `temperature`: anthropic 2.x's messages.create has no sampling parameters (current models reject

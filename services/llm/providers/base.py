@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx2
 
@@ -21,6 +21,9 @@ from ..errors import (
     Timeout,
 )
 from ..types import Completion, CompletionRequest, StreamDone, StreamEvent, TextDelta
+
+BatchStatus = Literal["in_progress", "ended"]
+BatchResults = dict[str, Completion | LLMError]  # custom id → the answer, or why that request failed
 
 
 class Provider(ABC):
@@ -46,6 +49,21 @@ class Provider(ABC):
 
     def close(self) -> None:  # noqa: B027  (optional hook: providers without connections keep the no-op)
         """Release the SDK's pooled HTTP connections (at shutdown; the provider is not used afterwards)."""
+
+    # Batch API (half price, answers within 24 h): providers with `supports_batch` implement these three.
+    supports_batch: ClassVar[bool] = False
+
+    def submit_batch(self, requests: Sequence[tuple[str, CompletionRequest]]) -> str:
+        """Send (custom id, request) pairs as one provider batch; return the batch id."""
+        raise NotImplementedError(f"{self.name} has no batch API")
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        """Whether the batch has ended (every request answered, errored or expired)."""
+        raise NotImplementedError(f"{self.name} has no batch API")
+
+    def batch_results(self, batch_id: str) -> BatchResults:
+        """The ended batch's answers by custom id (requests without a result are absent)."""
+        raise NotImplementedError(f"{self.name} has no batch API")
 
 
 class SDKStreamProvider(Provider):

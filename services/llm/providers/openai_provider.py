@@ -8,14 +8,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletion
 
-from ..errors import ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
+from ..errors import BatchExpired, BatchItemFailed, ConnectionFailed, LLMError, ServerError, StreamCut, Timeout
 from ..types import Completion, CompletionRequest, Usage
-from .base import SDKStreamProvider, map_status, map_transport
+from .base import BatchResults, BatchStatus, SDKStreamProvider, map_status, map_transport
+
+BATCH_ENDPOINT: Final[Literal["/v1/chat/completions"]] = "/v1/chat/completions"
+ENDED = ("completed", "expired", "failed", "cancelled")
 
 
 def make_client(api_key: str | None, base_url: str | None, timeout_s: float) -> openai.OpenAI:
@@ -27,6 +31,7 @@ class OpenAIProvider(SDKStreamProvider):
     """GPT models, or any OpenAI-compatible server when `base_url` is given."""
 
     name = "openai"
+    supports_batch = True
 
     def __init__(
         self,
@@ -37,6 +42,8 @@ class OpenAIProvider(SDKStreamProvider):
     ) -> None:
         super().__init__(name)
         self._client = make_client(api_key, base_url, timeout_s)
+        if name == "openai-compatible":  # Ollama, vLLM, ... do not promise OpenAI's Batch API
+            self.supports_batch = False  # type: ignore[misc]
 
     def close(self) -> None:
         """Release the SDK client's pooled connections."""
@@ -48,6 +55,55 @@ class OpenAIProvider(SDKStreamProvider):
             response = self._client.chat.completions.create(**_params(request))
         except Exception as exc:
             raise _map(exc) from exc
+        return self._completion(response)
+
+    def submit_batch(self, requests: Sequence[tuple[str, CompletionRequest]]) -> str:
+        """Upload the requests as a JSONL file (purpose `batch`), then batches.create on chat completions."""
+        lines = [
+            json.dumps({"custom_id": cid, "method": "POST", "url": BATCH_ENDPOINT, "body": _batch_body(req)})
+            for cid, req in requests
+        ]
+        try:
+            upload = self._client.files.create(file=("batch.jsonl", "\n".join(lines).encode()), purpose="batch")
+            batch = self._client.batches.create(
+                input_file_id=upload.id, endpoint=BATCH_ENDPOINT, completion_window="24h"
+            )
+        except Exception as exc:
+            raise _map(exc) from exc
+        return batch.id
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        """batches.retrieve: ended once completed, expired, failed or cancelled."""
+        try:
+            batch = self._client.batches.retrieve(batch_id)
+        except Exception as exc:
+            raise _map(exc) from exc
+        return "ended" if batch.status in ENDED else "in_progress"
+
+    def batch_results(self, batch_id: str) -> BatchResults:
+        """The output file (answers) and the error file (failed and expired requests), by custom id."""
+        out: BatchResults = {}
+        try:
+            batch = self._client.batches.retrieve(batch_id)
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    for line in self._client.files.content(file_id).text.splitlines():
+                        if line.strip():
+                            item = json.loads(line)
+                            out[str(item["custom_id"])] = self._batch_item(item)
+        except Exception as exc:
+            raise _map(exc) from exc
+        return out
+
+    def _batch_item(self, item: dict[str, Any]) -> Completion | LLMError:
+        error, response = item.get("error") or {}, item.get("response") or {}
+        if error.get("code") == "batch_expired":
+            return BatchExpired("the completion window ended before this request was processed")
+        if response.get("status_code") == 200:
+            return self._completion(ChatCompletion.model_validate(response["body"]))
+        return BatchItemFailed(f"errored: {response.get('status_code') or error.get('code') or 'unknown'}")
+
+    def _completion(self, response: ChatCompletion) -> Completion:
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content or "") if choice else ""
         return Completion(
@@ -123,6 +179,13 @@ def _params(request: CompletionRequest) -> dict[str, Any]:
     if request.user_tag:
         params["safety_identifier"] = request.user_tag
     return params
+
+
+def _batch_body(request: CompletionRequest) -> dict[str, Any]:
+    """A request's chat-completion body inside a batch file (no client-side timeout there)."""
+    body = _params(request)
+    body.pop("timeout", None)
+    return body
 
 
 def _usage(raw: Any) -> Usage:
