@@ -70,6 +70,7 @@ class DemandModel:
     censored_by_slot: FloatArray
     obs_by_slot: FloatArray
     pair_lift: Mapping[tuple[str, str], float]
+    dispersion: float = 1.0  # Pearson variance / mean of daily unit totals in the fit window (>= 1)
 
     @staticmethod
     def build(**kw: object) -> DemandModel:

@@ -103,7 +103,8 @@ def predict_revenue(
     cur = evaluate(model, cabinet, products, current) if current is not None else None
     s_rev, s_mar = _sensitivity(model, new, "revenue"), _sensitivity(model, new, "margin")
     v_rev, v_mar = _var(model, s_rev, new), _var(model, s_mar, new)
-    poisson = sum(products[sku].price ** 2 * outcome.sold for sku, outcome in new.per_sku.items())
+    # A day's takings vary more than Poisson sales would (shared daily shocks): scale by the fit's dispersion.
+    poisson = model.dispersion * sum(products[sku].price ** 2 * outcome.sold for sku, outcome in new.per_sku.items())
     d_rev = d_mar = 0.0
     dv_rev = dv_mar = 0.0
     if cur is not None:
