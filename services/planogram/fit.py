@@ -326,7 +326,8 @@ def _fit_effects(
         else:
             theta, cov, offset = regression.fit(mean, precision, theta, offset)
             position_cov = cov[positions, positions]
-        return _Effects(layout, observed_skus, theta, cov, position_cov, t_center, _day_dispersion(regression, theta, offset))
+        dispersion = _day_dispersion(regression, theta, offset)
+        return _Effects(layout, observed_skus, theta, cov, position_cov, t_center, dispersion)
     return _Effects(layout, observed_skus, theta, cov, position_cov, t_center)
 
 
