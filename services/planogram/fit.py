@@ -413,6 +413,7 @@ def _estimates(
     base_log, base_se = _base_rates(effects, norm, t_end, prior_mu, prior_sd, unstocked_factor)
     observed = np.zeros(len(prior_mu), dtype=bool)
     observed[effects.observed_skus] = True
+    pos_cov = _position_cov(effects, norm, rows, cols)
     row_effects = theta[layout.row : layout.col]
     col_effects = theta[layout.col : layout.dow]
     return {
@@ -420,7 +421,8 @@ def _estimates(
         "base_log_se": base_se,
         "observed": observed,
         "pos_weight": np.exp(norm.log_weight - norm.c_pos),
-        "pos_log_se": _position_se(effects, norm, rows, cols),
+        "pos_log_se": np.sqrt(np.maximum(np.diag(pos_cov), 0.0)),
+        "pos_log_cov": pos_cov,
         "row_log": row_effects - row_effects.mean(),
         "col_log": col_effects - col_effects.mean(),
         "dow": norm.dow_raw / norm.dow_raw.mean(),
@@ -456,8 +458,8 @@ def _base_rates(
     return base_log, base_se
 
 
-def _position_se(effects: _Effects, norm: _Normalisers, rows: IntArray, cols: IntArray) -> FloatArray:
-    """Standard error of each slot's normalised log position weight."""
+def _position_cov(effects: _Effects, norm: _Normalisers, rows: IntArray, cols: IntArray) -> FloatArray:
+    """Covariance of the slots' normalised log position weights (slots of one row share its error)."""
     layout = effects.layout
     n_slots = len(rows)
     gradient = np.zeros((n_slots, layout.size))
@@ -465,9 +467,8 @@ def _position_se(effects: _Effects, norm: _Normalisers, rows: IntArray, cols: In
     gradient[np.arange(n_slots), layout.col + cols] += 1.0
     gradient -= norm.grad_pos
     position_gradient = gradient[:, layout.row : layout.dow]
-    variance = np.einsum("ij,jk,ik->i", position_gradient, effects.position_cov, position_gradient)
-    se: FloatArray = np.sqrt(np.maximum(variance, 0.0))
-    return se
+    cov: FloatArray = position_gradient @ effects.position_cov @ position_gradient.T
+    return cov
 
 
 def _calibrate_unseen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy.special import pdtr
 from scipy.stats import norm
 
@@ -59,12 +60,22 @@ def _sensitivity(model: DemandModel, pv: PlanogramValue, field: str) -> dict[str
 
 
 def _var(model: DemandModel, sens: dict[str, float], pv: PlanogramValue) -> float:
+    """Variance of the expected takings from the sku rates' and the position weights' errors.
+
+    Position errors are correlated (the slots of one row share the row effect), so they enter through the
+    slots' covariance.  Skus never sold here are all predicted from the fleet prior scaled by one device level
+    and one selection factor, so their errors move together: (sum g*se)^2, not sum (g*se)^2."""
+    at_slot = np.zeros(len(model.slot_codes))
     v = 0.0
+    unseen = 0.0
     for sku, g in sens.items():
-        best = max(pv.per_sku[sku].slots, key=model.weight)
-        se = model.base_log_se[model.sku_index[sku]] ** 2 + model.pos_log_se[model.slot_index[best]] ** 2
-        v += g * g * float(se)
-    return v
+        k = model.sku_index[sku]
+        at_slot[model.slot_index[max(pv.per_sku[sku].slots, key=model.weight)]] += g
+        if model.observed[k]:
+            v += g * g * float(model.base_log_se[k] ** 2)
+        else:
+            unseen += g * float(model.base_log_se[k])
+    return v + unseen * unseen + float(at_slot @ model.position_cov() @ at_slot)
 
 
 def _delta_var(
@@ -74,18 +85,19 @@ def _delta_var(
     new: PlanogramValue,
     cur: PlanogramValue,
 ) -> float:
-    """Variance of proposed - current: shared base demand cancels; moved skus add position variance."""
+    """Variance of proposed - current: shared base demand cancels; moved skus add (correlated) position variance."""
     v = 0.0
+    moved = np.zeros(len(model.slot_codes))
     for sku in set(g_new) | set(g_cur):
         a, b = g_new.get(sku, 0.0), g_cur.get(sku, 0.0)
         v += (a - b) ** 2 * float(model.base_log_se[model.sku_index[sku]] ** 2)
         p_new = max(new.per_sku[sku].slots, key=model.weight) if sku in new.per_sku else None
         p_cur = max(cur.per_sku[sku].slots, key=model.weight) if sku in cur.per_sku else None
         if p_new != p_cur:
-            for g, p in ((a, p_new), (b, p_cur)):
+            for g, p in ((a, p_new), (-b, p_cur)):
                 if p is not None:
-                    v += g * g * float(model.pos_log_se[model.slot_index[p]] ** 2)
-    return v
+                    moved[model.slot_index[p]] += g
+    return v + float(moved @ model.position_cov() @ moved)
 
 
 def predict_revenue(
