@@ -11,7 +11,7 @@ from scipy.stats import norm
 
 from services.planogram.model import DemandModel
 from services.planogram.types import Cabinet, Catalog, Planogram
-from services.planogram.value import PlanogramValue, evaluate
+from services.planogram.value import PlanogramValue, evaluate, expected_sold
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,23 @@ def _sensitivity(model: DemandModel, pv: PlanogramValue, field: str) -> dict[str
         unit = (o.revenue if field == "revenue" else o.margin) / o.sold if o.sold > 0 else 0.0
         out[sku] = unit * o.demand * float(pdtr(o.stock - 1, o.demand * t)) if o.stock > 0 else 0.0
     return out
+
+
+def refill_cycle_variance(model: DemandModel, products: Catalog, pv: PlanogramValue) -> float:
+    """Variance of a day's expected takings over the days of the refill cycle (phase unknown).
+
+    Right after a refill every coil is full; towards the end fast sellers are empty, so a day's takings
+    depend on where it falls in the cycle.  With Poisson demand the units sold by the end of day j are
+    E[min(N(j), C)], N(j) ~ Poisson(D j), so day j sells the difference; the mean over the cycle is Z."""
+    n = max(round(model.service_interval_days), 1)
+    days = np.arange(1, n + 1, dtype=np.float64)
+    profile = np.zeros(n)
+    for sku, o in pv.per_sku.items():
+        if o.stock <= 0 or o.demand <= 0:
+            continue
+        cumulative = np.concatenate([[0.0], days * np.asarray(expected_sold(o.demand, float(o.stock), days))])
+        profile += products[sku].price * np.diff(cumulative)
+    return float(np.var(profile))
 
 
 def _var(model: DemandModel, sens: dict[str, float], pv: PlanogramValue) -> float:
@@ -117,6 +134,7 @@ def predict_revenue(
     v_rev, v_mar = _var(model, s_rev, new), _var(model, s_mar, new)
     # A day's takings vary more than Poisson sales would (shared daily shocks): scale by the fit's dispersion.
     poisson = model.dispersion * sum(products[sku].price ** 2 * outcome.sold for sku, outcome in new.per_sku.items())
+    poisson += refill_cycle_variance(model, products, new)
     d_rev = d_mar = 0.0
     dv_rev = dv_mar = 0.0
     if cur is not None:

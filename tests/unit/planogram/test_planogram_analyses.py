@@ -176,3 +176,22 @@ def test_revenue_interval_counts_position_errors_shared_by_a_row(model_factory) 
 
     assert width(shared) > 1.7 * width(independent)  # 4 slots per row move together: ~2x the sd
     assert width(dataclasses.replace(model, pos_log_se=np.full(8, 0.2))) == pytest.approx(width(independent))
+
+
+def test_day_interval_holds_the_refill_cycle(model_factory) -> None:  # type: ignore[no-untyped-def]
+    """A coil that empties before the weekly refill sells less late in the cycle: a day's range must hold that."""
+    from services.planogram.revenue import refill_cycle_variance
+    from services.planogram.types import Cabinet, Planogram, ProductSpec
+    from services.planogram.value import evaluate
+
+    cab = Cabinet.uniform("C", 1, 1, cabinet_type="ambient", capacity=10, service_interval_days=7)
+    prods = {"K": ProductSpec("K", "K", "x", 2.0, 1.0)}
+    plan = Planogram.of({"A1": "K"})
+    ample = model_factory(cab, {"K": 0.2})  # 1.4 units a week from 10: never empty, every day alike
+    fast = model_factory(cab, {"K": 4.0})  # 28 a week from 10: empty after about 2.5 days
+    assert refill_cycle_variance(ample, prods, evaluate(ample, cab, prods, plan)) < 1e-3
+    assert refill_cycle_variance(fast, prods, evaluate(fast, cab, prods, plan)) > 4.0  # 8/day, then 0 (price 2)
+    low, high = predict_revenue(fast, cab, prods, plan).revenue_day_interval
+    mid = predict_revenue(fast, cab, prods, plan).revenue_per_day
+    assert low < 0.3 * mid  # an emptied coil's day can bring (almost) nothing
+    assert high > 2.0 * mid  # a day just after the refill sells about four times the cycle's average
