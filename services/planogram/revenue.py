@@ -102,19 +102,24 @@ def _delta_var(
     new: PlanogramValue,
     cur: PlanogramValue,
 ) -> float:
-    """Variance of proposed - current: shared base demand cancels; moved skus add (correlated) position variance."""
+    """Variance of proposed - current, with the errors correlated as in `_var`.
+
+    A sku's own rate error enters with (g_new - g_cur), so what both planograms share cancels; its position
+    error enters at its best slot in each (a sku that keeps its slot cancels there too)."""
+    at_slot = np.zeros(len(model.slot_codes))
     v = 0.0
-    moved = np.zeros(len(model.slot_codes))
+    unseen = 0.0
     for sku in set(g_new) | set(g_cur):
+        k = model.sku_index[sku]
         a, b = g_new.get(sku, 0.0), g_cur.get(sku, 0.0)
-        v += (a - b) ** 2 * float(model.base_log_se[model.sku_index[sku]] ** 2)
-        p_new = max(new.per_sku[sku].slots, key=model.weight) if sku in new.per_sku else None
-        p_cur = max(cur.per_sku[sku].slots, key=model.weight) if sku in cur.per_sku else None
-        if p_new != p_cur:
-            for g, p in ((a, p_new), (-b, p_cur)):
-                if p is not None:
-                    moved[model.slot_index[p]] += g
-    return v + float(moved @ model.position_cov() @ moved)
+        if model.observed[k]:
+            v += (a - b) ** 2 * float(model.base_log_se[k] ** 2)
+        else:
+            unseen += (a - b) * float(model.base_log_se[k])
+        for g, pv in ((a, new), (-b, cur)):
+            if sku in pv.per_sku:
+                at_slot[model.slot_index[max(pv.per_sku[sku].slots, key=model.weight)]] += g
+    return v + unseen * unseen + float(at_slot @ model.position_cov() @ at_slot)
 
 
 def predict_revenue(
