@@ -115,6 +115,8 @@ def realised_uplift(n_devices: int = 8, current: str = "operator", runs: tuple[s
         prior_kind, within, kappa, change, max_new = RUNS[label]
         params = ValueParams(uncertainty_discount=kappa, change_cost=change)
         pred, obj, true, worse, changed, unseen, added = [], [], [], 0, [], [], []
+        ratio: list[float] = []  # per device: (predicted uplift, uplift_low) / true uplift, margin per day
+        low_ratio: list[float] = []
         for d in fleet.devices:
             dev = d.cabinet.device_id
             pri = loo_priors_sold(fleet, dev) if prior_kind == "sold" else rates.priors(dev)
@@ -128,6 +130,9 @@ def realised_uplift(n_devices: int = 8, current: str = "operator", runs: tuple[s
             obj.append(res.uplift_pct)
             true.append(100 * (new_t / cur_t - 1))
             worse += new_t < cur_t
+            if abs(new_t - cur_t) > 1e-6:
+                ratio.append(res.uplift_per_day / (new_t - cur_t))
+                low_ratio.append(res.uplift_low_per_day / (new_t - cur_t))
             changed.append(len(res.moves))
             unseen.append(sum(not m.observed[m.sku_index[k]] for k in res.planogram.mapping().values()))
             added.append(len(set(res.planogram.mapping().values()) - set(d.planogram.mapping().values())))
@@ -137,7 +142,8 @@ def realised_uplift(n_devices: int = 8, current: str = "operator", runs: tuple[s
             f"{p.mean():+.1f}% (objective {np.mean(obj):+.1f}%), true {t.mean():+.1f}%, "
             f"ratio {p.mean() / t.mean():.2f}, MAE {np.abs(p - t).mean():.1f} pp, truly worse {worse}/{n_devices}; "
             f"slots changed {np.mean(changed):.1f}, slots given to never-sold skus {np.mean(unseen):.1f}, "
-            f"new skus {np.mean(added):.1f}",
+            f"new skus {np.mean(added):.1f}; per-device predicted/true median {np.median(ratio):.2f}, "
+            f"uplift_low/true median {np.median(low_ratio):.2f}",
             flush=True,
         )
 

@@ -23,6 +23,7 @@ from scipy.stats import spearmanr
 
 from bench.truth_fleet import TrueDevice, TrueFleet, generate_true_fleet
 from services.planogram.affinity import affinity
+from services.planogram.backtest import BacktestData, BacktestSettings, backtest_device
 from services.planogram.fit import fit_model
 from services.planogram.forecast import backtest_forecast
 from services.planogram.model import DemandModel
@@ -73,8 +74,8 @@ def grade(fleet: TrueFleet) -> None:
     products = {p.sku: p for p in fleet.products}
     rates = rates_of(fleet)
     sep = ValueParams(category_bonus=0.0, affinity_bonus=0.0, uncertainty_discount=0.0, change_cost=0.0)
-    out: dict[str, list[tuple[float, float, float, float, int]]] = {}
-    rev_err, rhos, cpu, same, wape, false_pairs = [], [], [], 0, [], 0
+    out: dict[str, list[tuple[float, float, float, float, int, float]]] = {}
+    rev_err, rhos, cpu, same, wape, false_pairs, coverage = [], [], [], 0, [], 0, []
     for d in fleet.devices:
         t = int(d.cabinet.service_interval_days)
         start = 20_000  # generate_true_fleet's first day; refills every T days from it
@@ -84,6 +85,9 @@ def grade(fleet: TrueFleet) -> None:
                                priors=rates.priors(d.cabinet.device_id))
         wape.append((bt.wape_model, bt.wape_naive))
         false_pairs += len(affinity(d.sales).pairs)  # the truth has no co-purchase pairs: any pair is false
+        back = backtest_device(BacktestData(d.cabinet, products, d.sales, d.planogram, (),
+                                            rates.priors(d.cabinet.device_id)), BacktestSettings(holdout_days=14))
+        coverage.append(back.coverage if back.coverage is not None else float("nan"))
         m = fit_model(d.cabinet, products, d.sales, d.planogram, priors=rates.priors(d.cabinet.device_id))
         tm = truth_model(m, d)
         cur_true = d.value(d.planogram, products)
@@ -100,7 +104,8 @@ def grade(fleet: TrueFleet) -> None:
             opt_true = max(d.value(best, products), cur_true)
             new_true = d.value(res.planogram, products)
             empty = sum(1 for s in d.cabinet.slots if s.code not in res.planogram.mapping())
-            out.setdefault(name, []).append((cur_true, new_true, opt_true, res.uplift_per_day, empty))
+            out.setdefault(name, []).append(
+                (cur_true, new_true, opt_true, res.uplift_per_day, empty, res.uplift_low_per_day))
     print(f"fleet: {len(fleet.devices)} devices, {len(products)} products, "
           f"{sum(d.sales.n for d in fleet.devices)} vends")
     for name, rows in out.items():
@@ -110,21 +115,24 @@ def grade(fleet: TrueFleet) -> None:
           f"{int((e <= 10).sum())}/{len(e)}; heat-zone Spearman mean {np.mean(rhos):.2f} (min {min(rhos):.2f})")
     wm, wn = (float(np.mean(x)) for x in zip(*wape, strict=True))
     print(f"forecast WAPE (sku x day, 14 held-out days): model {wm:.3f} vs seasonal-naive {wn:.3f} = {wm / wn:.2f}x; "
-          f"affinity: {false_pairs} pairs surfaced where none exist")
+          f"affinity: {false_pairs} pairs surfaced where none exist; backtest day coverage {np.nanmean(coverage):.2f} "
+          f"(min {np.nanmin(coverage):.2f}) at nominal 0.90")
     print(f"identical answers for identical requests: {same}/{len(fleet.devices)}; optimiser CPU per call: "
           f"median {np.median(cpu):.2f} s, p95 {np.percentile(cpu, 95):.2f} s, max {max(cpu):.2f} s")
 
 
-def _report(name: str, rows: list[tuple[float, float, float, float, int]]) -> None:
-    cur, new, opt, pred, empty = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+def _report(name: str, rows: list[tuple[float, float, float, float, int, float]]) -> None:
+    cur, new, opt, pred, empty, low = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
     gain = opt - cur
     capture = np.where(gain > 1e-9, (new - cur) / np.maximum(gain, 1e-9), 1.0)
     true_up = new - cur
     ratio = np.array([p / t for p, t in zip(pred, true_up, strict=True) if abs(t) > 1e-6])
+    low_ratio = np.array([p / t for p, t in zip(low, true_up, strict=True) if abs(t) > 1e-6])
     worse = int((new < cur - 1e-6).sum())
     print(f"  {name:12s} capture mean {capture.mean():.2f} (min {capture.min():.2f}); truly worse {worse}/{len(cur)}; "
           f"true uplift mean {100 * np.mean(true_up / cur):+.1f}% (optimum {100 * np.mean(gain / cur):+.1f}%); "
-          f"predicted/true uplift median {np.median(ratio) if len(ratio) else float('nan'):.2f}; "
+          f"predicted/true uplift median {np.median(ratio) if len(ratio) else float('nan'):.2f} "
+          f"(uplift_low/true {np.median(low_ratio) if len(low_ratio) else float('nan'):.2f}); "
           f"empty slots {int(empty.sum())}")
 
 

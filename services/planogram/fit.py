@@ -27,6 +27,7 @@ TREND_SD = 0.15  # per 30 days
 WELL_OBSERVED_SE = 0.3  # skus this certain locally check how well the fleet prior predicts this device
 MIN_PRIOR_CHECKS = 5
 POSITION_STAGE_SKU_SD = 1.0  # stage 1: sku rates loose (e^±1), so within-sku contrasts dominate position
+MIN_DISPERSION_DAYS = 14  # fewer observed days than this: no dispersion estimate (Poisson assumed)
 
 
 def _sku_priors(
@@ -121,6 +122,7 @@ class _Effects:
     cov: FloatArray
     position_cov: FloatArray
     t_center: float
+    dispersion: float = 1.0
 
 
 def fit_model(
@@ -320,16 +322,36 @@ def _fit_effects(
         regression = _regression(cabinet, panel, obs, layout, sku_column, t_center, eps)
         offset = np.zeros(len(obs.units))
         if position_from_within_sku:
-            theta, cov, position_cov = _two_stage_fit(regression, mean, precision, theta, offset)
+            theta, cov, position_cov, offset = _two_stage_fit(regression, mean, precision, theta, offset)
         else:
-            theta, cov, _ = regression.fit(mean, precision, theta, offset)
+            theta, cov, offset = regression.fit(mean, precision, theta, offset)
             position_cov = cov[positions, positions]
+        dispersion = _day_dispersion(regression, theta, offset)
+        return _Effects(layout, observed_skus, theta, cov, position_cov, t_center, dispersion)
     return _Effects(layout, observed_skus, theta, cov, position_cov, t_center)
+
+
+def _day_dispersion(regression: _Regression, theta: FloatArray, offset: FloatArray) -> float:
+    """Pearson dispersion of the daily totals (>= 1): how much more a day's sales vary than Poisson says.
+
+    Measured on day totals, not slot-days, because what the day intervals must cover is a day's takings:
+    shocks common to all slots of a day (traffic, weather, an event) add variance that slot-level
+    residuals spread thin.  It also holds what the model misses (weekday pattern, trend)."""
+    mu = np.exp(np.asarray(regression.x @ theta) + offset)
+    days = regression.obs.day
+    observed = np.bincount(days, weights=regression.units)
+    expected = np.bincount(days, weights=mu)
+    keep = expected > 0
+    n_days = int(keep.sum())
+    if n_days < MIN_DISPERSION_DAYS:
+        return 1.0
+    pearson = float(np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep]))
+    return max(1.0, pearson / (n_days - 1))
 
 
 def _two_stage_fit(
     regression: _Regression, mean: FloatArray, precision: FloatArray, start: FloatArray, offset: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Position from within-sku contrasts first, then sku rates with position fixed; returns the position cov."""
     layout = regression.layout
     positions = slice(layout.row, layout.dow)
@@ -344,8 +366,8 @@ def _two_stage_fit(
     fixed_mean, fixed_precision = mean.copy(), precision.copy()
     fixed_mean[positions] = theta1[positions]
     fixed_precision[positions] = 1e8
-    theta, cov, _ = regression.fit(fixed_mean, fixed_precision, theta1, offset)
-    return theta, cov, cov1[positions, positions]
+    theta, cov, offset = regression.fit(fixed_mean, fixed_precision, theta1, offset)
+    return theta, cov, cov1[positions, positions], offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +413,7 @@ def _estimates(
     base_log, base_se = _base_rates(effects, norm, t_end, prior_mu, prior_sd, unstocked_factor)
     observed = np.zeros(len(prior_mu), dtype=bool)
     observed[effects.observed_skus] = True
+    pos_cov = _position_cov(effects, norm, rows, cols)
     row_effects = theta[layout.row : layout.col]
     col_effects = theta[layout.col : layout.dow]
     return {
@@ -398,12 +421,14 @@ def _estimates(
         "base_log_se": base_se,
         "observed": observed,
         "pos_weight": np.exp(norm.log_weight - norm.c_pos),
-        "pos_log_se": _position_se(effects, norm, rows, cols),
+        "pos_log_se": np.sqrt(np.maximum(np.diag(pos_cov), 0.0)),
+        "pos_log_cov": pos_cov,
         "row_log": row_effects - row_effects.mean(),
         "col_log": col_effects - col_effects.mean(),
         "dow": norm.dow_raw / norm.dow_raw.mean(),
         "trend_per_day": float(theta[layout.trend] / TREND_UNIT_DAYS),
         "trend_se": float(math.sqrt(cov[layout.trend, layout.trend]) / TREND_UNIT_DAYS),
+        "dispersion": effects.dispersion,
     }
 
 
@@ -433,8 +458,8 @@ def _base_rates(
     return base_log, base_se
 
 
-def _position_se(effects: _Effects, norm: _Normalisers, rows: IntArray, cols: IntArray) -> FloatArray:
-    """Standard error of each slot's normalised log position weight."""
+def _position_cov(effects: _Effects, norm: _Normalisers, rows: IntArray, cols: IntArray) -> FloatArray:
+    """Covariance of the slots' normalised log position weights (slots of one row share its error)."""
     layout = effects.layout
     n_slots = len(rows)
     gradient = np.zeros((n_slots, layout.size))
@@ -442,9 +467,8 @@ def _position_se(effects: _Effects, norm: _Normalisers, rows: IntArray, cols: In
     gradient[np.arange(n_slots), layout.col + cols] += 1.0
     gradient -= norm.grad_pos
     position_gradient = gradient[:, layout.row : layout.dow]
-    variance = np.einsum("ij,jk,ik->i", position_gradient, effects.position_cov, position_gradient)
-    se: FloatArray = np.sqrt(np.maximum(variance, 0.0))
-    return se
+    cov: FloatArray = position_gradient @ effects.position_cov @ position_gradient.T
+    return cov
 
 
 def _calibrate_unseen(

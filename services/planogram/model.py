@@ -70,6 +70,8 @@ class DemandModel:
     censored_by_slot: FloatArray
     obs_by_slot: FloatArray
     pair_lift: Mapping[tuple[str, str], float]
+    dispersion: float = 1.0  # Pearson variance / mean of daily unit totals in the fit window (>= 1)
+    pos_log_cov: FloatArray | None = None  # slots x slots covariance of log pos_weight (None: diagonal)
 
     @staticmethod
     def build(**kw: object) -> DemandModel:
@@ -111,6 +113,12 @@ class DemandModel:
         """Co-purchase lift of a pair (1 when not significant)."""
         key = (a, b) if a <= b else (b, a)
         return float(self.pair_lift.get(key, 1.0))
+
+    def position_cov(self) -> FloatArray:
+        """Covariance of the log position weights; the diagonal of pos_log_se when the fit gave none."""
+        if self.pos_log_cov is not None:
+            return self.pos_log_cov
+        return np.diag(np.asarray(self.pos_log_se, dtype=np.float64) ** 2)
 
     def n_rows_cols(self) -> tuple[int, int]:
         """Shape of the row x column effect grid."""

@@ -18,6 +18,7 @@ from services.planogram.milp import MilpTimeoutError, solve_milp
 from services.planogram.model import DemandModel
 from services.planogram.problem import Problem, build_problem
 from services.planogram.repair import repair
+from services.planogram.revenue import predict_revenue
 from services.planogram.rules import validate
 from services.planogram.search import planning_score, swap_deltas
 from services.planogram.types import (
@@ -33,6 +34,7 @@ from services.planogram.types import (
 from services.planogram.value import ValueParams, evaluate
 
 SAFETY_LIMIT_S = 60.0
+UPLIFT_LOW_LEVEL = 0.9  # two-sided level of the change interval whose lower end is uplift_low_per_day
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class OptimizationResult:
     objective / current_objective / uplift_*: predicted margin (objective "margin") or revenue per day,
     point estimates, the same figures everywhere.  planning_score: what the search maximised.
     status: "optimal" (proven), or "floor" when the safety-net limit stopped the solver.
+    uplift_low_per_day: the gain one can count on: the lower end of the 90 % interval of the predicted
+    change (one-sided 95 %), which also corrects for the optimiser's curse (docs/ENGINE.md).
     """
 
     planogram: Planogram
@@ -79,6 +83,7 @@ class OptimizationResult:
     planning_score: float = 0.0
     current_planning_score: float = 0.0
     status: str = "optimal"
+    uplift_low_per_day: float = 0.0
 
 
 def planogram_objective(
@@ -219,6 +224,8 @@ def optimize(
     new = evaluate(model, cabinet, products, final.planogram, params)
     cur = evaluate(model, cabinet, products, current, params)
     uplift = final.objective - first.objective
+    change = predict_revenue(model, cabinet, products, final.planogram, current, level=UPLIFT_LOW_LEVEL)
+    low = change.delta_margin_interval if params.objective == "margin" else change.delta_revenue_interval
     return OptimizationResult(
         planogram=final.planogram,
         objective=final.objective,
@@ -237,4 +244,5 @@ def optimize(
         planning_score=final.score,
         current_planning_score=first.score,
         status="optimal" if final.milp_optimal else "floor",
+        uplift_low_per_day=min(low[0], uplift),
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy.special import pdtr
 from scipy.stats import norm
 
 from services.planogram.model import DemandModel
 from services.planogram.types import Cabinet, Catalog, Planogram
-from services.planogram.value import PlanogramValue, evaluate
+from services.planogram.value import PlanogramValue, evaluate, expected_sold
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +59,40 @@ def _sensitivity(model: DemandModel, pv: PlanogramValue, field: str) -> dict[str
     return out
 
 
+def refill_cycle_variance(model: DemandModel, products: Catalog, pv: PlanogramValue) -> float:
+    """Variance of a day's expected takings over the days of the refill cycle (phase unknown).
+
+    Right after a refill every coil is full; towards the end fast sellers are empty, so a day's takings
+    depend on where it falls in the cycle.  With Poisson demand the units sold by the end of day j are
+    E[min(N(j), C)], N(j) ~ Poisson(D j), so day j sells the difference; the mean over the cycle is Z."""
+    n = max(round(model.service_interval_days), 1)
+    days = np.arange(1, n + 1, dtype=np.float64)
+    profile = np.zeros(n)
+    for sku, o in pv.per_sku.items():
+        if o.stock <= 0 or o.demand <= 0:
+            continue
+        cumulative = np.concatenate([[0.0], days * np.asarray(expected_sold(o.demand, float(o.stock), days))])
+        profile += products[sku].price * np.diff(cumulative)
+    return float(np.var(profile))
+
+
 def _var(model: DemandModel, sens: dict[str, float], pv: PlanogramValue) -> float:
+    """Variance of the expected takings from the sku rates' and the position weights' errors.
+
+    Position errors are correlated (the slots of one row share the row effect), so they enter through the
+    slots' covariance.  Skus never sold here are all predicted from the fleet prior scaled by one device level
+    and one selection factor, so their errors move together: (sum g*se)^2, not sum (g*se)^2."""
+    at_slot = np.zeros(len(model.slot_codes))
     v = 0.0
+    unseen = 0.0
     for sku, g in sens.items():
-        best = max(pv.per_sku[sku].slots, key=model.weight)
-        se = model.base_log_se[model.sku_index[sku]] ** 2 + model.pos_log_se[model.slot_index[best]] ** 2
-        v += g * g * float(se)
-    return v
+        k = model.sku_index[sku]
+        at_slot[model.slot_index[max(pv.per_sku[sku].slots, key=model.weight)]] += g
+        if model.observed[k]:
+            v += g * g * float(model.base_log_se[k] ** 2)
+        else:
+            unseen += g * float(model.base_log_se[k])
+    return v + unseen * unseen + float(at_slot @ model.position_cov() @ at_slot)
 
 
 def _delta_var(
@@ -74,18 +102,24 @@ def _delta_var(
     new: PlanogramValue,
     cur: PlanogramValue,
 ) -> float:
-    """Variance of proposed - current: shared base demand cancels; moved skus add position variance."""
+    """Variance of proposed - current, with the errors correlated as in `_var`.
+
+    A sku's own rate error enters with (g_new - g_cur), so what both planograms share cancels; its position
+    error enters at its best slot in each (a sku that keeps its slot cancels there too)."""
+    at_slot = np.zeros(len(model.slot_codes))
     v = 0.0
+    unseen = 0.0
     for sku in set(g_new) | set(g_cur):
+        k = model.sku_index[sku]
         a, b = g_new.get(sku, 0.0), g_cur.get(sku, 0.0)
-        v += (a - b) ** 2 * float(model.base_log_se[model.sku_index[sku]] ** 2)
-        p_new = max(new.per_sku[sku].slots, key=model.weight) if sku in new.per_sku else None
-        p_cur = max(cur.per_sku[sku].slots, key=model.weight) if sku in cur.per_sku else None
-        if p_new != p_cur:
-            for g, p in ((a, p_new), (b, p_cur)):
-                if p is not None:
-                    v += g * g * float(model.pos_log_se[model.slot_index[p]] ** 2)
-    return v
+        if model.observed[k]:
+            v += (a - b) ** 2 * float(model.base_log_se[k] ** 2)
+        else:
+            unseen += (a - b) * float(model.base_log_se[k])
+        for g, pv in ((a, new), (-b, cur)):
+            if sku in pv.per_sku:
+                at_slot[model.slot_index[max(pv.per_sku[sku].slots, key=model.weight)]] += g
+    return v + unseen * unseen + float(at_slot @ model.position_cov() @ at_slot)
 
 
 def predict_revenue(
@@ -103,7 +137,9 @@ def predict_revenue(
     cur = evaluate(model, cabinet, products, current) if current is not None else None
     s_rev, s_mar = _sensitivity(model, new, "revenue"), _sensitivity(model, new, "margin")
     v_rev, v_mar = _var(model, s_rev, new), _var(model, s_mar, new)
-    poisson = sum(products[sku].price ** 2 * outcome.sold for sku, outcome in new.per_sku.items())
+    # A day's takings vary more than Poisson sales would (shared daily shocks): scale by the fit's dispersion.
+    poisson = model.dispersion * sum(products[sku].price ** 2 * outcome.sold for sku, outcome in new.per_sku.items())
+    poisson += refill_cycle_variance(model, products, new)
     d_rev = d_mar = 0.0
     dv_rev = dv_mar = 0.0
     if cur is not None:

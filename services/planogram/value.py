@@ -103,7 +103,7 @@ def planning_unit_value(model: DemandModel, product: ProductSpec, params: ValueP
     return unit_value(product, params.objective) * certainty_factor(model, product.sku, params)
 
 
-def expected_sold(demand: FloatLike, stock: FloatLike, interval: float) -> FloatLike:
+def expected_sold(demand: FloatLike, stock: FloatLike, interval: FloatLike) -> FloatLike:
     """Units sold per day when `stock` units must last `interval` days of Poisson demand `demand`/day.
 
     Per refill cycle N ~ Poisson(m = demand * T) and sales are min(N, C): E[min(N, C)] = m F(C-1) +

@@ -152,3 +152,46 @@ def test_batch_yields_a_result_per_device() -> None:
     )
     assert [i.device_id for i in items] == [d.cabinet.device_id for d in fleet.devices]
     assert all(i.ok and i.result is not None and i.result.uplift_per_day >= 0 for i in items)
+
+
+def test_revenue_interval_counts_position_errors_shared_by_a_row(model_factory) -> None:  # type: ignore[no-untyped-def]
+    """Slots of one row share the row effect's error: the interval is wider than independent slot errors say."""
+    import dataclasses
+
+    from services.planogram.synthetic import make_catalog
+    from services.planogram.types import Cabinet, Planogram
+
+    cab = Cabinet.uniform("R", 2, 4, cabinet_type="ambient", capacity=50)
+    prods = [p for p in make_catalog(40, np.random.default_rng(3)) if p.temperature == "ambient"][:8]
+    model = model_factory(cab, {p.sku: 2.0 for p in prods})
+    plan = Planogram.of({s.code: p.sku for s, p in zip(cab.slots, prods, strict=True)})
+    catalog = {p.sku: p for p in prods}
+    same_row = np.array([[0.04 if a.row == b.row else 0.0 for b in cab.slots] for a in cab.slots])
+    independent = dataclasses.replace(model, pos_log_se=np.full(8, 0.2), pos_log_cov=np.diag(np.full(8, 0.04)))
+    shared = dataclasses.replace(model, pos_log_se=np.full(8, 0.2), pos_log_cov=same_row)
+
+    def width(m: object) -> float:
+        low, high = predict_revenue(m, cab, catalog, plan).revenue_interval  # type: ignore[arg-type]
+        return high - low
+
+    assert width(shared) > 1.7 * width(independent)  # 4 slots per row move together: ~2x the sd
+    assert width(dataclasses.replace(model, pos_log_se=np.full(8, 0.2))) == pytest.approx(width(independent))
+
+
+def test_day_interval_holds_the_refill_cycle(model_factory) -> None:  # type: ignore[no-untyped-def]
+    """A coil that empties before the weekly refill sells less late in the cycle: a day's range must hold that."""
+    from services.planogram.revenue import refill_cycle_variance
+    from services.planogram.types import Cabinet, Planogram, ProductSpec
+    from services.planogram.value import evaluate
+
+    cab = Cabinet.uniform("C", 1, 1, cabinet_type="ambient", capacity=10, service_interval_days=7)
+    prods = {"K": ProductSpec("K", "K", "x", 2.0, 1.0)}
+    plan = Planogram.of({"A1": "K"})
+    ample = model_factory(cab, {"K": 0.2})  # 1.4 units a week from 10: never empty, every day alike
+    fast = model_factory(cab, {"K": 4.0})  # 28 a week from 10: empty after about 2.5 days
+    assert refill_cycle_variance(ample, prods, evaluate(ample, cab, prods, plan)) < 1e-3
+    assert refill_cycle_variance(fast, prods, evaluate(fast, cab, prods, plan)) > 4.0  # 8/day, then 0 (price 2)
+    low, high = predict_revenue(fast, cab, prods, plan).revenue_day_interval
+    mid = predict_revenue(fast, cab, prods, plan).revenue_per_day
+    assert low < 0.3 * mid  # an emptied coil's day can bring (almost) nothing
+    assert high > 2.0 * mid  # a day just after the refill sells about four times the cycle's average

@@ -117,3 +117,33 @@ def test_no_sales_gives_prior_only_model(device) -> None:  # type: ignore[no-unt
     assert m.base_demand(absent) == pytest.approx(0.4)
     assert all(m.base_demand(k) < 0.4 for k in placed)  # a day without sales pulls them down a little
     assert all(m.base_demand(k) > 0.2 for k in placed)
+
+
+def _shocked_device(day_sd: float) -> tuple[Cabinet, dict[str, object], SalesData, Planogram]:
+    """2x3 cabinet, 6 steady sellers (~2/day each, ample stock); each day's traffic x lognormal(0, day_sd)."""
+    rng = np.random.default_rng(5)
+    cab = Cabinet.uniform("D", 2, 3, cabinet_type="ambient", capacity=200)
+    prods = [p for p in make_catalog(40, rng) if p.temperature == "ambient"][:6]
+    plan = Planogram.of({s.code: p.sku for s, p in zip(cab.slots, prods, strict=True)})
+    rows = []
+    for day in range(90):
+        shock = float(rng.lognormal(-0.5 * day_sd**2, day_sd)) if day_sd > 0 else 1.0
+        for s, p in zip(cab.slots, prods, strict=True):
+            for i in range(int(rng.poisson(2.0 * shock))):
+                rows.append(((20_000 + day) * 86_400 + 36_000 + i, s.code, p.sku, p.price, None))
+    sales = SalesData.from_rows("D", rows, cab.slot_codes())
+    return cab, {p.sku: p for p in prods}, sales, plan
+
+
+def test_day_shocks_raise_dispersion_and_widen_the_day_interval() -> None:
+    from services.planogram.revenue import predict_revenue
+
+    widths = {}
+    for sd in (0.0, 0.4):
+        cab, prods, sales, plan = _shocked_device(sd)
+        model = fit_model(cab, prods, sales, plan)  # type: ignore[arg-type]
+        low, high = predict_revenue(model, cab, prods, plan).revenue_day_interval  # type: ignore[arg-type]
+        widths[sd] = (model.dispersion, high - low)
+    assert widths[0.0][0] < 1.3  # Poisson days: no extra spread
+    assert widths[0.4][0] > 2.0  # ±40 % daily shocks on ~12 units/day: variance about 3x the mean
+    assert widths[0.4][1] > 1.4 * widths[0.0][1]

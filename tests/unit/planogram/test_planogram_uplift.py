@@ -87,3 +87,24 @@ def test_time_limited_milp_never_proposes_worse_than_current(device) -> None:  #
     res = optimize(device.model, device.cabinet, device.products, cur, Constraints(), ValueParams(),
                    time_limit_s=0.001)
     assert res.objective >= res.current_objective - 1e-9
+
+
+def test_uplift_low_is_the_gain_one_can_count_on(model_factory: Callable[..., DemandModel]) -> None:
+    """A strong new seller replaces a weak one: uplift_low is below the point uplift, more so when less certain."""
+    from services.planogram.revenue import predict_revenue
+    from services.planogram.types import ProductSpec
+
+    cab = Cabinet.uniform("A", 1, 2, cabinet_type="ambient", capacity=50, service_interval_days=7)
+    prods = {k: ProductSpec(k, k, "x", 2.0, 1.0) for k in ("OLD", "KEEP", "NEW")}
+    model = model_factory(cab, {"OLD": 0.5, "KEEP": 2.0, "NEW": 3.0})
+    current = Planogram.of({"A1": "KEEP", "A2": "OLD"})
+    lows = []
+    for se in (0.1, 0.4):
+        m = dataclasses.replace(model, base_log_se=np.full(3, se))
+        res = optimize(m, cab, prods, current, Constraints(), ValueParams(uncertainty_discount=0.0))
+        assert set(res.planogram.mapping().values()) == {"KEEP", "NEW"}
+        change = predict_revenue(m, cab, prods, res.planogram, current, level=0.9)
+        assert res.uplift_low_per_day == change.delta_margin_interval[0]
+        assert 0.0 < res.uplift_low_per_day < res.uplift_per_day
+        lows.append(res.uplift_low_per_day)
+    assert lows[1] < lows[0]  # the less certain the change, the less of it is counted on
