@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from bench.sse_bench import DEVICES, EMAIL, PASSWORD, Client, free_port, pct, prepare, read_event  # noqa: E402
 from devtools.fake_llm import FakeLLMServer  # noqa: E402
 
+HANG_UP_AFTER_FIRST = False
+
 
 def stream_once(client: Client, device_id: str, barrier: threading.Barrier, out: dict[str, Any]) -> None:
     """POST a stream when every thread is ready; time its first event and its `started`; then hang up."""
@@ -61,7 +63,7 @@ def stream_once(client: Client, device_id: str, barrier: threading.Barrier, out:
             out.setdefault("first", kind)
             if kind == "queued" and data:
                 out["position"] = data.get("position")
-            if kind in {"started", "done", "error", "cancelled"}:
+            if HANG_UP_AFTER_FIRST or kind in {"started", "done", "error", "cancelled"}:
                 out["started_ms"] = (time.perf_counter() - t0) * 1000
                 out["end"] = kind
                 return
@@ -148,7 +150,13 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--ai", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.8, help="seconds the fake provider takes to answer")
+    parser.add_argument("--phases", default="cold,warm", help="which rounds of streams to run (cold,warm)")
+    parser.add_argument("--hang-up", choices=["started", "first"], default="started",
+                        help="when each stream client disconnects: after `started` or after its first event")
     args = parser.parse_args()
+    global HANG_UP_AFTER_FIRST
+    HANG_UP_AFTER_FIRST = args.hang_up == "first"
+    phases = set(args.phases.split(","))
     with tempfile.TemporaryDirectory() as tmp, FakeLLMServer() as fake:
         fake.script.latency_s = args.latency
         fake.add(text=json.dumps({"caption": "Ice-cold cola, right by the lift.", "character_count": 33,
@@ -170,12 +178,15 @@ def main() -> None:
                 client = Client(port)
                 client.token = _token(client)
                 print(f"load average before measuring: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)", flush=True)
-                streams_at_once(client, args.streams, "cold server")
-                time.sleep(2)
-                streams_at_once(client, args.streams, "warm server")
-                time.sleep(3)
+                if "cold" in phases:
+                    streams_at_once(client, args.streams, "cold server")
+                    time.sleep(2)
+                if "warm" in phases:
+                    streams_at_once(client, args.streams, "warm server")
+                    time.sleep(3)
                 server_health(client, log_path)
-                ai_at_once(client, fake, db_path, args.ai)
+                if args.ai:
+                    ai_at_once(client, fake, db_path, args.ai)
             finally:
                 server.send_signal(signal.SIGQUIT)
                 try:
