@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -133,6 +133,22 @@ def issue_token(user: User, ttl_days: int, name: str = "api") -> str:
     return plaintext
 
 
+_TOUCHED: dict[str, datetime] = {}  # token hash -> when this process last wrote its last_used_at
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def _claim_touch(token_hash: str, now: datetime) -> bool:
+    """Whether this request writes the token's last use: one write a minute per process, not one per request
+    of a burst (20 streams started at once each queued a write transaction; SQLite writes one at a time)."""
+    last = _TOUCHED.get(token_hash)
+    if last is not None and now - TOUCH_EVERY < last <= now:
+        return False
+    _TOUCHED[token_hash] = now  # no wait between the check and the set: atomic for greenlets and threads
+    if len(_TOUCHED) > 10_000:
+        _TOUCHED.clear()
+    return True
+
+
 def user_for_token(plaintext: str) -> User | None:
     """Return the active user owning a valid (unexpired, unrevoked) token."""
     if not plaintext.startswith(TOKEN_PREFIX):
@@ -148,7 +164,7 @@ def user_for_token(plaintext: str) -> User | None:
         return None
     # Touch at most once a minute, in its own short transaction: the request's session stays read-only
     # (on SQLite a pending write there would hold the write lock until the request ends).
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+    if (token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY) and _claim_touch(token.token_hash, now):
         # Give the session's connection back first: never hold one pooled connection while waiting for another.
         token_id = token.id
         release_connection()

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Device
 from services import planogram_analysis as analysis
+from services import serving_gate
 from services.errors import AppError, Forbidden, NotFound, ValidationFailed
 from services.optimization_explain import ExplanationInput, stream_explanation
 from services.plan_compute import (
@@ -236,11 +237,12 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], user
         _announce_positions()
         if stopped():
             return
+        serving_gate.wait_for_quiet()  # embedded mode: the ORM reads below share the serving GIL
         data = load_device(device_id)
         params = ValueParams(objective=objective)  # type: ignore[arg-type]
         constraints = _constraints(data, locked, max_new_skus, extra)
         name = db.session.scalar(select(Device.name).where(Device.device_id == device_id)) or device_id
-        model, current = _model_and_value(data, params)
+        model, current = model_and_value(data, params)
         events.publish(stream, "started", {
             "job_id": job_id, "device_id": device_id, "objective": objective,
             "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
@@ -269,9 +271,9 @@ def _in_child() -> bool:
     return backends().mode == "embedded" and bool(current_app.config["OPTIMIZATION_CHILD_PROCESSES"])
 
 
-def _model_and_value(data: DeviceData, params: ValueParams) -> tuple[DemandModel, float]:
-    """The device's model (cached per data version; a fit runs in a child process in embedded mode) and the
-    current planogram's objective."""
+def model_and_value(data: DeviceData, params: ValueParams) -> tuple[DemandModel, float]:
+    """The device's model (cached per data version; a fit runs in a child process in embedded mode, so it
+    never holds the serving process's GIL) and the current planogram's objective. Also the warm-up's work."""
     model = MODELS.get(data.version_key)
     if model is not None or not _in_child():
         model = model or model_for(data)
