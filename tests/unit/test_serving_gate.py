@@ -25,9 +25,12 @@ def test_a_job_thread_waits_until_the_request_being_handled_ends(app: Flask) -> 
     assert entered.wait(10)
     assert serving_gate.in_flight() == 1
     seen: list[int] = []
-    job = threading.Thread(
-        target=lambda: (serving_gate.wait_for_quiet(max_wait_s=30), seen.append(serving_gate.in_flight()))
-    )
+
+    def job_thread() -> None:
+        serving_gate.wait_for_quiet(max_wait_s=30)
+        seen.append(serving_gate.in_flight())
+
+    job = threading.Thread(target=job_thread)
     job.start()
     assert not seen  # still waiting: the request is being handled
     release.set()
