@@ -1,6 +1,7 @@
 """Load on the real server (gunicorn + gevent as `make run` starts it): streams started at once, AI requests at once.
 
-Run from the project root: ``.venv/bin/python bench/load_bench.py [--streams 20] [--ai 100] [--latency 0.8]``.
+Run from the project root: ``.venv/bin/python bench/load_bench.py [--streams 20] [--ai 100] [--latency 0.8]
+[--phases cold,warm,capacity] [--hang-up started|first] [--job-workers 2] [--step-delay-ms 150]``.
 
 It migrates and seeds a temporary SQLite database with the demo fleet (as ``make run`` does), starts the fake
 provider (devtools/fake_llm, answering after ``--latency`` seconds) and ``gunicorn -c gunicorn.conf.py wsgi:app``
@@ -10,6 +11,9 @@ provider (devtools/fake_llm, answering after ``--latency`` seconds) and ``gunico
    server (no model fitted yet) and again warm: time to the first SSE event (p50/p95/max), the events' kinds
    and queue positions, and the time until the job's ``started``. Each client then disconnects mid-stream
    (the killed-client case): the server must stay healthy and its log free of LoopExit / tracebacks.
+   ``--phases capacity`` then starts ``--streams`` again and reads each to ``done``: optimiser throughput in
+   streams per second, to compare ``--job-workers 1`` and ``2`` (``--step-delay-ms 0`` takes the editor's
+   animation pacing out).
 2. ``--ai`` concurrent POST /api/content/caption (distinct notes, so no cache hits) against the slow fake
    provider: status counts, wall time, provider calls and the ledger rows written (one per request).
 """
@@ -95,6 +99,44 @@ def streams_at_once(client: Client, n: int, label: str) -> None:
               f"max {max(started):.0f} ms", flush=True)
 
 
+def follow_to_end(client: Client, device_id: str, barrier: threading.Barrier, out: dict[str, Any]) -> None:
+    """POST a stream when every thread is ready and read it to its terminal event."""
+    conn = client.connect()
+    barrier.wait()
+    t0 = time.perf_counter()
+    try:
+        conn.request("POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}),
+                     client.headers())
+        response = conn.getresponse()
+        while response.status == 200:
+            kind, _ = read_event(response)
+            if kind in {"", "done", "error", "cancelled"}:
+                out["end"], out["s"] = kind or "closed", time.perf_counter() - t0
+                return
+    except OSError as exc:
+        out["end"] = type(exc).__name__
+    finally:
+        conn.close()
+
+
+def capacity(client: Client, n: int, workers: str) -> None:
+    """Optimiser throughput: ``n`` streams at once, each read to its end; completed streams per second."""
+    results: list[dict[str, Any]] = [{} for _ in range(n)]
+    barrier = threading.Barrier(n)
+    threads = [threading.Thread(target=follow_to_end, args=(client, DEVICES[i % len(DEVICES)], barrier, results[i]))
+               for i in range(n)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - t0
+    done = sorted(r["s"] for r in results if r.get("end") == "done")
+    print(f"capacity, {workers} optimiser worker(s): {n} streams -> {dict(Counter(r.get('end') for r in results))} "
+          f"in {wall:.1f} s = {len(done) / wall:.2f} streams/s; stream time p50 {statistics.median(done):.1f} s, "
+          f"max {max(done):.1f} s" if done else f"capacity: no stream finished {results}", flush=True)
+
+
 def caption(client: Client, i: int, barrier: threading.Barrier, out: list[Any]) -> None:
     body = {"products": ["DEMO-COLA-330"], "style": "casual", "platform": "instagram", "notes": f"load bench {i}"}
     conn = client.connect()
@@ -150,7 +192,10 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--ai", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.8, help="seconds the fake provider takes to answer")
-    parser.add_argument("--phases", default="cold,warm", help="which rounds of streams to run (cold,warm)")
+    parser.add_argument("--phases", default="cold,warm",
+                        help="rounds to run: cold, warm (first events) and capacity (streams read to their end)")
+    parser.add_argument("--job-workers", type=int, default=2, help="JOB_WORKERS: optimiser threads/processes")
+    parser.add_argument("--step-delay-ms", type=int, default=150, help="OPTIMIZATION_STEP_DELAY_MS (pacing)")
     parser.add_argument("--hang-up", choices=["started", "first"], default="started",
                         help="when each stream client disconnects: after `started` or after its first event")
     args = parser.parse_args()
@@ -166,7 +211,8 @@ def main() -> None:
         env = {**os.environ, "FLASK_APP": "app:create_app", "INSTANCE_PATH": tmp,
                "DATABASE_URL": f"sqlite:///{db_path}", "LOG_LEVEL": "WARNING", "BIND": f"127.0.0.1:{port}",
                "RATELIMIT_DEFAULT": "100000 per minute", "WEB_CONCURRENCY": "1", "LLM_PROVIDER": "anthropic",
-               "ANTHROPIC_API_KEY": "bench-key", "ANTHROPIC_BASE_URL": fake.url, "LLM_DAILY_BUDGET_USD": "1000"}
+               "ANTHROPIC_API_KEY": "bench-key", "ANTHROPIC_BASE_URL": fake.url, "LLM_DAILY_BUDGET_USD": "1000",
+               "JOB_WORKERS": str(args.job_workers), "OPTIMIZATION_STEP_DELAY_MS": str(args.step_delay_ms)}
         env.pop("REDIS_URL", None)
         print("preparing database (migrate, prompts, demo fleet, admin) ...", flush=True)
         prepare(env)
@@ -184,6 +230,10 @@ def main() -> None:
                 if "warm" in phases:
                     streams_at_once(client, args.streams, "warm server")
                     time.sleep(3)
+                if "capacity" in phases:
+                    if phases & {"cold", "warm"}:  # the earlier rounds' abandoned jobs end first
+                        time.sleep(float(os.environ.get("STREAM_ABANDON_SECONDS", "30")) + 5)
+                    capacity(client, args.streams, str(args.job_workers))
                 server_health(client, log_path)
                 if args.ai:
                     ai_at_once(client, fake, db_path, args.ai)
