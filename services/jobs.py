@@ -40,6 +40,10 @@ class JobRunner(Protocol):
         """Jobs submitted and not started yet."""
         ...
 
+    def waiting(self, func_path: str) -> list[str]:
+        """Interactive jobs of ``func_path`` not started yet, in the order they will start (queue positions)."""
+        ...
+
 
 def background_queue(queue_name: str) -> str:
     """The RQ queue of a queue's background jobs (workers listen to both, this one last)."""
@@ -117,6 +121,7 @@ class ThreadJobRunner:
         self._status: dict[str, str] = {}
         self._cancelled: set[str] = set()
         self._waiting = 0
+        self._queued: dict[str, str] = {}  # interactive jobs not started yet (insertion order = start order)
 
     def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False) -> str:
         job_id = job_id or uuid.uuid4().hex
@@ -124,6 +129,8 @@ class ThreadJobRunner:
         with self._lock:
             self._status[job_id] = "queued"
             self._waiting += 1
+            if not background:
+                self._queued[job_id] = func_path
         (self._background if background else self._pool).submit(self._run, job_id, func, args)
         return job_id
 
@@ -131,6 +138,7 @@ class ThreadJobRunner:
         with self._lock:
             self._status[job_id] = "running"
             self._waiting -= 1
+            self._queued.pop(job_id, None)
         try:
             with self._context():
                 func(*args)
@@ -159,6 +167,10 @@ class ThreadJobRunner:
         """Jobs submitted and not started yet (the metrics gauge, as RQJobRunner's)."""
         with self._lock:
             return self._waiting
+
+    def waiting(self, func_path: str) -> list[str]:
+        with self._lock:
+            return [job_id for job_id, path in self._queued.items() if path == func_path]
 
     def shutdown(self) -> None:
         """Stop accepting jobs and wait for running ones."""
@@ -204,3 +216,7 @@ class RQJobRunner:
     def queue_depth(self) -> int:
         """Jobs waiting in the queues."""
         return int(self._queue.count) + int(self._background.count)
+
+    def waiting(self, func_path: str) -> list[str]:
+        # Job hashes in one pipelined read; a job deleted meanwhile comes back as None.
+        return [job.id for job in self._queue.get_jobs() if job is not None and job.func_name == func_path]

@@ -8,6 +8,7 @@ on a pipe. With Redis the jobs already run in RQ worker processes and call the e
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import logging
 import multiprocessing
@@ -33,8 +34,15 @@ class ChildCrashed(RuntimeError):
     """The child process died while working (it is replaced on the next call)."""
 
 
-def _serve(conn: Connection) -> None:
+# Children run below the web process's priority: on a busy machine the optimiser's CPU yields to request
+# serving (the first event of a stream, a drag-and-score), not the other way round.
+CHILD_NICENESS = 10
+
+
+def _serve(conn: Connection, niceness: int = CHILD_NICENESS) -> None:
     """Child process loop: call ``module.function`` with the arguments sent, answer (ok, value)."""
+    with contextlib.suppress(OSError):  # not permitted here: run at the parent's priority
+        os.nice(niceness)
     while True:
         try:
             func_path, args = conn.recv()

@@ -41,8 +41,11 @@ def build_backends(app: Flask) -> Backends:
 
 
 def init_backends(app: Flask) -> None:
-    """Attach the backends to the app."""
+    """Attach the backends to the app (and count the requests being handled, which job threads yield to)."""
+    from services import serving_gate
+
     app.extensions[EXTENSION_KEY] = build_backends(app)
+    serving_gate.init_app(app)
 
 
 def backends() -> Backends:

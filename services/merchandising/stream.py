@@ -21,9 +21,18 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Device
+from services import serving_gate
 from services.errors import AppError, Forbidden, NotFound, ValidationFailed
 from services.merchandising import analysis
-from services.merchandising.compute import FitInputs, OptimisationPlan, PlanStep, compute_plan, stage_by_row
+from services.merchandising.compute import (
+    FitInputs,
+    OptimisationPlan,
+    PlanStep,
+    QuickPlan,
+    compute_plan,
+    quick_plan,
+    stage_by_row,
+)
 from services.merchandising.data import MODELS, DeviceData, fit_priors, load_device, model_for, version_key
 from services.merchandising.explain import ExplanationInput, stream_explanation
 from services.planogram import (
@@ -46,6 +55,7 @@ log = logging.getLogger("planogram.optimization")
 JOB_FUNCTION = "services.merchandising.stream.run_job"
 # In a child process: a module that imports only the engine, so a new child starts in a fraction of the time.
 COMPUTE_FUNCTION = "services.merchandising.compute.compute_plan"
+QUICK_FUNCTION = "services.merchandising.compute.quick_plan"
 FIT_FUNCTION = "services.merchandising.compute.fit_and_value"
 # Longest single blocking read of a relay: also how often it records that a client is listening.
 RELAY_BLOCK_S = 2.0
@@ -121,7 +131,8 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
     _presence().touch(job_id)  # the caller is about to listen
     # Published before the job is submitted, so it is always the stream's first event.
     events.publish(stream_name(job_id), "queued", {
-        "job_id": job_id, "device_id": device_id, "objective": objective, "position": jobs.queue_depth + 1,
+        "job_id": job_id, "device_id": device_id, "objective": objective,
+        "position": len(jobs.waiting(JOB_FUNCTION)) + 1,  # 1 = next to start; updated as jobs ahead start
     })
     jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, user_id, limit, extra, job_id=job_id)
     log.info("optimisation stream queued", extra={"job_id": job_id, "device_id": device_id})
@@ -223,19 +234,24 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], user
         return False
 
     try:
+        _announce_positions()
         if stopped():
             return
+        serving_gate.wait_for_quiet()  # embedded mode: the ORM reads below share the serving GIL
         data = load_device(device_id)
         params = ValueParams(objective=objective)  # type: ignore[arg-type]
         constraints = _constraints(data, locked, max_new_skus, extra)
         name = db.session.scalar(select(Device.name).where(Device.device_id == device_id)) or device_id
-        model, current = _model_and_value(data, params)
+        model, current = model_and_value(data, params)
         events.publish(stream, "started", {
             "job_id": job_id, "device_id": device_id, "objective": objective,
             "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
         })
         db.session.remove()  # nothing below touches the database until the ledger (own session)
-        plan = _compute(model, data, constraints, params)
+        shown = _publish_quick(model, data, constraints, params, stream, state)
+        if stopped():
+            return
+        plan = _compute(model, data, constraints, params, shown)
         if _publish_steps(plan, data, stream, stopped, state):
             _finish(plan, data, stream, stopped, device_id, name, objective, locked, user_id)
     except InfeasibleError as exc:
@@ -255,9 +271,9 @@ def _in_child() -> bool:
     return backends().mode == "embedded" and bool(current_app.config["OPTIMIZATION_CHILD_PROCESSES"])
 
 
-def _model_and_value(data: DeviceData, params: ValueParams) -> tuple[DemandModel, float]:
-    """The device's model (cached per data version; a fit runs in a child process in embedded mode) and the
-    current planogram's objective."""
+def model_and_value(data: DeviceData, params: ValueParams) -> tuple[DemandModel, float]:
+    """The device's model (cached per data version; a fit runs in a child process in embedded mode, so it
+    never holds the serving process's GIL) and the current planogram's objective. Also the warm-up's work."""
     model = MODELS.get(data.version_key)
     if model is not None or not _in_child():
         model = model or model_for(data)
@@ -270,14 +286,46 @@ def _model_and_value(data: DeviceData, params: ValueParams) -> tuple[DemandModel
     return model, float(value)
 
 
-def _compute(model: DemandModel, data: DeviceData, constraints: Constraints, params: ValueParams) -> OptimisationPlan:
-    """The plan, computed in a child process in embedded mode (RQ work horses are processes of their own)."""
-    config = current_app.config
-    inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
-              float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
+def _announce_positions() -> None:
+    """A job left the queue: tell every optimisation still waiting its new place (``queued`` again)."""
+    events = backends().events
+    for position, waiting_id in enumerate(backends().jobs.waiting(JOB_FUNCTION), start=1):
+        events.publish(stream_name(waiting_id), "queued", {"job_id": waiting_id, "position": position})
+
+
+def _engine_call(func_path: str, func: Callable[..., Any], *args: Any) -> Any:
+    """Run an engine function in a child process in embedded mode (RQ work horses are processes of their own)."""
     if _in_child():
-        return shared_pool(int(config["JOB_WORKERS"])).call(COMPUTE_FUNCTION, *inputs)  # type: ignore[no-any-return]
-    return compute_plan(*inputs)
+        return shared_pool(int(current_app.config["JOB_WORKERS"])).call(func_path, *args)
+    return func(*args)
+
+
+def _publish_quick(model: DemandModel, data: DeviceData, constraints: Constraints, params: ValueParams,
+                   stream: str, state: dict[str, int]) -> Planogram | None:
+    """Publish the quick plan (the floor and a few swaps) as step 1, before the exact MILP; the planogram
+    the client now shows, or None when there was nothing to show."""
+    quick: QuickPlan | None = _engine_call(QUICK_FUNCTION, quick_plan, model, data.cabinet, data.products,
+                                           data.planogram, constraints, params)
+    if quick is None:
+        return None
+    moves = diff_planograms(data.planogram, quick.planogram)
+    if not moves:
+        return None
+    state["step"] = 1
+    backends().events.publish(stream, "progress", {
+        "step": 1, "phase": "quick", "moves": [_move(m) for m in moves], "objective": _num(quick.objective),
+        "floor_objective": None if quick.floor_objective is None else _num(quick.floor_objective),
+        "planogram": slot_map(data.cabinet, quick.planogram),
+    })
+    return quick.planogram
+
+
+def _compute(model: DemandModel, data: DeviceData, constraints: Constraints, params: ValueParams,
+             shown: Planogram | None) -> OptimisationPlan:
+    """The exact plan, its steps leading from ``shown`` (the quick plan) when one was published."""
+    limit = float(current_app.config["OPTIMIZATION_TIME_LIMIT_SECONDS"])
+    return _engine_call(COMPUTE_FUNCTION, compute_plan, model, data.cabinet,  # type: ignore[no-any-return]
+                        data.products, data.planogram, constraints, params, limit, shown)
 
 
 def _publish_steps(plan: OptimisationPlan, data: DeviceData, stream: str, stopped: Callable[[], bool],
@@ -285,15 +333,15 @@ def _publish_steps(plan: OptimisationPlan, data: DeviceData, stream: str, stoppe
     """Publish each step, paced so the grid animates; False when the job was stopped."""
     delay_s = max(0.0, float(current_app.config["OPTIMIZATION_STEP_DELAY_MS"]) / 1000)
     events = backends().events
-    for index, item in enumerate(plan.steps, start=1):
+    for index, item in enumerate(plan.steps, start=state["step"] + 1):
         if index > 1 and delay_s:
             time.sleep(delay_s)
         if stopped():
             return False
         state["step"] = index
         events.publish(stream, "progress", {
-            "step": index, "moves": [_move(m) for m in item.moves], "objective": _num(item.objective),
-            "planogram": slot_map(data.cabinet, item.planogram),
+            "step": index, "phase": "exact", "moves": [_move(m) for m in item.moves],
+            "objective": _num(item.objective), "planogram": slot_map(data.cabinet, item.planogram),
         })
     return True
 

@@ -4,7 +4,9 @@ Fitted models are cached per data version (`data.model_for`: this process, and R
 Warm-ups run as background jobs (threads in embedded mode, RQ otherwise): every device when the server starts
 (`wsgi.py`) or an RQ worker starts (`flask rq-worker`, before it forks work horses), the devices an import or
 a saved planogram changed once that commits, and one device when its editor finds its model missing.
-In embedded mode start-up also spawns the optimiser's child processes, so no click pays for their imports.
+In embedded mode start-up also spawns the optimiser's child processes, so no click pays for their imports,
+and the fits run in those children (below the web process's priority), so a warm-up never holds the serving
+process's GIL while requests arrive.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from sqlalchemy.orm import Session
 
 from extensions import db
 from models import Device
+from services import serving_gate
 from services.errors import AppError
 from services.jobs import native
-from services.merchandising.data import MODEL_CACHE_SIZE, load_device, model_for, model_ready, version_key
+from services.merchandising.data import MODEL_CACHE_SIZE, load_device, model_ready, version_key
+from services.merchandising.stream import model_and_value
+from services.planogram import ValueParams
 from services.processes import shared_pool
 from services.runtime import backends
 
@@ -80,7 +85,8 @@ def warm_devices(device_ids: list[str] | None) -> None:
     fitted = 0
     for device_id in ids:
         try:
-            model_for(load_device(device_id))
+            serving_gate.wait_for_quiet()  # requests first: the ORM reads share the serving GIL in embedded mode
+            model_and_value(load_device(device_id), ValueParams())
             fitted += 1
         except AppError:
             continue  # deleted meanwhile, or no usable data: its editor says so when opened

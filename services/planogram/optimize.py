@@ -127,12 +127,15 @@ class _Plan:
     start: IntArray
 
 
-def _plan(pb: Problem, time_limit_s: float) -> _Plan:
-    """Floor, change budget and the MILP answer (or the floor when the safety net stops the solver)."""
+def _plan(pb: Problem, time_limit_s: float, exact: bool = True) -> _Plan:
+    """Floor, change budget and the MILP answer (or the floor when the safety net stops the solver, or
+    without ``exact``: a preview that never depends on how fast the machine is)."""
     floor = repair(pb)
     budget = None if pb.max_changes is None else max(pb.max_changes, floor.forced_changes)
     base = floor.repaired if budget is not None and pb.changes(floor.filled) > budget else floor.filled
     try:
+        if not exact:
+            raise MilpTimeoutError("no exact solve asked for")
         sol = solve_milp(pb, time_limit_s=time_limit_s, max_changes=budget)
     except MilpTimeoutError:
         if not floor.complete:
@@ -168,16 +171,18 @@ def optimize_steps(
     candidates: Sequence[str] | None = None,
     max_swaps: int = 200,
     time_limit_s: float = SAFETY_LIMIT_S,
+    exact: bool = True,
 ) -> Iterator[OptimizationStep]:
     """Yield steps (current, MILP optimum, then improving swaps); the last one has final=True.
 
     The answer is never below the floor (module docstring).  Raises InfeasibleError naming the
-    constraints when no planogram satisfies the request's hard rules.
+    constraints when no planogram satisfies the request's hard rules.  ``exact=False``: the floor and
+    its swaps only (a quick preview; MilpTimeoutError when the floor is incomplete).
     """
     params = params or ValueParams()
     current = current or Planogram(())
     pb = build_problem(model, cabinet, products, current, constraints or Constraints(), params, candidates)
-    plan = _plan(pb, time_limit_s)
+    plan = _plan(pb, time_limit_s, exact)
 
     def step(i: int, phase: str, a: IntArray, previous: Planogram) -> OptimizationStep:
         p = pb.to_planogram(a, current)

@@ -178,7 +178,7 @@ def test_post_streams_queued_started_progress_explanation_then_done(client: Flas
 
     plan = dict(started["current_planogram"])
     for p in progress:  # each step's moves turn the previous planogram into this one
-        assert set(p["data"]) == {"step", "moves", "objective", "planogram"}
+        assert set(p["data"]) - {"floor_objective"} == {"step", "phase", "moves", "objective", "planogram"}
         for move in p["data"]["moves"]:
             assert plan[move["slot"]] == move["from"]
             plan[move["slot"]] = move["to"]
@@ -290,6 +290,54 @@ def test_queued_names_the_place_in_the_queue(app: Flask, client: FlaskClient, me
     assert positions == [("queued", 1), ("queued", 2)]
     client.post(f"/api/planogram/optimizations/{busy}/cancel", headers=merchandiser["headers"])
     first.close()
+
+
+@pytest.mark.parametrize("settings", [{"JOB_WORKERS": 1, "OPTIMIZATION_STEP_DELAY_MS": 1000}])
+def test_a_waiting_stream_hears_its_place_move_up_as_jobs_ahead_start(app: Flask, client: FlaskClient,
+                                                                       merchandiser: dict[str, Any]) -> None:
+    first = Stream(start(client, merchandiser))
+    busy = first.next_events()[0]["data"]["job_id"]
+    wait_for_stored(app, busy, "progress")  # the only optimiser is busy
+    second, third = Stream(start(client, merchandiser)), Stream(start(client, merchandiser))
+    second_id = second.next_events()[0]["data"]["job_id"]
+    queued = third.next_events()[0]["data"]
+    assert queued["position"] == 2
+    client.post(f"/api/planogram/optimizations/{busy}/cancel", headers=merchandiser["headers"])
+    first.close()
+    # the first job ends, the second starts: the third is told it is next, before it starts itself
+    seen = only_events(third.until(lambda e: e.get("event") == "queued"))
+    assert seen[-1]["data"] == {"job_id": queued["job_id"], "position": 1}
+    for job_id, stream in ((second_id, second), (queued["job_id"], third)):
+        client.post(f"/api/planogram/optimizations/{job_id}/cancel", headers=merchandiser["headers"])
+        stream.close()
+
+
+def test_the_first_progress_is_the_quick_plan_never_below_the_floor(app: Flask, client: FlaskClient,
+                                                                   merchandiser: dict[str, Any]) -> None:
+    """Step 1 (phase "quick") comes before the exact MILP: the floor (today's planogram repaired) and a few
+    improving swaps, never below the floor; the exact steps lead on from it to the same answer as always."""
+    from services.merchandising.data import load_device, model_for
+    from services.merchandising.stream import _constraints
+    from services.planogram import ValueParams
+    from services.planogram.optimize import point_value
+    from services.planogram.problem import build_problem
+    from services.planogram.repair import repair
+
+    answers = []
+    for _ in range(2):
+        events = only_events(Stream(start(client, merchandiser, objective="margin", locked_slots=["A1"])).rest())
+        progress = [e["data"] for e in events if e["event"] == "progress"]
+        assert progress[0]["phase"] == "quick" and {p["phase"] for p in progress[1:]} == {"exact"}
+        assert progress[0]["objective"] >= progress[0]["floor_objective"] - 1e-3
+        answers.append(events[-1]["data"]["planogram"])
+    with app.app_context():
+        data = load_device(OFFICE)
+        model, params = model_for(data), ValueParams(objective="margin")
+        pb = build_problem(model, data.cabinet, data.products, data.planogram, _constraints(data, ["A1"]), params)
+        floor = point_value(model, data.cabinet, data.products, pb.to_planogram(repair(pb).filled, data.planogram),
+                            params)
+    assert progress[0]["objective"] >= floor - 1e-3 and progress[0]["floor_objective"] == pytest.approx(floor, abs=1e-3)
+    assert answers[0] == answers[1]  # identical requests, identical answers
 
 
 @pytest.mark.parametrize("settings", [{"SSE_HEARTBEAT_SECONDS": 0.05, "OPTIMIZATION_STEP_DELAY_MS": 150}])

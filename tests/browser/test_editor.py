@@ -186,10 +186,13 @@ def _wait_review(page: Any) -> None:
 
 
 def _watch_steps(page: Any) -> None:
-    page.evaluate("""() => { window.__steps = [];
+    page.evaluate("""() => { window.__steps = []; window.__states = [];
       const node = document.querySelector('#opt-step');
       new MutationObserver(() => window.__steps.push(node.textContent))
-        .observe(node, {childList: true, characterData: true, subtree: true}); }""")
+        .observe(node, {childList: true, characterData: true, subtree: true});
+      const state = document.querySelector('#opt-state');
+      new MutationObserver(() => window.__states.push(state.textContent))
+        .observe(state, {childList: true, characterData: true, subtree: true}); }""")
 
 
 def test_optimisation_streams_progress_then_accept(live_server: dict[str, Any], page: Any) -> None:
@@ -210,6 +213,8 @@ def test_optimisation_streams_progress_then_accept(live_server: dict[str, Any], 
     _wait_review(page)
     steps = page.evaluate("window.__steps")
     assert len(set(steps)) >= 3, steps  # the grid updated step by step, not once at the end
+    states = page.evaluate("window.__states")  # step 1: the quick plan, painted before the exact optimum
+    assert any(s.startswith("Quick plan:") for s in states), states
     assert int(page.locator("#opt-run").get_attribute("data-progress-count")) >= 3
     assert "Done:" in page.locator("#opt-state").inner_text()
     assert page.locator("#opt-expl-label").inner_text().startswith("rule-based")  # no provider configured

@@ -129,3 +129,29 @@ def test_rq_runner_sends_background_jobs_to_the_queue_workers_take_last(redis_cl
     assert Queue("test-lanes", connection=redis_client).job_ids == ["user-1"]
     assert Queue("test-lanes-background", connection=redis_client).job_ids == ["bg-1"]
     assert runner.queue_depth == 2
+
+
+def test_thread_runner_lists_waiting_jobs_of_a_function_in_start_order() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=1)
+    GATE.clear()
+    STARTED.clear()
+    busy = runner.submit("tests.unit.test_events_jobs.gated_job", job_id="busy")
+    assert STARTED.wait(10), "the one worker never took the first job"
+    runner.submit("tests.unit.test_events_jobs.gated_job", job_id="second")
+    runner.submit("tests.unit.test_events_jobs.record_job", "other", 1, job_id="other")
+    runner.submit("tests.unit.test_events_jobs.gated_job", job_id="third")
+    runner.submit("tests.unit.test_events_jobs.gated_job", job_id="bg", background=True)
+    # running and background jobs hold no place in the interactive queue; other functions are not listed
+    assert runner.waiting("tests.unit.test_events_jobs.gated_job") == ["second", "third"]
+    GATE.set()
+    runner.shutdown()
+    assert runner.status(busy) == "finished" and runner.waiting("tests.unit.test_events_jobs.gated_job") == []
+
+
+def test_rq_runner_lists_waiting_jobs_of_a_function_in_start_order(redis_client: redis.Redis) -> None:
+    runner = RQJobRunner(redis_client, queue_name="test-waiting")
+    for job_id in ("a", "b"):
+        runner.submit("tests.unit.test_events_jobs.record_job", job_id, 1, job_id=job_id)
+    runner.submit("tests.unit.test_events_jobs.failing_job", job_id="c")
+    runner.submit("tests.unit.test_events_jobs.record_job", "bg", 1, job_id="bg", background=True)
+    assert runner.waiting("tests.unit.test_events_jobs.record_job") == ["a", "b"]

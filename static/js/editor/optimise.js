@@ -113,7 +113,11 @@ export class Optimiser {
       run.progress_count += 1;
       run.objective = d.objective;
       run.planogram = d.planogram;
-      run.message = `Step ${d.step}: ${d.moves.map((m) => m.slot).join(", ")} changed`;
+      // Step 1 may be the quick plan (today's planogram repaired, plus a few swaps), painted at once; the exact
+      // optimum follows from it.
+      run.message = d.phase === "quick"
+        ? `Quick plan: ${d.moves.length} slot(s) changed, ${money(d.objective)}/day. Searching for the best planogram…`
+        : `Step ${d.step}: ${d.moves.map((m) => m.slot).join(", ")} changed`;
       this.state.replace(d.planogram, "optimise");
       this.grid.flash(d.moves.map((m) => m.slot));
     } else if (event === "explanation") {
