@@ -7,7 +7,7 @@ export FLASK_APP := app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format-check typecheck install install-dev frontend browser-deps bench clean
+.PHONY: run test test-postgres test-fast lint format-check typecheck install install-dev frontend browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ test: install-dev frontend browser-deps lint typecheck
 	  TEST_MODE=redis $(BIN)/pytest -q --cov --cov-append --cov-report= tests/api'
 	@$(BIN)/coverage report --skip-covered --sort=cover | tail -n 12
 	@echo "Line coverage (both runs): $$($(BIN)/coverage report --format=total)%"
+
+# The tests that use a database again, every app on a throwaway PostgreSQL cluster (installed with apt-get
+# when missing; scripts/with-postgres.sh), with Redis available as in `make test`.
+test-postgres: install-dev frontend browser-deps
+	scripts/with-redis.sh scripts/with-postgres.sh env TEST_MODE=postgres $(BIN)/pytest -q
 
 # Local loop: skips suites marked slow (CI runs them).
 test-fast: install-dev

@@ -39,6 +39,16 @@ settings.register_profile("hermetic", derandomize=True, database=None, deadline=
 settings.load_profile("hermetic")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With TEST_MODE=postgres, run only the tests that use a database (the rest ran the same in `make test`)."""
+    if not POSTGRES_MODE:
+        return
+    keep = [item for item in items if "make_database" in getattr(item, "fixturenames", ())]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def clock() -> Iterator[time_machine.Traveller]:
     """Every test starts at FIXED_NOW and the clock ticks on from there (shift it with ``clock.shift``).

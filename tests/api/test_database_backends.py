@@ -1,0 +1,127 @@
+"""What must hold on every database backend (SQLite here, PostgreSQL under TEST_MODE=postgres).
+
+Migrations run both ways; keys and counts hold 64 bits; sales imports in several batches stay all-or-nothing
+and idempotent; on PostgreSQL, a COPY batch that meets a concurrent import's rows falls back to ON CONFLICT.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from extensions import db
+from models import Sale, User
+from services.imports import sales_file
+from tests.conftest import POSTGRES_MODE
+from tests.csvdata import GOOD, write_folder
+from tests.waiting import wait_for
+
+BIG = 2**40  # past PostgreSQL's INTEGER (2**31 - 1), inside the API's 64 bits
+
+
+def sales_count(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Sale)) or 0
+
+
+def test_migrations_downgrade_to_nothing_and_upgrade_back_to_the_models(app: Flask) -> None:
+    from flask_migrate import downgrade, upgrade
+
+    with app.app_context():
+        downgrade(revision="base")
+        with db.engine.connect() as connection:
+            assert set(db.inspect(connection).get_table_names()) <= {"alembic_version"}
+        upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, db.metadata) == []
+
+
+def test_ids_and_counts_past_32_bits_work(app: Flask, admin: dict[str, Any]) -> None:
+    from services import auth
+
+    with app.app_context():  # the next user id is past 2**32, as after years of sign-ups
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), :n)"), {"n": BIG})
+        else:
+            db.session.add(User(id=BIG, email="seed@example.com", password_hash="x", active=False))
+        user = auth.create_user("late@example.com", "correct-horse-1", "admin")
+        token = auth.issue_token(user, 1)
+        db.session.commit()
+        assert user.id > BIG
+    headers = {"Authorization": f"Bearer {token}"}
+    post = {"platform": "x", "text": "hello", "posted_at": "2026-11-01T10:00:00Z", "impressions": BIG}
+    created = app.test_client().post("/api/content/posts", json=post, headers=headers)
+    assert created.status_code == 201, created.json
+    listed = app.test_client().get("/api/content/posts", headers=admin["headers"]).json
+    assert [p["impressions"] for p in listed["items"]] == [BIG]
+
+
+def test_a_rejected_import_undoes_batches_already_written(app: Flask, runner: Any, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sales_file, "BATCH_ROWS", 2)  # five good rows: three batches before the bad row
+    runner.invoke(args=["import-data", str(write_folder(tmp_path / "base", only=GOOD_CATALOG)), "--quiet"])
+    bad = GOOD["sales.csv"] + "D1,2026-11-03T10:00:00Z,Z9,COLA,1.80,\n"
+    result = runner.invoke(args=["import-data", str(write_folder(tmp_path / "bad", {"sales.csv": bad},
+                                                                 only=("sales.csv",)))])
+    assert result.exit_code == 1 and "sales.csv:7: column slot" in result.output
+    assert sales_count(app) == 0
+
+
+def test_batched_reimports_insert_only_the_new_vends(app: Flask, runner: Any, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sales_file, "BATCH_ROWS", 2)
+    runner.invoke(args=["import-data", str(write_folder(tmp_path / "base", only=GOOD_CATALOG)), "--quiet"])
+    first = runner.invoke(args=["import-data", str(write_folder(tmp_path / "s1", only=("sales.csv",)))])
+    assert "sales.csv: rows 5, inserted 5" in first.output
+    more = GOOD["sales.csv"] + "D2,2026-11-04T09:00:00Z,B1,WATER,1.20,T9\nD1,2026-11-04T09:10:00Z,B1,COLA,1.80,\n"
+    second = runner.invoke(args=["import-data", str(write_folder(tmp_path / "s2", {"sales.csv": more},
+                                                                 only=("sales.csv",)))])
+    assert second.exit_code == 0, second.output
+    assert "sales.csv: rows 7, inserted 2" in second.output and "duplicates 5" in second.output
+    assert sales_count(app) == 7
+
+
+GOOD_CATALOG = ("products.csv", "devices.csv", "slots.csv", "planograms.csv")
+
+
+@pytest.mark.skipif(not POSTGRES_MODE, reason="COPY is PostgreSQL's (TEST_MODE=postgres)")
+def test_copy_meeting_a_concurrent_imports_rows_counts_only_its_own(make_app: Callable[..., Flask],
+                                                                    tmp_path: Path) -> None:
+    from services.imports import run_import
+
+    app = make_app()
+    write_folder(tmp_path / "all")
+    with app.app_context():
+        run_import({n: io.BytesIO(GOOD[n].encode()) for n in GOOD_CATALOG})
+        db.session.commit()
+    extra = "D2,2026-11-05T09:00:00Z,B1,WATER,1.20,T7\n"
+    outcome: dict[str, Any] = {}
+
+    def second_import() -> None:  # its COPY waits on the first import's uncommitted keys, then finds them taken
+        with app.app_context():
+            report = run_import({"sales.csv": io.BytesIO((GOOD["sales.csv"] + extra).encode())})
+            db.session.commit()
+            outcome.update(report.as_dict()["files"]["sales.csv"])
+
+    with app.app_context():
+        run_import({"sales.csv": io.BytesIO(GOOD["sales.csv"].encode())})  # not committed yet
+        thread = threading.Thread(target=second_import)
+        thread.start()
+        with db.engine.connect() as probe:
+            wait_for(lambda: bool(probe.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ))), "the second import waits for the first one's rows")
+        db.session.commit()
+    thread.join(timeout=60)
+    assert outcome["inserted"] == 1 and outcome["duplicates"] == 5
+    assert sales_count(app) == 6
