@@ -1,5 +1,5 @@
 """``flask`` sub-commands: import-data, demo (seed/remove/status; seed-demo), create-user, demo-admin, rq-worker,
-prompts, fake-llm, backtest."""
+prompts, fake-llm, backtest, copy-database."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DEMO_ADMIN_EMAIL = "admin@demo.local"
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (import_data, demo, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm,
-                    backtest_command):
+                    backtest_command, copy_database_command):
         app.cli.add_command(command)
 
 
@@ -215,6 +215,25 @@ def rq_worker(burst: bool) -> None:
     if client is None:
         raise click.ClickException("REDIS_URL is not set: jobs run in-process in embedded mode")
     Worker(["planogram"], connection=client).work(burst=burst)
+
+
+@click.command("copy-database")
+@with_appcontext
+@click.argument("source_url")
+def copy_database_command(source_url: str) -> None:
+    """Copy every row from SOURCE_URL (e.g. sqlite:///instance/planogram.db) into this app's DATABASE_URL.
+
+    Run `flask db upgrade` against the new database first; it must be empty. All or nothing."""
+    from services.db_copy import copy_database
+
+    try:
+        report = copy_database(source_url, db.engine)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    for table, count in report.rows.items():
+        click.echo(f"  {table}: {count:,} rows")
+    click.echo(f"Copied {sum(report.rows.values()):,} rows at migration {report.revision} "
+               f"into {db.engine.dialect.name}.")
 
 
 @click.group("prompts")

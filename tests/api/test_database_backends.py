@@ -7,6 +7,7 @@ and idempotent; on PostgreSQL, a COPY batch that meets a concurrent import's row
 from __future__ import annotations
 
 import io
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from extensions import db
-from models import Sale, User
+from models import Device, Sale, User
 from services.imports import sales_file
 from tests.conftest import POSTGRES_MODE
 from tests.csvdata import GOOD, write_folder
@@ -125,3 +126,36 @@ def test_copy_meeting_a_concurrent_imports_rows_counts_only_its_own(make_app: Ca
     thread.join(timeout=60)
     assert outcome["inserted"] == 1 and outcome["duplicates"] == 5
     assert sales_count(app) == 6
+
+
+def test_copy_database_moves_a_sqlite_install_and_new_rows_follow_the_copied_ids(
+        make_app: Callable[..., Flask], template_db: Path, tmp_path: Path) -> None:
+    from services import auth
+    from services.demo import seed_demo
+    from services.planograms import current_assignment, save_version
+    from tests.clock import DEMO_END
+
+    source_path = tmp_path / "old-install.db"
+    shutil.copy(template_db, source_path)
+    old = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{source_path}")
+    with old.app_context():
+        seed_demo(seed=3, days=7, end=DEMO_END)
+        auth.issue_token(auth.create_user("owner@example.com", "correct-horse-1", "admin"), 1)
+        db.session.commit()
+        before = {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+    new = make_app()  # a freshly migrated database on this run's backend
+    result = new.test_cli_runner().invoke(args=["copy-database", f"sqlite:///{source_path}"])
+    assert result.exit_code == 0, result.output
+    with new.app_context():
+        after = {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+        assert after == before and after["sales"] > 0 and after["posts"] > 0
+        assert auth.verify_credentials("owner@example.com", "correct-horse-1") is not None
+        device = db.session.scalar(select(Device).limit(1))
+        assert device is not None
+        save_version(device, current_assignment(device), author_id=None, source="manual")  # new version + items
+        assert auth.create_user("second@example.com", "correct-horse-1", "viewer").id > 0
+        db.session.commit()
+    again = new.test_cli_runner().invoke(args=["copy-database", f"sqlite:///{source_path}"])
+    assert again.exit_code != 0 and "already holds data" in again.output
+    unmigrated = new.test_cli_runner().invoke(args=["copy-database", f"sqlite:///{tmp_path / 'nothing.db'}"])
+    assert unmigrated.exit_code != 0 and "flask db upgrade" in unmigrated.output
