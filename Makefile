@@ -65,9 +65,13 @@ test: install-dev frontend browser-deps lint typecheck
 	@echo "Line coverage (both runs): $$($(BIN)/coverage report --format=total)%"
 
 # The tests that use a database again, every app on a throwaway PostgreSQL cluster (installed with apt-get
-# when missing; scripts/with-postgres.sh), with Redis available as in `make test`.
+# when missing; scripts/with-postgres.sh), then the app-level ones with all shared state in Redis as well
+# (the several-servers topology of docs/DEPLOY.md).
 test-postgres: install-dev frontend browser-deps
-	scripts/with-redis.sh scripts/with-postgres.sh env TEST_MODE=postgres $(BIN)/pytest -q
+	scripts/with-redis.sh scripts/with-postgres.sh bash -c '\
+	  TEST_MODE=postgres $(BIN)/pytest -q && \
+	  echo "== PostgreSQL + Redis: app-level tests with REDIS_URL set ==" && \
+	  TEST_MODE=postgres,redis $(BIN)/pytest -q tests/api'
 
 # Local loop: skips suites marked slow (CI runs them).
 test-fast: install-dev

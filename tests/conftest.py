@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -217,13 +218,9 @@ def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
 
 
-@pytest.fixture
-def rq_worker(app: Flask) -> Iterator[None]:
-    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test (no-op in
-    embedded mode, where jobs run in the app's own threads)."""
-    if not REDIS_MODE:
-        yield
-        return
+@contextmanager
+def thread_rq_worker(app: Flask) -> Iterator[None]:
+    """An RQ worker serving ``app``'s Redis queue from a thread (a `flask rq-worker` of any machine)."""
     from rq import SimpleWorker
     from rq.timeouts import TimerDeathPenalty
 
@@ -245,9 +242,22 @@ def rq_worker(app: Flask) -> Iterator[None]:
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def rq_worker(app: Flask) -> Iterator[None]:
+    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test (no-op in
+    embedded mode, where jobs run in the app's own threads)."""
+    if not REDIS_MODE:
+        yield
+        return
+    with thread_rq_worker(app):
+        yield
 
 
 @pytest.fixture
