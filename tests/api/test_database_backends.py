@@ -29,6 +29,10 @@ from tests.waiting import wait_for
 BIG = 2**40  # past PostgreSQL's INTEGER (2**31 - 1), inside the API's 64 bits
 
 
+def table_counts() -> dict[str, int]:
+    return {t.name: db.session.scalar(select(func.count()).select_from(t)) or 0 for t in db.metadata.sorted_tables}
+
+
 def sales_count(app: Flask) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Sale)) or 0
@@ -142,12 +146,12 @@ def test_copy_database_moves_a_sqlite_install_and_new_rows_follow_the_copied_ids
         seed_demo(seed=3, days=7, end=DEMO_END)
         auth.issue_token(auth.create_user("owner@example.com", "correct-horse-1", "admin"), 1)
         db.session.commit()
-        before = {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+        before = table_counts()
     new = make_app()  # a freshly migrated database on this run's backend
     result = new.test_cli_runner().invoke(args=["copy-database", f"sqlite:///{source_path}"])
     assert result.exit_code == 0, result.output
     with new.app_context():
-        after = {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+        after = table_counts()
         assert after == before and after["sales"] > 0 and after["posts"] > 0
         assert auth.verify_credentials("owner@example.com", "correct-horse-1") is not None
         device = db.session.scalar(select(Device).limit(1))
