@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,7 +210,18 @@ def make_app(tmp_path: Path, make_database: Callable[[], str],
         app.extensions[EXTENSION_KEY].close()  # the SDK clients' pooled connections to the fake server
         with app.app_context():
             db.session.remove()
+            _await_checkins(db.engine.pool)
             db.engine.dispose()
+
+
+def _await_checkins(pool: Any, safety_net_s: float = 10.0) -> None:
+    """Give a request still finishing in a served app's thread (browser tests) the moment to return its
+    connection, so dispose() closes it: a connection returned after dispose() is closed only by the garbage
+    collector, and psycopg warns about that (a warning is an error here)."""
+    give_up = time.monotonic() + safety_net_s
+    pause = threading.Event()
+    while getattr(pool, "checkedout", lambda: 0)() and time.monotonic() < give_up:
+        pause.wait(0.02)
 
 
 @pytest.fixture

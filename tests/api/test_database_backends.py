@@ -99,6 +99,14 @@ def test_batched_reimports_insert_only_the_new_vends(app: Flask, runner: Any, tm
 GOOD_CATALOG = ("products.csv", "devices.csv", "slots.csv", "planograms.csv")
 
 
+def waiting_on_a_lock(app: Flask) -> bool:
+    """Whether a session of the app's database waits for a lock (a new transaction each time: PostgreSQL
+    keeps one snapshot of pg_stat_activity per transaction)."""
+    with db.engine.connect() as probe:
+        return bool(probe.scalar(text("SELECT count(*) FROM pg_stat_activity "
+                                      "WHERE wait_event_type = 'Lock' AND datname = current_database()")))
+
+
 @pytest.mark.skipif(not POSTGRES_MODE, reason="COPY is PostgreSQL's (TEST_MODE=postgres)")
 def test_copy_meeting_a_concurrent_imports_rows_counts_only_its_own(make_app: Callable[..., Flask],
                                                                     tmp_path: Path) -> None:
@@ -122,12 +130,11 @@ def test_copy_meeting_a_concurrent_imports_rows_counts_only_its_own(make_app: Ca
         run_import({"sales.csv": io.BytesIO(GOOD["sales.csv"].encode())})  # not committed yet
         thread = threading.Thread(target=second_import)
         thread.start()
-        with db.engine.connect() as probe:
-            wait_for(lambda: bool(probe.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            ))), "the second import waits for the first one's rows")
-        db.session.commit()
-    thread.join(timeout=60)
+        try:
+            wait_for(lambda: waiting_on_a_lock(app), "the second import waits for the first one's rows")
+        finally:
+            db.session.commit()
+            thread.join(timeout=60)
     assert outcome["inserted"] == 1 and outcome["duplicates"] == 5
     assert sales_count(app) == 6
 
