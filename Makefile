@@ -7,7 +7,9 @@ export FLASK_APP := app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-postgres test-fast lint format-check typecheck install install-dev frontend browser-deps bench clean
+FAKE_LLM_PORT ?= 8099
+
+.PHONY: run run-ai test test-postgres test-fast lint format-check typecheck install install-dev frontend browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +39,13 @@ run: install frontend
 	@$(BIN)/flask demo-admin
 	@echo "------------------------------------------------------------------"
 	BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# `make run` with the fake provider beside the app: every AI feature answers with scripted test replies in its
+# schema, reported under the model "fake-<model>" (devtools/fake_llm; no network, no keys). Stops it on exit.
+run-ai: install frontend
+	@$(BIN)/flask fake-llm --port $(FAKE_LLM_PORT) & fake=$$!; trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
+	  LLM_PROVIDER=anthropic ANTHROPIC_BASE_URL=http://127.0.0.1:$(FAKE_LLM_PORT) ANTHROPIC_API_KEY=fake-key \
+	  $(MAKE) --no-print-directory run
 
 # Browser tests drive Debian's Chromium through Playwright (never a downloaded browser build).
 browser-deps:

@@ -95,6 +95,7 @@ def init_llm(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
     from blueprints import (
+        api_docs,
         auth,
         catalog,
         content,
@@ -108,7 +109,8 @@ def register_blueprints(app: Flask) -> None:
         planogram,
     )
 
-    for module in (auth, catalog, planogram, fleet, content, email, llm, monitoring, pages, drafts, content_pages):
+    for module in (auth, catalog, planogram, fleet, content, email, llm, monitoring, pages, drafts, content_pages,
+                   api_docs):
         app.register_blueprint(module.bp)
 
 

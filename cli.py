@@ -209,12 +209,17 @@ def rq_worker(burst: bool) -> None:
     """Run an RQ worker for background jobs (needs REDIS_URL)."""
     from rq import Worker
 
+    from services.jobs import background_queue
     from services.runtime import backends
 
     client = backends().redis
     if client is None:
         raise click.ClickException("REDIS_URL is not set: jobs run in-process in embedded mode")
-    Worker(["planogram"], connection=client).work(burst=burst)
+    from services import model_warmup
+
+    model_warmup.warm_worker()  # work horses fork from here: they start with the fitted models
+    # Queues in priority order: a user's optimisation before fleet figures, batches and warm-ups.
+    Worker(["planogram", background_queue("planogram")], connection=client).work(burst=burst)
 
 
 @click.command("copy-database")
@@ -279,12 +284,16 @@ def prompts_list(include_inactive: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8099, show_default=True, type=int)
 @click.option("--failure-rate", default=0.0, show_default=True, type=float, help="Share of requests that fail.")
+@click.option("--invalid-rate", default=0.0, show_default=True, type=float,
+              help="Share of feature replies that fail their output schema.")
 @click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer.")
-def fake_llm(host: str, port: int, failure_rate: float, latency: float) -> None:
-    """Run the fake Anthropic/OpenAI provider (local development and tests only; no network, no keys)."""
+def fake_llm(host: str, port: int, failure_rate: float, invalid_rate: float, latency: float) -> None:
+    """Run the fake Anthropic/OpenAI provider (local development and tests only; no network, no keys): scripted
+    valid replies in every feature's schema, reported as model "fake-<model>"."""
     from devtools.fake_llm.__main__ import main
 
-    main(["--host", host, "--port", str(port), "--failure-rate", str(failure_rate), "--latency", str(latency)])
+    main(["--host", host, "--port", str(port), "--failure-rate", str(failure_rate),
+          "--invalid-rate", str(invalid_rate), "--latency", str(latency)])
 
 
 def _fmt(value: float | None, spec: str) -> str:

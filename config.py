@@ -144,6 +144,9 @@ class Config:
         # Embedded mode: run the optimiser in child processes (up to JOB_WORKERS) instead of the job thread,
         # so its CPU work does not hold the web process's GIL. (With Redis, RQ workers are processes anyway.)
         self.OPTIMIZATION_CHILD_PROCESSES = env.flag("OPTIMIZATION_CHILD_PROCESSES", True)
+        # Fit every device's demand model in the background when the server (or an RQ worker) starts and after
+        # each import or saved planogram, so the first Optimise does not wait for a fit (services/model_warmup).
+        self.MODEL_WARMUP = env.flag("MODEL_WARMUP", True)
         # LLM pipeline (read by services.llm wiring; unset provider = rule-based fallbacks only)
         self.LLM_PROVIDER = env.text("LLM_PROVIDER")
         self.ANTHROPIC_API_KEY = env.text("ANTHROPIC_API_KEY")
@@ -206,6 +209,7 @@ class TestConfig(Config):
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
         self.LOG_JSON = True
         self.OPTIMIZATION_STEP_DELAY_MS = 0  # tests that want pacing set it
+        self.MODEL_WARMUP = False  # tests of the warm-up turn it on
         self.LOGIN_DELAY_BASE_SECONDS = 0.0  # tests of the sign-in delay set it (and observe the sleep)
         for key, value in overrides.items():
             setattr(self, key, value)

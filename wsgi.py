@@ -8,5 +8,7 @@ if "gunicorn" not in sys.modules:  # gunicorn's gevent worker patches after fork
     monkey.patch_all()
 
 from app import create_app
+from services import model_warmup
 
 app = create_app()
+model_warmup.on_start(app)  # fit the device models in the background before the first Optimise

@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from blueprints._input import PayloadTooLarge, check_values, load_json
+from blueprints._openapi import check_parsed
 from extensions import csrf
 from models import User
 from services import auth as auth_service
@@ -50,6 +51,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 )
             return view(*args, **kwargs)
 
+        # Read by the API document (blueprints/_openapi.py).
+        wrapper.required_roles = sorted({*roles, "admin"})  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator
@@ -76,6 +79,7 @@ def json_body() -> dict[str, Any]:
 
 def parse_json(model: type[M]) -> M:
     """Parse the JSON body into ``model``; problems become a 422 (413 when too large) naming each field."""
+    _check_declared("body", model)
     payload = json_body()
     check_values(payload)
     return validate(model, payload)
@@ -83,9 +87,16 @@ def parse_json(model: type[M]) -> M:
 
 def parse_query(model: type[M]) -> M:
     """Parse query-string arguments into ``model``."""
+    _check_declared("query", model)
     args = request.args.to_dict()
     check_values(args)
     return validate(model, args)
+
+
+def _check_declared(kind: str, model: type[BaseModel]) -> None:
+    """Under test, an /api view must parse the model it declared for the API document (@api_doc)."""
+    if current_app.testing and request.path.startswith("/api/"):
+        check_parsed(current_app.view_functions.get(request.endpoint or ""), kind, model)
 
 
 def validate(model: type[M], payload: Any) -> M:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 from pydantic import BaseModel, Field
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, public, roles_required
 from extensions import db, limiter
 from models import User
@@ -43,6 +46,29 @@ class UserChange(BaseModel):
     active: bool | None = None
 
 
+class UserOut(BaseModel):
+    """A user's public fields."""
+
+    id: int
+    email: str
+    name: str | None
+    role: str
+    active: bool
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+
+
+class TokenOut(BaseModel):
+    """A new bearer token (shown once) and its user."""
+
+    token: str
+    token_type: Literal["Bearer"]
+    user: UserOut
+    expires_in_days: int
+
+
 def user_dict(user: User) -> dict[str, object]:
     """Public fields of a user."""
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role, "active": user.active}
@@ -75,6 +101,7 @@ def logout() -> Response:
 
 
 @bp.post("/api/auth/token")
+@api_doc(body=TokenRequest, response=TokenOut, status=201)
 @public
 @limiter.shared_limit(_login_limit, scope="sign-in", key_func=_login_key)
 def issue_token() -> tuple[Response, int]:
@@ -89,6 +116,7 @@ def issue_token() -> tuple[Response, int]:
 
 
 @bp.delete("/api/auth/token")
+@api_doc(status=204)
 def revoke_token() -> tuple[str, int]:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
@@ -98,17 +126,20 @@ def revoke_token() -> tuple[str, int]:
 
 
 @bp.get("/api/auth/me")
+@api_doc(response=UserOut)
 def me() -> Response:
     return jsonify(user_dict(api_user()))
 
 
 @bp.get("/api/users")
+@api_doc(response=UserList)
 @roles_required("admin")
 def list_users() -> Response:
     return jsonify({"items": [user_dict(u) for u in auth_service.list_users()]})
 
 
 @bp.post("/api/users")
+@api_doc(body=NewUser, response=UserOut, status=201)
 @roles_required("admin")
 def create_user() -> tuple[Response, int]:
     body = parse_json(NewUser)
@@ -118,6 +149,7 @@ def create_user() -> tuple[Response, int]:
 
 
 @bp.patch("/api/users/<int:user_id>")
+@api_doc(body=UserChange, response=UserOut)
 @roles_required("admin")
 def change_user(user_id: int) -> Response:
     body = parse_json(UserChange)

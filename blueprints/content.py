@@ -8,6 +8,7 @@ from typing import Literal
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
 from models._types import utcnow
@@ -82,12 +83,14 @@ class MetricsQuery(Body):
 
 
 @bp.get("/posts")
+@api_doc(query=PostQuery)
 def posts() -> Response:
     query = parse_query(PostQuery)
     return jsonify(content_data.list_posts(query.from_, query.to, query.platform, query.page, query.per_page))
 
 
 @bp.post("/posts")
+@api_doc(body=PostBody, status=201)
 @roles_required("marketer")
 def create_post() -> tuple[Response, int]:
     body = parse_json(PostBody)
@@ -99,6 +102,7 @@ def create_post() -> tuple[Response, int]:
 
 
 @bp.post("/posts/import")
+@api_doc(upload=True)
 @roles_required("marketer")
 def import_posts_file() -> Response:
     upload = next((f for f in request.files.values() if f.filename), None)
@@ -111,6 +115,7 @@ def import_posts_file() -> Response:
 
 
 @bp.post("/suggestion")
+@api_doc(body=SuggestionBody, status=201)
 @roles_required("marketer")
 def suggestion() -> tuple[Response, int]:
     body = parse_json(SuggestionBody)
@@ -120,6 +125,7 @@ def suggestion() -> tuple[Response, int]:
 
 
 @bp.post("/caption")
+@api_doc(body=CaptionBody, status=201)
 @roles_required("marketer")
 def caption() -> tuple[Response, int]:
     body = parse_json(CaptionBody)
@@ -130,6 +136,7 @@ def caption() -> tuple[Response, int]:
 
 
 @bp.post("/hashtags")
+@api_doc(body=HashtagsBody, status=201)
 @roles_required("marketer")
 def hashtags() -> tuple[Response, int]:
     body = parse_json(HashtagsBody)
@@ -140,6 +147,7 @@ def hashtags() -> tuple[Response, int]:
 
 
 @bp.post("/performance")
+@api_doc(body=PerformanceBody, status=201)
 @roles_required("marketer")
 def performance() -> tuple[Response, int]:
     body = parse_json(PerformanceBody)
@@ -149,6 +157,7 @@ def performance() -> tuple[Response, int]:
 
 
 @bp.get("/acceptance-metrics")
+@api_doc(query=MetricsQuery)
 def acceptance_metrics() -> Response:
     query = parse_query(MetricsQuery)
     rows = acceptance.acceptance_metrics(query.from_, query.to, query.group_by)

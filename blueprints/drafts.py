@@ -7,6 +7,7 @@ from typing import Literal
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query
 from extensions import db
 from services import conversations, review
@@ -43,6 +44,7 @@ class ChatBody(Body):
 
 
 @bp.get("/drafts")
+@api_doc(query=DraftQuery)
 def list_drafts() -> Response:
     query = parse_query(DraftQuery)
     mine = api_user().id if query.mine else None
@@ -50,11 +52,13 @@ def list_drafts() -> Response:
 
 
 @bp.get("/drafts/<int:draft_id>")
+@api_doc()
 def get_draft(draft_id: int) -> Response:
     return jsonify(review.show_draft(draft_id, api_user()))
 
 
 @bp.patch("/drafts/<int:draft_id>")
+@api_doc(body=EditBody)
 def edit_draft(draft_id: int) -> Response:
     body = parse_json(EditBody)
     review.edit(draft_id, body.content, api_user(), body.version)
@@ -70,21 +74,25 @@ def _transition(draft_id: int, action: str) -> Response:
 
 
 @bp.post("/drafts/<int:draft_id>/approve")
+@api_doc(body=ReviewBody)
 def approve(draft_id: int) -> Response:
     return _transition(draft_id, "approve")
 
 
 @bp.post("/drafts/<int:draft_id>/reject")
+@api_doc(body=ReviewBody)
 def reject(draft_id: int) -> Response:
     return _transition(draft_id, "reject")
 
 
 @bp.post("/drafts/<int:draft_id>/use")
+@api_doc(body=ReviewBody)
 def mark_used(draft_id: int) -> Response:
     return _transition(draft_id, "use")
 
 
 @bp.post("/drafts/<int:draft_id>/chat")
+@api_doc(body=ChatBody)
 def chat(draft_id: int) -> Response:
     body = parse_json(ChatBody)
     result = conversations.continue_draft(draft_id, body.message, api_user())
@@ -93,11 +101,13 @@ def chat(draft_id: int) -> Response:
 
 
 @bp.get("/conversations/<int:conversation_id>")
+@api_doc()
 def get_conversation(conversation_id: int) -> Response:
     return jsonify(conversations.get_conversation(conversation_id, api_user()))
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")
+@api_doc(body=ChatBody)
 def continue_conversation(conversation_id: int) -> Response:
     body = parse_json(ChatBody)
     result = conversations.continue_draft(conversations.draft_of(conversation_id), body.message, api_user())

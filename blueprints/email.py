@@ -8,6 +8,7 @@ from typing import Literal
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
 from services import email_drafts, orders
@@ -68,6 +69,7 @@ class DraftBody(Body):
 
 
 @bp.get("/orders")
+@api_doc(query=OrderQuery)
 @roles_required("agent")
 def list_orders() -> Response:
     query = parse_query(OrderQuery)
@@ -75,12 +77,14 @@ def list_orders() -> Response:
 
 
 @bp.get("/orders/<order_number>")
+@api_doc()
 @roles_required("agent")
 def get_order(order_number: str) -> Response:
     return jsonify(orders.order_dict(orders.get_order(order_number)))
 
 
 @bp.post("/orders")
+@api_doc(body=OrderBody, status=201)
 @roles_required("agent")
 def create_order() -> tuple[Response, int]:
     body = parse_json(OrderBody)
@@ -98,6 +102,7 @@ def _item(item: dict[str, object]) -> dict[str, object]:
 
 
 @bp.post("/orders/import")
+@api_doc(upload=True)
 @roles_required("agent")
 def import_orders_file() -> Response:
     upload = next((f for f in request.files.values() if f.filename), None)
@@ -110,6 +115,7 @@ def import_orders_file() -> Response:
 
 
 @bp.post("/draft")
+@api_doc(body=DraftBody, status=201)
 @roles_required("agent")
 def draft() -> tuple[Response, int]:
     body = parse_json(DraftBody)

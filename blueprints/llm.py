@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user
 from services import ledger
 from services.errors import NotFound
@@ -12,6 +13,7 @@ bp = Blueprint("llm", __name__, url_prefix="/api/llm")
 
 
 @bp.get("/requests/<request_id>")
+@api_doc()
 def get_request(request_id: str) -> Response:
     # Someone else's request is a 404, not a 403: request ids are not to be probed.
     user = api_user()

@@ -8,6 +8,7 @@ from typing import Literal
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, public, roles_required
 from blueprints.monitoring_pages import bp as pages_bp
 from services.health import readiness, readiness_body
@@ -70,6 +71,7 @@ def prometheus_metrics() -> Response:
 
 
 @bp.get("/api/planogram/ai-usage")
+@api_doc(query=UsageQuery)
 @roles_required("admin")
 def ai_usage() -> Response:
     query = parse_query(UsageQuery)
@@ -77,6 +79,7 @@ def ai_usage() -> Response:
 
 
 @bp.get("/api/planogram/cache-stats")
+@api_doc(query=WindowQuery)
 @roles_required("admin")
 def cache_stats() -> Response:
     query = parse_query(WindowQuery)
@@ -84,6 +87,7 @@ def cache_stats() -> Response:
 
 
 @bp.post("/api/planogram/clear-cache")
+@api_doc(body=ClearCacheBody)
 @roles_required("admin")
 def clear_cache() -> Response:
     body = parse_json(ClearCacheBody)
@@ -93,6 +97,7 @@ def clear_cache() -> Response:
 
 
 @bp.get("/api/monitoring/prompts")
+@api_doc(query=WindowQuery)
 @roles_required("admin")
 def prompts() -> Response:
     query = parse_query(WindowQuery)
@@ -100,12 +105,14 @@ def prompts() -> Response:
 
 
 @bp.get("/api/monitoring/providers")
+@api_doc(query=ProvidersQuery)
 @roles_required("admin")
 def providers() -> Response:
     return jsonify(reports.provider_report(parse_query(ProvidersQuery).minutes))
 
 
 @bp.get("/api/monitoring/alerts")
+@api_doc()
 @roles_required("admin")
 def alerts() -> Response:
     return jsonify({"alerts": reports.active_alerts()})

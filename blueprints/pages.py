@@ -13,6 +13,7 @@ from blueprints._web import error_page, parse_query, validate
 from models import ROLES
 from services import catalog, demo_fleet, editor, fleet, visit_sheet
 from services.editor import EDIT_ROLES
+from services.imports import templates as import_templates
 
 bp = Blueprint("pages", __name__)
 IMPORT_ROLES = frozenset({"merchandiser", "admin"})
@@ -64,7 +65,8 @@ def products() -> str:
 
 @bp.get("/import")
 def import_page() -> str:
-    return render_template("import.html", can_import=current_user.role in IMPORT_ROLES, demo=demo_fleet.presence())
+    return render_template("import.html", can_import=current_user.role in IMPORT_ROLES, demo=demo_fleet.presence(),
+                           templates=import_templates.names())
 
 
 @bp.get("/users")

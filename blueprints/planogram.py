@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._openapi import api_doc
 from blueprints._web import api_user, parse_json, parse_query, roles_required
 from extensions import db
-from services import ai, optimization_stream, sse
+from services import ai, model_warmup, optimization_stream, sse
 from services import backtest as backtest_service
 from services import placement_feedback as feedback
 from services import planogram_analysis as analysis
@@ -47,12 +48,12 @@ class ConstraintsIn(Body):
 
 
 class DeviceBody(Body):
-    device_id: str = Field(min_length=1, max_length=64)
+    device_id: str = Field(min_length=1, max_length=64, examples=["DEMO-GYM-01"])
 
 
 class ScoreBody(DeviceBody):
-    sku: str = Field(min_length=1, max_length=64)
-    slot: str = Field(min_length=2, max_length=4)
+    sku: str = Field(min_length=1, max_length=64, examples=["DEMO-COLA-330"])
+    slot: str = Field(min_length=2, max_length=4, examples=["A1"])
     planogram: SlotMap | None = None
 
 
@@ -117,17 +118,44 @@ class BatchBody(Body):
     objective: Literal["margin", "revenue"] = "margin"
 
 
+class JobAccepted(BaseModel):
+    """A queued batch job and where to follow it."""
+
+    job_id: str
+    status_url: str
+    total: int
+
+
+class CancelOut(BaseModel):
+    job_id: str
+    cancel_requested: bool
+
+
 def _fleet_ids() -> list[str]:
     return [d["device_id"] for d in list_devices()]
 
 
+class ModelStatusQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device_id: str = Field(min_length=1, max_length=64)
+
+
+@bp.get("/model-status")
+@api_doc(query=ModelStatusQuery)
+def model_status() -> Response:
+    """Whether the device's demand model is fitted (the editor shows "fitting…" until it is)."""
+    return jsonify(model_warmup.status(parse_query(ModelStatusQuery).device_id))
+
+
 @bp.post("/realtime-score")
+@api_doc(body=ScoreBody)
 def realtime_score() -> Response:
     body = parse_json(ScoreBody)
     return jsonify(analysis.realtime_score(body.device_id, body.sku, body.slot.upper(), body.planogram))
 
 
 @bp.post("/validate-constraints")
+@api_doc(body=ValidateBody)
 def validate_constraints() -> Response:
     body = parse_json(ValidateBody)
     constraints = body.constraints.model_dump() if body.constraints else None
@@ -135,18 +163,21 @@ def validate_constraints() -> Response:
 
 
 @bp.post("/predict-revenue")
+@api_doc(body=PredictBody)
 def predict_revenue() -> Response:
     body = parse_json(PredictBody)
     return jsonify(analysis.revenue(body.device_id, body.planogram, body.level))
 
 
 @bp.post("/heat-zone-analysis")
+@api_doc(body=HeatBody)
 def heat_zone_analysis() -> Response:
     body = parse_json(HeatBody)
     return jsonify(analysis.heat(body.device_id, body.level))
 
 
 @bp.post("/affinity-analysis")
+@api_doc(body=AffinityBody)
 def affinity_analysis() -> Response:
     body = parse_json(AffinityBody)
     ids = [body.device_id] if body.device_id else _fleet_ids()
@@ -154,30 +185,35 @@ def affinity_analysis() -> Response:
 
 
 @bp.post("/demand-forecast")
+@api_doc(body=ForecastBody)
 def demand_forecast() -> Response:
     body = parse_json(ForecastBody)
     return jsonify(analysis.forecast(body.device_id, body.horizon_days))
 
 
 @bp.post("/location-personalize")
+@api_doc(body=PersonalizeBody)
 def location_personalize() -> Response:
     body = parse_json(PersonalizeBody)
     return jsonify(analysis.personalize(body.device_id, _fleet_ids(), body.max_changes))
 
 
 @bp.post("/anomaly-detection")
+@api_doc(body=AnomalyBody)
 def anomaly_detection() -> Response:
     body = parse_json(AnomalyBody)
     return jsonify(analysis.anomalies(body.device_id, body.recent_days))
 
 
 @bp.post("/backtest")
+@api_doc(body=BacktestBody)
 def backtest() -> Response:
     body = parse_json(BacktestBody)
     return jsonify(backtest_service.backtest(body.device_id, body.holdout_days))
 
 
 @bp.post("/optimize")
+@api_doc(body=OptimizeBody)
 @roles_required("merchandiser")
 def optimize() -> Response:
     body = parse_json(OptimizeBody)
@@ -185,6 +221,7 @@ def optimize() -> Response:
 
 
 @bp.post("/batch-optimize")
+@api_doc(body=BatchBody, response=JobAccepted, status=202)
 @roles_required("merchandiser")
 def batch_optimize() -> tuple[Response, int]:
     body = parse_json(BatchBody)
@@ -206,6 +243,7 @@ class TestPromptBody(Body):
 
 
 @bp.post("/test-prompt")
+@api_doc(body=TestPromptBody)
 @roles_required("admin")
 def test_prompt() -> Response:
     body = parse_json(TestPromptBody)
@@ -227,6 +265,7 @@ def _sse(body: Iterator[str]) -> Response:
 
 
 @bp.post("/stream-optimization")
+@api_doc(body=StreamOptimizeBody, stream=True)
 @roles_required("merchandiser")
 def stream_optimization() -> Response:
     body = parse_json(StreamOptimizeBody)
@@ -237,6 +276,7 @@ def stream_optimization() -> Response:
 
 
 @bp.get("/optimizations/<job_id>/events")
+@api_doc(query=EventsQuery, stream=True)
 def optimization_events(job_id: str) -> Response:
     user = api_user()
     after = request.headers.get("Last-Event-ID") or parse_query(EventsQuery).last_event_id
@@ -244,12 +284,14 @@ def optimization_events(job_id: str) -> Response:
 
 
 @bp.post("/optimizations/<job_id>/cancel")
+@api_doc(response=CancelOut)
 def cancel_optimization(job_id: str) -> Response:
     user = api_user()
     return jsonify(optimization_stream.cancel(job_id, user.id, user.role == "admin"))
 
 
 @bp.post("/placement-feedback")
+@api_doc(body=ScoreBody)
 def placement_feedback() -> Response:
     body = parse_json(ScoreBody)
     return jsonify(feedback.placement_feedback(body.device_id, body.sku, body.slot.upper(), body.planogram,

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 
 from extensions import db
 from models import Product
-from services import catalog
+from services import catalog, model_warmup
 from services.planogram_analysis import default_max_changed_slots, default_max_new_skus
 
 EDIT_ROLES = frozenset({"merchandiser", "admin"})
@@ -30,5 +30,6 @@ def editor_state(device_id: str, role: str, provider_configured: bool, currency:
         "can_edit": role in EDIT_ROLES,
         "ai_provider_configured": provider_configured,
         "currency": currency,
+        "model_ready": model_warmup.status(device_id)["ready"],  # else the page says "fitting…" until it is
         "budget": {"max_changed_slots": default_max_changed_slots(), "max_new_skus": default_max_new_skus()},
     }

@@ -31,8 +31,11 @@ TONE_OPENINGS = {
 }
 
 
+SUBJECT_MAX = 300
+
+
 class EmailDraftOut(BaseModel):
-    subject: str = Field(default="", max_length=300)
+    subject: str = Field(default="", max_length=SUBJECT_MAX)
     body: str = Field(min_length=1, max_length=8000)
     tone: str = ""
     suggested_actions: list[str] = Field(default_factory=list, max_length=10)
@@ -45,7 +48,7 @@ def _finish(out: BaseModel, params: Params) -> Finished:
     assert isinstance(out, EmailDraftOut)
     name = params.get("customer_name") or ""
     body = checks.restore_name(out.body.strip(), name)
-    subject = checks.restore_name(out.subject.strip(), name) or f"Re: {params.get('subject') or 'your message'}"
+    subject = checks.restore_name(out.subject.strip(), name) or reply_subject(params.get("subject") or "")
     actions = [checks.restore_name(a, name) for a in out.suggested_actions]
     order = OrderFacts.from_dict(params["order"]) if params.get("order") else None
     policy = Policy(**params["policy"])
@@ -141,8 +144,14 @@ def _template(kind: str, tone: str, name: str, order: OrderFacts | None, policy:
     actions = [f"Check order {order.order_number} in the vending portal" if order else
                "Ask the customer for the machine number and time of purchase",
                "Verify the vend in the machine telemetry" if kind != "inquiry" else "Answer the question in detail"]
-    return EmailDraftOut(subject=f"Re: {subject}" if subject else "Re: your message", body=body, tone=tone,
+    return EmailDraftOut(subject=reply_subject(subject), body=body, tone=tone,
                          suggested_actions=actions, needs_human_review=True, sentiment="neutral", confidence=0.3)
+
+
+def reply_subject(subject: str) -> str:
+    """"Re: <their subject>", cut to the draft's subject limit (a 300-character subject plus "Re: " is too long)."""
+    reply = f"Re: {subject}" if subject else "Re: your message"
+    return reply if len(reply) <= SUBJECT_MAX else reply[: SUBJECT_MAX - 1] + "…"
 
 
 def _refund_line(policy: Policy) -> str:

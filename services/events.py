@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
+
+from services.jobs import native
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,46 +44,59 @@ class _MemoryLog:
 
 
 class MemoryEventStream:
-    """In-process event streams (one process only); old streams expire after ``ttl_seconds``."""
+    """In-process event streams (one process only); old streams expire after ``ttl_seconds``.
+
+    Publishers are job threads (real OS threads) and readers are request greenlets under gevent. They share
+    only a native lock held for list operations; a blocking read polls with short sleeps (cooperative in a
+    greenlet). A gevent condition notified from another OS thread may never wake its waiter, and a
+    contended gevent lock in a thread without a running hub ends in LoopExit.
+    """
+
+    POLL_S = 0.02
 
     def __init__(self, ttl_seconds: int = 3600, max_len: int = 10_000) -> None:
         self._ttl = ttl_seconds
         self._max_len = max_len
         self._logs: dict[str, _MemoryLog] = {}
-        self._cond = threading.Condition()
+        self._lock = _native_lock()
 
     def publish(self, stream: str, event_type: str, data: dict[str, Any]) -> str:
-        with self._cond:
+        payload = json.loads(json.dumps(data))
+        with self._lock:
             self._expire()
             log = self._logs.setdefault(stream, _MemoryLog())
             seq = int(log.events[-1].id) + 1 if log.events else 1
-            event = StreamEvent(str(seq), event_type, json.loads(json.dumps(data)))
+            event = StreamEvent(str(seq), event_type, payload)
             log.events.append(event)
             del log.events[: -self._max_len]
             log.touched = time.monotonic()
-            self._cond.notify_all()
             return event.id
 
     def read(self, stream: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[StreamEvent]:
         deadline = time.monotonic() + block_ms / 1000
         after_seq = _seq(after)
-        with self._cond:
-            while True:
+        while True:
+            with self._lock:
                 log = self._logs.get(stream)
                 found = [e for e in log.events if int(e.id) > after_seq][:count] if log else []
-                remaining = deadline - time.monotonic()
-                if found or remaining <= 0:
-                    return found
-                self._cond.wait(remaining)
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                return found
+            time.sleep(min(self.POLL_S, remaining))  # gevent patches sleep: other greenlets run meanwhile
 
     def exists(self, stream: str) -> bool:
-        with self._cond:
+        with self._lock:
             return bool(self._logs.get(stream) and self._logs[stream].events)
 
     def _expire(self) -> None:
         cutoff = time.monotonic() - self._ttl
         for name in [n for n, log in self._logs.items() if log.touched < cutoff]:
             del self._logs[name]
+
+
+def _native_lock() -> Any:
+    """An unpatched lock even under gevent (see MemoryEventStream)."""
+    return native("_thread", "allocate_lock")()
 
 
 def _seq(event_id: str | None) -> int:

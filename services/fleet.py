@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,19 +25,14 @@ from models._types import utcnow
 from services import catalog
 from services import planogram_analysis as analysis
 from services.errors import AppError
+from services.plan_compute import solve_margin
 from services.planogram import (
-    Cabinet,
-    Constraints,
-    DemandModel,
     InfeasibleError,
     OptimizationResult,
-    Planogram,
-    ProductSpec,
     ValueParams,
     detect_anomalies,
     diff_planograms,
     evaluate,
-    optimize,
 )
 from services.planogram_data import load_device, model_for, version_key
 from services.processes import shared_pool
@@ -45,7 +40,7 @@ from services.runtime import backends
 
 log = logging.getLogger("planogram.fleet")
 JOB_FUNCTION = "services.fleet.compute_metrics"
-SOLVE_FUNCTION = "services.fleet.solve"
+SOLVE_FUNCTION = "services.plan_compute.solve_margin"  # engine-only module: children start fast
 METRICS_TTL_S = 14 * 86_400
 PENDING_TTL_S = 300  # a claimed device whose job died is claimed again after this
 STOCKOUT_WINDOW_DAYS = 14
@@ -145,13 +140,6 @@ def current_figures(device_id: str) -> dict[str, Any]:
             "stockout_slots": stockouts}
 
 
-def solve(model: DemandModel, cabinet: Cabinet, products: Mapping[str, ProductSpec], current: Planogram,
-          constraints: Constraints, time_limit_s: float) -> OptimizationResult:
-    """The engine call of one opportunity (pure: runs in a child process in embedded mode)."""
-    return optimize(model, cabinet, products, current, constraints, ValueParams(objective="margin"),
-                    time_limit_s=time_limit_s)
-
-
 def opportunity(device_id: str) -> dict[str, Any]:
     """The optimiser's predicted margin gain per day within the default change budget (0 when none)."""
     data = load_device(device_id)
@@ -162,7 +150,7 @@ def opportunity(device_id: str) -> dict[str, Any]:
         # job threads share the web process's GIL with the requests: compute in a child process
         result: OptimizationResult = shared_pool(int(config["JOB_WORKERS"])).call(SOLVE_FUNCTION, *inputs)
     else:  # RQ work horses are processes of their own
-        result = solve(*inputs)
+        result = solve_margin(*inputs)
     changed = len(diff_planograms(data.planogram, result.planogram))
     improves = changed > 0 and result.uplift_per_day > 0
     return {"gain_per_day": round(result.margin_per_day - result.current_margin_per_day, 4) if improves else 0.0,
@@ -199,7 +187,7 @@ def overview(queue_missing: bool = True) -> dict[str, Any]:
     if queue_missing:
         claimed = [item for item in missing if _store().claim(item[1])]
         if claimed:
-            backends().jobs.submit(JOB_FUNCTION, claimed)
+            backends().jobs.submit(JOB_FUNCTION, claimed, background=True)  # never ahead of a user's optimisation
     items = []
     for device, f in zip(devices, figures, strict=True):
         last = changed.get(device["device_id"])

@@ -129,6 +129,7 @@ def store(feature: Feature, generated: Generated, params: Params, variables: Map
         "output": finished.output,
         "flags": finished.flags,
         "needs_review": finished.needs_review,
+        "fallback_reason": generated.result.fallback_reason,
     }
     return review.create_draft(
         feature.content_type, generated.result, finished.text, structured, user.id, generated.confidence
@@ -146,7 +147,7 @@ def response(generated: Generated, draft: GeneratedContent) -> dict[str, Any]:
         confidence=generated.confidence,
         flags=finished.flags,
         needs_review=finished.needs_review,
-        label=review.FALLBACK_LABEL if result.fallback_used else "AI draft",
+        label=review.source_label(result.fallback_used, result.fallback_reason),
         draft_id=draft.id,
         draft=review.draft_dict(draft),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -19,8 +18,9 @@ ContextFactory = Callable[[], AbstractContextManager[Any]]
 class JobRunner(Protocol):
     """Run a function (named by dotted path) in the background and let callers cancel it."""
 
-    def submit(self, func_path: str, *args: Any, job_id: str | None = None) -> str:
-        """Start a job and return its id."""
+    def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False) -> str:
+        """Start a job and return its id; ``background`` jobs (fleet figures, batches, model warm-up) never
+        delay the interactive ones (a user waiting on an optimisation stream)."""
         ...
 
     def cancel(self, job_id: str) -> None:
@@ -34,6 +34,16 @@ class JobRunner(Protocol):
     def status(self, job_id: str) -> str:
         """One of queued, running, finished, failed, unknown."""
         ...
+
+    @property
+    def queue_depth(self) -> int:
+        """Jobs submitted and not started yet."""
+        ...
+
+
+def background_queue(queue_name: str) -> str:
+    """The RQ queue of a queue's background jobs (workers listen to both, this one last)."""
+    return f"{queue_name}-background"
 
 
 def resolve(func_path: str) -> Callable[..., Any]:
@@ -92,26 +102,35 @@ class _NativeThreads:
 
 
 class ThreadJobRunner:
-    """Embedded runner: one process, jobs run in a pool with the app context pushed."""
+    """Embedded runner: one process, jobs run in a pool with the app context pushed.
 
-    def __init__(self, context: ContextFactory, workers: int = 2) -> None:
+    Background jobs have threads of their own, so a user's optimisation never queues behind the fleet's
+    figures or a model warm-up."""
+
+    def __init__(self, context: ContextFactory, workers: int = 2, background_workers: int = 1) -> None:
         self._context = context
         self._pool = _NativeThreads(workers)
-        self._lock = threading.Lock()
+        self._background = _NativeThreads(max(1, background_workers))
+        # Shared by request greenlets and job threads: a native lock (held for a dict update, never across a
+        # wait), since a gevent lock contended from another OS thread can end in LoopExit.
+        self._lock = native("_thread", "allocate_lock")()
         self._status: dict[str, str] = {}
         self._cancelled: set[str] = set()
+        self._waiting = 0
 
-    def submit(self, func_path: str, *args: Any, job_id: str | None = None) -> str:
+    def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False) -> str:
         job_id = job_id or uuid.uuid4().hex
         func = resolve(func_path)
         with self._lock:
             self._status[job_id] = "queued"
-        self._pool.submit(self._run, job_id, func, args)
+            self._waiting += 1
+        (self._background if background else self._pool).submit(self._run, job_id, func, args)
         return job_id
 
     def _run(self, job_id: str, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         with self._lock:
             self._status[job_id] = "running"
+            self._waiting -= 1
         try:
             with self._context():
                 func(*args)
@@ -139,24 +158,29 @@ class ThreadJobRunner:
     def queue_depth(self) -> int:
         """Jobs submitted and not started yet (the metrics gauge, as RQJobRunner's)."""
         with self._lock:
-            return sum(1 for state in self._status.values() if state == "queued")
+            return self._waiting
 
     def shutdown(self) -> None:
         """Stop accepting jobs and wait for running ones."""
         self._pool.shutdown()
+        self._background.shutdown()
 
 
 class RQJobRunner:
-    """Redis runner: jobs go to an RQ queue served by ``flask rq-worker`` on any machine."""
+    """Redis runner: jobs go to an RQ queue served by ``flask rq-worker`` on any machine.
+
+    Background jobs go to a second queue that workers take from only when the first is empty."""
 
     def __init__(self, client: redis.Redis, queue_name: str = "planogram", timeout_s: int = 1800) -> None:
         from rq import Queue
 
         self._r = client
         self._queue = Queue(queue_name, connection=client, default_timeout=timeout_s)
+        self._background = Queue(background_queue(queue_name), connection=client, default_timeout=timeout_s)
 
-    def submit(self, func_path: str, *args: Any, job_id: str | None = None) -> str:
-        job = self._queue.enqueue(func_path, *args, job_id=job_id or uuid.uuid4().hex)
+    def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False) -> str:
+        queue = self._background if background else self._queue
+        job = queue.enqueue(func_path, *args, job_id=job_id or uuid.uuid4().hex)
         return str(job.id)
 
     def cancel(self, job_id: str) -> None:
@@ -178,5 +202,5 @@ class RQJobRunner:
 
     @property
     def queue_depth(self) -> int:
-        """Jobs waiting in the queue."""
-        return int(self._queue.count)
+        """Jobs waiting in the queues."""
+        return int(self._queue.count) + int(self._background.count)

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import from_json
 
 from services import ai
-from services.llm import FallbackAnswer, PromptError
+from services.llm import ContextBlock, DataStructurer, FallbackAnswer, PromptError
+from services.llm.structurer import ESSENTIAL
 from services.llm.types import LLMResult, StreamError
 from services.planogram import Move
 
@@ -27,7 +28,6 @@ PROMPT = "planogram_optimization"
 # Deltas closer together than this are sent as one event (a model streams dozens per second).
 COALESCE_S = 0.05
 STOP_CHECK_S = 0.25
-MAX_CHANGES_LISTED = 20
 LABEL = "Rule-based explanation (written from the optimiser's numbers; no AI was used)."
 
 
@@ -100,11 +100,13 @@ class Explained:
 
     fallback_used: bool
     request_id: str | None
-    fallback_reason: str | None = None  # the pipeline's error kind: no_provider, budget_exceeded, bad_output, …
+    fallback_reason: str | None = None  # no_provider | budget | provider_error | output_failed_checks | prompt
+    error_kind: str | None = None  # the pipeline's error kind: no_provider, budget_exceeded, bad_output, timeout, …
+    model: str | None = None  # the model that answered (also when its answer failed the checks)
 
 
 def prompt_variables(inp: ExplanationInput) -> dict[str, Any]:
-    """The prompt's variables: metrics and changes as short text blocks, numbers from the engine only."""
+    """The prompt's variables: metrics as a short text block, numbers from the engine only (changes: context)."""
     metrics = "\n".join([
         f"objective value per day ({inp.objective}, including neighbour effects): {inp.current_objective:.2f} → "
         f"{inp.objective_value:.2f} ({inp.uplift:+.2f}, {inp.uplift_pct:+.1f} %)",
@@ -113,15 +115,19 @@ def prompt_variables(inp: ExplanationInput) -> dict[str, Any]:
         f"slots changed: {len(inp.changes)} of {inp.total_slots}",
         "solver: optimum proven" if inp.optimal else "solver: best layout found within the time limit",
     ])
-    lines = [f"{m.slot}: {inp.product(m.from_sku)} → {inp.product(m.to_sku)}; value of this change "
-             f"{value:+.2f} per day" for m, value in inp.changes[:MAX_CHANGES_LISTED]]
-    if len(inp.changes) > MAX_CHANGES_LISTED:
-        lines.append(f"… and {len(inp.changes) - MAX_CHANGES_LISTED} smaller changes")
     out: dict[str, Any] = {"device_name": f"{inp.device_name} ({inp.device_id})", "objective": inp.objective,
-                           "metrics": metrics, "changes": "\n".join(lines) or "no changes"}
+                           "metrics": metrics}
     if inp.locked_slots:
         out["constraints"] = "locked slots (kept as they are): " + ", ".join(inp.locked_slots)
     return out
+
+
+def prompt_context(inp: ExplanationInput) -> tuple[ContextBlock, ...]:
+    """The changes, most valuable first, as a block the pipeline fits into the tier's context budget: when
+    they do not all fit, the least valuable are cut (and the cut is marked), never the metrics."""
+    lines = tuple(f"{m.slot}: {inp.product(m.from_sku)} → {inp.product(m.to_sku)}; value of this change "
+                  f"{value:+.2f} per day" for m, value in inp.changes) or ("no changes",)
+    return (DataStructurer().text("changes", "\n".join(lines), ESSENTIAL),)
 
 
 def rule_based(inp: ExplanationInput) -> str:
@@ -268,7 +274,7 @@ def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], obj
     try:
         items = ai.pipeline().stream(
             FEATURE, PROMPT, prompt_variables(inp), OptimizationExplanation,
-            lambda _variables: FallbackAnswer(fallback_text, None, 0.3), user_id=user_id,
+            lambda _variables: FallbackAnswer(fallback_text, None, 0.3), user_id=user_id, context=prompt_context(inp),
             tags=(f"device:{inp.device_id}",))
         for item in items:
             if time.monotonic() >= next_check:
@@ -289,17 +295,17 @@ def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], obj
     except PromptError:
         log.exception("optimisation explanation prompt unusable; rule-based text instead")
         out.add(fallback_text, fallback=True)
-        return Explained(True, None, "prompt")
+        return Explained(True, None, "prompt", "prompt")
     assert result is not None  # the pipeline's stream always ends with its result
     if not result.fallback_used:
         if pending is not None:
             out.add(prose.feed(pending))
         out.add(prose.finish(), force=True)
         out.flush()
-        return Explained(False, result.request_id or None)
+        return Explained(False, result.request_id or None, model=result.model)
     if pending is not None and pending != result.text:
         out.add(prose.feed(pending))  # the last AI delta before an unusable answer
     out.flush()
     out.add(("\n\n" if out.sent_any else "") + result.text, fallback=True)
-    return Explained(True, result.request_id or None, result.error_kind)
+    return Explained(True, result.request_id or None, result.fallback_reason, result.error_kind, result.model)
 

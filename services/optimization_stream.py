@@ -13,7 +13,6 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -25,6 +24,7 @@ from models import Device
 from services import planogram_analysis as analysis
 from services.errors import AppError, Forbidden, NotFound, ValidationFailed
 from services.optimization_explain import ExplanationInput, stream_explanation
+from services.plan_compute import FitInputs, OptimisationPlan, PlanStep, compute_plan, stage_by_row
 from services.planogram import (
     Cabinet,
     Constraints,
@@ -35,18 +35,18 @@ from services.planogram import (
     ProductSpec,
     ValueParams,
     diff_planograms,
-    evaluate,
-    optimize_steps,
 )
 from services.planogram.optimize import point_value
-from services.planogram_data import DeviceData, load_device, model_for
+from services.planogram_data import MODELS, DeviceData, fit_priors, load_device, model_for, version_key
 from services.processes import shared_pool
 from services.runtime import backends
 from services.sse import TERMINAL_EVENTS, RelaySettings, relay
 
 log = logging.getLogger("planogram.optimization")
 JOB_FUNCTION = "services.optimization_stream.run_job"
-COMPUTE_FUNCTION = "services.optimization_stream.compute_plan"
+# In a child process: a module that imports only the engine, so a new child starts in a fraction of the time.
+COMPUTE_FUNCTION = "services.plan_compute.compute_plan"
+FIT_FUNCTION = "services.plan_compute.fit_and_value"
 # Longest single blocking read of a relay: also how often it records that a client is listening.
 RELAY_BLOCK_S = 2.0
 # A relay with no event for this long gives up (the job died without a terminal event).
@@ -106,30 +106,39 @@ def _presence() -> Presence:
 
 def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
           max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> str:
-    """Check the device and constraints, publish ``started`` and queue the job; returns the job id.
+    """Check the device and constraints, publish ``queued`` (with the place in the queue) and queue the job.
 
-    ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit. ``extra``: must_stock,
-    min_facings, max_facings and max_changed_slots (absent = OPTIMIZER_MAX_CHANGED_SLOTS)."""
-    data = load_device(device_id)  # 404 for an unknown device
+    Only cheap work happens here (the device's data is cached per data version): the model fit and the
+    current objective are the job's first step, which publishes ``started``. So the POST answers at once
+    even when many start together. ``max_new_skus``: CONFIGURED = OPTIMIZER_MAX_NEW_SKUS, None = no limit.
+    ``extra``: must_stock, min_facings, max_facings and max_changed_slots (absent = the configured default)."""
     locked = [s.strip().upper() for s in locked_slots]
     extra = dict(extra or {})
-    limit = _constraints(data, locked, max_new_skus, extra).max_new_skus  # 422 now; the job rebuilds them
-    model = model_for(data)
-    params = ValueParams(objective=objective)  # type: ignore[arg-type]
-    current = point_value(model, data.cabinet, data.products, data.planogram, params)
-    name = db.session.scalar(select(Device.name).where(Device.device_id == device_id)) or device_id
+    limit = _checked_limit(device_id, locked, max_new_skus, extra)
     job_id = uuid.uuid4().hex
-    events = backends().events
+    events, jobs = backends().events, backends().jobs
     events.publish(_owner_stream(job_id), "owner", {"user_id": user_id, "device_id": device_id})
     _presence().touch(job_id)  # the caller is about to listen
-    events.publish(stream_name(job_id), "started", {
-        "job_id": job_id, "device_id": device_id, "objective": objective,
-        "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
+    # Published before the job is submitted, so it is always the stream's first event.
+    events.publish(stream_name(job_id), "queued", {
+        "job_id": job_id, "device_id": device_id, "objective": objective, "position": jobs.queue_depth + 1,
     })
-    backends().jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, name, user_id, limit, extra,
-                           job_id=job_id)
-    log.info("optimisation stream started", extra={"job_id": job_id, "device_id": device_id})
+    jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, user_id, limit, extra, job_id=job_id)
+    log.info("optimisation stream queued", extra={"job_id": job_id, "device_id": device_id})
     return job_id
+
+
+def _checked_limit(device_id: str, locked: Sequence[str], max_new_skus: int | None,
+                   extra: Mapping[str, Any]) -> int | None:
+    """404 for an unknown device, 422 for a rule naming an unknown or empty slot or sku; the new-sku limit.
+
+    Only rules that name slots or skus need the device's data (cached per data version, but a cold read
+    costs tens of ms on the serving worker); a plain request checks the device with one cheap query."""
+    if locked or any(extra.get(k) for k in ("must_stock", "min_facings", "max_facings")):
+        data = load_device(device_id)
+        return _constraints(data, locked, max_new_skus, extra).max_new_skus  # the job rebuilds them
+    version_key(device_id)  # the standard 404
+    return analysis.default_max_new_skus() if max_new_skus == CONFIGURED else max_new_skus
 
 
 def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
@@ -188,120 +197,19 @@ def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | No
         raise ValidationFailed(exc.message, details=details) from None
 
 
-# --- the job --------------------------------------------------------------------------------------------
+# --- the job (the engine work itself: services/plan_compute.py) ------------------------------------------
+
+__all__ = ["OptimisationPlan", "PlanStep", "compute_plan", "run_job", "stage_by_row", "start"]
 
 
-@dataclass(frozen=True, slots=True)
-class PlanStep:
-    """One published improvement: the slots it changes and the true objective of the result."""
-
-    moves: tuple[Move, ...]
-    objective: float
-    planogram: Planogram
-
-
-@dataclass(frozen=True, slots=True)
-class OptimisationPlan:
-    """Everything the stream publishes, computed up front by the pure engine (CPU only, no I/O)."""
-
-    steps: tuple[PlanStep, ...]
-    current: Planogram
-    final: Planogram
-    current_objective: float
-    objective: float
-    revenue_before: float
-    revenue_after: float
-    margin_before: float
-    margin_after: float
-    optimal: bool
-    change_values: tuple[tuple[Move, float], ...]  # each changed slot with the value it adds, best first
-
-
-def compute_plan(model: DemandModel, cabinet: Cabinet, products: Mapping[str, ProductSpec], current: Planogram,
-                 constraints: Constraints, params: ValueParams, time_limit_s: float) -> OptimisationPlan:
-    """Run the optimiser and turn its steps into the ones the editor animates (pure; raises InfeasibleError)."""
-
-    def objective(p: Planogram) -> float:
-        return point_value(model, cabinet, products, p, params)
-
-    engine = list(optimize_steps(model, cabinet, products, current, constraints, params,
-                                 time_limit_s=time_limit_s))
-    first, last = engine[0], engine[-1]
-    steps: list[PlanStep] = []
-    final = current
-    # The engine never answers below today's planogram repaired for the request (its floor): propose any change.
-    if last.planogram.mapping() != current.mapping():
-        final, previous = last.planogram, current
-        for item in engine[1:]:
-            stages = stage_by_row(cabinet, previous, item.planogram, objective) if item.phase == "milp" else [
-                (item.planogram, item.objective)]
-            for planogram, value in stages:
-                moves = diff_planograms(previous, planogram)
-                if moves:
-                    steps.append(PlanStep(moves, value, planogram))
-                previous = planogram
-    before = evaluate(model, cabinet, products, current, params)
-    after = evaluate(model, cabinet, products, final, params)
-    final_value = objective(final)
-    values = [(m, final_value - objective(final.with_slot(m.slot, m.from_sku)))
-              for m in diff_planograms(current, final)]
-    values.sort(key=lambda mv: -mv[1])
-    return OptimisationPlan(tuple(steps), current, final, first.objective, final_value,
-                            before.revenue_per_day, after.revenue_per_day, before.margin_per_day,
-                            after.margin_per_day, bool(last.milp_optimal), tuple(values))
-
-
-def stage_by_row(cabinet: Cabinet, before: Planogram, after: Planogram,
-                 objective: Callable[[Planogram], float]) -> list[tuple[Planogram, float]]:
-    """Split one big jump into row-by-row stages, best row first, each with its true objective.
-
-    Presentation only: the last stage is exactly ``after``; intermediate stages are real planograms
-    (so a product moving between rows may briefly appear twice or not at all) valued honestly.
-    """
-    row_of = {s.code: s.row for s in cabinet.slots}
-    groups: dict[int, list[str]] = {}
-    for move in diff_planograms(before, after):
-        groups.setdefault(row_of.get(move.slot, -1), []).append(move.slot)
-    if len(groups) <= 1:
-        return [(after, objective(after))]
-    target, target_caps = after.mapping(), after.capacity_map()
-    mapping, caps = before.mapping(), before.capacity_map()
-
-    def applied(slots: list[str]) -> tuple[dict[str, str], dict[str, int]]:
-        m, c = dict(mapping), dict(caps)
-        for slot in slots:
-            m.pop(slot, None)
-            c.pop(slot, None)
-            if slot in target:
-                m[slot] = target[slot]
-            if slot in target_caps:
-                c[slot] = target_caps[slot]
-        return m, c
-
-    remaining = [groups[row] for row in sorted(groups)]
-    stages: list[tuple[Planogram, float]] = []
-    while len(remaining) > 1:
-        scored = []
-        for i, slots in enumerate(remaining):
-            m, c = applied(slots)
-            candidate = Planogram.of(m, c)
-            scored.append((objective(candidate), -i, candidate, m, c))
-        value, neg_i, best, mapping, caps = max(scored, key=lambda t: (t[0], t[1]))
-        stages.append((best, value))
-        remaining.pop(-neg_i)
-    stages.append((after, objective(after)))
-    return stages
-
-
-def run_job(job_id: str, device_id: str, objective: str, locked: list[str], device_name: str,
-            user_id: int, max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> None:
-    """The job: compute, publish paced progress, stream the explanation, publish done (or error)."""
+def run_job(job_id: str, device_id: str, objective: str, locked: list[str], user_id: int,
+            max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> None:
+    """The job: fit and value (``started``), compute, publish paced progress, stream the explanation, ``done``."""
     events, jobs = backends().events, backends().jobs
     stream = stream_name(job_id)
     config = current_app.config
     presence = _presence()
     abandon_s = float(config["STREAM_ABANDON_SECONDS"])
-    delay_s = max(0.0, float(config["OPTIMIZATION_STEP_DELAY_MS"]) / 1000)
     state = {"step": 0}
 
     def stopped() -> bool:
@@ -318,44 +226,18 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
         if stopped():
             return
         data = load_device(device_id)
-        model = model_for(data)
         params = ValueParams(objective=objective)  # type: ignore[arg-type]
         constraints = _constraints(data, locked, max_new_skus, extra)
-        db.session.remove()  # nothing below touches the database until the ledger (own session)
-        inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
-                  float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
-        if backends().mode == "embedded" and config["OPTIMIZATION_CHILD_PROCESSES"]:
-            # job threads share the web process's GIL: compute in a child process
-            plan = shared_pool(int(config["JOB_WORKERS"])).call(COMPUTE_FUNCTION, *inputs)
-        else:  # RQ work horses are processes of their own
-            plan = compute_plan(*inputs)
-        for index, item in enumerate(plan.steps, start=1):
-            if index > 1 and delay_s:
-                time.sleep(delay_s)
-            if stopped():
-                return
-            state["step"] = index
-            events.publish(stream, "progress", {
-                "step": index, "moves": [_move(m) for m in item.moves], "objective": _num(item.objective),
-                "planogram": slot_map(data.cabinet, item.planogram),
-            })
-        explained = stream_explanation(
-            _explanation_input(plan, data.cabinet, data.products, device_id, device_name, objective, locked),
-            publish=lambda delta, fallback: events.publish(stream, "explanation",
-                                                           {"delta": delta, "fallback_used": fallback}),
-            stopped=stopped, user_id=str(user_id))
-        if explained is None or stopped():
-            return
-        uplift = plan.objective - plan.current_objective
-        events.publish(stream, "done", {
-            "planogram": slot_map(data.cabinet, plan.final), "objective": _num(plan.objective),
-            "current_objective": _num(plan.current_objective), "uplift_per_day": _num(uplift),
-            "uplift_pct": _num(100 * uplift / abs(plan.current_objective) if plan.current_objective else 0.0),
-            "slots_changed": len(diff_planograms(plan.current, plan.final)),
-            "changes": [{**_move(m), "value_per_day": _num(v)} for m, v in plan.change_values],
-            "explanation_fallback_used": explained.fallback_used, "request_id": explained.request_id,
-            "explanation_fallback_reason": explained.fallback_reason,
+        name = db.session.scalar(select(Device.name).where(Device.device_id == device_id)) or device_id
+        model, current = _model_and_value(data, params)
+        events.publish(stream, "started", {
+            "job_id": job_id, "device_id": device_id, "objective": objective,
+            "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
         })
+        db.session.remove()  # nothing below touches the database until the ledger (own session)
+        plan = _compute(model, data, constraints, params)
+        if _publish_steps(plan, data, stream, stopped, state):
+            _finish(plan, data, stream, stopped, device_id, name, objective, locked, user_id)
     except InfeasibleError as exc:
         events.publish(stream, "error", {"code": "infeasible",
                                          "message": f"No planogram satisfies the hard rules: {exc}"})
@@ -366,6 +248,78 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], devi
         events.publish(stream, "error", {"code": "internal_error",
                                          "message": f"The optimisation failed ({type(exc).__name__})"})
         raise
+
+
+def _in_child() -> bool:
+    """Embedded mode computes in child processes: job threads share the web process's GIL."""
+    return backends().mode == "embedded" and bool(current_app.config["OPTIMIZATION_CHILD_PROCESSES"])
+
+
+def _model_and_value(data: DeviceData, params: ValueParams) -> tuple[DemandModel, float]:
+    """The device's model (cached per data version; a fit runs in a child process in embedded mode) and the
+    current planogram's objective."""
+    model = MODELS.get(data.version_key)
+    if model is not None or not _in_child():
+        model = model or model_for(data)
+        return model, point_value(model, data.cabinet, data.products, data.planogram, params)
+    inputs = FitInputs((data.cabinet, data.products, data.sales, data.planogram), fit_priors(data),
+                       data.history or None)
+    model, value = shared_pool(int(current_app.config["JOB_WORKERS"])).call(
+        FIT_FUNCTION, None, inputs, data.cabinet, data.products, data.planogram, params)
+    MODELS.put(data.version_key, model)
+    return model, float(value)
+
+
+def _compute(model: DemandModel, data: DeviceData, constraints: Constraints, params: ValueParams) -> OptimisationPlan:
+    """The plan, computed in a child process in embedded mode (RQ work horses are processes of their own)."""
+    config = current_app.config
+    inputs = (model, data.cabinet, data.products, data.planogram, constraints, params,
+              float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
+    if _in_child():
+        return shared_pool(int(config["JOB_WORKERS"])).call(COMPUTE_FUNCTION, *inputs)  # type: ignore[no-any-return]
+    return compute_plan(*inputs)
+
+
+def _publish_steps(plan: OptimisationPlan, data: DeviceData, stream: str, stopped: Callable[[], bool],
+                   state: dict[str, int]) -> bool:
+    """Publish each step, paced so the grid animates; False when the job was stopped."""
+    delay_s = max(0.0, float(current_app.config["OPTIMIZATION_STEP_DELAY_MS"]) / 1000)
+    events = backends().events
+    for index, item in enumerate(plan.steps, start=1):
+        if index > 1 and delay_s:
+            time.sleep(delay_s)
+        if stopped():
+            return False
+        state["step"] = index
+        events.publish(stream, "progress", {
+            "step": index, "moves": [_move(m) for m in item.moves], "objective": _num(item.objective),
+            "planogram": slot_map(data.cabinet, item.planogram),
+        })
+    return True
+
+
+def _finish(plan: OptimisationPlan, data: DeviceData, stream: str, stopped: Callable[[], bool], device_id: str,
+            device_name: str, objective: str, locked: Sequence[str], user_id: int) -> None:
+    """Stream the explanation, then publish ``done``."""
+    events = backends().events
+    explained = stream_explanation(
+        _explanation_input(plan, data.cabinet, data.products, device_id, device_name, objective, locked),
+        publish=lambda delta, fallback: events.publish(stream, "explanation",
+                                                       {"delta": delta, "fallback_used": fallback}),
+        stopped=stopped, user_id=str(user_id))
+    if explained is None or stopped():
+        return
+    uplift = plan.objective - plan.current_objective
+    events.publish(stream, "done", {
+        "planogram": slot_map(data.cabinet, plan.final), "objective": _num(plan.objective),
+        "current_objective": _num(plan.current_objective), "uplift_per_day": _num(uplift),
+        "uplift_pct": _num(100 * uplift / abs(plan.current_objective) if plan.current_objective else 0.0),
+        "slots_changed": len(diff_planograms(plan.current, plan.final)),
+        "changes": [{**_move(m), "value_per_day": _num(v)} for m, v in plan.change_values],
+        "explanation_fallback_used": explained.fallback_used, "request_id": explained.request_id,
+        "explanation_fallback_reason": explained.fallback_reason,
+        "explanation_error_kind": explained.error_kind, "explanation_model": explained.model,
+    })
 
 
 def _explanation_input(plan: OptimisationPlan, cabinet: Cabinet, products: Mapping[str, ProductSpec],

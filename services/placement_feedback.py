@@ -77,15 +77,19 @@ def placement_feedback(device_id: str, sku: str, slot: str, mapping: Mapping[str
     except PromptError:
         log.exception("placement_feedback prompt unusable; rule-based feedback instead")
         return {**base, "feedback": fallback["feedback"], "verdict": fallback["verdict"], "fallback_used": True,
-                "cached": False, "model": None, "tier": None, "request_id": None, "cost_usd": 0.0}
+                "fallback_reason": "prompt", "cached": False, "model": None, "tokens_in": 0, "tokens_out": 0,
+                "tier": None, "request_id": None, "cost_usd": 0.0}
     data = result.data if isinstance(result.data, PlacementFeedback) else None
     return {
         **base,
         "feedback": data.feedback if data else result.text,
         "verdict": data.verdict if data else fallback["verdict"],
         "fallback_used": result.fallback_used,
+        "fallback_reason": result.fallback_reason,
         "cached": result.cached,
         "model": result.model,
+        "tokens_in": result.tokens_in,
+        "tokens_out": result.tokens_out,
         "tier": result.tier,
         "request_id": result.request_id or None,
         "cost_usd": result.cost_usd,

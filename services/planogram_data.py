@@ -7,18 +7,23 @@ products its own planograms and sales already hold. The engine is never told abo
 
 from __future__ import annotations
 
-import threading
+import logging
+import pickle  # fitted models shared through Redis: the same trust boundary as RQ's pickled jobs
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+import redis
+from flask import has_app_context
 from sqlalchemy import func, select
 
 from extensions import db
 from models import Device, PlanogramItem, PlanogramVersion, Product, Sale
 from services import catalog as catalog_service
+from services.jobs import native
 from services.planogram import (
     Cabinet,
     DemandModel,
@@ -30,6 +35,10 @@ from services.planogram import (
     fit_model,
 )
 from services.planogram.priors import FleetRates, StockRow
+from services.processes import __name__ as _pickling  # noqa: F401 (registers pickling of the models' maps)
+from services.runtime import backends
+
+log = logging.getLogger("planogram.models")
 
 T = TypeVar("T")
 VersionKey = tuple[Any, ...]
@@ -63,7 +72,7 @@ class _LRU(Generic[T]):
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._items: OrderedDict[VersionKey, T] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = native("_thread", "allocate_lock")()  # job threads and request greenlets share it
 
     def get(self, key: VersionKey) -> T | None:
         with self._lock:
@@ -84,7 +93,8 @@ class _LRU(Generic[T]):
             self._items.clear()
 
 
-MODELS: _LRU[DemandModel] = _LRU()
+MODEL_CACHE_SIZE = 512  # fitted models are small (tens of kB); warm-ups fill at most this many
+MODELS: _LRU[DemandModel] = _LRU(MODEL_CACHE_SIZE)
 PRIORS: _LRU[Priors] = _LRU(256)
 DATA: _LRU[DeviceData] = _LRU()
 
@@ -170,12 +180,36 @@ def version_key(device_id: str) -> VersionKey:
     return (device_id, int(data_version), f"{n_products}:{stamp}", bool(is_demo))
 
 
+_LOADING: set[VersionKey] = set()
+_LOADING_LOCK = native("_thread", "allocate_lock")()
+LOAD_POLL_S = 0.005
+
+
 def load_device(device_id: str) -> DeviceData:
-    """One device's cabinet, catalogue, planograms and recent sales; re-read only when its data changed."""
+    """One device's cabinet, catalogue, planograms and recent sales; re-read only when its data changed.
+
+    One loader per data version: callers arriving meanwhile (20 streams started at once) wait for its result
+    with short cooperative sleeps instead of each reading the same rows again."""
     key = version_key(device_id)
-    cached = DATA.get(key)
-    if cached is not None:
-        return cached
+    while True:
+        cached = DATA.get(key)
+        if cached is not None:
+            return cached
+        with _LOADING_LOCK:
+            loader = key not in _LOADING
+            _LOADING.add(key)
+        if loader:
+            break
+        time.sleep(LOAD_POLL_S)  # a greenlet yields (gevent patches sleep); a job thread just waits
+    try:
+        return _load(device_id, key)
+    finally:
+        with _LOADING_LOCK:
+            _LOADING.discard(key)
+
+
+def _load(device_id: str, key: VersionKey) -> DeviceData:
+    """Read the device's data from the database and cache it under ``key``."""
     device = catalog_service.get_device(device_id)
     cabinet = cabinet_of(device)
     current, history = _history(device)
@@ -296,13 +330,63 @@ def _fleet_sales(since: datetime, demo: bool) -> FleetSales:
     return FleetSales(window, FleetRates.from_rows(stock_rows, category))
 
 
+MODEL_TTL_S = 7 * SECONDS_PER_DAY
+
+
+def fit_priors(data: DeviceData) -> Priors:
+    """The fleet priors a device's model is fitted with (its own sales left out, same demo side)."""
+    return fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type, demo=data.is_demo)
+
+
 def model_for(data: DeviceData) -> DemandModel:
-    """The fitted demand/position model of this data version (fitted once per process, then cached)."""
+    """The fitted demand/position model of this data version: this process's cache, then Redis (shared by
+    every worker and work horse), else fitted now and kept in both."""
     model = MODELS.get(data.version_key)
     if model is None:
-        model = fit_model(data.cabinet, data.products, data.sales, data.planogram,
-                          priors=fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type,
-                                              demo=data.is_demo),
-                          history=data.history or None)
+        model = _shared_model(data.version_key)
+        if model is None:
+            model = fit_model(data.cabinet, data.products, data.sales, data.planogram, priors=fit_priors(data),
+                              history=data.history or None)
+            _share_model(data.version_key, model)
         MODELS.put(data.version_key, model)
     return model
+
+
+def model_ready(key: VersionKey) -> bool:
+    """Whether the model of this data version is fitted already (in this process or in Redis)."""
+    if MODELS.get(key) is not None:
+        return True
+    client = _redis()
+    try:
+        return client is not None and bool(client.exists(_model_key(key)))
+    except redis.RedisError:
+        return False
+
+
+def _model_key(key: VersionKey) -> str:
+    return "pgw:model:" + ":".join(str(part) for part in key)
+
+
+def _redis() -> redis.Redis | None:
+    return backends().redis if has_app_context() else None
+
+
+def _shared_model(key: VersionKey) -> DemandModel | None:
+    client = _redis()
+    if client is None:
+        return None
+    try:
+        raw = client.get(_model_key(key))
+    except redis.RedisError:  # Redis down: fit here (the cache is an optimisation, never a dependency)
+        return None
+    return pickle.loads(raw) if raw else None  # type: ignore[arg-type]  # noqa: S301 (our Redis)
+
+
+def _share_model(key: VersionKey, model: DemandModel) -> None:
+    client = _redis()
+    if client is None:
+        return
+    try:
+        client.set(_model_key(key), pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), ex=MODEL_TTL_S)
+    except redis.RedisError:
+        log.warning("fitted model not shared: Redis unavailable", extra={"device_id": key[0]})

@@ -10,6 +10,7 @@ from extensions import db
 from models import Device, PlanogramItem, PlanogramVersion
 from services.cache_invalidation import forget_devices
 from services.errors import Conflict
+from services.model_warmup import warm_after_commit
 
 Assignment = dict[str, tuple[int, int]]  # slot code -> (product id, capacity)
 
@@ -71,4 +72,5 @@ def save_version(
             code="stale_version",
         ) from None
     forget_devices([name])
+    warm_after_commit([name])  # the saved version is part of the model's history: refit before the next click
     return version

@@ -74,6 +74,7 @@ class ProcessPool:
         self._idle: Any = native("queue", "SimpleQueue")()
         self._lock = native("_thread", "allocate_lock")()
         self._started = 0
+        self.prestarted = False  # set once `prestart` has every child up (or gave up on one)
 
     def call(self, func_path: str, *args: Any) -> Any:
         """Run ``func_path(*args)`` in a child and return its result (or raise its exception)."""
@@ -91,6 +92,36 @@ class ProcessPool:
         if not ok:
             raise value
         return value
+
+    def prestart(self, func_path: str) -> None:
+        """Start every child now and run ``func_path()`` in each (its imports), so no caller pays for a spawn."""
+        children: list[_Child] = []
+        try:
+            self._spawn_all(children)
+            for child in children:
+                try:
+                    child.conn.send((func_path, ()))
+                    child.conn.recv()  # a value or an exception: either way the child is up and imported
+                except (EOFError, OSError):
+                    self._discard(child)
+                    continue
+                self._idle.put(child)
+        finally:
+            self.prestarted = True  # also when a spawn failed: calls then start children on demand
+
+    def _spawn_all(self, children: list[_Child]) -> None:
+        """Spawn children up to the pool's size (they import in parallel while the caller waits on the first)."""
+        while True:
+            with self._lock:
+                if self._started >= self._size:
+                    return
+                self._started += 1
+            try:
+                children.append(_Child())
+            except BaseException:
+                with self._lock:
+                    self._started -= 1
+                raise
 
     def _checkout(self) -> _Child:
         with self._lock:

@@ -17,7 +17,7 @@ from extensions import db
 from models import CONTENT_STATUSES, GeneratedContent, LLMConversation, LLMRequest, User
 from models._types import utcnow
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.llm import LLMResult
+from services.llm import LLMResult, fallback_reason
 
 # Which role reviews which kind of draft (admins review everything; viewers only read).
 FEATURE_ROLES: dict[str, str] = {
@@ -29,6 +29,13 @@ FEATURE_ROLES: dict[str, str] = {
 }
 CONTENT_TYPES = tuple(FEATURE_ROLES)
 FALLBACK_LABEL = "Rule-based draft (no AI provider)"
+# The badge of a rule-based draft names why no AI text is shown (LLMResult.fallback_reason).
+FALLBACK_LABELS: dict[str, str] = {
+    "no_provider": FALLBACK_LABEL,
+    "budget": "Rule-based draft (daily AI budget used up)",
+    "provider_error": "Rule-based draft (AI provider error)",
+    "output_failed_checks": "Rule-based draft (AI output failed the checks)",
+}
 MAX_CONTENT = 20_000
 # action → (status it needs, status it sets, timestamp column, user column)
 TRANSITIONS: dict[str, tuple[str, str, str, str]] = {
@@ -36,6 +43,13 @@ TRANSITIONS: dict[str, tuple[str, str, str, str]] = {
     "reject": ("draft", "rejected", "rejected_at", "reviewed_by_id"),
     "use": ("approved", "used", "used_at", "used_by_id"),
 }
+
+
+def source_label(fallback_used: bool, reason: str | None) -> str:
+    """'AI draft', or the rule-based badge naming the real reason (a generic one for old drafts)."""
+    if not fallback_used:
+        return "AI draft"
+    return FALLBACK_LABELS.get(reason or "", "Rule-based draft")
 
 
 def edit_distance(ai_text: str, final_text: str) -> int:
@@ -240,6 +254,9 @@ def draft_dict(draft: GeneratedContent, ledger: LLMRequest | None = None, full: 
     people = {draft.created_by_id, draft.reviewed_by_id, draft.edited_by_id, draft.used_by_id}
     emails = _users({p for p in people if p is not None})
     structured = dict(draft.structured_content or {})
+    reason = structured.get("fallback_reason") if draft.fallback_used else None
+    if draft.fallback_used and reason is None and ledger is not None:
+        reason = fallback_reason(ledger.error_kind)
     out: dict[str, Any] = {
         "id": draft.id,
         "content_type": draft.content_type,
@@ -250,7 +267,8 @@ def draft_dict(draft: GeneratedContent, ledger: LLMRequest | None = None, full: 
         "edited": draft.content != draft.ai_content,
         "edit_distance": draft.edit_distance,
         "fallback_used": draft.fallback_used,
-        "label": FALLBACK_LABEL if draft.fallback_used else "AI draft",
+        "fallback_reason": reason,
+        "label": source_label(draft.fallback_used, reason),
         "confidence": draft.confidence,
         "flags": structured.get("flags", []),
         "needs_review": structured.get("needs_review"),

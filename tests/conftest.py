@@ -249,7 +249,8 @@ def thread_rq_worker(app: Flask) -> Iterator[None]:
     def loop() -> None:
         with app.app_context():
             while not stop.is_set():
-                ThreadWorker(["planogram"], connection=backends().redis).work(burst=True, with_scheduler=False)
+                ThreadWorker(["planogram", "planogram-background"], connection=backends().redis).work(
+                    burst=True, with_scheduler=False)
                 stop.wait(0.02)
 
     thread = threading.Thread(target=loop, daemon=True)

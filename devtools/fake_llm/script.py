@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .replies import INVALID_KINDS, InvalidKind
+
 ErrorKind = Literal["429", "500", "529", "timeout", "cut"]
 ERROR_KINDS: tuple[ErrorKind, ...] = ("429", "500", "529", "timeout", "cut")
 MALFORMED_JSON = '{"answer": "this object never closes", "confidence": 0.9'
@@ -25,6 +27,7 @@ class Rule:
     latency_s: float = 0.0
     cached_tokens: int | None = None
     reply_model: str | None = None
+    invalid: InvalidKind | None = None  # answer with an invalid reply of this kind (see replies.py)
 
     def matches(self, model: str, prompt: str) -> bool:
         """True when this rule applies to a request for `model` whose text contains `contains`."""
@@ -51,6 +54,7 @@ class CallRecord:
     text: str = ""
     usage: dict[str, int] = field(default_factory=dict)
     prompt: str = ""
+    family: str | None = None  # the prompt family recognised (replies.py), None for other prompts
 
 
 class Script:
@@ -65,6 +69,8 @@ class Script:
         self.latency_s = 0.0
         self.hang_s = 5.0
         self.prompt_cache = False
+        self.invalid_rate = 0.0
+        self.invalid_kinds: tuple[InvalidKind, ...] = INVALID_KINDS
         self.calls: list[CallRecord] = []
 
     def add(self, rule: Rule) -> Rule:
@@ -91,7 +97,25 @@ class Script:
             self.hang_s = 5.0
             self.failure_kinds = ERROR_KINDS
             self.prompt_cache = False
+            self.invalid_rate = 0.0
+            self.invalid_kinds = INVALID_KINDS
             self.calls.clear()
+
+    def set_invalid_rate(
+        self, rate: float, kinds: tuple[InvalidKind, ...] = INVALID_KINDS, seed: int = 0
+    ) -> None:
+        """Answer `rate` of unscripted prompt-family requests with an invalid reply (seeded, repeatable)."""
+        with self._lock:
+            self.invalid_rate = rate
+            self.invalid_kinds = kinds
+            self._rng = random.Random(seed)
+
+    def draw_invalid(self) -> InvalidKind | None:
+        """An invalid kind for this unscripted answer, at the configured rate; else None."""
+        with self._lock:
+            if self.invalid_rate and self._rng.random() < self.invalid_rate:
+                return self._rng.choice(self.invalid_kinds)
+        return None
 
     def pick(self, model: str, prompt: str) -> Rule | None:
         """The rule for this request (consuming one use), or a random failure, or None."""

@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from . import wire
+from . import replies, wire
 from .script import CallRecord, Rule, Script
 from .tokens import count_tokens, embed
 
@@ -30,8 +30,11 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeLLMServer:
     """Start with `start()` (127.0.0.1, port 0 = any free port); script it through `script`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, model_prefix: str = "") -> None:
         self.script = Script()
+        # Reported model = prefix + requested model ("fake-claude-haiku-5-5"): the app's ledger, monitoring and
+        # result cards then say plainly that a scripted fake answered (priced as the requested model).
+        self.model_prefix = model_prefix
         self._stop = threading.Event()
         self._seen_systems: set[tuple[str, str]] = set()
         self._seen_lock = threading.Lock()
@@ -115,6 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/v1/embeddings": self._embeddings,
             "/_control/script": self._control_script,
             "/_control/failure": self._control_failure,
+            "/_control/invalid": self._control_invalid,
             "/_control/reset": self._control_reset,
         }
         route = routes.get(self.path.split("?")[0])
@@ -150,15 +154,15 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = "\n".join([system, *texts])
         rule = self.fake.script.pick(model, prompt) or Rule(times=None)
         self.fake.wait(self.fake.script.latency_s + rule.latency_s)
-        record = CallRecord(api, model, stream, 200, "ok", prompt=prompt)
+        record = CallRecord(api, model, stream, 200, "ok", prompt=prompt, family=replies.family_of(system))
         if rule.error is not None:
             self._fail(api, rule, stream, record)
             return
-        reply = rule.text if rule.text is not None else _default_reply(model, texts)
+        reply = self._reply(rule, model, system, texts)
         prefix = self.fake.cached_prefix(model, system) if cacheable else 0
         cached = rule.cached_tokens if rule.cached_tokens is not None else prefix
         counts = wire.usage_counts(system, texts, reply, cached)
-        out_model = rule.reply_model or model
+        out_model = rule.reply_model or f"{self.fake.model_prefix}{model}"
         record.text, record.usage = reply, counts
         self.fake.script.record(record)
         if api == "anthropic":
@@ -171,6 +175,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(events)
         else:
             self._json(200, full)
+
+    def _reply(self, rule: Rule, model: str, system: str, texts: list[str]) -> str:
+        """Scripted text, else a scripted invalid reply, else the prompt family's valid reply, else an echo."""
+        if rule.text is not None:
+            return rule.text
+        invalid = rule.invalid or (self.fake.script.draw_invalid() if replies.family_of(system) else None)
+        if invalid is not None:
+            return replies.invalid_reply(invalid)
+        valid = replies.reply_for(system, texts[0] if texts else "")
+        return valid if valid is not None else _default_reply(model, texts)
 
     def _fail(self, api: str, rule: Rule, stream: bool, record: CallRecord) -> None:
         record.outcome = str(rule.error)
@@ -230,6 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
         kinds = tuple(body.get("kinds") or ("429", "500", "529", "timeout", "cut"))
         self.fake.script.set_failure_rate(float(body.get("rate", 0.0)), kinds, int(body.get("seed", 0)))
         self.fake.script.latency_s = float(body.get("latency_s", self.fake.script.latency_s))
+        self._json(200, {"ok": True})
+
+    def _control_invalid(self, body: dict[str, Any]) -> None:
+        kinds = tuple(body.get("kinds") or replies.INVALID_KINDS)
+        self.fake.script.set_invalid_rate(float(body.get("rate", 0.0)), kinds, int(body.get("seed", 0)))
         self._json(200, {"ok": True})
 
     def _control_reset(self, body: dict[str, Any]) -> None:

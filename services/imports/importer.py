@@ -16,25 +16,32 @@ from services.imports import catalog_files as cf
 from services.imports.fields import slot_label
 from services.imports.planogram_file import PLANOGRAMS, apply_planograms, parse_planograms
 from services.imports.reader import CsvFile, FileSpec, open_text
-from services.imports.report import ImportRejected, ImportReport
+from services.imports.report import ALL_OR_NOTHING, MODES, ImportRejected, ImportReport
 from services.imports.sales_file import SALES, Progress, SalesLoader
+from services.model_warmup import warm_after_commit
 
 SPECS: dict[str, FileSpec] = {s.name: s for s in (cf.PRODUCTS, cf.DEVICES, cf.SLOTS, PLANOGRAMS, SALES)}
 ProgressFactory = Callable[[str], Progress]
 
 
 def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | None = None,
-               note_demo: bool = True) -> ImportReport:
+               note_demo: bool = True, mode: str = ALL_OR_NOTHING) -> ImportReport:
     """Validate and apply the given files (name -> binary stream); raise ImportRejected on any error.
 
-    ``note_demo``: say in the report when the database holds demo data (off for the demo seeder itself)."""
+    ``mode`` VALID_ROWS keeps the valid rows instead (one transaction: all of them or, on a failure, none)
+    and reports every rejected row; a row that depends on a rejected one (a planogram row of a rejected
+    device, a vend of a rejected product) is rejected too, and a device's planogram is imported whole or not
+    at all. ``note_demo``: say in the report when the database holds demo data (off for the demo seeder)."""
     known = {name: stream for name, stream in sources.items() if name in SPECS}
     if not known:
         raise ValidationFailed(
             "No importable file: expected one or more of " + ", ".join(SPECS),
             details={"received": sorted(sources)},
         )
-    report = ImportReport()
+    if mode not in MODES:
+        raise ValidationFailed("Unknown import mode",
+                               details=[{"field": "mode", "reason": f"one of {', '.join(MODES)}"}])
+    report = ImportReport(mode=mode)
     report.notes.extend(f"{name}: not an import file, ignored" for name in sorted(set(sources) - set(known)))
     files = {name: CsvFile(SPECS[name], open_text(stream), report) for name, stream in known.items()}
     try:
@@ -42,7 +49,7 @@ def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | Non
     except Exception:
         db.session.rollback()
         raise
-    if not report.ok:
+    if not report.writable:
         db.session.rollback()
         raise ImportRejected(report)
     if note_demo:
@@ -58,10 +65,10 @@ def _note_demo(report: ImportReport) -> None:
         report.notes.append(found.message())
 
 
-def validate_import(sources: Mapping[str, IO[bytes]]) -> ImportReport:
+def validate_import(sources: Mapping[str, IO[bytes]], mode: str = ALL_OR_NOTHING) -> ImportReport:
     """Dry run: every check of run_import, then roll back so nothing is kept, whatever the outcome."""
     try:
-        return run_import(sources)
+        return run_import(sources, mode=mode)
     except ImportRejected as exc:
         return exc.report
     finally:
@@ -78,7 +85,7 @@ def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFac
     planograms = (
         parse_planograms(files[PLANOGRAMS.name], report, geometry, skus) if PLANOGRAMS.name in files else {}
     )
-    if report.ok:
+    if report.writable:
         cf.upsert_products(products, report)
         cf.upsert_devices(devices, slots, report)
         db.session.flush()
@@ -86,7 +93,7 @@ def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFac
         db.session.flush()
     if SALES.name in files:
         _load_sales(files[SALES.name], report, geometry, skus, progress)
-    if report.ok and report.devices_touched:
+    if report.writable and report.devices_touched:
         db.session.execute(
             update(Device)
             .where(Device.device_id.in_(sorted(report.devices_touched)))
@@ -95,6 +102,7 @@ def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFac
             .execution_options(synchronize_session=False)
         )
         forget_devices(report.devices_touched)
+        warm_after_commit(report.devices_touched)
 
 
 def _load_sales(
@@ -104,9 +112,9 @@ def _load_sales(
     skus: set[str],
     progress: ProgressFactory | None,
 ) -> None:
-    pks = dict(db.session.execute(select(Device.device_id, Device.id)).all()) if report.ok else {}
+    pks = dict(db.session.execute(select(Device.device_id, Device.id)).all()) if report.writable else {}
     product_ids: dict[str, int | None] = dict.fromkeys(skus)
-    if report.ok:
+    if report.writable:
         product_ids.update(db.session.execute(select(Product.sku, Product.id)).all())
     device_slots = {
         device_id: (pks.get(device_id), {slot_label(r, c) for r in range(rows) for c in range(cols)})

@@ -20,38 +20,62 @@ PLANOGRAMS = FileSpec("planograms.csv", ("device_id", "slot", "sku"), ("capacity
 def parse_planograms(
     csv_file: CsvFile, report: ImportReport, geometry: dict[str, tuple[int, int]], skus: set[str]
 ) -> dict[str, dict[str, tuple[str, int | None]]]:
-    """Validate rows into {device_id: {slot: (sku, capacity or None)}}."""
+    """Validate rows into {device_id: {slot: (sku, capacity or None)}}.
+
+    Keeping valid rows, a device with any rejected row keeps its current planogram: a planogram is imported
+    whole (half of one would empty the slots of its rejected rows), and its other rows are reported."""
     out: dict[str, dict[str, tuple[str, int | None]]] = {}
+    lines: dict[str, list[int]] = {}
+    failed: dict[str, int] = {}  # device -> its first rejected line
     for line, row in csv_file.rows():
-        report.stats(PLANOGRAMS.name).rows += 1
-        cell = Cell(report, PLANOGRAMS.name, line, row)
-        device_id = cell.get("device_id", fields.text)
-        parsed = cell.get("slot", fields.slot_code)
-        sku = cell.get("sku", lambda v: fields.text(v, 64))
-        capacity = None
-        if row.get("capacity", "").strip():
-            capacity = cell.get("capacity", lambda v: fields.integer(v, 1, 500))
-        else:
-            report.defaulted(PLANOGRAMS.name, "capacity", "slot capacity", "column missing or blank")
-        if device_id is not None and device_id not in geometry:
-            report.error(PLANOGRAMS.name, line, "device_id", UNKNOWN_DEVICE, device_id)
-            continue
-        if sku is not None and sku not in skus:
-            report.error(PLANOGRAMS.name, line, "sku", UNKNOWN_SKU, sku)
-            continue
-        if not cell.ok or device_id is None or parsed is None or sku is None:
-            continue
-        code, r, c = parsed
-        rows, cols = geometry[device_id]
-        if r >= rows or c >= cols:
-            report.error(PLANOGRAMS.name, line, "slot", f"outside the cabinet ({rows} rows x {cols} columns)", code)
-            continue
-        slots = out.setdefault(device_id, {})
-        if code in slots:
-            report.error(PLANOGRAMS.name, line, "slot", "slot assigned twice for this device (one sku per slot)", code)
-            continue
-        slots[code] = (sku, capacity)
+        errors_before = report.error_count
+        device_id = _parse_row(line, row, report, geometry, skus, out)
+        if device_id is not None:
+            lines.setdefault(device_id, []).append(line)
+            if report.error_count > errors_before:
+                failed.setdefault(device_id, line)
+    if report.partial:
+        for device_id, first in failed.items():
+            out.pop(device_id, None)
+            for line in lines[device_id]:
+                if line != first and line not in report.rejected_lines.get(PLANOGRAMS.name, ()):
+                    report.error(PLANOGRAMS.name, line, "device_id", f"not imported: this device's planogram has "
+                                 f"a rejected row (line {first}); a planogram is imported whole", device_id)
     return out
+
+
+def _parse_row(line: int, row: dict[str, str], report: ImportReport, geometry: dict[str, tuple[int, int]],
+               skus: set[str], out: dict[str, dict[str, tuple[str, int | None]]]) -> str | None:
+    """Validate one row into ``out``; returns its device id when it names one (valid or not)."""
+    report.stats(PLANOGRAMS.name).rows += 1
+    cell = Cell(report, PLANOGRAMS.name, line, row)
+    device_id: str | None = cell.get("device_id", fields.text)
+    parsed = cell.get("slot", fields.slot_code)
+    sku = cell.get("sku", lambda v: fields.text(v, 64))
+    capacity = None
+    if row.get("capacity", "").strip():
+        capacity = cell.get("capacity", lambda v: fields.integer(v, 1, 500))
+    else:
+        report.defaulted(PLANOGRAMS.name, "capacity", "slot capacity", "column missing or blank")
+    if device_id is not None and device_id not in geometry:
+        report.error(PLANOGRAMS.name, line, "device_id", UNKNOWN_DEVICE, device_id)
+        return None  # no planogram of it can be imported anyway
+    if sku is not None and sku not in skus:
+        report.error(PLANOGRAMS.name, line, "sku", UNKNOWN_SKU, sku)
+        return device_id
+    if not cell.ok or device_id is None or parsed is None or sku is None:
+        return device_id
+    code, r, c = parsed
+    rows, cols = geometry[device_id]
+    if r >= rows or c >= cols:
+        report.error(PLANOGRAMS.name, line, "slot", f"outside the cabinet ({rows} rows x {cols} columns)", code)
+        return device_id
+    slots = out.setdefault(device_id, {})
+    if code in slots:
+        report.error(PLANOGRAMS.name, line, "slot", "slot assigned twice for this device (one sku per slot)", code)
+        return device_id
+    slots[code] = (sku, capacity)
+    return device_id
 
 
 def apply_planograms(records: dict[str, dict[str, tuple[str, int | None]]], report: ImportReport) -> None:

@@ -8,6 +8,11 @@ from typing import Any
 from services.errors import ValidationFailed
 
 MAX_ERRORS = 200
+# "Import the valid rows, report the rest": every rejected row is listed, up to this many.
+MAX_ERRORS_PARTIAL = 20_000
+ALL_OR_NOTHING = "all_or_nothing"
+VALID_ROWS = "valid_rows"
+MODES = (ALL_OR_NOTHING, VALID_ROWS)
 
 
 @dataclass
@@ -37,6 +42,20 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     # Demo data found in the database after the import (services/demo_fleet.DemoPresence.as_dict), if any.
     demo: dict[str, Any] | None = None
+    # all_or_nothing (default): any error rejects everything; valid_rows: the valid rows are kept, in one
+    # transaction, and every rejected row is listed.
+    mode: str = ALL_OR_NOTHING
+    rejected_lines: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def partial(self) -> bool:
+        """Whether valid rows are kept despite errors elsewhere."""
+        return self.mode == VALID_ROWS
+
+    @property
+    def writable(self) -> bool:
+        """Whether rows may be written now: always when keeping the valid rows, else only while clean."""
+        return self.partial or self.ok
 
     def stats(self, file: str) -> FileStats:
         """The stats of one file, created on first use."""
@@ -45,7 +64,9 @@ class ImportReport:
     def error(self, file: str, line: int | None, column: str | None, reason: str, value: Any = None) -> None:
         """Record a problem; only the first MAX_ERRORS are kept in detail."""
         self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
+        if line is not None:
+            self.rejected_lines.setdefault(file, set()).add(line)
+        if len(self.errors) < (MAX_ERRORS_PARTIAL if self.partial else MAX_ERRORS):
             item: dict[str, Any] = {"file": file, "line": line, "column": column, "reason": reason}
             if value is not None:
                 item["value"] = str(value)[:100]
@@ -64,9 +85,11 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form of the report."""
+        status = "ok" if self.ok else "partial" if self.partial else "rejected"
         return {
-            "status": "ok" if self.ok else "rejected",
-            "files": {name: s.as_dict() for name, s in self.files.items()},
+            "status": status,
+            "mode": self.mode,
+            "files": {name: self._file_dict(name, s) for name, s in self.files.items()},
             "defaults": list(self.defaults.values()),
             "errors": self.errors,
             "error_count": self.error_count,
@@ -75,6 +98,13 @@ class ImportReport:
             "notes": self.notes,
             "demo": self.demo,
         }
+
+
+    def _file_dict(self, name: str, stats: FileStats) -> dict[str, int]:
+        """One file's counts; with errors anywhere, also its rejected rows (distinct lines)."""
+        if self.ok:
+            return stats.as_dict()
+        return {**stats.as_dict(), "rejected": len(self.rejected_lines.get(name, ()))}
 
 
 class ImportRejected(ValidationFailed):

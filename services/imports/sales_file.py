@@ -23,7 +23,7 @@ Progress = Callable[[int], None]
 
 
 class SalesLoader:
-    """Validates each vend and inserts batches while the import is still clean."""
+    """Validates each vend and inserts batches while the import is still clean (or always, in valid-rows mode)."""
 
     def __init__(self, report: ImportReport, devices: dict[str, tuple[int | None, set[str]]],
                  products: dict[str, int | None]) -> None:
@@ -39,7 +39,7 @@ class SalesLoader:
         self.devices_written: set[str] = set()
 
     def load(self, csv_file: CsvFile, progress: Progress | None = None) -> None:
-        """Read every row; write batches only while no error has been seen anywhere."""
+        """Read every row; write batches only while no error has been seen anywhere (unless keeping valid rows)."""
         try:
             self._read(csv_file, progress)
         finally:
@@ -52,7 +52,7 @@ class SalesLoader:
             if progress is not None and self.stats.rows % 10_000 == 0:
                 progress(10_000)
             record = self._parse(line, row, has_txn)
-            if record is not None and self.report.ok:
+            if record is not None and self.report.writable:
                 self._batch.append(record)
                 self._batch_devices.add(row["device_id"].strip())
                 if len(self._batch) >= BATCH_ROWS:
@@ -116,7 +116,7 @@ class SalesLoader:
         return hashlib.blake2b(base + seen.to_bytes(4, "big"), digest_size=16).hexdigest()
 
     def _flush(self) -> None:
-        if self._batch and self.report.ok:
+        if self._batch and self.report.writable:
             if self._sink is None:
                 self._sink = open_sink()
             self._sink.write(self._batch, self._batch_devices)

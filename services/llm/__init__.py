@@ -12,7 +12,7 @@ from .pricing import EFFECTIVE_DATE, Price, PriceTable
 from .prompts import InMemoryPromptSource, PromptSource, PromptVersion, choose_variant
 from .settings import LLMSettings
 from .structurer import ContextBlock, DataStructurer
-from .types import LLMResult, StreamError
+from .types import FallbackReason, LLMResult, StreamError, fallback_reason
 
 __all__ = [
     "EFFECTIVE_DATE",
@@ -25,6 +25,7 @@ __all__ = [
     "DataStructurer",
     "FallbackAnswer",
     "FallbackFn",
+    "FallbackReason",
     "InMemoryLedger",
     "InMemoryPromptSource",
     "LLMError",
@@ -46,4 +47,5 @@ __all__ = [
     "StreamError",
     "build_pipeline",
     "choose_variant",
+    "fallback_reason",
 ]

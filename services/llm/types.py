@@ -9,6 +9,18 @@ Tier = Literal["fast", "balanced", "powerful"]
 TIERS: tuple[Tier, ...] = ("fast", "balanced", "powerful")
 Role = Literal["user", "assistant"]
 Status = Literal["ok", "cached", "fallback"]
+FallbackReason = Literal["no_provider", "budget", "provider_error", "output_failed_checks"]
+# Why a fallback answered, in the four words the features show; every other error kind is the provider's.
+_REASONS: dict[str, FallbackReason] = {
+    "no_provider": "no_provider",
+    "budget_exceeded": "budget",
+    "bad_output": "output_failed_checks",
+}
+
+
+def fallback_reason(error_kind: str | None) -> FallbackReason:
+    """The reason category of a fallback's error kind (rate limits, timeouts, cuts, 4xx: provider_error)."""
+    return _REASONS.get(error_kind or "", "provider_error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +125,15 @@ class LLMResult:
     feature: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def fallback_reason(self) -> FallbackReason | None:
+        """Why the fallback answered (None for AI and cached answers)."""
+        return fallback_reason(self.error_kind) if self.fallback_used else None
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (pydantic data is dumped) for API responses."""
         out = asdict(self)
+        out["fallback_reason"] = self.fallback_reason
         dump = getattr(self.data, "model_dump", None)
         if callable(dump):
             out["data"] = dump(mode="json")

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import poisson
 
-from services.planogram.types import IntArray, SalesData
+from services.planogram.types import FloatArray, IntArray, SalesData
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,61 @@ def affinity(
     skus were bought independently; Bonferroni divides alpha by the number of candidate pairs.
     """
     parts = [sales] if isinstance(sales, SalesData) else list(sales)
+    incidence, skus = _incidence(parts, window_s)
+    if incidence is None:
+        return AffinityResult(0, 0, ())
+    n_baskets = incidence.shape[0]
+    sizes = np.asarray(incidence.sum(axis=1)).ravel()
+    together = (incidence.T @ incidence).tocoo()
+    single = np.asarray(incidence.sum(axis=0)).ravel()
+    n_skus = max(len(skus), 2)
+    m_tests = n_skus * (n_skus - 1) / 2
+    pairs: list[AffinityPair] = []
+    for i, j, count in zip(together.row.tolist(), together.col.tolist(), together.data.tolist(), strict=True):
+        if i >= j or count < min_count:
+            continue
+        expected = single[i] * single[j] / n_baskets
+        lift = count / expected
+        if lift < min_lift:
+            continue
+        p_value = float(poisson.sf(count - 1, expected))
+        if p_value * m_tests > alpha:
+            continue
+        pairs.append(_pair(skus, single, n_baskets, (i, j), count, lift, expected, p_value))
+    pairs.sort(key=lambda p: (-p.lift, p.sku_a, p.sku_b))
+    return AffinityResult(n_baskets, int((sizes > 1).sum()), tuple(pairs))
+
+
+def _pair(
+    skus: list[str],
+    single: FloatArray,
+    n_baskets: int,
+    ij: tuple[int, int],
+    count: float,
+    lift: float,
+    expected: float,
+    p_value: float,
+) -> AffinityPair:
+    """The pair with its skus in name order and the support and confidences of its counts."""
+    i, j = ij
+    a, b = (i, j) if skus[i] <= skus[j] else (j, i)
+    return AffinityPair(
+        skus[a],
+        skus[b],
+        int(count),
+        int(single[a]),
+        int(single[b]),
+        count / n_baskets,
+        count / single[a],
+        count / single[b],
+        float(lift),
+        float(expected),
+        p_value,
+    )
+
+
+def _incidence(parts: Sequence[SalesData], window_s: int) -> tuple[sp.csr_matrix | None, list[str]]:
+    """Baskets x skus 0/1 matrix over all devices' vends (None when there are no vends) and the sku names."""
     vocab: dict[str, int] = {}
     rows: list[IntArray] = []
     cols: list[IntArray] = []
@@ -81,50 +136,16 @@ def affinity(
         if part.n == 0:
             continue
         remap = np.array([vocab.setdefault(s, len(vocab)) for s in part.skus], dtype=np.int64)
-        b = basket_ids(part, window_s)
-        rows.append(b + n_baskets)
+        baskets = basket_ids(part, window_s)
+        rows.append(baskets + n_baskets)
         cols.append(remap[part.sku])
-        n_baskets += int(b.max()) + 1
+        n_baskets += int(baskets.max()) + 1
     skus = list(vocab)
     if n_baskets == 0:
-        return AffinityResult(0, 0, ())
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    inc = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_baskets, len(skus)))
-    inc.sum_duplicates()
-    inc.data[:] = 1.0  # a sku bought twice in one basket counts once
-    sizes = np.asarray(inc.sum(axis=1)).ravel()
-    co = (inc.T @ inc).tocoo()
-    single = np.asarray(inc.sum(axis=0)).ravel()
-    k = max(len(skus), 2)
-    m_tests = k * (k - 1) / 2
-    pairs: list[AffinityPair] = []
-    for i, j, v in zip(co.row.tolist(), co.col.tolist(), co.data.tolist(), strict=True):
-        if i >= j or v < min_count:
-            continue
-        na, nb = single[i], single[j]
-        expected = na * nb / n_baskets
-        lift = v / expected
-        if lift < min_lift:
-            continue
-        p = float(poisson.sf(v - 1, expected))
-        if p * m_tests > alpha:
-            continue
-        a, b_ = (i, j) if skus[i] <= skus[j] else (j, i)
-        pairs.append(
-            AffinityPair(
-                skus[a],
-                skus[b_],
-                int(v),
-                int(single[a]),
-                int(single[b_]),
-                v / n_baskets,
-                v / single[a],
-                v / single[b_],
-                float(lift),
-                float(expected),
-                p,
-            )
-        )
-    pairs.sort(key=lambda p: (-p.lift, p.sku_a, p.sku_b))
-    return AffinityResult(n_baskets, int((sizes > 1).sum()), tuple(pairs))
+        return None, skus
+    basket_of = np.concatenate(rows)
+    sku_of = np.concatenate(cols)
+    incidence = sp.csr_matrix((np.ones(len(basket_of)), (basket_of, sku_of)), shape=(n_baskets, len(skus)))
+    incidence.sum_duplicates()
+    incidence.data[:] = 1.0  # a sku bought twice in one basket counts once
+    return incidence, skus

@@ -10,7 +10,7 @@ from scipy.stats import poisson
 
 from services.planogram.model import DemandModel
 from services.planogram.occupancy import epoch_days
-from services.planogram.types import Cabinet, Catalog, Planogram, SalesData
+from services.planogram.types import Cabinet, Catalog, IntArray, Planogram, SalesData
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,74 +40,64 @@ def detect_anomalies(
     """Stopped: a trailing zero-sale run with P(0 | in stock) <= alpha.  Drop: the last recent_days sell
     under half the model's expectation with Poisson p <= alpha.  Price: vends >1% off catalogue price."""
     out: list[Anomaly] = []
-    d = epoch_days(sales)
-    end = model.end_day
+    vend_days = epoch_days(sales)
     slot_pos = {c: i for i, c in enumerate(sales.slot_codes)}
+    facings = planogram.facings()
     for slot, sku in sorted(planogram.mapping().items()):
         if slot not in slot_pos or not model.has_sku(sku) or slot not in model.slot_index:
             continue
-        mask = sales.slot == slot_pos[slot]
-        days = d[mask]
-        rate = model.demand(sku, [s for s in planogram.facings()[sku] if s in model.slot_index])
-        rate *= model.weight(slot) / sum(
-            model.weight(s) for s in planogram.facings()[sku] if s in model.slot_index
-        )
-        last = int(days.max()) if len(days) else model.start_day - 1
-        run = range(last + 1, end + 1)
-        expected = sum(rate * model.day_factor(x) for x in run)
-        if len(run) and expected >= -math.log(alpha):
-            out.append(
-                Anomaly(
-                    slot,
-                    sku,
-                    "stopped",
-                    last + 1,
-                    expected,
-                    0.0,
-                    math.exp(-expected),
-                    f"no vend for {len(run)} days; {expected:.1f} expected (empty or jammed?)",
-                )
-            )
-            continue
-        lo = end - recent_days + 1
-        recent = float((days >= lo).sum())
-        exp_recent = sum(rate * model.day_factor(x) for x in range(lo, end + 1))
-        before = float(((days < lo) & (days >= lo - 28)).sum())
-        exp_before = sum(rate * model.day_factor(x) for x in range(lo - 28, lo))
-        if exp_before > 0 and before > 0:
-            exp_recent *= before / exp_before  # compare with this slot's own earlier level
-        p = float(poisson.cdf(recent, exp_recent)) if exp_recent > 0 else 1.0
-        if recent < 0.5 * exp_recent and p <= alpha:
-            out.append(
-                Anomaly(
-                    slot,
-                    sku,
-                    "drop",
-                    lo,
-                    exp_recent,
-                    recent,
-                    p,
-                    f"{recent:.0f} vends in {recent_days} days vs {exp_recent:.1f} expected",
-                )
-            )
+        days = vend_days[sales.slot == slot_pos[slot]]
+        modelled = [s for s in facings[sku] if s in model.slot_index]
+        rate = model.demand(sku, modelled)
+        rate *= model.weight(slot) / sum(model.weight(s) for s in modelled)
+        found = _stopped(model, slot, sku, days, rate, alpha) or _drop(model, slot, sku, days, rate, recent_days, alpha)
+        if found is not None:
+            out.append(found)
+    return tuple(out) + _price_anomalies(products, sales, vend_days)
+
+
+def _stopped(model: DemandModel, slot: str, sku: str, days: IntArray, rate: float, alpha: float) -> Anomaly | None:
+    """No vend since the last one although that many sales were expected (empty or jammed)."""
+    last = int(days.max()) if len(days) else model.start_day - 1
+    run = range(last + 1, model.end_day + 1)
+    expected = sum(rate * model.day_factor(x) for x in run)
+    if not (len(run) and expected >= -math.log(alpha)):
+        return None
+    evidence = f"no vend for {len(run)} days; {expected:.1f} expected (empty or jammed?)"
+    return Anomaly(slot, sku, "stopped", last + 1, expected, 0.0, math.exp(-expected), evidence)
+
+
+def _drop(
+    model: DemandModel, slot: str, sku: str, days: IntArray, rate: float, recent_days: int, alpha: float
+) -> Anomaly | None:
+    """The last recent_days sold under half of what the slot's own earlier level predicts."""
+    end = model.end_day
+    lo = end - recent_days + 1
+    recent = float((days >= lo).sum())
+    exp_recent = sum(rate * model.day_factor(x) for x in range(lo, end + 1))
+    before = float(((days < lo) & (days >= lo - 28)).sum())
+    exp_before = sum(rate * model.day_factor(x) for x in range(lo - 28, lo))
+    if exp_before > 0 and before > 0:
+        exp_recent *= before / exp_before  # compare with this slot's own earlier level
+    p_value = float(poisson.cdf(recent, exp_recent)) if exp_recent > 0 else 1.0
+    if not (recent < 0.5 * exp_recent and p_value <= alpha):
+        return None
+    evidence = f"{recent:.0f} vends in {recent_days} days vs {exp_recent:.1f} expected"
+    return Anomaly(slot, sku, "drop", lo, exp_recent, recent, p_value, evidence)
+
+
+def _price_anomalies(products: Catalog, sales: SalesData, vend_days: IntArray) -> tuple[Anomaly, ...]:
+    """Per sku, the vends more than 1% off the catalogue price (first one's slot and day)."""
+    out: list[Anomaly] = []
     for k, sku in enumerate(sales.skus):
         if sku not in products:
             continue
         price = products[sku].price
-        bad = (sales.sku == k) & (np.abs(sales.price - price) > 0.01 * max(price, 0.01))
-        if bad.any():
-            idx = np.flatnonzero(bad)
+        off = (sales.sku == k) & (np.abs(sales.price - price) > 0.01 * max(price, 0.01))
+        if off.any():
+            idx = np.flatnonzero(off)
             seen = sorted({round(float(x), 2) for x in sales.price[idx]})[:5]
-            out.append(
-                Anomaly(
-                    sales.slot_codes[int(sales.slot[idx[0]])],
-                    sku,
-                    "price",
-                    int(d[idx[0]]),
-                    0.0,
-                    float(len(idx)),
-                    0.0,
-                    f"{len(idx)} vends at {seen} vs catalogue price {price:.2f}",
-                )
-            )
+            evidence = f"{len(idx)} vends at {seen} vs catalogue price {price:.2f}"
+            slot = sales.slot_codes[int(sales.slot[idx[0]])]
+            out.append(Anomaly(slot, sku, "price", int(vend_days[idx[0]]), 0.0, float(len(idx)), 0.0, evidence))
     return tuple(out)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from services.planogram.affinity import affinity
@@ -15,6 +17,8 @@ from services.planogram.layout import n_rows_cols, row_col
 from services.planogram.model import DemandModel
 from services.planogram.occupancy import Panel, build_panel
 from services.planogram.types import Cabinet, Catalog, FloatArray, IntArray, Planogram, Priors, SalesData
+
+BoolArray = npt.NDArray[np.bool_]
 
 TREND_UNIT_DAYS = 30.0  # the trend coefficient is fitted per 30 days for conditioning
 DEVICE_PRIOR_SD = 1.0  # prior sd (log scale) when only the device's own mean rate is known
@@ -59,6 +63,66 @@ def _facing_offsets(occ: IntArray, rows: IntArray, cols: IntArray, w: FloatArray
     return off
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where each effect sits in the parameter vector: [observed skus | rows | columns | weekdays | trend]."""
+
+    n_skus: int
+    n_rows: int
+    n_cols: int
+
+    @property
+    def row(self) -> int:
+        """First row effect."""
+        return self.n_skus
+
+    @property
+    def col(self) -> int:
+        """First column effect."""
+        return self.n_skus + self.n_rows
+
+    @property
+    def dow(self) -> int:
+        """First weekday effect."""
+        return self.n_skus + self.n_rows + self.n_cols
+
+    @property
+    def trend(self) -> int:
+        """The trend coefficient."""
+        return self.n_skus + self.n_rows + self.n_cols + 7
+
+    @property
+    def size(self) -> int:
+        """Length of the parameter vector."""
+        return self.n_skus + self.n_rows + self.n_cols + 7 + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Observations:
+    """The panel's slot-days that enter the fit (occupied and not censored), as parallel arrays."""
+
+    weekday: IntArray  # (days,) weekday index of each panel day (0 = Monday)
+    active: BoolArray  # (slots, days) a known sku held the slot
+    censored: BoolArray  # (slots, days) changeover or probable stockout
+    used: BoolArray  # (slots, days) active and not censored
+    slot: IntArray  # (n,) slot of each observation
+    day: IntArray  # (n,) panel day of each observation
+    units: FloatArray  # (n,) units sold
+    sku: IntArray  # (n,) universe sku index of the occupant
+
+
+@dataclass(frozen=True, slots=True)
+class _Effects:
+    """Posterior mode and covariance of the parameter vector, and the covariance of the position effects."""
+
+    layout: _Layout
+    observed_skus: IntArray  # universe index of each sku column
+    theta: FloatArray
+    cov: FloatArray
+    position_cov: FloatArray
+    t_center: float
+
+
 def fit_model(
     cabinet: Cabinet,
     products: Catalog,
@@ -85,128 +149,16 @@ def fit_model(
     seen in several slots inform them), then the sku rates with position fixed; see docs/ENGINE.md.
     """
     priors = priors or Priors()
-    eps = space_elasticity
     skus = tuple(dict.fromkeys([*products, *(k for k in sales.skus if k not in products)]))
     sku_index = {k: i for i, k in enumerate(skus)}
     panel = build_panel(cabinet, sku_index, sales, planogram, history, end_day, max_days)
-    rows, cols = row_col(cabinet)
-    n_r, n_c = n_rows_cols(cabinet)
-    dow_idx = (panel.start_day + np.arange(panel.n_days) + 3) % 7
-    active = panel.occ >= 0
-    caps = np.array([s.capacity for s in cabinet.slots], dtype=np.float64)
-    if planogram is not None:
-        over = cabinet.index()
-        for slot, c in planogram.capacities:
-            if slot in over:
-                caps[over[slot]] = c
-    interval = max(round(cabinet.service_interval_days), 1)
-    cens = panel.changeover.copy()
-    if censor_stockouts:
-        cens |= detect_stockouts(
-            panel.counts, active, dow_idx, alpha=stockout_alpha, capacity=caps, interval=interval
-        )
-    use = active & ~cens
-    s_i, d_i = np.nonzero(use)
-    y = panel.counts[s_i, d_i]
-    k_i = panel.occ[s_i, d_i]
-    device_rate = float(y.mean()) if len(y) else 0.5
+    obs = _observations(cabinet, planogram, panel, stockout_alpha if censor_stockouts else None)
+    device_rate = float(obs.units.mean()) if len(obs.units) else 0.5
     prior_mu, prior_sd = _sku_priors(skus, products, priors, device_rate)
-    obs_skus, kc = np.unique(k_i, return_inverse=True)
-    n_k = len(obs_skus)
-    p = n_k + n_r + n_c + 7 + 1
-    o_r, o_c, o_d, o_t = n_k, n_k + n_r, n_k + n_r + n_c, n_k + n_r + n_c + 7
-    t_center = (panel.n_days - 1) / 2.0
-    t = (d_i - t_center) / TREND_UNIT_DAYS
-    m = np.zeros(p)
-    prec = np.zeros(p)
-    m[:n_k], prec[:n_k] = prior_mu[obs_skus], prior_sd[obs_skus] ** -2.0
-    if priors.row_log_weights is not None and len(priors.row_log_weights) == n_r:
-        m[o_r:o_c] = priors.row_log_weights
-    if priors.col_log_weights is not None and len(priors.col_log_weights) == n_c:
-        m[o_c:o_d] = priors.col_log_weights
-    prec[o_r:o_d] = priors.position_sd**-2.0
-    if priors.dow_log_factors is not None and len(priors.dow_log_factors) == 7:
-        m[o_d:o_t] = priors.dow_log_factors
-    prec[o_d:o_t] = DOW_SD**-2.0
-    prec[o_t] = TREND_SD**-2.0
-    theta = m.copy()
-    cov = np.diag(1.0 / prec)
-    pos_cov = cov[o_r:o_d, o_r:o_d]
-    if len(y):
-        n = len(y)
-        ridx = np.repeat(np.arange(n), 5)
-        cidx = np.stack(
-            [kc, o_r + rows[s_i], o_c + cols[s_i], o_d + dow_idx[d_i], np.full(n, o_t)], axis=1
-        ).ravel()
-        vals = np.stack([np.ones(n), np.ones(n), np.ones(n), np.ones(n), t], axis=1).ravel()
-        x = sp.csr_matrix((vals, (ridx, cidx)), shape=(n, p))
-        multi = _has_multi_facings(panel)
-        offset = np.zeros(n)
-
-        def run(mean: FloatArray, precision: FloatArray, start: FloatArray) -> tuple[FloatArray, FloatArray]:
-            nonlocal offset
-            th, cv = start, np.diag(1.0 / precision)
-            for _ in range(3 if multi else 1):
-                fit = fit_poisson_map(x, y, offset, mean, precision, th)
-                th, cv = fit.theta, fit.cov
-                if not multi:
-                    break
-                w_now = np.exp(th[o_r + rows] + th[o_c + cols])
-                offset = _facing_offsets(panel.occ, rows, cols, w_now, eps)[s_i, d_i]
-            return th, cv
-
-        if position_from_within_sku:
-            # Stage 1: position effects from within-sku contrasts only (a sku seen in several slots, by
-            # moves or multiple facings).  With sku rates held to their fleet priors, an operator who put
-            # the local best sellers at eye level would make eye level look better than it is, and the
-            # optimiser would then move weak skus there for a gain that is not real.
-            prec1 = prec.copy()
-            prec1[:n_k] = POSITION_STAGE_SKU_SD**-2.0
-            theta1, cov1 = run(m, prec1, theta)
-            pos_cov = cov1[o_r:o_d, o_r:o_d]
-            # Stage 2: position fixed at the stage-1 estimate, sku rates shrunk to their priors as before.
-            m2, prec2 = m.copy(), prec.copy()
-            m2[o_r:o_d] = theta1[o_r:o_d]
-            prec2[o_r:o_d] = 1e8
-            theta, cov = run(m2, prec2, theta1)
-        else:
-            theta, cov = run(m, prec, theta)
-            pos_cov = cov[o_r:o_d, o_r:o_d]
-    # normalise: mean position weight 1 over the cabinet, mean weekday factor 1
-    lw = theta[o_r + rows] + theta[o_c + cols]
-    w_raw = np.exp(lw)
-    c_pos = math.log(w_raw.mean())
-    dw_raw = np.exp(theta[o_d:o_t])
-    c_dow = math.log(dw_raw.mean())
-    t_end = (panel.n_days - 1 - t_center) / TREND_UNIT_DAYS
-    grad_c = np.zeros(p)
-    np.add.at(grad_c, o_r + rows, w_raw / w_raw.sum())
-    np.add.at(grad_c, o_c + cols, w_raw / w_raw.sum())
-    grad_d = np.zeros(p)
-    grad_d[o_d:o_t] = dw_raw / dw_raw.sum()
-    base_log = prior_mu.copy()
-    base_se = prior_sd.copy()
-    if n_k:
-        lk = np.zeros((n_k, p))
-        lk[np.arange(n_k), np.arange(n_k)] = 1.0
-        lk += grad_c + grad_d
-        lk[:, o_t] += t_end
-        base_log[obs_skus] = theta[:n_k] + c_pos + c_dow + theta[o_t] * t_end
-        base_se[obs_skus] = np.sqrt(np.einsum("ij,jk,ik->i", lk, cov, lk))
-        # How far the fleet prior has been off at this device, measured on its well-observed skus: a
-        # sku never sold here is at least that uncertain (the width only; the prior mean is kept).
-        _calibrate_unseen(base_log, base_se, prior_mu, obs_skus, priors.unstocked_factor)
-    ls = np.zeros((len(rows), p))
-    ls[np.arange(len(rows)), o_r + rows] += 1.0
-    ls[np.arange(len(rows)), o_c + cols] += 1.0
-    ls -= grad_c
-    ls_pos = ls[:, o_r:o_d]
-    pos_se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", ls_pos, pos_cov, ls_pos), 0.0))
-    observed = np.zeros(len(skus), dtype=bool)
-    observed[obs_skus] = True
+    effects = _fit_effects(cabinet, panel, obs, prior_mu, prior_sd, priors, space_elasticity, position_from_within_sku)
     lifts: dict[tuple[str, str], float] = {}
     if with_affinity and sales.n:
-        lifts = {(a.sku_a, a.sku_b): a.lift for a in affinity(sales).pairs}
+        lifts = {(pair.sku_a, pair.sku_b): pair.lift for pair in affinity(sales).pairs}
     return DemandModel.build(
         device_id=cabinet.device_id,
         venue_type=cabinet.venue_type,
@@ -214,26 +166,285 @@ def fit_model(
         skus=skus,
         sku_index=sku_index,
         slot_index=cabinet.index(),
-        base=np.exp(base_log),
-        base_log_se=base_se,
-        observed=observed,
-        pos_weight=np.exp(lw - c_pos),
-        pos_log_se=pos_se,
-        row_log=theta[o_r:o_c] - theta[o_r:o_c].mean(),
-        col_log=theta[o_c:o_d] - theta[o_c:o_d].mean(),
-        dow=dw_raw / dw_raw.mean(),
-        trend_per_day=float(theta[o_t] / TREND_UNIT_DAYS),
-        trend_se=float(math.sqrt(cov[o_t, o_t]) / TREND_UNIT_DAYS),
-        space_elasticity=eps,
+        **_estimates(cabinet, panel, effects, prior_mu, prior_sd, priors.unstocked_factor),
+        space_elasticity=space_elasticity,
         service_interval_days=cabinet.service_interval_days,
-        start_day=panel.start_day,
-        end_day=panel.start_day + panel.n_days - 1,
-        n_obs=len(y),
-        censored_slot_days=int((cens & active).sum()),
-        censored_by_slot=(cens & active).sum(axis=1).astype(np.float64),
-        obs_by_slot=use.sum(axis=1).astype(np.float64),
+        **_data_facts(panel, obs),
         pair_lift=lifts,
     )
+
+
+def _data_facts(panel: Panel, obs: _Observations) -> dict[str, object]:
+    """The window and how much of it was observed or censored (DemandModel.build keywords)."""
+    censored = obs.censored & obs.active
+    return {
+        "start_day": panel.start_day,
+        "end_day": panel.start_day + panel.n_days - 1,
+        "n_obs": len(obs.units),
+        "censored_slot_days": int(censored.sum()),
+        "censored_by_slot": censored.sum(axis=1).astype(np.float64),
+        "obs_by_slot": obs.used.sum(axis=1).astype(np.float64),
+    }
+
+
+def _slot_capacities(cabinet: Cabinet, planogram: Planogram | None) -> FloatArray:
+    """Units per slot: the cabinet's capacity, or the planogram's override."""
+    caps = np.array([s.capacity for s in cabinet.slots], dtype=np.float64)
+    if planogram is not None:
+        slot_index = cabinet.index()
+        for slot, capacity in planogram.capacities:
+            if slot in slot_index:
+                caps[slot_index[slot]] = capacity
+    return caps
+
+
+def _observations(
+    cabinet: Cabinet, planogram: Planogram | None, panel: Panel, stockout_alpha: float | None
+) -> _Observations:
+    """Censor changeovers (and probable stockouts unless stockout_alpha is None); keep the other slot-days."""
+    weekday = (panel.start_day + np.arange(panel.n_days) + 3) % 7
+    active = panel.occ >= 0
+    censored = panel.changeover.copy()
+    if stockout_alpha is not None:
+        censored |= detect_stockouts(
+            panel.counts,
+            active,
+            weekday,
+            alpha=stockout_alpha,
+            capacity=_slot_capacities(cabinet, planogram),
+            interval=max(round(cabinet.service_interval_days), 1),
+        )
+    used = active & ~censored
+    slot_i, day_i = np.nonzero(used)
+    return _Observations(
+        weekday, active, censored, used, slot_i, day_i, panel.counts[slot_i, day_i], panel.occ[slot_i, day_i]
+    )
+
+
+def _prior(layout: _Layout, sku_mean: FloatArray, sku_sd: FloatArray, priors: Priors) -> tuple[FloatArray, FloatArray]:
+    """Prior mean and precision of the parameter vector (fleet position/weekday effects when given)."""
+    mean = np.zeros(layout.size)
+    precision = np.zeros(layout.size)
+    mean[: layout.n_skus], precision[: layout.n_skus] = sku_mean, sku_sd**-2.0
+    if priors.row_log_weights is not None and len(priors.row_log_weights) == layout.n_rows:
+        mean[layout.row : layout.col] = priors.row_log_weights
+    if priors.col_log_weights is not None and len(priors.col_log_weights) == layout.n_cols:
+        mean[layout.col : layout.dow] = priors.col_log_weights
+    precision[layout.row : layout.dow] = priors.position_sd**-2.0
+    if priors.dow_log_factors is not None and len(priors.dow_log_factors) == 7:
+        mean[layout.dow : layout.trend] = priors.dow_log_factors
+    precision[layout.dow : layout.trend] = DOW_SD**-2.0
+    precision[layout.trend] = TREND_SD**-2.0
+    return mean, precision
+
+
+@dataclass(frozen=True, slots=True)
+class _Regression:
+    """The Poisson regression of the observations, refitted with facing offsets when skus share a day."""
+
+    x: sp.csr_matrix
+    units: FloatArray
+    panel: Panel
+    obs: _Observations
+    layout: _Layout
+    rows: IntArray
+    cols: IntArray
+    eps: float
+    multi: bool
+
+    def fit(
+        self, mean: FloatArray, precision: FloatArray, start: FloatArray, offset: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """MAP fit from `start`; with multiple facings alternate with the offsets (returns the last offset)."""
+        theta = start
+        for _ in range(3 if self.multi else 1):
+            result = fit_poisson_map(self.x, self.units, offset, mean, precision, theta)
+            theta, cov = result.theta, result.cov
+            if not self.multi:
+                break
+            weights = np.exp(theta[self.layout.row + self.rows] + theta[self.layout.col + self.cols])
+            offset = _facing_offsets(self.panel.occ, self.rows, self.cols, weights, self.eps)[
+                self.obs.slot, self.obs.day
+            ]
+        return theta, cov, offset
+
+
+def _regression(
+    cabinet: Cabinet,
+    panel: Panel,
+    obs: _Observations,
+    layout: _Layout,
+    sku_column: IntArray,
+    t_center: float,
+    eps: float,
+) -> _Regression:
+    """Design matrix: one column per observed sku, row, column and weekday, and the trend in 30-day units."""
+    rows, cols = row_col(cabinet)
+    n = len(obs.units)
+    trend = (obs.day - t_center) / TREND_UNIT_DAYS
+    row_idx = np.repeat(np.arange(n), 5)
+    col_idx = np.stack(
+        [
+            sku_column,
+            layout.row + rows[obs.slot],
+            layout.col + cols[obs.slot],
+            layout.dow + obs.weekday[obs.day],
+            np.full(n, layout.trend),
+        ],
+        axis=1,
+    ).ravel()
+    values = np.stack([np.ones(n), np.ones(n), np.ones(n), np.ones(n), trend], axis=1).ravel()
+    x = sp.csr_matrix((values, (row_idx, col_idx)), shape=(n, layout.size))
+    return _Regression(x, obs.units, panel, obs, layout, rows, cols, eps, _has_multi_facings(panel))
+
+
+def _fit_effects(
+    cabinet: Cabinet,
+    panel: Panel,
+    obs: _Observations,
+    prior_mu: FloatArray,
+    prior_sd: FloatArray,
+    priors: Priors,
+    eps: float,
+    position_from_within_sku: bool,
+) -> _Effects:
+    """Prior, then the MAP fit (in two stages when position_from_within_sku); the prior alone without data."""
+    observed_skus, sku_column = np.unique(obs.sku, return_inverse=True)
+    layout = _Layout(len(observed_skus), *n_rows_cols(cabinet))
+    mean, precision = _prior(layout, prior_mu[observed_skus], prior_sd[observed_skus], priors)
+    t_center = (panel.n_days - 1) / 2.0
+    positions = slice(layout.row, layout.dow)
+    theta, cov = mean.copy(), np.diag(1.0 / precision)
+    position_cov = cov[positions, positions]
+    if len(obs.units):
+        regression = _regression(cabinet, panel, obs, layout, sku_column, t_center, eps)
+        offset = np.zeros(len(obs.units))
+        if position_from_within_sku:
+            theta, cov, position_cov = _two_stage_fit(regression, mean, precision, theta, offset)
+        else:
+            theta, cov, _ = regression.fit(mean, precision, theta, offset)
+            position_cov = cov[positions, positions]
+    return _Effects(layout, observed_skus, theta, cov, position_cov, t_center)
+
+
+def _two_stage_fit(
+    regression: _Regression, mean: FloatArray, precision: FloatArray, start: FloatArray, offset: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Position from within-sku contrasts first, then sku rates with position fixed; returns the position cov."""
+    layout = regression.layout
+    positions = slice(layout.row, layout.dow)
+    # Stage 1: position effects from within-sku contrasts only (a sku seen in several slots, by
+    # moves or multiple facings).  With sku rates held to their fleet priors, an operator who put
+    # the local best sellers at eye level would make eye level look better than it is, and the
+    # optimiser would then move weak skus there for a gain that is not real.
+    loose = precision.copy()
+    loose[: layout.n_skus] = POSITION_STAGE_SKU_SD**-2.0
+    theta1, cov1, offset = regression.fit(mean, loose, start, offset)
+    # Stage 2: position fixed at the stage-1 estimate, sku rates shrunk to their priors as before.
+    fixed_mean, fixed_precision = mean.copy(), precision.copy()
+    fixed_mean[positions] = theta1[positions]
+    fixed_precision[positions] = 1e8
+    theta, cov, _ = regression.fit(fixed_mean, fixed_precision, theta1, offset)
+    return theta, cov, cov1[positions, positions]
+
+
+@dataclass(frozen=True, slots=True)
+class _Normalisers:
+    """Log constants making the mean position weight and the mean weekday factor 1, and their gradients."""
+
+    log_weight: FloatArray  # (slots,) row + column effect before normalising
+    c_pos: float
+    dow_raw: FloatArray
+    c_dow: float
+    grad_pos: FloatArray  # d c_pos / d theta
+    grad_dow: FloatArray  # d c_dow / d theta
+
+
+def _normalisers(theta: FloatArray, layout: _Layout, rows: IntArray, cols: IntArray) -> _Normalisers:
+    """Normalise: mean position weight 1 over the cabinet, mean weekday factor 1."""
+    log_weight = theta[layout.row + rows] + theta[layout.col + cols]
+    weight_raw = np.exp(log_weight)
+    c_pos = math.log(weight_raw.mean())
+    dow_raw = np.exp(theta[layout.dow : layout.trend])
+    c_dow = math.log(dow_raw.mean())
+    grad_pos = np.zeros(layout.size)
+    np.add.at(grad_pos, layout.row + rows, weight_raw / weight_raw.sum())
+    np.add.at(grad_pos, layout.col + cols, weight_raw / weight_raw.sum())
+    grad_dow = np.zeros(layout.size)
+    grad_dow[layout.dow : layout.trend] = dow_raw / dow_raw.sum()
+    return _Normalisers(log_weight, c_pos, dow_raw, c_dow, grad_pos, grad_dow)
+
+
+def _estimates(
+    cabinet: Cabinet,
+    panel: Panel,
+    effects: _Effects,
+    prior_mu: FloatArray,
+    prior_sd: FloatArray,
+    unstocked_factor: float,
+) -> dict[str, object]:
+    """The model's fitted fields (DemandModel.build keywords): rates, position, weekday and trend."""
+    layout, theta, cov = effects.layout, effects.theta, effects.cov
+    rows, cols = row_col(cabinet)
+    norm = _normalisers(theta, layout, rows, cols)
+    t_end = (panel.n_days - 1 - effects.t_center) / TREND_UNIT_DAYS
+    base_log, base_se = _base_rates(effects, norm, t_end, prior_mu, prior_sd, unstocked_factor)
+    observed = np.zeros(len(prior_mu), dtype=bool)
+    observed[effects.observed_skus] = True
+    row_effects = theta[layout.row : layout.col]
+    col_effects = theta[layout.col : layout.dow]
+    return {
+        "base": np.exp(base_log),
+        "base_log_se": base_se,
+        "observed": observed,
+        "pos_weight": np.exp(norm.log_weight - norm.c_pos),
+        "pos_log_se": _position_se(effects, norm, rows, cols),
+        "row_log": row_effects - row_effects.mean(),
+        "col_log": col_effects - col_effects.mean(),
+        "dow": norm.dow_raw / norm.dow_raw.mean(),
+        "trend_per_day": float(theta[layout.trend] / TREND_UNIT_DAYS),
+        "trend_se": float(math.sqrt(cov[layout.trend, layout.trend]) / TREND_UNIT_DAYS),
+    }
+
+
+def _base_rates(
+    effects: _Effects,
+    norm: _Normalisers,
+    t_end: float,
+    prior_mu: FloatArray,
+    prior_sd: FloatArray,
+    unstocked_factor: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Log base demand per sku (weight-1 slot, average weekday, window end) and its delta-method se."""
+    layout, theta, observed_skus = effects.layout, effects.theta, effects.observed_skus
+    n_k = layout.n_skus
+    base_log = prior_mu.copy()
+    base_se = prior_sd.copy()
+    if n_k:
+        gradient = np.zeros((n_k, layout.size))
+        gradient[np.arange(n_k), np.arange(n_k)] = 1.0
+        gradient += norm.grad_pos + norm.grad_dow
+        gradient[:, layout.trend] += t_end
+        base_log[observed_skus] = theta[:n_k] + norm.c_pos + norm.c_dow + theta[layout.trend] * t_end
+        base_se[observed_skus] = np.sqrt(np.einsum("ij,jk,ik->i", gradient, effects.cov, gradient))
+        # How far the fleet prior has been off at this device, measured on its well-observed skus: a
+        # sku never sold here is at least that uncertain (the width only; the prior mean is kept).
+        _calibrate_unseen(base_log, base_se, prior_mu, observed_skus, unstocked_factor)
+    return base_log, base_se
+
+
+def _position_se(effects: _Effects, norm: _Normalisers, rows: IntArray, cols: IntArray) -> FloatArray:
+    """Standard error of each slot's normalised log position weight."""
+    layout = effects.layout
+    n_slots = len(rows)
+    gradient = np.zeros((n_slots, layout.size))
+    gradient[np.arange(n_slots), layout.row + rows] += 1.0
+    gradient[np.arange(n_slots), layout.col + cols] += 1.0
+    gradient -= norm.grad_pos
+    position_gradient = gradient[:, layout.row : layout.dow]
+    variance = np.einsum("ij,jk,ik->i", position_gradient, effects.position_cov, position_gradient)
+    se: FloatArray = np.sqrt(np.maximum(variance, 0.0))
+    return se
 
 
 def _calibrate_unseen(

@@ -76,43 +76,66 @@ def demand_forecast(
     days = tuple(range(start, start + horizon_days))
     factors = np.array([model.day_factor(d, TREND_DAMPING) for d in days])
     caps = slot_capacities(cabinet, planogram)
-    t = max(round(cabinet.service_interval_days), 1)
+    interval = max(round(cabinet.service_interval_days), 1)
     fills: set[int] = set()
     next_service: int | None = None
     if last_fill_day is not None:
-        fills = {d for d in days if d > last_fill_day and (d - last_fill_day) % t == 0}
-        next_service = last_fill_day + t * max(1, math.ceil((start - last_fill_day) / t))
+        fills = {d for d in days if d > last_fill_day and (d - last_fill_day) % interval == 0}
+        next_service = last_fill_day + interval * max(1, math.ceil((start - last_fill_day) / interval))
+    until = (next_service - start) if next_service is not None else interval
     per_sku: list[SkuForecast] = []
     restock: list[RestockItem] = []
     for sku, slots in sorted(planogram.facings().items()):
-        sl = tuple(sorted(s for s in slots if s in model.slot_index))
-        if not sl or not model.has_sku(sku):
+        modelled = tuple(sorted(s for s in slots if s in model.slot_index))
+        if not modelled or not model.has_sku(sku):
             continue
-        cap = int(sum(caps[s] for s in sl))
-        demand = model.demand(sku, sl) * factors
-        stock = float(cap)
+        capacity = int(sum(caps[s] for s in modelled))
+        stock = float(capacity)
         if last_fill_day is not None:
-            stock = max(0.0, cap - _sold_since(sales, sku, last_fill_day, start - 1))
-        stock_now = stock
-        exp_sales: list[float] = []
-        dts: float | None = None
-        for i, (d, q) in enumerate(zip(days, demand.tolist(), strict=True)):
-            if d in fills:
-                stock = float(cap)
-            sold = min(q, stock)
-            if dts is None and q > stock and d not in fills:
-                dts = i + (stock / q if q > 0 else 0.0)
-            stock -= sold
-            exp_sales.append(sold)
-        per_sku.append(SkuForecast(sku, sl, tuple(demand.tolist()), tuple(exp_sales), cap, stock_now, dts))
-        until = (next_service - start) if next_service is not None else t
-        before_visit = float(demand[: max(until, 0)].sum())
-        remaining_at_visit = max(0.0, stock_now - before_visit)
-        units = round(cap - remaining_at_visit)
-        if units > 0:
-            restock.append(RestockItem(sku, sl, units, dts, dts is not None and dts < until))
+            stock = max(0.0, capacity - _sold_since(sales, sku, last_fill_day, start - 1))
+        demand = model.demand(sku, modelled) * factors
+        forecast = _run_stock(sku, modelled, capacity, stock, demand, days, fills)
+        per_sku.append(forecast)
+        item = _restock(forecast, demand, until)
+        if item is not None:
+            restock.append(item)
     restock.sort(key=lambda r: (r.days_to_stockout if r.days_to_stockout is not None else 1e9, r.sku))
     return Forecast(days, next_service, tuple(per_sku), tuple(restock))
+
+
+def _run_stock(
+    sku: str,
+    slots: tuple[str, ...],
+    capacity: int,
+    stock: float,
+    demand: FloatArray,
+    days: tuple[int, ...],
+    fills: set[int],
+) -> SkuForecast:
+    """Sell min(demand, stock) day by day, refilling on fill days; the first shortfall is the stockout."""
+    stock_now = stock
+    expected_sales: list[float] = []
+    days_to_stockout: float | None = None
+    for i, (day, wanted) in enumerate(zip(days, demand.tolist(), strict=True)):
+        if day in fills:
+            stock = float(capacity)
+        sold = min(wanted, stock)
+        if days_to_stockout is None and wanted > stock and day not in fills:
+            days_to_stockout = i + (stock / wanted if wanted > 0 else 0.0)
+        stock -= sold
+        expected_sales.append(sold)
+    return SkuForecast(sku, slots, tuple(demand.tolist()), tuple(expected_sales), capacity, stock_now, days_to_stockout)
+
+
+def _restock(forecast: SkuForecast, demand: FloatArray, until: int) -> RestockItem | None:
+    """Units to fill the coils at the next visit (`until` days ahead); None when nothing is missing."""
+    before_visit = float(demand[: max(until, 0)].sum())
+    remaining_at_visit = max(0.0, forecast.stock_now - before_visit)
+    units = round(forecast.capacity - remaining_at_visit)
+    if units <= 0:
+        return None
+    dts = forecast.days_to_stockout
+    return RestockItem(forecast.sku, forecast.slots, units, dts, dts is not None and dts < until)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,45 +63,71 @@ def build_panel(
     """
     slot_map = cabinet.index()
     n_slots = len(cabinet.slots)
-    sd = epoch_days(sales)
-    last = int(sd.max()) if sales.n else (end_day if end_day is not None else 0)
+    vend_days = epoch_days(sales)
+    last = int(vend_days.max()) if sales.n else (end_day if end_day is not None else 0)
     end = end_day if end_day is not None else last
-    start = int(sd.min()) if sales.n else end
+    start = int(vend_days.min()) if sales.n else end
     start = max(start, end - max_days + 1)
     n_days = end - start + 1
-    s_map = np.array([slot_map.get(c, -1) for c in sales.slot_codes], dtype=np.int64)
-    k_map = np.array([sku_index.get(k, -1) for k in sales.skus], dtype=np.int64)
-    vs = s_map[sales.slot] if sales.n else np.zeros(0, dtype=np.int64)
-    vk = k_map[sales.sku] if sales.n else np.zeros(0, dtype=np.int64)
-    vd = sd - start
-    keep = (vs >= 0) & (vk >= 0) & (vd >= 0) & (vd < n_days)
-    vs, vk, vd = vs[keep], vk[keep], vd[keep]
-    current = {
-        slot_map[s]: sku_index.get(k, -1)
-        for s, k in (planogram.assignments if planogram else ())
-        if s in slot_map
-    }
-    occ = np.full((n_slots, n_days), -1, dtype=np.int64)
+    slot_of, sku_of, day_of = _window_vends(sales, slot_map, sku_index, vend_days - start, n_days)
     if history:
-        hist = sorted(history, key=lambda h: h[0])
-        for i, (day, plan) in enumerate(hist):
-            a = 0 if i == 0 else max(day - start, 0)
-            b = n_days if i + 1 == len(hist) else max(min(hist[i + 1][0] - start, n_days), 0)
-            if a >= b:
-                continue
-            for slot, sku in plan.assignments:
-                if slot in slot_map:
-                    occ[slot_map[slot], a:b] = sku_index.get(sku, -1)
+        occ = _occupants_from_history(slot_map, sku_index, history, start, n_slots, n_days)
     else:
-        order = np.lexsort((vd, vs))
-        vs_o, vd_o, vk_o = vs[order], vd[order], vk[order]
-        bounds = np.searchsorted(vs_o, np.arange(n_slots + 1))
-        for s in range(n_slots):
-            a, b = bounds[s], bounds[s + 1]
-            occ[s] = _infer_slot_occupants(vd_o[a:b], vk_o[a:b], n_days, current.get(s, -1))
-    match = vk == occ[vs, vd]
+        current = {
+            slot_map[s]: sku_index.get(k, -1) for s, k in (planogram.assignments if planogram else ()) if s in slot_map
+        }
+        occ = _occupants_from_vends(slot_of, sku_of, day_of, current, n_slots, n_days)
+    match = sku_of == occ[slot_of, day_of]
     counts = np.zeros((n_slots, n_days), dtype=np.float64)
-    np.add.at(counts, (vs[match], vd[match]), 1.0)
+    np.add.at(counts, (slot_of[match], day_of[match]), 1.0)
     changeover = np.zeros((n_slots, n_days), dtype=bool)
-    changeover[vs[~match], vd[~match]] = True
+    changeover[slot_of[~match], day_of[~match]] = True
     return Panel(start, n_days, occ, counts, changeover, int(sales.n - int(match.sum())))
+
+
+def _window_vends(
+    sales: SalesData, slot_map: Mapping[str, int], sku_index: Mapping[str, int], day: IntArray, n_days: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Cabinet slot, universe sku and panel day of the vends inside the window with a known slot and sku."""
+    slot_code_map = np.array([slot_map.get(c, -1) for c in sales.slot_codes], dtype=np.int64)
+    sku_code_map = np.array([sku_index.get(k, -1) for k in sales.skus], dtype=np.int64)
+    slot = slot_code_map[sales.slot] if sales.n else np.zeros(0, dtype=np.int64)
+    sku = sku_code_map[sales.sku] if sales.n else np.zeros(0, dtype=np.int64)
+    keep = (slot >= 0) & (sku >= 0) & (day >= 0) & (day < n_days)
+    return slot[keep], sku[keep], day[keep]
+
+
+def _occupants_from_history(
+    slot_map: Mapping[str, int],
+    sku_index: Mapping[str, int],
+    history: Sequence[tuple[int, Planogram]],
+    start: int,
+    n_slots: int,
+    n_days: int,
+) -> IntArray:
+    """(slots, days) occupant from the known planograms: each holds from its day until the next one's."""
+    occ = np.full((n_slots, n_days), -1, dtype=np.int64)
+    ordered = sorted(history, key=lambda h: h[0])
+    for i, (day, plan) in enumerate(ordered):
+        first = 0 if i == 0 else max(day - start, 0)
+        stop = n_days if i + 1 == len(ordered) else max(min(ordered[i + 1][0] - start, n_days), 0)
+        if first >= stop:
+            continue
+        for slot, sku in plan.assignments:
+            if slot in slot_map:
+                occ[slot_map[slot], first:stop] = sku_index.get(sku, -1)
+    return occ
+
+
+def _occupants_from_vends(
+    slot: IntArray, sku: IntArray, day: IntArray, current: Mapping[int, int], n_slots: int, n_days: int
+) -> IntArray:
+    """(slots, days) occupant inferred slot by slot from the vends (the current sku where none)."""
+    occ = np.full((n_slots, n_days), -1, dtype=np.int64)
+    order = np.lexsort((day, slot))
+    slot_sorted, day_sorted, sku_sorted = slot[order], day[order], sku[order]
+    bounds = np.searchsorted(slot_sorted, np.arange(n_slots + 1))
+    for s in range(n_slots):
+        first, stop = bounds[s], bounds[s + 1]
+        occ[s] = _infer_slot_occupants(day_sorted[first:stop], sku_sorted[first:stop], n_days, current.get(s, -1))
+    return occ

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from services.planogram.model import DemandModel
 from services.planogram.rules import is_feasible_pair
-from services.planogram.types import Cabinet, Catalog, Constraints, Planogram
+from services.planogram.types import Cabinet, Catalog, Constraints, Planogram, ProductSpec
 from services.planogram.value import ValueParams, evaluate, sku_value, slot_capacities, unit_value
 
 
@@ -78,67 +78,103 @@ def location_personalize(
     others = [p for p in peers if p.device_id != model.device_id]
     similar = [p for p in others if p.venue_type == model.venue_type]
     group = similar if len(similar) >= min_peers else others
-    own = {k: float(model.base[i]) for i, k in enumerate(model.skus) if model.observed[i]}
-    pooled: dict[str, list[float]] = {}
-    for p in group:
-        for k, r in p.rates.items():
-            pooled.setdefault(k, []).append(r)
-    ratios = [own[k] / statistics.mean(v) for k, v in pooled.items() if k in own and statistics.mean(v) > 0]
-    scale = statistics.median(ratios) if ratios else 1.0
-    current = planogram.mapping()
-    placed = set(current.values())
-    pv = evaluate(model, cabinet, products, planogram, params)
-    caps = slot_capacities(cabinet, planogram)
-    locked = constraints.locked_map()
-    t = cabinet.service_interval_days
-    # weakest single-facing skus first: their slot is what a newcomer would take
-    weak = sorted(
-        (o.value, o.sku, o.slots[0])
-        for o in pv.per_sku.values()
-        if len(o.slots) == 1 and o.sku not in constraints.must_stock and o.slots[0] not in locked
-    )
-    cands = sorted(
-        (
-            (statistics.mean(v) * scale, k, len(v))
-            for k, v in pooled.items()
-            if k not in placed and k in products and len(v) >= min_peers and k not in constraints.exclude
-        ),
-        reverse=True,
-    )
-    slots = {s.code: s for s in cabinet.slots}
     label = model.venue_type if len(similar) >= min_peers else "fleet"
+    pooled: dict[str, list[float]] = {}
+    for peer in group:
+        for sku, rate in peer.rates.items():
+            pooled.setdefault(sku, []).append(rate)
+    scale = _device_scale(model, pooled)
+    weak = _weakest_slots(model, cabinet, products, planogram, constraints, params)
+    candidates = _newcomers(pooled, scale, set(planogram.mapping().values()), products, constraints, min_peers)
+    swap = _Swap(model, cabinet, slot_capacities(cabinet, planogram), params)
     changes: list[PersonalizeChange] = []
     used: set[str] = set()
-    for rate, sku, n in cands:
-        best: tuple[float, str, str] | None = None
-        for val_out, sku_out, slot in weak:
-            if slot in used or not is_feasible_pair(slots[slot], products[sku]):
-                continue
-            w = model.weight(slot)
-            u = unit_value(products[sku], params.objective)
-            val_in, _, _ = sku_value(
-                rate, [w], [caps[slot]], t, model.space_elasticity, u, params.stockout_penalty
-            )
-            gain = val_in - val_out
-            if best is None or gain > best[0]:
-                best = (gain, sku_out, slot)
+    for rate, sku, n_peers in candidates:
+        best = swap.best(products[sku], rate, weak, used)
         if best is None or best[0] < min_gain:
             continue
         gain, sku_out, slot = best
         used.add(slot)
-        changes.append(
-            PersonalizeChange(
-                slot,
-                sku_out,
-                sku,
-                gain,
-                rate * model.weight(slot),
-                rate / scale if scale else rate,
-                n,
-                f"{sku} sells {rate / scale:.2f}/day on {n} {label} devices; "
-                f"scaled to this device x{scale:.2f}; replaces {sku_out} ({gain:+.2f}/day)",
-            )
+        reason = (
+            f"{sku} sells {rate / scale:.2f}/day on {n_peers} {label} devices; "
+            f"scaled to this device x{scale:.2f}; replaces {sku_out} ({gain:+.2f}/day)"
         )
+        peer_rate = rate / scale if scale else rate
+        units = rate * model.weight(slot)
+        changes.append(PersonalizeChange(slot, sku_out, sku, gain, units, peer_rate, n_peers, reason))
         if len(changes) >= max_changes:
             break
     return Personalization(model.venue_type, len(group), scale, tuple(changes))
+
+
+def _device_scale(model: DemandModel, pooled: Mapping[str, list[float]]) -> float:
+    """This device's level against its peers: median own/peer rate over the skus both sell (1 if none)."""
+    own = {k: float(model.base[i]) for i, k in enumerate(model.skus) if model.observed[i]}
+    ratios = [own[k] / statistics.mean(v) for k, v in pooled.items() if k in own and statistics.mean(v) > 0]
+    return statistics.median(ratios) if ratios else 1.0
+
+
+def _newcomers(
+    pooled: Mapping[str, list[float]],
+    scale: float,
+    placed: set[str],
+    products: Catalog,
+    constraints: Constraints,
+    min_peers: int,
+) -> list[tuple[float, str, int]]:
+    """(scaled peer rate, sku, peers) of absent skus enough peers sell, fastest first."""
+    return sorted(
+        (
+            (statistics.mean(rates) * scale, sku, len(rates))
+            for sku, rates in pooled.items()
+            if sku not in placed and sku in products and len(rates) >= min_peers and sku not in constraints.exclude
+        ),
+        reverse=True,
+    )
+
+
+def _weakest_slots(
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    planogram: Planogram,
+    constraints: Constraints,
+    params: ValueParams,
+) -> list[tuple[float, str, str]]:
+    """(value, sku, slot) of single-facing skus that may go, weakest first: what a newcomer would take."""
+    value = evaluate(model, cabinet, products, planogram, params)
+    locked = constraints.locked_map()
+    return sorted(
+        (outcome.value, outcome.sku, outcome.slots[0])
+        for outcome in value.per_sku.values()
+        if len(outcome.slots) == 1 and outcome.sku not in constraints.must_stock and outcome.slots[0] not in locked
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Swap:
+    """Values a newcomer in the slot of a weak sku."""
+
+    model: DemandModel
+    cabinet: Cabinet
+    caps: Mapping[str, int]
+    params: ValueParams
+
+    def best(
+        self, product: ProductSpec, rate: float, weak: list[tuple[float, str, str]], used: set[str]
+    ) -> tuple[float, str, str] | None:
+        """(gain, sku out, slot) of the best free feasible weak slot for the product, None if there is none."""
+        slots = {s.code: s for s in self.cabinet.slots}
+        interval = self.cabinet.service_interval_days
+        best: tuple[float, str, str] | None = None
+        for value_out, sku_out, slot in weak:
+            if slot in used or not is_feasible_pair(slots[slot], product):
+                continue
+            weight = self.model.weight(slot)
+            unit = unit_value(product, self.params.objective)
+            eps, penalty = self.model.space_elasticity, self.params.stockout_penalty
+            value_in, _, _ = sku_value(rate, [weight], [self.caps[slot]], interval, eps, unit, penalty)
+            gain = value_in - value_out
+            if best is None or gain > best[0]:
+                best = (gain, sku_out, slot)
+        return best

@@ -131,48 +131,53 @@ def build_problem(
     candidates: Sequence[str] | None = None,
 ) -> Problem:
     """Assemble arrays; candidates default to every catalogue sku the model knows (minus exclusions)."""
-    pool = list(candidates) if candidates is not None else [k for k in products if model.has_sku(k)]
     check_constraints(model, cabinet, products, constraints)
     required = constraints.required()
-    pool += [k for k in sorted(required) if k not in pool]
-    skus = tuple(k for k in dict.fromkeys(pool) if k in products and model.has_sku(k) and k not in constraints.exclude)
+    skus = _candidate_skus(model, products, constraints, candidates)
     slots = cabinet.slot_codes()
-    kpos = {k: i for i, k in enumerate(skus)}
-    cur_map = current.mapping() if current is not None else {}
-    feas = _feasibility(cabinet, products, skus)
-    lock = _apply_locks(cabinet, constraints, kpos, feas)
-    cap = _capacities(cabinet, current, kpos, len(skus))
-    new = np.array([k not in set(cur_map.values()) for k in skus], dtype=bool)
-    limit = constraints.max_new_skus if cur_map else None  # an empty machine is filled freely
+    sku_pos = {k: i for i, k in enumerate(skus)}
+    current_map = current.mapping() if current is not None else {}
+    feasible = _feasibility(cabinet, products, skus)
+    locked = _apply_locks(cabinet, constraints, sku_pos, feasible)
+    caps = _capacities(cabinet, current, sku_pos, len(skus))
+    is_new = np.array([k not in set(current_map.values()) for k in skus], dtype=bool)
+    limit = constraints.max_new_skus if current_map else None  # an empty machine is filled freely
     if limit is not None:
-        _check_new_limit(limit, sorted(k for k in required if k not in set(cur_map.values())))
+        _check_new_limit(limit, sorted(k for k in required if k not in set(current_map.values())))
         if limit == 0:  # nothing new may go in: drop those candidates from the search altogether
-            feas[new & ~np.array([k in required for k in skus]), :] = False
-    min_f = np.array([max(constraints.min_for(k), 1) for k in skus], dtype=np.int64)
-    max_f = np.array([max(min(constraints.max_for(k), len(slots)), 0) for k in skus], dtype=np.int64)
+            feasible[is_new & ~np.array([k in required for k in skus]), :] = False
     return Problem(
         skus=skus,
         slots=slots,
         w=np.array([model.weight(s) for s in slots]),
         b=np.array([model.base_demand(k) for k in skus]),
         u=np.array([planning_unit_value(model, products[k], params) for k in skus]),
-        cap=cap,
-        feasible=feas,
-        locked=lock,
+        cap=caps,
+        feasible=feasible,
+        locked=locked,
         must=np.array([k in required for k in skus], dtype=bool),
-        min_f=min_f,
-        max_f=max_f,
+        min_f=np.array([max(constraints.min_for(k), 1) for k in skus], dtype=np.int64),
+        max_f=np.array([max(min(constraints.max_for(k), len(slots)), 0) for k in skus], dtype=np.int64),
         interval=cabinet.service_interval_days,
         eps=model.space_elasticity,
         pairs=pair_matrix(model, products, skus, params),
         adjacency=adjacency_matrix(cabinet),
-        current=np.array([kpos.get(cur_map.get(s, ""), -1) for s in slots], dtype=np.int64),
-        current_occupied=np.array([s in cur_map for s in slots], dtype=bool),
+        current=np.array([sku_pos.get(current_map.get(s, ""), -1) for s in slots], dtype=np.int64),
+        current_occupied=np.array([s in current_map for s in slots], dtype=bool),
         change_cost=params.change_cost_per_day,
-        new=new if limit is not None else None,
+        new=is_new if limit is not None else None,
         max_new=limit,
         max_changes=constraints.max_changed_slots,
     )
+
+
+def _candidate_skus(
+    model: DemandModel, products: Catalog, constraints: Constraints, candidates: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The candidates (default: every catalogue sku the model knows) plus required skus, minus exclusions."""
+    pool = list(candidates) if candidates is not None else [k for k in products if model.has_sku(k)]
+    pool += [k for k in sorted(constraints.required()) if k not in pool]
+    return tuple(k for k in dict.fromkeys(pool) if k in products and model.has_sku(k) and k not in constraints.exclude)
 
 
 def _feasibility(cabinet: Cabinet, products: Catalog, skus: Sequence[str]) -> BoolMatrix:

@@ -103,41 +103,43 @@ def predict_revenue(
     cur = evaluate(model, cabinet, products, current) if current is not None else None
     s_rev, s_mar = _sensitivity(model, new, "revenue"), _sensitivity(model, new, "margin")
     v_rev, v_mar = _var(model, s_rev, new), _var(model, s_mar, new)
-    poisson = sum(products[k].price ** 2 * o.sold for k, o in new.per_sku.items())
+    poisson = sum(products[sku].price ** 2 * outcome.sold for sku, outcome in new.per_sku.items())
     d_rev = d_mar = 0.0
     dv_rev = dv_mar = 0.0
     if cur is not None:
         d_rev, d_mar = new.revenue_per_day - cur.revenue_per_day, new.margin_per_day - cur.margin_per_day
         c_rev, c_mar = _sensitivity(model, cur, "revenue"), _sensitivity(model, cur, "margin")
         dv_rev, dv_mar = _delta_var(model, s_rev, c_rev, new, cur), _delta_var(model, s_mar, c_mar, new, cur)
-
-    def iv(mid: float, var: float) -> tuple[float, float]:
-        half = z * math.sqrt(max(var, 0.0))
-        return (mid - half, mid + half)
-
-    per_slot = tuple(
-        SlotForecast(
-            s,
-            proposed.mapping()[s],
-            u,
-            u * products[proposed.mapping()[s]].price,
-            u * products[proposed.mapping()[s]].margin,
-        )
-        for s, u in sorted(new.per_slot_units.items())
-    )
     return RevenuePrediction(
         level,
         new.revenue_per_day,
         new.margin_per_day,
         new.units_per_day,
-        iv(new.revenue_per_day, v_rev),
-        iv(new.margin_per_day, v_mar),
-        iv(new.revenue_per_day, v_rev + poisson),
+        _interval(z, new.revenue_per_day, v_rev),
+        _interval(z, new.margin_per_day, v_mar),
+        _interval(z, new.revenue_per_day, v_rev + poisson),
         cur.revenue_per_day if cur else 0.0,
         cur.margin_per_day if cur else 0.0,
         d_rev,
         d_mar,
-        iv(d_rev, dv_rev),
-        iv(d_mar, dv_mar),
-        per_slot,
+        _interval(z, d_rev, dv_rev),
+        _interval(z, d_mar, dv_mar),
+        _per_slot(products, proposed, new),
+    )
+
+
+def _interval(z: float, mid: float, var: float) -> tuple[float, float]:
+    """mid ± z standard deviations."""
+    half = z * math.sqrt(max(var, 0.0))
+    return (mid - half, mid + half)
+
+
+def _per_slot(products: Catalog, proposed: Planogram, value: PlanogramValue) -> tuple[SlotForecast, ...]:
+    """Expected units, revenue and margin per day of each stocked slot, in slot order."""
+    mapping = proposed.mapping()
+    return tuple(
+        SlotForecast(
+            slot, mapping[slot], units, units * products[mapping[slot]].price, units * products[mapping[slot]].margin
+        )
+        for slot, units in sorted(value.per_slot_units.items())
     )

@@ -164,9 +164,10 @@ def _capacity(
     constraints: Constraints,
     model: DemandModel | None,
 ) -> list[Violation]:
+    """Stock against the model's demand over the service interval; without a model only > 2 facings is flagged."""
     out: list[Violation] = []
     caps = slot_capacities(cabinet, planogram)
-    t = cabinet.service_interval_days
+    interval = cabinet.service_interval_days
     for sku, raw in sorted(planogram.facings().items()):
         slots = sorted({s for s in raw if s in caps})
         if not slots or sku not in products:
@@ -176,27 +177,8 @@ def _capacity(
             if len(slots) > 2:
                 out.append(_soft(slots[0], sku, "duplicate_facings", f"{sku} has {len(slots)} facings"))
             continue
-        need = model.demand(sku, [s for s in slots if s in model.slot_index]) * t
-        if stock < constraints.min_cover_fraction * need * (1 - 1e-9) - 1e-9:
-            out.append(  # a service rule: shown and priced (lost sales), never a reason to reject
-                _soft(
-                    slots[0],
-                    sku,
-                    "capacity_cover",
-                    f"{sku}: {stock} units cover {stock / max(need / t, 1e-9):.1f} days; "
-                    f"{constraints.min_cover_fraction:.0%} of the {t:g}-day interval needs "
-                    f"{constraints.min_cover_fraction * need:.1f}",
-                )
-            )
-        elif stock < need:
-            out.append(
-                _soft(
-                    slots[0],
-                    sku,
-                    "capacity_short",
-                    f"{sku}: {stock} units for {need:.1f} expected over {t:g} days (sells out early)",
-                )
-            )
+        need = model.demand(sku, [s for s in slots if s in model.slot_index]) * interval
+        out.extend(_cover(sku, slots[0], stock, need, interval, constraints.min_cover_fraction))
         smallest = min(caps[s] for s in slots)
         if len(slots) > 1 and stock - smallest >= need:
             out.append(
@@ -205,67 +187,88 @@ def _capacity(
                     sku,
                     "duplicate_facings",
                     f"{sku}: {len(slots)} facings hold {stock} units; {len(slots) - 1} would cover "
-                    f"the {need:.1f} expected over {t:g} days",
+                    f"the {need:.1f} expected over {interval:g} days",
                 )
             )
     return out
 
 
+def _cover(sku: str, slot: str, stock: int, need: float, interval: float, min_cover: float) -> list[Violation]:
+    """Stock short of the required share of the interval's demand (capacity_cover) or of all of it (short)."""
+    if stock < min_cover * need * (1 - 1e-9) - 1e-9:
+        # a service rule: shown and priced (lost sales), never a reason to reject
+        message = (
+            f"{sku}: {stock} units cover {stock / max(need / interval, 1e-9):.1f} days; "
+            f"{min_cover:.0%} of the {interval:g}-day interval needs {min_cover * need:.1f}"
+        )
+        return [_soft(slot, sku, "capacity_cover", message)]
+    if stock < need:
+        message = f"{sku}: {stock} units for {need:.1f} expected over {interval:g} days (sells out early)"
+        return [_soft(slot, sku, "capacity_short", message)]
+    return []
+
+
 def _layout(cabinet: Cabinet, products: Catalog, planogram: Planogram) -> list[Violation]:
-    out: list[Violation] = []
-    m = planogram.mapping()
+    """Split category blocks, falling price ladders and empty slots."""
+    mapping = planogram.mapping()
+    empty = [
+        _soft(code, None, "empty_slot", f"slot {code} is empty") for code in cabinet.slot_codes() if code not in mapping
+    ]
+    return _category_blocking(cabinet, products, mapping) + _price_ladder(cabinet, products, mapping) + empty
+
+
+def _category_blocking(cabinet: Cabinet, products: Catalog, mapping: dict[str, str]) -> list[Violation]:
+    """Every connected block of a category but its largest is flagged as split from it."""
     codes = cabinet.slot_codes()
-    nb = neighbours(cabinet)
-    cat_of = {s: products[k].category for s, k in m.items() if k in products}
-    comp: dict[str, int] = {}
+    near = neighbours(cabinet)
+    cat_of = {s: products[k].category for s, k in mapping.items() if k in products}
+    seen: set[str] = set()
     blocks: dict[str, list[list[str]]] = {}
     for i, code in enumerate(codes):
-        if code not in cat_of or code in comp:
+        if code not in cat_of or code in seen:
             continue
-        cat = cat_of[code]
+        category = cat_of[code]
         stack, members = [i], []
-        comp[code] = 1
+        seen.add(code)
         while stack:
             j = stack.pop()
             members.append(codes[j])
-            for k in nb[j]:
-                if codes[k] not in comp and cat_of.get(codes[k]) == cat:
-                    comp[codes[k]] = 1
+            for k in near[j]:
+                if codes[k] not in seen and cat_of.get(codes[k]) == category:
+                    seen.add(codes[k])
                     stack.append(k)
-        blocks.setdefault(cat, []).append(sorted(members))
-    for cat, parts in sorted(blocks.items()):
+        blocks.setdefault(category, []).append(sorted(members))
+    out: list[Violation] = []
+    for category, parts in sorted(blocks.items()):
         parts.sort(key=len, reverse=True)
         for part in parts[1:]:
-            out.append(
-                _soft(
-                    part[0],
-                    m[part[0]],
-                    "category_blocking",
-                    f"{cat} is split: {', '.join(part)} is apart from its main block at {parts[0][0]}",
-                )
-            )
+            message = f"{category} is split: {', '.join(part)} is apart from its main block at {parts[0][0]}"
+            out.append(_soft(part[0], mapping[part[0]], "category_blocking", message))
+    return out
+
+
+def _price_ladder(cabinet: Cabinet, products: Catalog, mapping: dict[str, str]) -> list[Violation]:
+    """Within a category, prices should not fall from left to right along a row."""
+    out: list[Violation] = []
     by_row: dict[int, list[SlotSpec]] = {}
     for s in cabinet.slots:
         by_row.setdefault(s.row, []).append(s)
     for row in by_row.values():
         row.sort(key=lambda s: s.col)
         for left, right in itertools.pairwise(row):
-            a, b = m.get(left.code), m.get(right.code)
-            if a is not None and b is not None and a in products and b in products and a != b:
-                pa, pb = products[a], products[b]
-                if pa.category == pb.category and pb.price < pa.price * (1 - PRICE_LADDER_TOLERANCE):
-                    out.append(
-                        _soft(
-                            right.code,
-                            b,
-                            "price_ladder",
-                            f"{b} ({pb.price:.2f}) right of {a} ({pa.price:.2f}): within a category "
-                            "prices should rise left to right",
-                        )
-                    )
-    for code in codes:
-        if code not in m:
-            out.append(_soft(code, None, "empty_slot", f"slot {code} is empty"))
+            left_sku, right_sku = mapping.get(left.code), mapping.get(right.code)
+            if left_sku is None or right_sku is None or left_sku == right_sku:
+                continue
+            if left_sku not in products or right_sku not in products:
+                continue
+            left_price, right_price = products[left_sku].price, products[right_sku].price
+            same_category = products[left_sku].category == products[right_sku].category
+            if same_category and right_price < left_price * (1 - PRICE_LADDER_TOLERANCE):
+                message = (
+                    f"{right_sku} ({right_price:.2f}) right of {left_sku} ({left_price:.2f}): within a category "
+                    "prices should rise left to right"
+                )
+                out.append(_soft(right.code, right_sku, "price_ladder", message))
     return out
 
 

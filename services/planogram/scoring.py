@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from services.planogram.adjacency import pair_score
 from services.planogram.model import DemandModel
 from services.planogram.rules import fit_violations
-from services.planogram.types import Cabinet, Catalog, Constraints, Planogram, Violation
-from services.planogram.value import ValueParams, evaluate, sku_outcome, slot_capacities
+from services.planogram.types import Cabinet, Catalog, Constraints, Planogram, ProductSpec, SlotSpec, Violation
+from services.planogram.value import SkuOutcome, ValueParams, evaluate, sku_outcome, slot_capacities
 
 W_POSITION, W_COVER, W_ADJ, W_GAIN = 0.4, 0.2, 0.15, 0.25
 
@@ -39,6 +39,7 @@ class PlacementScore:
 
 
 def _unknown(sku: str, slot: str, cabinet: Cabinet, products: Catalog, model: DemandModel) -> list[Violation]:
+    """Hard violations for a slot or sku that neither the cabinet, the catalogue nor the model knows."""
     out: list[Violation] = []
     if slot not in model.slot_index or slot not in cabinet.index():
         out.append(Violation(slot, sku, "unknown_slot", "hard", f"slot {slot} does not exist"))
@@ -60,173 +61,180 @@ def score_placement(
     """Score = 100 x (0.4 position + 0.2 cover + 0.15 adjacency + 0.25 value gain), 0 on a hard rule."""
     params = params or ValueParams()
     constraints = constraints or Constraints()
-    bad = _unknown(sku, slot, cabinet, products, model)
-    if bad:
-        return PlacementScore(sku, slot, 0, 0.0, 0.0, 0.0, 0.0, (), tuple(bad))
-    spec = cabinet.slots[cabinet.index()[slot]]
+    unknown = _unknown(sku, slot, cabinet, products, model)
+    if unknown:
+        return PlacementScore(sku, slot, 0, 0.0, 0.0, 0.0, 0.0, (), tuple(unknown))
     product = products[sku]
-    old_map = planogram.mapping()
     new_plan = planogram.with_slot(slot, sku)
-    new_map = new_plan.mapping()
-    caps_old, caps_new = slot_capacities(cabinet, planogram), slot_capacities(cabinet, new_plan)
-    t = cabinet.service_interval_days
-    f_old, f_new = planogram.facings(), new_plan.facings()
+    interval = cabinet.service_interval_days
+    d_rev, d_mar, d_val = _value_change(model, cabinet, products, planogram, new_plan, slot, sku, params)
+    facings = [s for s in new_plan.facings()[sku] if s in model.slot_index]
+    outcome = sku_outcome(model, product, facings, slot_capacities(cabinet, new_plan), interval, params)
+    share = model.weight(slot) / sum([model.weight(s) for s in facings])
+    spec = cabinet.slots[cabinet.index()[slot]]
+    violations = _violations(spec, product, facings, outcome, interval, constraints)
+    reasons, adjacency = _reasons(model, cabinet, products, new_plan.mapping(), sku, slot, params)
+    position_reason, position = _position_reason(model, cabinet, product, slot)
+    days = outcome.days_of_supply
+    cover = min(1.0, days / interval) if math.isfinite(days) else 1.0
+    supply = f"{outcome.stock} units cover {min(days, 999):.1f} days (service every {interval:g} days)"
+    total = evaluate(model, cabinet, products, planogram, params).value
+    gain = 0.5 + 0.5 * math.tanh(d_val / max(0.05, 0.02 * abs(total)))
+    value = f"{d_mar:+.2f} margin/day, {d_rev:+.2f} revenue/day versus the current planogram"
+    reasons = [position_reason, *reasons, Reason("supply", supply, cover), Reason("value", value, d_val)]
+    hard = any(v.severity == "hard" for v in violations)
+    mix = W_POSITION * position + W_COVER * cover + W_ADJ * adjacency + W_GAIN * gain
+    score = 0 if hard else round(100 * mix)
+    return PlacementScore(
+        sku,
+        slot,
+        max(0, min(100, score)),
+        outcome.sold * share,
+        d_rev,
+        d_mar,
+        outcome.days_of_supply,
+        tuple(reasons),
+        tuple(violations),
+    )
+
+
+def _value_change(
+    model: DemandModel,
+    cabinet: Cabinet,
+    products: Catalog,
+    planogram: Planogram,
+    new_plan: Planogram,
+    slot: str,
+    sku: str,
+    params: ValueParams,
+) -> tuple[float, float, float]:
+    """Revenue, margin and value per day gained by the placement (the placed and the displaced sku)."""
+    old_sku = planogram.mapping().get(slot)
+    states = (
+        (new_plan.facings(), slot_capacities(cabinet, new_plan), 1.0),
+        (planogram.facings(), slot_capacities(cabinet, planogram), -1.0),
+    )
     d_rev = d_mar = d_val = 0.0
-    for k in {sku, old_map.get(slot)} - {None}:
-        assert k is not None
-        if k not in products or not model.has_sku(k):
+    for changed in {sku, old_sku} - {None}:
+        assert changed is not None
+        if changed not in products or not model.has_sku(changed):
             continue
-        for facings, caps, sign in ((f_new, caps_new, 1.0), (f_old, caps_old, -1.0)):
-            sl = [s for s in facings.get(k, []) if s in model.slot_index]
-            if sl:
-                o = sku_outcome(model, products[k], sl, caps, t, params)
+        for facings, caps, sign in states:
+            slots = [s for s in facings.get(changed, []) if s in model.slot_index]
+            if slots:
+                outcome = sku_outcome(model, products[changed], slots, caps, cabinet.service_interval_days, params)
                 d_rev, d_mar, d_val = (
-                    d_rev + sign * o.revenue,
-                    d_mar + sign * o.margin,
-                    d_val + sign * o.value,
+                    d_rev + sign * outcome.revenue,
+                    d_mar + sign * outcome.margin,
+                    d_val + sign * outcome.value,
                 )
-    mine = [s for s in f_new[sku] if s in model.slot_index]
-    out = sku_outcome(model, product, mine, caps_new, t, params)
-    weights = [model.weight(s) for s in mine]
-    share = model.weight(slot) / sum(weights)
+    return d_rev, d_mar, d_val
+
+
+def _violations(
+    spec: SlotSpec,
+    product: ProductSpec,
+    facings: list[str],
+    outcome: SkuOutcome,
+    interval: float,
+    constraints: Constraints,
+) -> list[Violation]:
+    """Fit, lock, exclusion and facing rules (hard) and stock cover (soft) of the placed sku."""
+    slot, sku = spec.code, product.sku
     violations = list(fit_violations(spec, product))
     locked = constraints.locked_map()
     if slot in locked and locked[slot] != sku:
         violations.append(Violation(slot, sku, "locked_slot", "hard", f"{slot} is locked to {locked[slot]}"))
     if sku in constraints.exclude:
         violations.append(Violation(slot, sku, "excluded_sku", "hard", f"{sku} is excluded from this device"))
-    if len(set(mine)) > constraints.max_for(sku):
-        violations.append(
-            Violation(
-                slot,
-                sku,
-                "max_facings",
-                "hard",
-                f"{sku} would have {len(mine)} facings, max {constraints.max_for(sku)}",
-            )
-        )
-    need = out.demand * t
-    if out.stock < constraints.min_cover_fraction * need * (1 - 1e-9) - 1e-9:
-        violations.append(
-            Violation(
-                slot,
-                sku,
-                "capacity_cover",
-                "soft",
-                f"{out.stock} units last {out.days_of_supply:.1f} days of a {t:g}-day interval",
-            )
-        )
-    elif out.stock < need:
-        violations.append(
-            Violation(
-                slot, sku, "capacity_short", "soft", f"sells out after {out.days_of_supply:.1f} of {t:g} days"
-            )
-        )
-    reasons, adj = _reasons(model, cabinet, products, new_map, sku, slot, params)
-    feas_w = [
-        model.weight(s.code)
-        for s in cabinet.slots
-        if not any(v.severity == "hard" for v in fit_violations(s, product))
+    if len(set(facings)) > constraints.max_for(sku):
+        message = f"{sku} would have {len(facings)} facings, max {constraints.max_for(sku)}"
+        violations.append(Violation(slot, sku, "max_facings", "hard", message))
+    need = outcome.demand * interval
+    days = outcome.days_of_supply
+    if outcome.stock < constraints.min_cover_fraction * need * (1 - 1e-9) - 1e-9:
+        message = f"{outcome.stock} units last {days:.1f} days of a {interval:g}-day interval"
+        violations.append(Violation(slot, sku, "capacity_cover", "soft", message))
+    elif outcome.stock < need:
+        message = f"sells out after {days:.1f} of {interval:g} days"
+        violations.append(Violation(slot, sku, "capacity_short", "soft", message))
+    return violations
+
+
+def _position_reason(model: DemandModel, cabinet: Cabinet, product: ProductSpec, slot: str) -> tuple[Reason, float]:
+    """How the slot ranks among the slots the product fits, and its weight over the best one (0..1)."""
+    usable = [
+        model.weight(s.code) for s in cabinet.slots if not any(v.severity == "hard" for v in fit_violations(s, product))
     ]
-    pos = model.weight(slot) / max(feas_w) if feas_w else 0.0
-    rank = sum(w > model.weight(slot) for w in feas_w) + 1
-    reasons.insert(
-        0,
-        Reason(
-            "position",
-            f"{slot} ranks {rank} of {len(feas_w)} usable slots for {sku} "
-            f"(position weight {model.weight(slot):.2f}, cabinet mean 1.00)",
-            pos,
-        ),
+    weight = model.weight(slot)
+    position = weight / max(usable) if usable else 0.0
+    rank = sum(w > weight for w in usable) + 1
+    message = (
+        f"{slot} ranks {rank} of {len(usable)} usable slots for {product.sku} "
+        f"(position weight {weight:.2f}, cabinet mean 1.00)"
     )
-    cover = min(1.0, out.days_of_supply / t) if math.isfinite(out.days_of_supply) else 1.0
-    reasons.append(
-        Reason(
-            "supply",
-            f"{out.stock} units cover {min(out.days_of_supply, 999):.1f} days (service every {t:g} days)",
-            cover,
-        )
-    )
-    total = evaluate(model, cabinet, products, planogram, params).value
-    scale = max(0.05, 0.02 * abs(total))
-    gain = 0.5 + 0.5 * math.tanh(d_val / scale)
-    reasons.append(
-        Reason(
-            "value", f"{d_mar:+.2f} margin/day, {d_rev:+.2f} revenue/day versus the current planogram", d_val
-        )
-    )
-    hard = any(v.severity == "hard" for v in violations)
-    score = 0 if hard else round(100 * (W_POSITION * pos + W_COVER * cover + W_ADJ * adj + W_GAIN * gain))
-    return PlacementScore(
-        sku,
-        slot,
-        max(0, min(100, score)),
-        out.sold * share,
-        d_rev,
-        d_mar,
-        out.days_of_supply,
-        tuple(reasons),
-        tuple(violations),
-    )
+    return Reason("position", message, position), position
+
+
+def _neighbour_slots(cabinet: Cabinet, spec: SlotSpec) -> list[str]:
+    """Codes of the slots left, right, above and below."""
+    by_cell = {(s.row, s.col): s.code for s in cabinet.slots}
+    cells = ((spec.row, spec.col - 1), (spec.row, spec.col + 1), (spec.row - 1, spec.col), (spec.row + 1, spec.col))
+    return [by_cell[cell] for cell in cells if cell in by_cell]
 
 
 def _reasons(
     model: DemandModel,
     cabinet: Cabinet,
     products: Catalog,
-    m: dict[str, str],
+    mapping: dict[str, str],
     sku: str,
     slot: str,
     params: ValueParams,
 ) -> tuple[list[Reason], float]:
     """Neighbour, affinity and category-block reasons and the adjacency component (0..1)."""
-    spec = cabinet.slots[cabinet.index()[slot]]
-    near = {(s.row, s.col): s.code for s in cabinet.slots}
-    nb = [
-        near[p]
-        for p in (
-            (spec.row, spec.col - 1),
-            (spec.row, spec.col + 1),
-            (spec.row - 1, spec.col),
-            (spec.row + 1, spec.col),
-        )
-        if p in near
-    ]
-    cat = products[sku].category
+    neighbours = _neighbour_slots(cabinet, cabinet.slots[cabinet.index()[slot]])
     reasons: list[Reason] = []
-    adj = 0.5
-    same = [s for s in nb if m.get(s) in products and products[m[s]].category == cat]
-    elsewhere = [
-        s for s, k in m.items() if s != slot and s not in nb and k in products and products[k].category == cat
-    ]
-    if same:
-        adj += 0.25
-        reasons.append(
-            Reason("category", f"joins the {cat} block ({', '.join(same)})", params.category_bonus)
-        )
-    elif elsewhere:
-        adj -= 0.25
-        reasons.append(
-            Reason(
-                "category",
-                f"splits {cat}: other {cat} items are at {', '.join(sorted(elsewhere)[:3])}",
-                -params.category_bonus,
-            )
-        )
+    adjacency = 0.5
+    category, category_effect = _category_reason(products, mapping, neighbours, sku, slot, params)
+    if category is not None:
+        reasons.append(category)
+        adjacency += category_effect
     partners = [
-        (s, m[s], model.lift(sku, m[s])) for s in nb if s in m and m[s] != sku and model.lift(sku, m[s]) > 1
+        (s, mapping[s], model.lift(sku, mapping[s]))
+        for s in neighbours
+        if s in mapping and mapping[s] != sku and model.lift(sku, mapping[s]) > 1
     ]
     if partners:
-        adj += 0.25
-        best = max(partners, key=lambda p: p[2])
+        adjacency += 0.25
+        partner_slot, partner, lift = max(partners, key=lambda p: p[2])
         reasons.append(
             Reason(
                 "affinity",
-                f"next to {best[1]} at {best[0]}: bought together {best[2]:.1f}x more than chance",
-                pair_score(model, products, sku, best[1], params),
+                f"next to {partner} at {partner_slot}: bought together {lift:.1f}x more than chance",
+                pair_score(model, products, sku, partner, params),
             )
         )
-    if nb:
-        names = ", ".join(f"{s}:{m[s]}" for s in nb if s in m) or "empty slots"
+    if neighbours:
+        names = ", ".join(f"{s}:{mapping[s]}" for s in neighbours if s in mapping) or "empty slots"
         reasons.append(Reason("neighbours", f"neighbours {names}", 0.0))
-    return reasons, max(0.0, min(1.0, adj))
+    return reasons, max(0.0, min(1.0, adjacency))
+
+
+def _category_reason(
+    products: Catalog, mapping: dict[str, str], neighbours: list[str], sku: str, slot: str, params: ValueParams
+) -> tuple[Reason | None, float]:
+    """Joins its category's block (a neighbour shares it: +0.25 adjacency) or splits it (-0.25)."""
+    category = products[sku].category
+    same = [s for s in neighbours if mapping.get(s) in products and products[mapping[s]].category == category]
+    elsewhere = [
+        s
+        for s, k in mapping.items()
+        if s != slot and s not in neighbours and k in products and products[k].category == category
+    ]
+    if same:
+        return Reason("category", f"joins the {category} block ({', '.join(same)})", params.category_bonus), 0.25
+    if elsewhere:
+        message = f"splits {category}: other {category} items are at {', '.join(sorted(elsewhere)[:3])}"
+        return Reason("category", message, -params.category_bonus), -0.25
+    return None, 0.0

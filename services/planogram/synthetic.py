@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -180,7 +181,6 @@ def operator_planogram(
     base = truth.base if isinstance(truth, Truth) else truth
     belief = {p.sku: base.get(p.sku, 0.0) * float(rng.lognormal(0.0, knowledge_sd)) for p in products}
     ranked = sorted(products, key=lambda p: -belief[p.sku] * max(p.margin, 0.0))
-    interval = cabinet.service_interval_days
     eye = min(1, cabinet.rows - 1)
     order = sorted(cabinet.slots, key=lambda s: (abs(s.row - eye), s.row, s.col))
     mapping: dict[str, str] = {}
@@ -189,32 +189,51 @@ def operator_planogram(
         pool = [p for p in ranked if any(fits(s, p) for s in free)]
         if zone == "chilled":  # ambient goods only fill chilled space the chilled range leaves empty
             pool = [p for p in pool if p.temperature == "chilled"] + [p for p in pool if p.temperature != "chilled"]
-        queue: list[tuple[ProductSpec, int]] = []
-        left = len(free)
-        for p in pool:
-            if left <= 0:
-                break
-            cap = max(min((s.capacity for s in free if fits(s, p)), default=1), 1)
-            n = int(min(max_facings, max(1, math.ceil(belief[p.sku] * interval / cap)), left))
-            queue.append((p, n))
-            left -= n
-        while left > 0:  # a short range fills the rest with extra facings for the fastest believed sellers
-            grow = [i for i, (_, n) in enumerate(queue) if n < max_facings]
-            if not grow:
-                break
-            i = max(grow, key=lambda j: belief[queue[j][0].sku] / queue[j][1])
-            queue[i] = (queue[i][0], queue[i][1] + 1)
-            left -= 1
-        cat_value: dict[str, float] = {}
-        for p, _ in queue:
-            cat_value[p.category] = cat_value.get(p.category, 0.0) + belief[p.sku] * max(p.margin, 0.0)
-        queue.sort(key=lambda q: (-cat_value[q[0].category], q[0].category, -belief[q[0].sku]))
-        items = [p for p, n in queue for _ in range(n)]
-        for s in free:
-            pick = next((i for i, p in enumerate(items) if fits(s, p)), None)
+        queue = _zone_facings(pool, free, belief, cabinet.service_interval_days, max_facings)
+        items = [p for p, n in _category_blocks(queue, belief) for _ in range(n)]
+        for slot in free:
+            pick = next((i for i, p in enumerate(items) if fits(slot, p)), None)
             if pick is not None:
-                mapping[s.code] = items.pop(pick).sku
+                mapping[slot.code] = items.pop(pick).sku
     return Planogram.of(mapping)
+
+
+def _zone_facings(
+    pool: Sequence[ProductSpec],
+    free: Sequence[SlotSpec],
+    belief: Mapping[str, float],
+    interval: float,
+    max_facings: int,
+) -> list[tuple[ProductSpec, int]]:
+    """(product, facings) in belief order until the zone's slots are taken: enough facings to last the interval."""
+    queue: list[tuple[ProductSpec, int]] = []
+    left = len(free)
+    for p in pool:
+        if left <= 0:
+            break
+        cap = max(min((s.capacity for s in free if fits(s, p)), default=1), 1)
+        n = int(min(max_facings, max(1, math.ceil(belief[p.sku] * interval / cap)), left))
+        queue.append((p, n))
+        left -= n
+    while left > 0:  # a short range fills the rest with extra facings for the fastest believed sellers
+        grow = [i for i, (_, n) in enumerate(queue) if n < max_facings]
+        if not grow:
+            break
+        i = max(grow, key=lambda j: belief[queue[j][0].sku] / queue[j][1])
+        queue[i] = (queue[i][0], queue[i][1] + 1)
+        left -= 1
+    return queue
+
+
+def _category_blocks(
+    queue: list[tuple[ProductSpec, int]], belief: Mapping[str, float]
+) -> list[tuple[ProductSpec, int]]:
+    """Sort the queue by category (best believed category margin first), then by belief within it."""
+    cat_value: dict[str, float] = {}
+    for p, _ in queue:
+        cat_value[p.category] = cat_value.get(p.category, 0.0) + belief[p.sku] * max(p.margin, 0.0)
+    queue.sort(key=lambda q: (-cat_value[q[0].category], q[0].category, -belief[q[0].sku]))
+    return queue
 
 
 def planted_positions(
@@ -300,100 +319,145 @@ def generate_device_sales(
     cat = dict(products) if isinstance(products, Mapping) else {p.sku: p for p in products}
     truth = truth or make_truth(cabinet, list(cat.values()), rng, start_day=start_day, n_days=days)
     schedule = [(0, planogram)] if isinstance(planogram, Planogram) else sorted(planogram, key=lambda x: x[0])
-    idx = cabinet.index()
-    cap = np.array([s.capacity for s in cabinet.slots], dtype=np.int64)
+    machine = _Machine(cabinet, cat, truth, jams, start_day, days)
     interval = max(round(cabinet.service_interval_days), 1)
-    stock = cap.copy()
-    ts_l: list[int] = []
-    slot_l: list[int] = []
-    sku_l: list[int] = []
-    price_l: list[float] = []
-    txn_l: list[int] = []
-    sku_idx = {k: i for i, k in enumerate(cat)}
-    partner: dict[str, list[tuple[str, float]]] = {}
-    for a, b, pr in truth.pairs:
-        partner.setdefault(a, []).append((b, pr))
-        partner.setdefault(b, []).append((a, pr))
-    jam_set = {(idx[s], d) for s, a, b in jams for d in range(a, b)}
-    daily_units = {k: np.zeros(days) for k in cat}
-    service_days: list[int] = []
-    stockouts = lost = 0
-    empty: set[tuple[str, int]] = set()
+    partners: dict[str, list[tuple[str, float]]] = {}
+    for a, b, probability in truth.pairs:
+        partners.setdefault(a, []).append((b, probability))
+        partners.setdefault(b, []).append((a, probability))
     next_txn = 0
     plan_i = 0
-    lo, hi = open_hours[0] * 3600, open_hours[1] * 3600
-    for d in range(days):
-        while plan_i + 1 < len(schedule) and schedule[plan_i + 1][0] <= d:
+    for day in range(days):
+        while plan_i + 1 < len(schedule) and schedule[plan_i + 1][0] <= day:
             plan_i += 1
-            stock = cap.copy()  # a re-plan comes with a full refill
+            machine.refill()  # a re-plan comes with a full refill
         plan = schedule[plan_i][1]
-        if d % interval == 0:
-            stock = cap.copy()
-            service_days.append(start_day + d)
+        if day % interval == 0:
+            machine.refill()
+            machine.service_days.append(start_day + day)
         facings = plan.facings()
-        factor = truth.dow[(start_day + d + 3) % 7] * math.exp(truth.trend_per_day * (d - days + 1))
-        events: list[tuple[float, str, int]] = []  # (time, sku, basket)
-        for sku in sorted(facings):
-            w = [float(truth.pos_weight[idx[s]]) for s in facings[sku]]
-            lam = truth.demand(sku, w) * factor
-            for _ in range(int(rng.poisson(lam))):
-                t0 = float(rng.uniform(lo, hi))
-                events.append((t0, sku, next_txn))
-                for b, pr in partner.get(sku, []):
-                    if b in facings and rng.random() < pr:
-                        events.append((t0 + float(rng.uniform(5, 40)), b, next_txn))
-                next_txn += 1
-        events.sort()
+        factor = truth.dow[(start_day + day + 3) % 7] * math.exp(truth.trend_per_day * (day - days + 1))
+        events, next_txn = _customer_events(truth, machine.index, facings, partners, factor, open_hours, next_txn, rng)
         cashless = {b for b in {e[2] for e in events} if rng.random() < cashless_share}
         for t0, sku, basket in events:
-            slots = facings[sku]
-            wa = np.array([truth.pos_weight[idx[s]] for s in slots])
-            order = [slots[i] for i in rng.choice(len(slots), len(slots), replace=False, p=wa / wa.sum())]
-            chosen = next((s for s in order if stock[idx[s]] > 0 and (idx[s], d) not in jam_set), None)
-            if chosen is None:
-                lost += 1
-                continue
-            si = idx[chosen]
-            stock[si] -= 1
-            stockouts += int(stock[si] == 0)
-            ts_l.append((start_day + d) * SECONDS_PER_DAY + int(t0))
-            slot_l.append(si)
-            sku_l.append(sku_idx[sku])
-            price_l.append(cat[sku].price)
-            txn_l.append(basket if basket in cashless else -1)
-            daily_units[sku][d] += 1
-        occupied = {idx[s] for s in plan.mapping()}
-        empty.update((cabinet.slots[i].code, start_day + d) for i in occupied if stock[i] == 0)
-    order_ = np.argsort(np.asarray(ts_l, dtype=np.int64), kind="stable")
-    sales = SalesData(
-        cabinet.device_id,
-        cabinet.slot_codes(),
-        tuple(cat),
-        np.asarray(ts_l, dtype=np.int64)[order_],
-        np.asarray(slot_l, dtype=np.int64)[order_],
-        np.asarray(sku_l, dtype=np.int64)[order_],
-        np.asarray(price_l, dtype=np.float64)[order_],
-        np.asarray(txn_l, dtype=np.int64)[order_],
-    )
-    out = Truth(
-        truth.device_id,
-        truth.row_weights,
-        truth.col_weights,
-        truth.pos_weight,
-        truth.base,
-        truth.dow,
-        truth.trend_per_day,
-        truth.space_elasticity,
-        truth.pairs,
-        start_day,
-        days,
-        tuple(service_days),
-        stockouts,
-        lost,
-        frozenset(empty),
-        daily_units,
-    )
-    return sales, out
+            machine.vend(day, t0, sku, facings[sku], basket if basket in cashless else -1, rng)
+        machine.note_empty(plan, day)
+    return machine.sales(), machine.observed_truth(days)
+
+
+def _customer_events(
+    truth: Truth,
+    index: Mapping[str, int],
+    facings: Mapping[str, list[str]],
+    partners: Mapping[str, list[tuple[str, float]]],
+    factor: float,
+    open_hours: tuple[float, float],
+    next_txn: int,
+    rng: np.random.Generator,
+) -> tuple[list[tuple[float, str, int]], int]:
+    """One day's purchases (time, sku, basket) in time order, planted partners in the same basket."""
+    opens, closes = open_hours[0] * 3600, open_hours[1] * 3600
+    events: list[tuple[float, str, int]] = []
+    for sku in sorted(facings):
+        weights = [float(truth.pos_weight[index[s]]) for s in facings[sku]]
+        rate = truth.demand(sku, weights) * factor
+        for _ in range(int(rng.poisson(rate))):
+            t0 = float(rng.uniform(opens, closes))
+            events.append((t0, sku, next_txn))
+            for partner, probability in partners.get(sku, []):
+                if partner in facings and rng.random() < probability:
+                    events.append((t0 + float(rng.uniform(5, 40)), partner, next_txn))
+            next_txn += 1
+    events.sort()
+    return events, next_txn
+
+
+class _Machine:
+    """Coil stock of a simulated device and the log of its vends, stockouts and lost sales."""
+
+    def __init__(
+        self,
+        cabinet: Cabinet,
+        products: Catalog,
+        truth: Truth,
+        jams: Sequence[tuple[str, int, int]],
+        start_day: int,
+        days: int,
+    ) -> None:
+        self.cabinet = cabinet
+        self.index = cabinet.index()
+        self.capacity = np.array([s.capacity for s in cabinet.slots], dtype=np.int64)
+        self.stock = self.capacity.copy()
+        self.jammed = {(self.index[s], d) for s, a, b in jams for d in range(a, b)}
+        self.products = products
+        self.truth = truth
+        self.sku_index = {k: i for i, k in enumerate(products)}
+        self.start_day = start_day
+        self.daily_units = {k: np.zeros(days) for k in products}
+        self.stockouts = self.lost = 0
+        self.service_days: list[int] = []
+        self.empty: set[tuple[str, int]] = set()
+        self.ts: list[int] = []
+        self.slot: list[int] = []
+        self.sku: list[int] = []
+        self.price: list[float] = []
+        self.txn: list[int] = []
+
+    def refill(self) -> None:
+        """Every coil back to capacity (a service visit)."""
+        self.stock = self.capacity.copy()
+
+    def vend(self, day: int, t0: float, sku: str, slots: list[str], txn: int, rng: np.random.Generator) -> None:
+        """The customer tries the facings in a position-weighted random order; lost when none can vend."""
+        weights = np.array([self.truth.pos_weight[self.index[s]] for s in slots])
+        tries = [slots[i] for i in rng.choice(len(slots), len(slots), replace=False, p=weights / weights.sum())]
+        chosen = next(
+            (s for s in tries if self.stock[self.index[s]] > 0 and (self.index[s], day) not in self.jammed), None
+        )
+        if chosen is None:
+            self.lost += 1
+            return
+        slot = self.index[chosen]
+        self.stock[slot] -= 1
+        self.stockouts += int(self.stock[slot] == 0)
+        self.ts.append((self.start_day + day) * SECONDS_PER_DAY + int(t0))
+        self.slot.append(slot)
+        self.sku.append(self.sku_index[sku])
+        self.price.append(self.products[sku].price)
+        self.txn.append(txn)
+        self.daily_units[sku][day] += 1
+
+    def note_empty(self, plan: Planogram, day: int) -> None:
+        """Remember the planogram's slots that end the day empty."""
+        occupied = {self.index[s] for s in plan.mapping()}
+        self.empty.update((self.cabinet.slots[i].code, self.start_day + day) for i in occupied if self.stock[i] == 0)
+
+    def observed_truth(self, days: int) -> Truth:
+        """The truth with what the simulation saw: window, service days, stockouts, lost units, empty slots."""
+        return dataclasses.replace(
+            self.truth,
+            start_day=self.start_day,
+            n_days=days,
+            service_days=tuple(self.service_days),
+            stockout_events=self.stockouts,
+            lost_units=self.lost,
+            empty_slot_days=frozenset(self.empty),
+            daily_units=self.daily_units,
+        )
+
+    def sales(self) -> SalesData:
+        """The vend log as SalesData in time order."""
+        order = np.argsort(np.asarray(self.ts, dtype=np.int64), kind="stable")
+        return SalesData(
+            self.cabinet.device_id,
+            self.cabinet.slot_codes(),
+            tuple(self.products),
+            np.asarray(self.ts, dtype=np.int64)[order],
+            np.asarray(self.slot, dtype=np.int64)[order],
+            np.asarray(self.sku, dtype=np.int64)[order],
+            np.asarray(self.price, dtype=np.float64)[order],
+            np.asarray(self.txn, dtype=np.int64)[order],
+        )
 
 
 @dataclass(frozen=True, slots=True)

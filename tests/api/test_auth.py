@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-PUBLIC_API = {"/api/auth/token"}
+PUBLIC_API = {"/api/auth/token", "/api/openapi.json", "/api/docs"}  # sign-in and the API description
 
 
 def test_anonymous_api_is_401_json(client: Any) -> None:

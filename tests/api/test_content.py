@@ -80,8 +80,12 @@ def test_a_caption_still_too_long_or_malformed_falls_back_flagged(
 ) -> None:
     fake.add(text=answer(caption="x" * 300, style="casual"), times=2)
     body = post(client, marketer, "caption", products=["COLA", "CHIPS"], style="casual", platform="x").json
-    assert (body["fallback_used"], body["error_kind"], body["label"]) == (
-        True, "bad_output", "Rule-based draft (no AI provider)")
+    assert (body["fallback_used"], body["error_kind"], body["fallback_reason"], body["label"]) == (
+        True, "bad_output", "output_failed_checks", "Rule-based draft (AI output failed the checks)")
+    assert body["draft"]["label"] == body["label"] and body["draft"]["fallback_reason"] == "output_failed_checks"
+    # The provider answered twice (answer + repair): its tokens and cost are reported, under its model.
+    assert body["tokens_in"] > 0 and body["tokens_out"] > 0 and body["cost_usd"] > 0
+    assert body["model"] == fake.calls[-1].model and body["provider"] == "anthropic"
     assert 0 < len(body["data"]["caption"]) <= 280 and "Cola 330ml" in body["data"]["caption"]
     ledger_and_draft_agree(app, body)
     fake.add(text="Sure! Here is a caption: cola is great", times=2)  # no JSON at all, even after repair

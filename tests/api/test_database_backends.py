@@ -1,7 +1,7 @@
 """What must hold on every database backend (SQLite here, PostgreSQL under TEST_MODE=postgres).
 
 Migrations run both ways; keys and counts hold 64 bits; sales imports in several batches stay all-or-nothing
-and idempotent; on PostgreSQL, a COPY batch that meets a concurrent import's rows falls back to ON CONFLICT.
+and idempotent, or keep every valid row in valid-rows mode; on PostgreSQL, a COPY batch that meets a concurrent import's rows falls back to ON CONFLICT.
 """
 
 from __future__ import annotations
@@ -94,6 +94,25 @@ def test_batched_reimports_insert_only_the_new_vends(app: Flask, runner: Any, tm
     assert second.exit_code == 0, second.output
     assert "sales.csv: rows 7, inserted 2" in second.output and "duplicates 5" in second.output
     assert sales_count(app) == 7
+
+
+def test_valid_rows_mode_writes_every_valid_batch_and_reports_the_rest(app: Flask, runner: Any, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.imports import run_import
+    from services.imports.report import VALID_ROWS
+
+    monkeypatch.setattr(sales_file, "BATCH_ROWS", 2)  # the bad rows fall between batches already written
+    runner.invoke(args=["import-data", str(write_folder(tmp_path / "base", only=GOOD_CATALOG)), "--quiet"])
+    lines = GOOD["sales.csv"].splitlines(keepends=True)
+    bad = "D1,2026-11-03T10:00:00Z,Z9,COLA,1.80,\n"
+    mixed = "".join(lines[:3]) + bad + "".join(lines[3:]) + bad.replace("Z9", "A1").replace("1.80", "x")
+    with app.app_context():
+        report = run_import({"sales.csv": io.BytesIO(mixed.encode())}, mode=VALID_ROWS)
+        db.session.commit()
+        stats = report.as_dict()["files"]["sales.csv"]
+    assert report.as_dict()["status"] == "partial" and stats["inserted"] == 5 and stats["rejected"] == 2
+    assert {(e["line"], e["column"]) for e in report.errors} == {(4, "slot"), (8, "price")}
+    assert sales_count(app) == 5
 
 
 GOOD_CATALOG = ("products.csv", "devices.csv", "slots.csv", "planograms.csv")

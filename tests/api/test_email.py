@@ -135,7 +135,7 @@ def test_malformed_answer_is_repaired_then_falls_back_flagged(
     fake.add(text="I cannot answer in JSON, sorry.", times=2)
     body = draft(client, agent, body="Machine 12 ate my coins", response_type="complaint", tone="empathetic").json
     assert (body["fallback_used"], body["error_kind"]) == (True, "bad_output")
-    assert body["label"] == "Rule-based draft (no AI provider)" and body["needs_review"] is True
+    assert body["label"] == "Rule-based draft (AI output failed the checks)" and body["needs_review"] is True
     assert "We understand how frustrating this must be" in body["text"] and body["flags"] == []
 
 

@@ -232,3 +232,20 @@ def test_html_errors_are_styled_pages_that_quote_the_request_id(make_app: Any) -
     assert missing.status_code == 404 and "req-404" in missing.get_data(as_text=True)
     api = client.get("/api/nowhere")
     assert api.status_code in (401, 404) and api.is_json
+
+
+@pytest.mark.usefixtures("seeded")
+def test_visit_sheet_and_route_as_json_match_the_csv(client: FlaskClient, viewer: dict[str, Any]) -> None:
+    sheet = client.get(f"/api/devices/{GYM}/visit-sheet", headers=viewer["headers"]).json
+    route = client.get(f"/api/route?devices={GYM},{OFFICE}", headers=viewer["headers"]).json
+    sign_in(client, viewer)
+    csv_rows = rows(client.get(f"/devices/{GYM}/visit-sheet.csv").get_data(as_text=True))
+    assert [s["slot"] for s in sheet["steps"]] == [r["slot"] for r in csv_rows if r["section"] == "change"]
+    assert {r["sku"]: r["load_units"] for r in sheet["load"]} == {
+        r["add_sku"]: int(r["load_units"]) for r in csv_rows if r["section"] == "load"}
+    picks = rows(client.get(f"/route/pick-list.csv?devices={GYM},{OFFICE}").get_data(as_text=True))
+    assert {p["sku"]: p["units"] for p in route["pick_list"]} == {r["sku"]: int(r["units"]) for r in picks}
+    assert [s["device_id"] for s in route["sheets"]] == [GYM, OFFICE]
+    assert client.get("/api/devices/NOPE/visit-sheet", headers=viewer["headers"]).status_code == 404
+    assert client.get("/api/route?devices=", headers=viewer["headers"]).status_code == 422
+    assert client.application.test_client().get(f"/api/devices/{GYM}/visit-sheet").status_code == 401

@@ -158,25 +158,27 @@ def explanation_text(events: list[dict[str, Any]]) -> str:
 # --- the stream -------------------------------------------------------------------------------------------
 
 
-def test_post_streams_started_progress_explanation_then_done(client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+def test_post_streams_queued_started_progress_explanation_then_done(client: FlaskClient,
+                                                                   merchandiser: dict[str, Any]) -> None:
     response = start(client, merchandiser, objective="margin", locked_slots=["a1"])
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
     assert response.headers["Cache-Control"] == "no-cache" and response.headers["X-Accel-Buffering"] == "no"
     stream = Stream(response)
     first = stream.next_events()
-    assert first[0]["event"] == "started"
-    started = first[0]["data"]
+    assert first[0]["event"] == "queued"
+    events = only_events(first + stream.rest())
+    started = events[1]["data"]
+    assert events[1]["event"] == "started" and started["job_id"] == first[0]["data"]["job_id"]
     assert set(started) == {"job_id", "device_id", "objective", "current_objective", "current_planogram"}
     assert (started["device_id"], started["objective"]) == (OFFICE, "margin")
     assert len(started["current_planogram"]) == 48 and started["current_objective"] > 0
-    events = only_events(first + stream.rest())
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "started" and kinds[-1] == "done"
+    assert kinds[:2] == ["queued", "started"] and kinds[-1] == "done"
     progress = [e for e in events if e["event"] == "progress"]
     assert len(progress) >= 3
     first_expl = kinds.index("explanation")
-    assert kinds[1:first_expl] == ["progress"] * len(progress)
+    assert kinds[2:first_expl] == ["progress"] * len(progress)
     assert set(kinds[first_expl:-1]) == {"explanation"}
     assert all(e["id"] for e in events) and len({e["id"] for e in events}) == len(events)
     assert [p["data"]["step"] for p in progress] == list(range(1, len(progress) + 1))
@@ -193,7 +195,7 @@ def test_post_streams_started_progress_explanation_then_done(client: FlaskClient
     done = events[-1]["data"]
     assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
                          "slots_changed", "changes", "explanation_fallback_used", "request_id",
-                         "explanation_fallback_reason"}
+                         "explanation_fallback_reason", "explanation_error_kind", "explanation_model"}
     assert done["planogram"] == progress[-1]["data"]["planogram"]
     assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
     assert done["current_objective"] == started["current_objective"]
@@ -235,11 +237,11 @@ def test_last_event_id_resumes_the_same_job_without_restarting_it(
     events = only_events(Stream(start(client, merchandiser)).rest())
     job_id = events[0]["data"]["job_id"]
     before = stored(app, job_id)
-    resume_at = events[2]["id"]  # the second progress event
+    resume_at = events[3]["id"]  # the second progress event (after queued, started, progress 1)
     resumed = only_events(Stream(events_of(client, merchandiser, job_id, {"Last-Event-ID": resume_at})).rest())
-    assert resumed == events[3:]
+    assert resumed == events[4:]
     by_query = only_events(Stream(events_of(client, merchandiser, job_id, query=f"?last_event_id={resume_at}")).rest())
-    assert by_query == events[3:]
+    assert by_query == events[4:]
     everything = only_events(Stream(events_of(client, merchandiser, job_id)).rest())
     assert everything == events
     assert len(stored(app, job_id)) == len(before)  # no new job, no new events
@@ -254,6 +256,47 @@ def test_a_reconnect_mid_job_gets_the_missed_and_then_the_live_events(
     again = only_events(Stream(events_of(client, merchandiser, seen[0]["data"]["job_id"],
                                          {"Last-Event-ID": seen[-1]["id"]})).rest())
     assert again[0]["event"] == "progress" and again[0]["data"]["step"] == 2 and again[-1]["event"] == "done"
+
+
+def test_the_post_answers_with_queued_first_and_the_job_publishes_started(
+    app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
+    """Exact wire text: the POST's first chunk is the ``queued`` event alone (no model fit on the request path);
+    ``started`` with the current objective comes from the job."""
+    stream = Stream(start(client, merchandiser, objective="revenue"))
+    chunk = next(stream.chunks)
+    text = chunk.decode() if isinstance(chunk, bytes) else chunk
+    match = re.fullmatch(r'id: (\S+)\nevent: queued\ndata: \{"job_id":"([0-9a-f]{32})","device_id":"DEMO-OFF-01",'
+                         r'"objective":"revenue","position":1\}\n\n', text)
+    assert match, text
+    event_id, job_id = match.groups()
+    rest = stream.rest()
+    kinds = [e["event"] for e in only_events(rest)]
+    assert kinds[0] == "started" and kinds[-1] == "done"
+    started = only_events(rest)[0]
+    assert started["id"] != event_id
+    current = started["data"]["current_planogram"]
+    expected = (f'id: {started["id"]}\nevent: started\ndata: {{"job_id":"{job_id}","device_id":"DEMO-OFF-01",'
+                f'"objective":"revenue","current_objective":{started["data"]["current_objective"]},'
+                f'"current_planogram":{json.dumps(current, separators=(",", ":"))}}}\n\n')
+    assert expected in stream.raw  # one chunk per event
+
+
+@pytest.mark.parametrize("settings", [{"JOB_WORKERS": 1, "OPTIMIZATION_STEP_DELAY_MS": 1000}])
+def test_queued_names_the_place_in_the_queue(app: Flask, client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+    first = Stream(start(client, merchandiser))
+    busy = first.next_events()[0]["data"]["job_id"]
+    wait_for_stored(app, busy, "progress")  # the only optimiser is busy with the first job (paced steps)
+    positions = []
+    for _ in range(2):
+        stream = Stream(start(client, merchandiser))
+        queued = stream.next_events()[0]
+        positions.append((queued["event"], queued["data"]["position"]))
+        client.post(f"/api/planogram/optimizations/{queued['data']['job_id']}/cancel", headers=merchandiser["headers"])
+        stream.close()
+    assert positions == [("queued", 1), ("queued", 2)]
+    client.post(f"/api/planogram/optimizations/{busy}/cancel", headers=merchandiser["headers"])
+    first.close()
 
 
 @pytest.mark.parametrize("settings", [{"SSE_HEARTBEAT_SECONDS": 0.05, "OPTIMIZATION_STEP_DELAY_MS": 150}])

@@ -14,6 +14,8 @@ from tests.browser.test_fleet_pages import _sign_in
 pytestmark = pytest.mark.slow
 DEVICE = "DEMO-GYM-01"
 NARROW = {"width": 390, "height": 844}
+GRID_JS = """() => Object.fromEntries([...document.querySelectorAll('#cabinet .cell')]
+  .map((c) => [c.dataset.slot, c.querySelector('.tile')?.dataset.sku ?? null]))"""
 
 
 def _column(page: Any, col: str) -> list[float]:
@@ -21,6 +23,13 @@ def _column(page: Any, col: str) -> list[float]:
     values = page.eval_on_selector_all(f'#fleet-table td[data-col="{col}"]', "els => els.map(e => e.dataset.value)")
     assert all(values), values
     return [float(v) for v in values]
+
+
+def _loads(page: Any, rows: str) -> dict[str, int | None]:
+    """The sheet's load table: sku -> units to load (None where it says "fill": no forecast)."""
+    pairs = page.eval_on_selector_all(rows, "rows => rows.map(r => [r.dataset.sku, "
+                                            "r.querySelector('.load-units').textContent.trim()])")
+    return {sku: None if units == "fill" else int(units) for sku, units in pairs}
 
 
 def _settle(page: Any) -> None:
@@ -80,6 +89,7 @@ def test_editor_budget_drop_a_change_accept_then_visit_sheet(live_server: dict[s
     _sign_in(page, live_server)
     page.goto(f"{live_server['url']}/devices/{DEVICE}/editor")
     page.wait_for_selector("body[data-editor-ready]")
+    saved = page.evaluate(GRID_JS)
     page.click("#opt-budget summary")
     page.fill("#budget-slots", "8")
     sent: list[dict[str, Any]] = []
@@ -88,10 +98,12 @@ def test_editor_budget_drop_a_change_accept_then_visit_sheet(live_server: dict[s
     page.click("#opt-start")
     page.wait_for_selector('#opt-run[data-phase="review"]', timeout=45_000)
     assert sent and sent[0]["max_changed_slots"] == 8
+    proposed = page.evaluate(GRID_JS)
+    differ = sorted(s for s in saved if saved[s] != proposed[s])
+    assert 2 <= len(differ) <= 8, differ  # the result grid itself changes at most 8 slots
     changes = page.locator("#opt-change-list li")
     n = changes.count()
-    assert n >= 2
-    assert n <= 8
+    assert sorted(changes.nth(i).get_attribute("data-slot") for i in range(n)) == differ
     page.screenshot(path=str(ARTIFACTS / "editor-review-1440.png"), full_page=True)
     dropped = None
     for i in reversed(range(n)):  # drop a change whose undoing keeps every hard rule (the rule check says)
@@ -109,7 +121,23 @@ def test_editor_budget_drop_a_change_accept_then_visit_sheet(live_server: dict[s
     page.click("#opt-sheet-link")
     page.wait_for_selector(".sheet")
     listed = page.eval_on_selector_all(".sheet .steps tbody tr td.slot-code", "els => els.map(e => e.textContent)")
-    assert len(listed) == n - 1 and dropped not in listed
+    assert sorted(listed) == sorted(set(differ) - {dropped})  # exactly the slot differences that were accepted
+    version = page.evaluate("fetch('/api/devices/DEMO-GYM-01/planogram').then(r => r.json()).then(p => p.version)")
+    api = page.evaluate(f"fetch('/api/devices/{DEVICE}/visit-sheet?version={version}').then(r => r.json())")
+    assert listed == [s["slot"] for s in api["steps"]]
+    assert _loads(page, ".sheet .load tbody tr") == {r["sku"]: r["load_units"] for r in api["load"]}
+    page.screenshot(path=str(ARTIFACTS / "visit-sheet-editor-1440.png"), full_page=True)
+    page.goto(f"{live_server['url']}/route?devices={DEVICE},DEMO-OFF-01")
+    route = page.evaluate(f"fetch('/api/route?devices={DEVICE},DEMO-OFF-01').then(r => r.json())")
+    shown = page.eval_on_selector_all("#pick-table tbody tr[data-sku]",
+                                      "rows => rows.map(r => [r.dataset.sku, r.children[1].textContent.trim()])")
+    assert {sku: int(units.split()[0]) for sku, units in shown} == {p["sku"]: p["units"] for p in route["pick_list"]}
+    expected: dict[str, int] = {}
+    for sheet in route["sheets"]:  # the pick list is the machines' loads summed
+        for row in sheet["load"]:
+            if row["load_units"]:
+                expected[row["sku"]] = expected.get(row["sku"], 0) + row["load_units"]
+    assert {p["sku"]: p["units"] for p in route["pick_list"]} == expected
     assert not problems, problems
 
 

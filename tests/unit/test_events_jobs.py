@@ -11,6 +11,7 @@ import redis
 
 from services.events import EventStream, MemoryEventStream, RedisEventStream
 from services.jobs import RQJobRunner, ThreadJobRunner
+from tests.waiting import wait_for
 
 RESULTS: list[tuple[str, int]] = []
 
@@ -113,3 +114,29 @@ def test_rq_runner_enqueues_for_a_worker(redis_client: redis.Redis) -> None:
     SimpleWorker(["test-queue"], connection=redis_client).work(burst=True)  # runs the job in this thread
     assert runner.status(job) == "finished"
     assert RESULTS == [("rq", 3)]
+
+
+def test_thread_runner_background_jobs_never_hold_up_interactive_ones() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=1, background_workers=1)
+    GATE.clear()
+    STARTED.clear()
+    RESULTS.clear()
+    slow = runner.submit("tests.unit.test_events_jobs.gated_job", background=True)  # e.g. the fleet's figures
+    assert STARTED.wait(10), "the background thread never took its job"
+    runner.submit("tests.unit.test_events_jobs.record_job", "user", 1)
+    assert runner.status(slow) == "running"
+    wait_for(lambda: RESULTS == [("user", 1)], "the interactive job ran while the background one was busy")
+    GATE.set()
+    runner.shutdown()
+    assert runner.status(slow) == "finished"
+
+
+def test_rq_runner_sends_background_jobs_to_the_queue_workers_take_last(redis_client: redis.Redis) -> None:
+    from rq import Queue
+
+    runner = RQJobRunner(redis_client, queue_name="test-lanes")
+    runner.submit("tests.unit.test_events_jobs.record_job", "bg", 1, job_id="bg-1", background=True)
+    runner.submit("tests.unit.test_events_jobs.record_job", "user", 2, job_id="user-1")
+    assert Queue("test-lanes", connection=redis_client).job_ids == ["user-1"]
+    assert Queue("test-lanes-background", connection=redis_client).job_ids == ["bg-1"]
+    assert runner.queue_depth == 2

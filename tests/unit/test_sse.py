@@ -10,7 +10,8 @@ import pytest
 import redis
 
 from services.events import EventStream, MemoryEventStream, RedisEventStream
-from services.optimization_explain import ExplanationInput, ProseStream, prompt_variables, rule_based
+from services.llm import DataStructurer
+from services.optimization_explain import ExplanationInput, ProseStream, prompt_context, prompt_variables, rule_based
 from services.optimization_stream import stage_by_row
 from services.planogram import Cabinet, Move, Planogram
 from services.sse import PING, RelaySettings, SSEEvent, relay
@@ -150,8 +151,21 @@ def test_rule_based_explanation_is_labelled_and_built_from_the_numbers() -> None
     assert "- B2: empty → Cola 330ml (COLA) (+1.50 per day)" in text and "locked slots kept: A1" in text
     assert "no changes are suggested" in rule_based(_input(()))
     variables = prompt_variables(_input(((Move("B2", None, "COLA"), 1.5),)))
-    assert set(variables) == {"device_name", "objective", "metrics", "changes", "constraints"}
-    assert "40.00 → 50.00" in variables["metrics"] and "B2: empty → Cola 330ml (COLA)" in variables["changes"]
+    assert set(variables) == {"device_name", "objective", "metrics", "constraints"}
+    assert "40.00 → 50.00" in variables["metrics"]
+
+
+def test_explanation_changes_are_fitted_to_the_token_budget_least_valuable_cut_first() -> None:
+    changes = tuple((Move(f"B{i}", None, "COLA"), 10.0 - i / 10) for i in range(1, 61))
+    (block,) = prompt_context(_input(changes))
+    assert block.name == "changes" and len(block.lines) == 60  # every change, best first
+    assert block.lines[0] == "B1: empty → Cola 330ml (COLA); value of this change +9.90 per day"
+    fitted = DataStructurer().fit([block], 300)
+    kept = fitted.texts["changes"].splitlines()
+    assert fitted.truncated == ("changes",) and fitted.tokens <= 300
+    assert kept[0] == block.lines[0] and kept[:-1] == list(block.lines[: len(kept) - 1])  # a prefix: the best
+    assert kept[-1].startswith("<!-- ") and "more changes lines truncated" in kept[-1]
+    assert DataStructurer().fit([block], 4000).truncated == ()  # the fast tier's budget holds 60 changes
 
 
 def test_stage_by_row_ends_at_the_target_with_true_objectives() -> None:

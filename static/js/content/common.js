@@ -14,8 +14,9 @@ export const usd = (value) => (value ? `$${Number(value).toFixed(6)}` : "$0");
 export const pct = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`);
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 
-export function sourceBadge(fallbackUsed) {
-  return fallbackUsed ? el("span", FALLBACK_LABEL, "badge fallback") : el("span", "AI draft", "badge ai");
+// The server's label names why a draft is rule-based (no provider, budget, provider error, failed checks).
+export function sourceBadge(fallbackUsed, label) {
+  return fallbackUsed ? el("span", label || FALLBACK_LABEL, "badge fallback") : el("span", "AI draft", "badge ai");
 }
 
 export function errorMessage(error) {
@@ -46,7 +47,9 @@ function facts(result) {
   const add = (term, value) => { dl.append(el("dt", term), el("dd", value)); };
   add("Confidence", pct(result.confidence));
   if (result.needs_review !== undefined && result.needs_review !== null) add("Needs review", result.needs_review ? "yes" : "no");
-  add("Model", result.fallback_used ? "none (rules)" : `${result.model ?? "?"} · ${result.tier ?? ""}`);
+  // An answer that failed the checks was still written (and billed) by a model: name it.
+  add("Model", !result.fallback_used ? `${result.model ?? "?"} · ${result.tier ?? ""}`
+    : result.model ? `${result.model} · answer rejected, rules used` : "none (rules)");
   add("Tokens", `${result.tokens_in} in / ${result.tokens_out} out`);
   add("Cost", usd(result.cost_usd));
   add("Cached", result.cached ? "yes" : "no");
@@ -82,10 +85,16 @@ function extras(data) {
 export function renderResult(container, result) {
   const card = el("article", undefined, `card result ${result.fallback_used ? "is-fallback" : "is-ai"}`);
   const head = el("header", undefined, "result-head");
-  head.append(sourceBadge(result.fallback_used), el("span", `Draft #${result.draft_id} · ${result.draft.status}`, "sub"));
+  head.append(sourceBadge(result.fallback_used, result.label), el("span", `Draft #${result.draft_id} · ${result.draft.status}`, "sub"));
   card.append(head);
   if (result.fallback_used) {
-    card.append(el("p", `No AI answer was used (${result.error_kind ?? "fallback"}): this is a rule-based template. Check it before use.`, "hint"));
+    const why = {
+      no_provider: "no AI provider is configured",
+      budget: "today's AI budget is used up",
+      provider_error: `the AI provider did not answer (${result.error_kind ?? "error"})`,
+      output_failed_checks: "the AI answer failed the output checks and was not used",
+    }[result.fallback_reason] ?? result.error_kind ?? "fallback";
+    card.append(el("p", `No AI answer was used (${why}): this is a rule-based template. Check it before use.`, "hint"));
   }
   card.append(facts(result));
   if (result.flags?.length) card.append(flagList(result.flags));

@@ -24,7 +24,7 @@ function render(next) {
   status.className = `status status-${draft.status}`;
   const meta = document.getElementById("draft-meta");
   const ai = draft.ai;
-  meta.replaceChildren(sourceBadge(draft.fallback_used),
+  meta.replaceChildren(sourceBadge(draft.fallback_used, draft.label),
     el("span", ` ${draft.content_type.replaceAll("_", " ")} · confidence ${pct(draft.confidence)}` +
       (ai ? ` · ${ai.model ?? "no model"} · ${ai.tokens_in}/${ai.tokens_out} tokens · ${usd(ai.cost_usd)}` : "") +
       ` · v${draft.version}`, "sub"));

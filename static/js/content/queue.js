@@ -43,7 +43,7 @@ function render(data) {
       el("td", pct(draft.confidence), "num"), el("td", when(draft.created_at))];
     cells[0].append(link);
     cells[2].append(el("span", draft.status, `status status-${draft.status}`));
-    cells[3].append(sourceBadge(draft.fallback_used));
+    cells[3].append(sourceBadge(draft.fallback_used, draft.label));
     cells[4].append(preview);
     if (draft.needs_review) cells[4].append(el("span", " needs review", "badge warn"));
     row.append(...cells);

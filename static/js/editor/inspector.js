@@ -72,7 +72,10 @@ export class Inspector {
       box.replaceChildren(el("h3", { text: "Placement feedback" }), el("p", { class: "hint", text: "Writing…" }));
       return;
     }
-    const label = result.fallback_used ? "rule-based" : `${result.model ?? "AI"}${result.cached ? " · cached" : ""}`;
+    const why = { no_provider: "no AI provider", budget: "AI budget used up", provider_error: "AI provider error",
+      output_failed_checks: "AI answer failed the checks" }[result.fallback_reason];
+    const label = result.fallback_used ? `rule-based${why ? ` · ${why}` : ""}`
+      : `${result.model ?? "AI"}${result.cached ? " · cached" : ""}`;
     box.replaceChildren(el("h3", {}, "Placement feedback ", el("span", { class: `badge ${result.fallback_used ? "rule" : "ai"}`, text: label })),
       el("p", { text: result.feedback }));
   }

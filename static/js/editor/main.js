@@ -11,6 +11,7 @@ import { Versions } from "./versions.js";
 import { Panels } from "./panels.js";
 import { Draft } from "./draft.js";
 import { Budget } from "./budget.js";
+import { watchModel } from "./model.js";
 import { money, number, setCurrency, signClass, signedMoney } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -227,4 +228,5 @@ palette.setPlaced(state.snapshot());
 updateChrome();
 if (!optimiser.restore()) scoring.refresh();
 versions.load().catch((error) => announce(`Could not load the version history: ${error.message}`));
+watchModel({ deviceId, ready: data.model_ready, note: $("opt-model") });
 document.body.dataset.editorReady = "true";

@@ -5,7 +5,7 @@ import { readEventStream } from "./sse.js";
 import { el, money, signedMoney } from "./format.js";
 
 const TERMINAL = new Set(["done", "error", "cancelled"]);
-const EVENTS = ["started", "progress", "explanation", "done", "error", "cancelled"];
+const EVENTS = ["queued", "started", "progress", "explanation", "done", "error", "cancelled"];
 
 export class Optimiser {
   constructor({ deviceId, state, grid, ui, providerConfigured, announce, setEditing, save, budget, products }) {
@@ -97,7 +97,11 @@ export class Optimiser {
       run.last_event_id = id;
     }
     const d = data ? JSON.parse(data) : {};
-    if (event === "started") {
+    if (event === "queued") {
+      run.job_id = d.job_id; // from here on a dropped stream can resume the job
+      run.message = d.position > 1 ? `Queued: ${d.position - 1} optimisation(s) ahead of this one…`
+        : "Preparing the demand model…";
+    } else if (event === "started") {
       run.job_id = d.job_id;
       run.base_objective = d.current_objective;
       run.objective = d.current_objective;
@@ -123,6 +127,8 @@ export class Optimiser {
       run.base_objective = d.current_objective;
       run.fallback = d.explanation_fallback_used ?? run.fallback;
       run.fallbackReason = d.explanation_fallback_reason ?? null;
+      run.errorKind = d.explanation_error_kind ?? null;
+      run.model = d.explanation_model ?? null;
       run.message = `Done: ${d.slots_changed} slot(s) changed, ${signedMoney(d.uplift_per_day)}/day ` +
         `(${fmtPct(d.uplift_pct)}). Accept saves it as a new version; Discard restores your planogram.`;
       this.state.replace(d.planogram, "optimise");
@@ -304,7 +310,9 @@ export class Optimiser {
     ui.stateText.textContent = run.message;
     ui.explanation.textContent = run.explanation;
     ui.explanation.setAttribute("aria-busy", String(phase === "running"));
-    ui.explLabel.textContent = run.fallback === null ? "" : run.fallback ? `rule-based · ${fallbackReason(run.fallbackReason, this.providerConfigured)}` : "AI";
+    ui.explLabel.textContent = run.fallback === null ? ""
+      : run.fallback ? `rule-based · ${fallbackReason(run.fallbackReason, run.errorKind, this.providerConfigured)}`
+        : run.model ? `AI · ${run.model}` : "AI";
     ui.explLabel.className = `badge ${run.fallback ? "rule" : "ai"}`;
     ui.explLabel.hidden = run.fallback === null;
   }
@@ -332,12 +340,13 @@ export class Optimiser {
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const fmtPct = (v) => (v === null || v === undefined ? "–" : `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} %`);
 
-// Why the explanation is rule-based, in words (the pipeline's error kind; before `done` only whether a provider exists).
-function fallbackReason(kind, providerConfigured) {
-  if (kind === "no_provider" || (!kind && !providerConfigured)) return "no AI provider";
-  if (kind === "budget_exceeded") return "daily AI budget used up";
-  if (kind === "bad_output" || kind === "rejected") return "AI answer failed the checks";
-  if (kind === "prompt" || kind === "config") return "AI prompt or setup problem";
-  if (kind) return `AI provider error (${kind.replace("_", " ")})`;
+// Why the explanation is rule-based, in words: the pipeline's reason category and error kind from `done`
+// (before `done` only whether a provider exists).
+function fallbackReason(reason, kind, providerConfigured) {
+  if (reason === "no_provider" || (!reason && !providerConfigured)) return "no AI provider";
+  if (reason === "budget") return "daily AI budget used up";
+  if (reason === "output_failed_checks") return "AI answer failed the checks";
+  if (reason === "prompt") return "AI prompt or setup problem";
+  if (reason === "provider_error") return `AI provider error${kind ? ` (${kind.replaceAll("_", " ")})` : ""}`;
   return "AI unavailable";
 }
