@@ -219,7 +219,9 @@ def rq_worker(burst: bool) -> None:
 
     model_warmup.warm_worker()  # work horses fork from here: they start with the fitted models
     # Queues in priority order: a user's optimisation before fleet figures, batches and warm-ups.
-    Worker(["planogram", background_queue("planogram")], connection=client).work(burst=burst)
+    # with_scheduler: a failed job's retry waits JOB_RETRY_INTERVAL_SECONDS in RQ's scheduled registry, which one
+    # of the workers moves back to the queue.
+    Worker(["planogram", background_queue("planogram")], connection=client).work(burst=burst, with_scheduler=True)
 
 
 @click.command("copy-database")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,15 +108,44 @@ def planogram_rollback(device_id: str) -> tuple[Response, int]:
     return jsonify(saved), 201
 
 
+JobState = Literal["queued", "running", "finished", "failed", "cancelled"]
+
+
+class JobProgress(BaseModel):
+    completed: int
+    total: int
+
+
+class JobOut(BaseModel):
+    """A fleet batch: kept JOB_RESULT_TTL_SECONDS after its last event (404 after)."""
+
+    job_id: str
+    kind: str
+    status: JobState
+    progress: JobProgress
+    objective: str
+    results: list[dict[str, Any]] = Field(description="one per device done, in the batch's order")
+
+
+class JobCancelOut(BaseModel):
+    """Queued shares of the batch are dropped at once; running ones stop after the device in hand."""
+
+    job_id: str
+    cancel_requested: bool
+    parts_cancelled: int = Field(description="worker jobs dropped from the queue (they will not run)")
+    parts_stopping: int = Field(description="running worker jobs asked to stop after their current device")
+    status: JobState
+
+
 @bp.get("/jobs/<job_id>")
-@api_doc()
+@api_doc(response=JobOut)
 def job(job_id: str) -> Response:
     user = api_user()
     return jsonify(planogram_jobs.job_status(job_id, user.id, user.role == "admin"))
 
 
 @bp.delete("/jobs/<job_id>")
-@api_doc()
+@api_doc(response=JobCancelOut)
 def cancel_job(job_id: str) -> Response:
     user = api_user()
     return jsonify(planogram_jobs.cancel(job_id, user.id, user.role == "admin"))
