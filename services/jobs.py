@@ -159,9 +159,9 @@ class ThreadJobRunner:
 
     def _run(self, job_id: str, func: Callable[..., Any], args: tuple[Any, ...], retries: int) -> None:
         with self._lock:
-            self._waiting -= 1
             if self._status.get(job_id) == CANCELLED:
-                return
+                return  # left the queue (and its depth) when cancelled
+            self._waiting -= 1
             self._status[job_id] = "running"
         outcome = "failed"
         for attempt in range(retries + 1):  # retried in the same thread, at once (RQ waits retry_interval_s)
@@ -192,6 +192,7 @@ class ThreadJobRunner:
             self._cancelled.add(job_id)
             state = self._status.get(job_id)
             if state == "queued":
+                self._waiting -= 1
                 self._status[job_id] = CANCELLED
                 self._ended[job_id] = time.monotonic()
                 return CANCELLED
