@@ -1,7 +1,8 @@
 """What must hold on every database backend (SQLite here, PostgreSQL under TEST_MODE=postgres).
 
 Migrations run both ways; keys and counts hold 64 bits; sales imports in several batches stay all-or-nothing
-and idempotent, or keep every valid row in valid-rows mode; on PostgreSQL, a COPY batch that meets a concurrent import's rows falls back to ON CONFLICT.
+and idempotent, or keep every valid row in valid-rows mode; on PostgreSQL, a COPY batch that meets a concurrent
+import's rows falls back to ON CONFLICT.
 """
 
 from __future__ import annotations
