@@ -9,7 +9,7 @@ PORT ?= 8000
 
 FAKE_LLM_PORT ?= 8099
 
-.PHONY: run run-ai test test-fast lint format-check typecheck install install-dev frontend browser-deps bench clean
+.PHONY: run run-ai test test-postgres test-fast lint format-check typecheck install install-dev frontend browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,15 @@ test: install-dev frontend browser-deps lint typecheck
 	  TEST_MODE=redis $(BIN)/pytest -q --cov --cov-append --cov-report= tests/api'
 	@$(BIN)/coverage report --skip-covered --sort=cover | tail -n 12
 	@echo "Line coverage (both runs): $$($(BIN)/coverage report --format=total)%"
+
+# The tests that use a database again, every app on a throwaway PostgreSQL cluster (installed with apt-get
+# when missing; scripts/with-postgres.sh), then the app-level ones with all shared state in Redis as well
+# (the several-servers topology of docs/DEPLOY.md).
+test-postgres: install-dev frontend browser-deps
+	scripts/with-redis.sh scripts/with-postgres.sh bash -c '\
+	  TEST_MODE=postgres $(BIN)/pytest -q && \
+	  echo "== PostgreSQL + Redis: app-level tests with REDIS_URL set ==" && \
+	  TEST_MODE=postgres,redis $(BIN)/pytest -q tests/api'
 
 # Local loop: skips suites marked slow (CI runs them).
 test-fast: install-dev

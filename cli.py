@@ -1,5 +1,5 @@
 """``flask`` sub-commands: import-data, demo (seed/remove/status; seed-demo), create-user, demo-admin, rq-worker,
-prompts, fake-llm, backtest, batch-optimize."""
+prompts, fake-llm, backtest, batch-optimize, copy-database."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DEMO_ADMIN_EMAIL = "admin@demo.local"
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (import_data, demo, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm,
-                    backtest_command, batch_optimize):
+                    backtest_command, batch_optimize, copy_database_command):
         app.cli.add_command(command)
 
 
@@ -219,7 +219,28 @@ def rq_worker(burst: bool) -> None:
 
     model_warmup.warm_worker()  # work horses fork from here: they start with the fitted models
     # Queues in priority order: a user's optimisation before fleet figures, batches and warm-ups.
-    Worker(["planogram", background_queue("planogram")], connection=client).work(burst=burst)
+    # with_scheduler: a failed job's retry waits JOB_RETRY_INTERVAL_SECONDS in RQ's scheduled registry, which one
+    # of the workers moves back to the queue.
+    Worker(["planogram", background_queue("planogram")], connection=client).work(burst=burst, with_scheduler=True)
+
+
+@click.command("copy-database")
+@with_appcontext
+@click.argument("source_url")
+def copy_database_command(source_url: str) -> None:
+    """Copy every row from SOURCE_URL (e.g. sqlite:///instance/planogram.db) into this app's DATABASE_URL.
+
+    Run `flask db upgrade` against the new database first; it must be empty. All or nothing."""
+    from services.db_copy import copy_database
+
+    try:
+        report = copy_database(source_url, db.engine)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    for table, count in report.rows.items():
+        click.echo(f"  {table}: {count:,} rows")
+    click.echo(f"Copied {sum(report.rows.values()):,} rows at migration {report.revision} "
+               f"into {db.engine.dialect.name}.")
 
 
 @click.group("prompts")

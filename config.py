@@ -122,6 +122,15 @@ class Config:
         # Worker jobs one fleet batch is split into (run `flask rq-worker` this many times with Redis).
         self.BATCH_PARALLELISM = env.integer("BATCH_PARALLELISM", 2)
         self.EVENT_STREAM_TTL_SECONDS = env.integer("EVENT_STREAM_TTL_SECONDS", 3600)
+        # Background jobs (services/jobs.JobPolicy): an RQ work horse running longer is killed (embedded threads
+        # cannot be, the limit applies with Redis only); a failed job runs again up to JOB_RETRIES times, after
+        # JOB_RETRY_INTERVAL_SECONDS with RQ (at once in embedded mode); an ended job's status, and a fleet
+        # batch's per-device results, are kept JOB_RESULT_TTL_SECONDS. A user's streamed optimisation is never
+        # retried (the editor shows its error; Optimise again starts a new one).
+        self.JOB_TIMEOUT_SECONDS = env.integer("JOB_TIMEOUT_SECONDS", 1800)
+        self.JOB_RETRIES = env.integer("JOB_RETRIES", 2)
+        self.JOB_RETRY_INTERVAL_SECONDS = env.integer("JOB_RETRY_INTERVAL_SECONDS", 10)
+        self.JOB_RESULT_TTL_SECONDS = env.integer("JOB_RESULT_TTL_SECONDS", 86_400)
         # SSE: a `: ping` comment when nothing was sent for this long (keeps proxies open, detects hang-ups).
         self.SSE_HEARTBEAT_SECONDS = env.number("SSE_HEARTBEAT_SECONDS", 15.0)
         # A streaming optimisation nobody has listened to for this long cancels itself.

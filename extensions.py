@@ -10,11 +10,19 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import BigInteger, Integer
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import registry as orm_registry
 
 
 class Base(DeclarativeBase):
     """Declarative base shared by every model."""
+
+    # Keys (`Mapped[int]` without an explicit type: ids and foreign keys) are 64-bit on every backend, as the
+    # API promises (ids up to 2**63 - 1): BIGINT on PostgreSQL, INTEGER (already 64-bit) on SQLite, where only
+    # INTEGER PRIMARY KEY autoincrements. Migrations declare them as sa.BigInteger().with_variant(sa.Integer(),
+    # "sqlite"); 0005_postgres widened the older ones.
+    registry = orm_registry(type_annotation_map={int: BigInteger().with_variant(Integer(), "sqlite")})
 
 
 def rate_limit_key() -> str:

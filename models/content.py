@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models._types import Money, UTCDateTime, utcnow
+from models._types import BigId, Money, UTCDateTime, utcnow
 
 PLATFORMS = ("instagram", "x", "linkedin", "facebook")
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "failed", "cancelled", "refunded")
@@ -26,11 +26,12 @@ class SocialPost(db.Model):  # type: ignore[name-defined,misc]
     media_description: Mapped[str] = mapped_column(Text, default="")
     products: Mapped[list[str]] = mapped_column(JSON, default=list)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    impressions: Mapped[int] = mapped_column(Integer, default=0)
-    likes: Mapped[int] = mapped_column(Integer, default=0)
-    comments: Mapped[int] = mapped_column(Integer, default=0)
-    shares: Mapped[int] = mapped_column(Integer, default=0)
-    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    # Counts the API takes up to 2**63 - 1: BIGINT on PostgreSQL too.
+    impressions: Mapped[int] = mapped_column(BigId, default=0)
+    likes: Mapped[int] = mapped_column(BigId, default=0)
+    comments: Mapped[int] = mapped_column(BigId, default=0)
+    shares: Mapped[int] = mapped_column(BigId, default=0)
+    clicks: Mapped[int] = mapped_column(BigId, default=0)
     content_key: Mapped[str] = mapped_column(String(32), unique=True)
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("generated_content.id", ondelete="SET NULL"))
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)

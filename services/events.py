@@ -24,8 +24,10 @@ class StreamEvent:
 class EventStream(Protocol):
     """Append-only event log per stream name, readable from any position, with blocking reads."""
 
-    def publish(self, stream: str, event_type: str, data: dict[str, Any]) -> str:
-        """Append an event and return its id."""
+    def publish(self, stream: str, event_type: str, data: dict[str, Any], ttl_seconds: int | None = None,
+                max_len: int | None = None) -> str:
+        """Append an event and return its id; the stream is kept ``ttl_seconds`` (default: the store's TTL)
+        after its last event, and its last ``max_len`` events (default: the store's) at most."""
         ...
 
     def read(self, stream: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[StreamEvent]:
@@ -41,6 +43,7 @@ class EventStream(Protocol):
 class _MemoryLog:
     events: list[StreamEvent] = field(default_factory=list)
     touched: float = field(default_factory=time.monotonic)
+    ttl: float | None = None  # the store's TTL when None
 
 
 class MemoryEventStream:
@@ -60,15 +63,17 @@ class MemoryEventStream:
         self._logs: dict[str, _MemoryLog] = {}
         self._lock = _native_lock()
 
-    def publish(self, stream: str, event_type: str, data: dict[str, Any]) -> str:
+    def publish(self, stream: str, event_type: str, data: dict[str, Any], ttl_seconds: int | None = None,
+                max_len: int | None = None) -> str:
         payload = json.loads(json.dumps(data))
         with self._lock:
             self._expire()
             log = self._logs.setdefault(stream, _MemoryLog())
+            log.ttl = ttl_seconds
             seq = int(log.events[-1].id) + 1 if log.events else 1
             event = StreamEvent(str(seq), event_type, payload)
             log.events.append(event)
-            del log.events[: -self._max_len]
+            del log.events[: -(max_len or self._max_len)]
             log.touched = time.monotonic()
             return event.id
 
@@ -89,8 +94,8 @@ class MemoryEventStream:
             return bool(self._logs.get(stream) and self._logs[stream].events)
 
     def _expire(self) -> None:
-        cutoff = time.monotonic() - self._ttl
-        for name in [n for n, log in self._logs.items() if log.touched < cutoff]:
+        now = time.monotonic()
+        for name in [n for n, log in self._logs.items() if log.touched < now - (log.ttl or self._ttl)]:
             del self._logs[name]
 
 
@@ -116,11 +121,13 @@ class RedisEventStream:
         self._max_len = max_len
         self._prefix = prefix
 
-    def publish(self, stream: str, event_type: str, data: dict[str, Any]) -> str:
+    def publish(self, stream: str, event_type: str, data: dict[str, Any], ttl_seconds: int | None = None,
+                max_len: int | None = None) -> str:
         key = self._prefix + stream
         pipe = self._r.pipeline()
-        pipe.xadd(key, {"type": event_type, "data": json.dumps(data)}, maxlen=self._max_len, approximate=True)
-        pipe.expire(key, self._ttl)
+        pipe.xadd(key, {"type": event_type, "data": json.dumps(data)}, maxlen=max_len or self._max_len,
+                  approximate=True)
+        pipe.expire(key, ttl_seconds or self._ttl)
         event_id, _ = pipe.execute()
         return _text(event_id)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Flask, current_app
 
 from services.events import EventStream, MemoryEventStream, RedisEventStream
-from services.jobs import JobRunner, RQJobRunner, ThreadJobRunner
+from services.jobs import JobPolicy, JobRunner, RQJobRunner, ThreadJobRunner
 
 EXTENSION_KEY = "planogram.backends"
 
@@ -23,20 +25,28 @@ class Backends:
     jobs: JobRunner
 
 
+def job_policy(config: Mapping[str, Any]) -> JobPolicy:
+    """The job settings of a configuration."""
+    return JobPolicy(timeout_s=int(config["JOB_TIMEOUT_SECONDS"]), retries=int(config["JOB_RETRIES"]),
+                     retry_interval_s=int(config["JOB_RETRY_INTERVAL_SECONDS"]),
+                     result_ttl_s=int(config["JOB_RESULT_TTL_SECONDS"]))
+
+
 def build_backends(app: Flask) -> Backends:
     """Create the backends for this app's configuration."""
     url = app.config.get("REDIS_URL")
     ttl = int(app.config["EVENT_STREAM_TTL_SECONDS"])
+    policy = job_policy(app.config)
     if url:
         # Short connect timeout: with Redis down a request fails over (or answers 503) at once instead of
         # hanging; the read timeout stays above the event streams' 2 s blocking reads.
         client = redis.Redis.from_url(url, health_check_interval=30, socket_connect_timeout=1.0, socket_timeout=10.0)
-        return Backends("redis", client, RedisEventStream(client, ttl_seconds=ttl), RQJobRunner(client))
+        return Backends("redis", client, RedisEventStream(client, ttl_seconds=ttl), RQJobRunner(client, policy=policy))
     return Backends(
         "embedded",
         None,
         MemoryEventStream(ttl_seconds=ttl),
-        ThreadJobRunner(app.app_context, workers=int(app.config["JOB_WORKERS"])),
+        ThreadJobRunner(app.app_context, workers=int(app.config["JOB_WORKERS"]), policy=policy),
     )
 
 

@@ -1,7 +1,9 @@
 """Layered fixtures: migrated template DB -> app -> client -> users and auth headers.
 
 Set TEST_REDIS_URL to run Redis-backed tests against a real redis-server; set TEST_MODE=redis as well
-to run the app-level tests with REDIS_URL (all shared state in Redis).
+to run the app-level tests with REDIS_URL (all shared state in Redis). TEST_MODE=postgres (with
+TEST_DATABASE_URL, set by scripts/with-postgres.sh) puts every app's database on PostgreSQL instead of a
+SQLite file; modes combine with a comma ("redis,postgres").
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +29,26 @@ from config import BASE_DIR, TestConfig
 from devtools.fake_llm import FakeLLMServer
 from extensions import db
 from tests.clock import FIXED_NOW
+from tests.databases import PostgresDatabases, admin_url_from_environment
 
-REDIS_MODE = os.environ.get("TEST_MODE") == "redis"
+TEST_MODES = {mode.strip() for mode in os.environ.get("TEST_MODE", "").split(",") if mode.strip()}
+REDIS_MODE = "redis" in TEST_MODES
+POSTGRES_MODE = "postgres" in TEST_MODES
 
 # Property tests: the same examples on every run and machine, no example database, and no deadline
 # (a deadline is a timing assertion, which this suite does not make).
 settings.register_profile("hermetic", derandomize=True, database=None, deadline=None)
 settings.load_profile("hermetic")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With TEST_MODE=postgres, run only the tests that use a database (the rest ran the same in `make test`)."""
+    if not POSTGRES_MODE:
+        return
+    keep = [item for item in items if "make_database" in getattr(item, "fixturenames", ())]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
@@ -132,16 +149,53 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresDatabases]:
+    """The PostgreSQL cluster of TEST_DATABASE_URL, with a migrated template database (TEST_MODE=postgres)."""
+    if not POSTGRES_MODE:
+        pytest.skip("TEST_MODE=postgres not set (make test-postgres sets it)")
+    from flask_migrate import upgrade
+
+    databases = PostgresDatabases(admin_url_from_environment())
+    template = databases.create()
+    instance = str(tmp_path_factory.mktemp("pg-template"))
+    app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=databases.url_of(template), INSTANCE_PATH=instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    databases.template = template
+    yield databases
+    databases.drop(template)
+
+
 @pytest.fixture
-def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
+def make_database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Factory: the URL of a fresh migrated database (a SQLite file, or a PostgreSQL clone in that mode)."""
+    made: list[str] = []
+    databases: PostgresDatabases | None = request.getfixturevalue("postgres") if POSTGRES_MODE else None
+
+    def factory() -> str:
+        if databases is not None:
+            made.append(databases.create(template=databases.template))
+            return databases.url_of(made[-1])
+        path = tmp_path / f"app{len(made)}.db"
+        shutil.copy(request.getfixturevalue("template_db"), path)
+        made.append(str(path))
+        return f"sqlite:///{path}"
+
+    yield factory
+    for name in made if databases is not None else []:
+        databases.drop(name)
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, make_database: Callable[[], str],
+             request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
     """Factory: a fresh app on a copy of the migrated database, in embedded or Redis mode."""
     created: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
-        path = tmp_path / f"app{len(created)}.db"
-        shutil.copy(template_db, path)
         settings: dict[str, Any] = {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "LOG_LEVEL": "WARNING",
         }
@@ -151,6 +205,8 @@ def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) 
             settings["REDIS_URL"] = url
             settings["RATELIMIT_STORAGE_URI"] = url
         settings.update(overrides)
+        if "SQLALCHEMY_DATABASE_URI" not in settings:
+            settings["SQLALCHEMY_DATABASE_URI"] = make_database()
         app = create_app(TestConfig(**settings))
         created.append(app)
         return app
@@ -162,7 +218,18 @@ def make_app(tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) 
         app.extensions[EXTENSION_KEY].close()  # the SDK clients' pooled connections to the fake server
         with app.app_context():
             db.session.remove()
+            _await_checkins(db.engine.pool)
             db.engine.dispose()
+
+
+def _await_checkins(pool: Any, safety_net_s: float = 10.0) -> None:
+    """Give a request still finishing in a served app's thread (browser tests) the moment to return its
+    connection, so dispose() closes it: a connection returned after dispose() is closed only by the garbage
+    collector, and psycopg warns about that (a warning is an error here)."""
+    give_up = time.monotonic() + safety_net_s
+    pause = threading.Event()
+    while getattr(pool, "checkedout", lambda: 0)() and time.monotonic() < give_up:
+        pause.wait(0.02)
 
 
 @pytest.fixture
@@ -171,13 +238,9 @@ def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
 
 
-@pytest.fixture
-def rq_worker(app: Flask) -> Iterator[None]:
-    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test (no-op in
-    embedded mode, where jobs run in the app's own threads)."""
-    if not REDIS_MODE:
-        yield
-        return
+@contextmanager
+def thread_rq_worker(app: Flask) -> Iterator[None]:
+    """An RQ worker serving ``app``'s Redis queue from a thread (a `flask rq-worker` of any machine)."""
     from rq import SimpleWorker
     from rq.timeouts import TimerDeathPenalty
 
@@ -200,9 +263,22 @@ def rq_worker(app: Flask) -> Iterator[None]:
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def rq_worker(app: Flask) -> Iterator[None]:
+    """With Redis, jobs wait for an RQ worker on any machine: run one in a thread for the test (no-op in
+    embedded mode, where jobs run in the app's own threads)."""
+    if not REDIS_MODE:
+        yield
+        return
+    with thread_rq_worker(app):
+        yield
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_llmbatch'
-down_revision = '0004_llmsave'
+down_revision = '0005_postgres'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,8 @@
-"""sales.csv: streamed validation and batched, de-duplicated inserts (re-importing is a no-op)."""
+"""sales.csv: streamed validation and batched, de-duplicated inserts (re-importing is a no-op).
+
+Batches go to the database inside the import's one transaction (services/imports/batches.py: COPY on
+PostgreSQL, INSERT ... ON CONFLICT DO NOTHING elsewhere).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert
-from sqlalchemy.dialects import postgresql, sqlite
-
-from extensions import db
-from models import Sale
 from services.imports import fields
+from services.imports.batches import BatchSink, open_sink
 from services.imports.catalog_files import UNKNOWN_DEVICE, UNKNOWN_SKU
 from services.imports.reader import CsvFile, FileSpec
 from services.imports.report import ImportReport
@@ -20,14 +20,6 @@ from services.imports.report import ImportReport
 SALES = FileSpec("sales.csv", ("device_id", "timestamp", "slot", "sku", "price"), ("transaction_id",))
 BATCH_ROWS = 20_000
 Progress = Callable[[int], None]
-
-
-def _insert_ignoring_duplicates() -> Insert:
-    """INSERT ... ON CONFLICT (dedup_key) DO NOTHING for the bound database's dialect."""
-    dialect = db.session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt: Insert = module.insert(Sale.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
-    return stmt
 
 
 class SalesLoader:
@@ -41,13 +33,19 @@ class SalesLoader:
         self.stats = report.stats(SALES.name)
         self._seen: dict[bytes, int] = {}
         self._batch: list[dict[str, Any]] = []
-        self._stmt = _insert_ignoring_duplicates()
+        self._sink: BatchSink | None = None  # opened with the first batch
         self._timestamps: dict[str, datetime] = {}
         self._batch_devices: set[str] = set()
         self.devices_written: set[str] = set()
 
     def load(self, csv_file: CsvFile, progress: Progress | None = None) -> None:
         """Read every row; write batches only while no error has been seen anywhere (unless keeping valid rows)."""
+        try:
+            self._read(csv_file, progress)
+        finally:
+            self._close()
+
+    def _read(self, csv_file: CsvFile, progress: Progress | None) -> None:
         has_txn = "transaction_id" in csv_file.present_optional
         for line, row in csv_file.rows():
             self.stats.rows += 1
@@ -118,15 +116,19 @@ class SalesLoader:
         return hashlib.blake2b(base + seen.to_bytes(4, "big"), digest_size=16).hexdigest()
 
     def _flush(self) -> None:
-        if not self._batch or not self.report.writable:
-            self._batch.clear()
-            self._batch_devices.clear()
+        if self._batch and self.report.writable:
+            if self._sink is None:
+                self._sink = open_sink()
+            self._sink.write(self._batch, self._batch_devices)
+        self._batch, self._batch_devices = [], set()  # handed over: the sink may still be writing them
+
+    def _close(self) -> None:
+        """Wait for every batch written and count what was new (written batches only: see _flush)."""
+        if self._sink is None:
             return
-        result = db.session.execute(self._stmt, self._batch)
-        inserted = max(int(getattr(result, "rowcount", 0) or 0), 0)
-        self.stats.inserted += inserted
-        self.stats.duplicates += len(self._batch) - inserted
-        if inserted:
-            self.devices_written |= self._batch_devices
-        self._batch.clear()
-        self._batch_devices.clear()
+        done, self._sink = self._sink.close(), None
+        for written in done:
+            self.stats.inserted += written.inserted
+            self.stats.duplicates += written.rows - written.inserted
+            if written.inserted:
+                self.devices_written |= written.devices

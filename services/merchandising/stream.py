@@ -134,7 +134,8 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
         "job_id": job_id, "device_id": device_id, "objective": objective,
         "position": len(jobs.waiting(JOB_FUNCTION)) + 1,  # 1 = next to start; updated as jobs ahead start
     })
-    jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, user_id, limit, extra, job_id=job_id)
+    # Never retried: a re-run would publish its events again; the stream ends with `error` instead.
+    jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, user_id, limit, extra, job_id=job_id, retries=0)
     log.info("optimisation stream queued", extra={"job_id": job_id, "device_id": device_id})
     return job_id
 

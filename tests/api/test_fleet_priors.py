@@ -58,3 +58,21 @@ def test_priors_lean_toward_same_venue_devices(app: Flask, runner: Any, tmp_path
     fleet_wide_d1 = (4 + 24) / (2 * DAYS)
     assert office.sku_rate["COLA"] == pytest.approx((24 / DAYS + 2 * fleet_wide_d1) / 3)
     assert gym.sku_rate["COLA"] == pytest.approx((1 + 24) / (2 * DAYS))
+
+
+@pytest.mark.usefixtures("fleet")
+def test_priors_follow_an_import_of_new_vends_and_ignore_a_repeated_one(app: Flask, runner: Any,
+                                                                        tmp_path: Path) -> None:
+    with app.app_context():
+        before = fleet_priors("D2")
+    again = runner.invoke(args=["import-data", str(write_folder(tmp_path / "same", {"sales.csv": SALES},
+                                                                only=("sales.csv",))), "--quiet"])
+    assert again.exit_code == 0
+    with app.app_context():
+        assert fleet_priors("D2") is before  # nothing new: the cached fleet state still holds
+    more = SALES + "".join(f"D1,2026-11-{d:02d}T12:00:00Z,B1,COLA,1.80\n" for d in range(2, 5))
+    added = runner.invoke(args=["import-data", str(write_folder(tmp_path / "more", {"sales.csv": more},
+                                                                only=("sales.csv",))), "--quiet"])
+    assert added.exit_code == 0
+    with app.app_context():
+        assert fleet_priors("D2").sku_rate["COLA"] == pytest.approx((1 + 3) / DAYS)  # D1's four COLA vends now

@@ -21,6 +21,7 @@ from models import GeneratedContent, LLMRequest, User
 from services.ledger import SqlLedgerSink
 from services.llm import LedgerRecord
 from tests.clock import FIXED_TODAY, days_ago
+from tests.conftest import POSTGRES_MODE
 
 CAPTION = {"platform": "instagram", "style": "casual", "max_chars": 150}
 HASHTAGS = {"platform": "tiktok", "max_hashtags": 8}
@@ -302,12 +303,13 @@ def test_healthz_is_public_and_readyz_reports_each_check(client: Any, admin: dic
     assert body.status_code == 200 and body.json["status"] == "ready" and body.json["failing"] == []
     assert body.json["checks"] == {name: {"status": "ok"} for name in
                                    ("database", "migrations", "redis", "workers", "llm_provider", "llm_cache")}
-    for secret in (b"sqlite", b"anthropic", b"head", b"current", b"local-ngram"):  # no details for strangers
+    # no details for strangers
+    for secret in (b"sqlite", b"postgresql", b"anthropic", b"head", b"current", b"local-ngram"):
         assert secret not in body.data
     detailed = client.get("/readyz", headers=admin["headers"]).json
     assert all(c["status"] == "ok" for c in detailed["checks"].values())
     assert detailed["checks"]["llm_provider"]["provider"] == "anthropic"
-    assert detailed["checks"]["database"]["dialect"] == "sqlite"
+    assert detailed["checks"]["database"]["dialect"] == ("postgresql" if POSTGRES_MODE else "sqlite")
     cache = detailed["checks"]["llm_cache"]
     assert cache["mode"] == "exact + similarity" and cache["embedder"] == "local-ngram"
     assert "caption" in cache["semantic_features"] and cache["exact_only_features"] == ["email_reply"]

@@ -280,14 +280,21 @@ def test_queued_names_the_place_in_the_queue(app: Flask, client: FlaskClient, me
     first = Stream(start(client, merchandiser))
     busy = first.next_events()[0]["data"]["job_id"]
     wait_for_stored(app, busy, "progress")  # the only optimiser is busy with the first job (paced steps)
-    positions = []
+    positions, waiting = [], []
     for _ in range(2):
         stream = Stream(start(client, merchandiser))
         queued = stream.next_events()[0]
         positions.append((queued["event"], queued["data"]["position"]))
-        client.post(f"/api/planogram/optimizations/{queued['data']['job_id']}/cancel", headers=merchandiser["headers"])
-        stream.close()
+        waiting.append((stream, queued["data"]["job_id"]))
     assert positions == [("queued", 1), ("queued", 2)]
+    for stream, job_id in waiting:  # a cancelled job leaves the queue: the next one moves up
+        client.post(f"/api/planogram/optimizations/{job_id}/cancel", headers=merchandiser["headers"])
+        stream.close()
+    third = Stream(start(client, merchandiser))
+    queued = third.next_events()[0]["data"]
+    assert queued["position"] == 1
+    client.post(f"/api/planogram/optimizations/{queued['job_id']}/cancel", headers=merchandiser["headers"])
+    third.close()
     client.post(f"/api/planogram/optimizations/{busy}/cancel", headers=merchandiser["headers"])
     first.close()
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.conftest import REDIS_MODE
 from tests.demo_fleet import seed_fleet
 from tests.waiting import events_until
 
@@ -77,8 +78,6 @@ def _wait(app: Flask, client: Any, user: dict[str, Any], job_id: str, total: int
 @pytest.mark.usefixtures("fleet")
 def test_batch_optimize_job_reports_progress_and_results(app: Flask, client: Any, merchandiser: dict[str, Any],
                                                          viewer: dict[str, Any]) -> None:
-    from tests.conftest import REDIS_MODE
-
     response = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
                            json={"device_ids": [OFFICE, "DEMO-GYM-01"], "objective": "revenue"})
     assert response.status_code == 202
@@ -119,8 +118,6 @@ def test_anomaly_detection_answers_with_evidence(client: Any, viewer: dict[str, 
 @pytest.mark.usefixtures("fleet")
 def test_cli_batch_optimize_queues_the_nightly_run_of_the_real_fleet(app: Flask, client: Any,
                                                                      admin: dict[str, Any]) -> None:
-    from tests.conftest import REDIS_MODE
-
     runner = app.test_cli_runner()
     only_demo = runner.invoke(args=["batch-optimize"])  # the fleet is all demo: nothing real to optimise
     assert only_demo.exit_code != 0 and "no devices to optimise" in only_demo.output
@@ -141,3 +138,45 @@ def test_cli_batch_optimize_queues_the_nightly_run_of_the_real_fleet(app: Flask,
     body = _wait(app, client, admin, job_id, total=1)
     assert body["status"] == "finished" and body["objective"] == "revenue"
     assert [(r["device_id"], r["ok"]) for r in body["results"]] == [(OFFICE, True)]
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.skipif(not REDIS_MODE, reason="jobs wait in a queue only with Redis (TEST_MODE=redis)")
+def test_cancelling_a_queued_batch_drops_its_worker_jobs(app: Flask, client: Any, merchandiser: dict[str, Any],
+                                                          viewer: dict[str, Any], admin: dict[str, Any]) -> None:
+    from rq import SimpleWorker
+
+    from services.runtime import backends
+
+    started = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
+                          json={"device_ids": [OFFICE, "DEMO-GYM-01"], "objective": "revenue"})
+    job_id = started.json["job_id"]
+    assert client.delete(f"/api/jobs/{job_id}", headers=viewer["headers"]).status_code == 403
+    assert client.delete("/api/jobs/nope", headers=merchandiser["headers"]).status_code == 404
+    cancelled = client.delete(f"/api/jobs/{job_id}", headers=merchandiser["headers"])
+    assert cancelled.status_code == 200, cancelled.json
+    assert cancelled.json == {"job_id": job_id, "cancel_requested": True, "parts_cancelled": 2,
+                              "parts_stopping": 0, "status": "cancelled"}
+    with app.app_context():  # a worker starting now finds nothing to run
+        assert backends().jobs.queue_depth == 0
+        SimpleWorker(["planogram"], connection=backends().redis).work(burst=True)
+    body = client.get(f"/api/jobs/{job_id}", headers=admin["headers"]).json  # an admin may look too
+    assert body["status"] == "cancelled" and body["progress"] == {"completed": 0, "total": 2}
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_retried_batch_share_skips_the_devices_already_reported(app: Flask, client: Any,
+                                                                  admin: dict[str, Any]) -> None:
+    from services.merchandising import batch as planogram_jobs
+    from services.runtime import backends
+
+    with app.app_context():  # a share that crashed after its first device, run again by the runner's retry
+        backends().events.publish("job:j1", "started", {"kind": "batch_optimize", "objective": "revenue",
+                                                         "device_ids": [OFFICE, "DEMO-GYM-01"], "total": 2,
+                                                         "user_id": 0, "parts": 1})
+        backends().events.publish("job:j1", "progress", {"index": 0, "device_id": OFFICE, "ok": False,
+                                                          "error": "first attempt"})
+        planogram_jobs.run_batch("j1", [(0, OFFICE), (1, "DEMO-GYM-01")], "revenue", 2)
+    body = client.get("/api/jobs/j1", headers=admin["headers"]).json
+    assert [(r["device_id"], r["ok"]) for r in body["results"]] == [(OFFICE, False), ("DEMO-GYM-01", True)]
+    assert body["status"] == "finished"

@@ -8,7 +8,7 @@ from contextlib import nullcontext
 import redis
 
 from services.events import EventStream
-from services.jobs import RQJobRunner, ThreadJobRunner
+from services.jobs import CANCELLED, ENDED, STOPPING, JobPolicy, RQJobRunner, ThreadJobRunner
 from tests.waiting import wait_for
 
 RESULTS: list[tuple[str, int]] = []
@@ -19,9 +19,18 @@ def record_job(label: str, value: int) -> None:
     RESULTS.append((label, value))
 
 
+ATTEMPTS: list[str] = []
+
+
 def failing_job() -> None:
+    ATTEMPTS.append("failing")
     raise RuntimeError("boom")
 
+
+def fails_once() -> None:
+    ATTEMPTS.append("once")
+    if ATTEMPTS.count("once") == 1:
+        raise RuntimeError("first attempt")
 
 def test_publish_and_read_in_order_and_resume_after_id(events: EventStream) -> None:
     ids = [events.publish("job1", "progress", {"step": i}) for i in range(5)]
@@ -55,17 +64,26 @@ def test_blocking_read_times_out_empty(events: EventStream) -> None:
     assert events.read("silent", None, block_ms=50) == []
 
 
-def test_thread_runner_runs_cancels_and_reports_failure() -> None:
-    runner = ThreadJobRunner(nullcontext, workers=2)
+def test_thread_runner_runs_jobs_and_reports_failure_after_its_retries() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=2, policy=JobPolicy(retries=2))
     RESULTS.clear()
+    ATTEMPTS.clear()
     job = runner.submit("tests.unit.test_events_jobs.record_job", "thread", 7)
     bad = runner.submit("tests.unit.test_events_jobs.failing_job")
-    runner.cancel(job)
+    once = runner.submit("tests.unit.test_events_jobs.failing_job", retries=0)
     runner.shutdown()
     assert RESULTS == [("thread", 7)]
-    assert runner.status(job) == "finished" and runner.status(bad) == "failed"
-    assert runner.is_cancelled(job) and not runner.is_cancelled(bad)
+    assert runner.status(job) == "finished" and runner.status(bad) == "failed" and runner.status(once) == "failed"
+    assert ATTEMPTS.count("failing") == 3 + 1  # bad: the first run and two retries; once: no retry
     assert runner.status("nope") == "unknown"
+
+
+def test_thread_runner_retries_a_job_until_it_succeeds() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=1, policy=JobPolicy(retries=2))
+    ATTEMPTS.clear()
+    job = runner.submit("tests.unit.test_events_jobs.fails_once")
+    runner.shutdown()
+    assert runner.status(job) == "finished" and ATTEMPTS == ["once", "once"]
 
 
 GATE = threading.Event()
@@ -98,11 +116,82 @@ def test_rq_runner_enqueues_for_a_worker(redis_client: redis.Redis) -> None:
     RESULTS.clear()
     job = runner.submit("tests.unit.test_events_jobs.record_job", "rq", 3, job_id="job-abc")
     assert job == "job-abc" and runner.status(job) == "queued" and runner.queue_depth == 1
-    runner.cancel(job)
-    assert runner.is_cancelled(job)
     SimpleWorker(["test-queue"], connection=redis_client).work(burst=True)  # runs the job in this thread
-    assert runner.status(job) == "finished"
+    assert runner.status(job) == "finished" and runner.cancel(job) == ENDED
     assert RESULTS == [("rq", 3)]
+
+
+def test_thread_runner_cancels_a_queued_job_before_it_runs_and_flags_a_running_one() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=1)
+    GATE.clear()
+    STARTED.clear()
+    RESULTS.clear()
+    running = runner.submit("tests.unit.test_events_jobs.gated_job")
+    assert STARTED.wait(10), "the one worker never took the first job"  # safety net, not a timing check
+    queued = runner.submit("tests.unit.test_events_jobs.record_job", "never", 1)
+    assert runner.cancel(queued) == CANCELLED and runner.status(queued) == "cancelled"
+    assert runner.cancel(running) == STOPPING and runner.is_cancelled(running)
+    GATE.set()
+    runner.shutdown()
+    assert RESULTS == [] and runner.status(queued) == "cancelled" and runner.queue_depth == 0
+    assert runner.cancel(running) == ENDED
+
+
+def test_thread_runner_forgets_ended_jobs_after_the_result_ttl() -> None:
+    runner = ThreadJobRunner(nullcontext, workers=1, policy=JobPolicy(result_ttl_s=0))
+    first = runner.submit("tests.unit.test_events_jobs.record_job", "a", 1)
+    wait_for(lambda: runner.status(first) == "finished", "the first job ran")
+    runner.submit("tests.unit.test_events_jobs.record_job", "b", 2)  # statuses are pruned on submit
+    assert runner.status(first) == "unknown"
+    runner.shutdown()
+
+
+def test_rq_runner_applies_the_policy_and_cancels_a_queued_job(redis_client: redis.Redis) -> None:
+    from rq import SimpleWorker
+    from rq.job import Job
+
+    policy = JobPolicy(timeout_s=120, retries=3, retry_interval_s=5, result_ttl_s=600)
+    runner = RQJobRunner(redis_client, queue_name="test-policy", policy=policy)
+    RESULTS.clear()
+    runner.submit("tests.unit.test_events_jobs.record_job", "kept", 1, job_id="p-1")
+    runner.submit("tests.unit.test_events_jobs.record_job", "dropped", 2, job_id="p-2", timeout_s=7, retries=0)
+    first, second = Job.fetch("p-1", connection=redis_client), Job.fetch("p-2", connection=redis_client)
+    assert (first.timeout, first.retries_left, first.retry_intervals) == (120, 3, [5])
+    assert (first.result_ttl, first.failure_ttl) == (600, 600)
+    assert (second.timeout, second.retries_left) == (7, None)
+    assert runner.cancel("p-2") == CANCELLED and runner.status("p-2") == "cancelled" and runner.queue_depth == 1
+    SimpleWorker(["test-policy"], connection=redis_client).work(burst=True)
+    assert RESULTS == [("kept", 1)] and runner.status("p-1") == "finished"
+    assert 0 < redis_client.ttl("rq:job:p-1") <= 600  # the result expires with the policy
+    assert runner.cancel("p-1") == ENDED and runner.cancel("missing") == ENDED
+
+
+def test_rq_runner_retries_a_failed_job_then_marks_it_failed(redis_client: redis.Redis) -> None:
+    from rq import SimpleWorker
+
+    runner = RQJobRunner(redis_client, queue_name="test-retry", policy=JobPolicy(retries=2, retry_interval_s=0))
+    ATTEMPTS.clear()
+    runner.submit("tests.unit.test_events_jobs.failing_job", job_id="r-1")
+    runner.submit("tests.unit.test_events_jobs.fails_once", job_id="r-2")
+    SimpleWorker(["test-retry"], connection=redis_client).work(burst=True)  # a retry is queued again at once
+    assert runner.status("r-1") == "failed" and runner.status("r-2") == "finished"
+    assert ATTEMPTS.count("failing") == 3 and ATTEMPTS.count("once") == 2
+
+
+def sleeping_job() -> None:
+    threading.Event().wait(30)  # interrupted by the worker's timeout
+
+
+def test_rq_runner_kills_a_job_past_its_timeout(redis_client: redis.Redis) -> None:
+    from rq import SimpleWorker
+    from rq.job import Job
+
+    runner = RQJobRunner(redis_client, queue_name="test-timeout", policy=JobPolicy(retries=0))
+    runner.submit("tests.unit.test_events_jobs.sleeping_job", job_id="t-1", timeout_s=1)
+    SimpleWorker(["test-timeout"], connection=redis_client).work(burst=True)
+    assert runner.status("t-1") == "failed"
+    result = Job.fetch("t-1", connection=redis_client).latest_result()
+    assert result is not None and "JobTimeoutException" in (result.exc_string or "")
 
 
 def test_thread_runner_background_jobs_never_hold_up_interactive_ones() -> None:
