@@ -65,7 +65,7 @@ typecheck: install-dev
 
 # Whole suite: lint, types, pytest in embedded mode, then the app-level tests again with all state in Redis;
 # line coverage of both runs together (product code: see [tool.coverage] in pyproject.toml).
-test: install-dev frontend browser-deps lint typecheck
+test: install-dev frontend browser-deps lint format-check typecheck
 	scripts/with-redis.sh bash -c '\
 	  $(BIN)/pytest -q --cov --cov-report= && \
 	  echo "== Redis mode: app-level tests with REDIS_URL set ==" && \

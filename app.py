@@ -21,8 +21,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.url_map.converters["int"] = BoundedIntConverter  # before any route: ids beyond 64 bits are a 404
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        **engine_options(str(settings["SQLALCHEMY_DATABASE_URI"]), int(settings["DB_POOL_SIZE"]),
-                         int(settings["DB_MAX_OVERFLOW"]), float(settings["DB_POOL_TIMEOUT"])),
+        **engine_options(
+            str(settings["SQLALCHEMY_DATABASE_URI"]),
+            int(settings["DB_POOL_SIZE"]),
+            int(settings["DB_MAX_OVERFLOW"]),
+            float(settings["DB_POOL_TIMEOUT"]),
+        ),
         **settings.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -51,6 +55,7 @@ def init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login_page"
+
     def load(user_id: str) -> object:
         user = get_user(int(user_id)) if user_id.isdigit() else None
         return user if user is not None and user.active else None  # a deactivated user's session ends
@@ -110,8 +115,21 @@ def register_blueprints(app: Flask) -> None:
         planogram,
     )
 
-    for module in (auth, catalog, planogram, jobs, fleet, content, email, llm, monitoring, pages, drafts, content_pages,
-                   api_docs):
+    for module in (
+        auth,
+        catalog,
+        planogram,
+        jobs,
+        fleet,
+        content,
+        email,
+        llm,
+        monitoring,
+        pages,
+        drafts,
+        content_pages,
+        api_docs,
+    ):
         app.register_blueprint(module.bp)
 
 

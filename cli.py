@@ -30,8 +30,19 @@ DEMO_ADMIN_EMAIL = "admin@demo.local"
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (import_data, demo, seed_demo_command, create_user, demo_admin, rq_worker, prompts, fake_llm,
-                    backtest_command, batch_optimize, copy_database_command):
+    for command in (
+        import_data,
+        demo,
+        seed_demo_command,
+        create_user,
+        demo_admin,
+        rq_worker,
+        prompts,
+        fake_llm,
+        backtest_command,
+        batch_optimize,
+        copy_database_command,
+    ):
         app.cli.add_command(command)
 
 
@@ -45,8 +56,10 @@ def _print_report(report: ImportReport) -> None:
     for name, stats in data["files"].items():
         click.echo(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     for item in data["defaults"]:
-        click.echo(f"  default: {item['file']} column {item['column']} -> {item['default']} "
-                   f"for {item['rows']} row(s) ({item['reason']})")
+        click.echo(
+            f"  default: {item['file']} column {item['column']} -> {item['default']} "
+            f"for {item['rows']} row(s) ({item['reason']})"
+        )
     for note in data["notes"]:
         click.echo(f"  note: {note}")
 
@@ -101,13 +114,16 @@ def demo() -> None:
 
 def _seed_options(command: SeedCommand) -> SeedCommand:
     """The options `flask demo seed` and `flask seed-demo` share."""
-    command = click.option("--if-empty", is_flag=True,
-                           help="Only seed when the database has no devices and the demo was never removed.")(command)
-    command = click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                           help="Last day of sales (YYYY-MM-DD; default today).")(command)
+    command = click.option(
+        "--if-empty", is_flag=True, help="Only seed when the database has no devices and the demo was never removed."
+    )(command)
+    command = click.option(
+        "--end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of sales (YYYY-MM-DD; default today)."
+    )(command)
     command = click.option("--days", default=90, show_default=True, help="Days of sales history.")(command)
-    return click.option("--seed", default=42, show_default=True,
-                        help="Random seed (same seed, same end day -> same data).")(command)
+    return click.option(
+        "--seed", default=42, show_default=True, help="Random seed (same seed, same end day -> same data)."
+    )(command)
 
 
 def _seed(seed: int, days: int, end: datetime | None, if_empty: bool) -> None:
@@ -122,8 +138,10 @@ def _seed(seed: int, days: int, end: datetime | None, if_empty: bool) -> None:
     report = seed_demo(seed=seed, days=days, end=end_day)
     db.session.commit()
     demo_fleet.forget_removed(instance)
-    click.echo("Demo fleet seeded (flagged as demo: names start with 'Demo:', skus with 'DEMO-'; kept apart from "
-               "your data; `flask demo remove` deletes it).")
+    click.echo(
+        "Demo fleet seeded (flagged as demo: names start with 'Demo:', skus with 'DEMO-'; kept apart from "
+        "your data; `flask demo remove` deletes it)."
+    )
     _print_report(report)
 
 
@@ -155,8 +173,10 @@ def demo_remove() -> None:
         return
     click.echo("Demo fleet removed: " + ", ".join(f"{n} {kind}" for kind, n in result.removed.items()))
     if result.kept_products:
-        click.echo(f"  kept {len(result.kept_products)} demo product(s) that your devices use: "
-                   + ", ".join(result.kept_products))
+        click.echo(
+            f"  kept {len(result.kept_products)} demo product(s) that your devices use: "
+            + ", ".join(result.kept_products)
+        )
 
 
 @demo.command("status")
@@ -239,8 +259,9 @@ def copy_database_command(source_url: str) -> None:
         raise click.ClickException(exc.message) from None
     for table, count in report.rows.items():
         click.echo(f"  {table}: {count:,} rows")
-    click.echo(f"Copied {sum(report.rows.values()):,} rows at migration {report.revision} "
-               f"into {db.engine.dialect.name}.")
+    click.echo(
+        f"Copied {sum(report.rows.values()):,} rows at migration {report.revision} into {db.engine.dialect.name}."
+    )
 
 
 @click.group("prompts")
@@ -278,24 +299,43 @@ def prompts_list(include_inactive: bool) -> None:
 
     for row in list_prompts(include_inactive):
         state = "active" if row.is_active else "inactive"
-        click.echo(f"{row.name:<28} {row.variant:<8} v{row.version:<4} {row.traffic_percent:>3}% "
-                   f"{row.tier:<9} {state}  {row.source_file or ''}")
+        click.echo(
+            f"{row.name:<28} {row.variant:<8} v{row.version:<4} {row.traffic_percent:>3}% "
+            f"{row.tier:<9} {state}  {row.source_file or ''}"
+        )
 
 
 @click.command("fake-llm")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8099, show_default=True, type=int)
 @click.option("--failure-rate", default=0.0, show_default=True, type=float, help="Share of requests that fail.")
-@click.option("--invalid-rate", default=0.0, show_default=True, type=float,
-              help="Share of feature replies that fail their output schema.")
+@click.option(
+    "--invalid-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of feature replies that fail their output schema.",
+)
 @click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer.")
 def fake_llm(host: str, port: int, failure_rate: float, invalid_rate: float, latency: float) -> None:
     """Run the fake Anthropic/OpenAI provider (local development and tests only; no network, no keys): scripted
     valid replies in every feature's schema, reported as model "fake-<model>"."""
     from devtools.fake_llm.__main__ import main
 
-    main(["--host", host, "--port", str(port), "--failure-rate", str(failure_rate),
-          "--invalid-rate", str(invalid_rate), "--latency", str(latency)])
+    main(
+        [
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--failure-rate",
+            str(failure_rate),
+            "--invalid-rate",
+            str(invalid_rate),
+            "--latency",
+            str(latency),
+        ]
+    )
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -307,26 +347,34 @@ def _backtest_row(d: dict[str, Any]) -> str:
     inside = f"{cov['days_inside']}/{cov['days']}" if cov["days"] else "-"
     n = len(d["changes"])
     changes = f"{sum(c['same_direction'] for c in d['changes'])}/{n} ok" if n else "-"
-    return (f"{d['device_id']:<16} {d['trust']:<7} {_fmt(rev['bias_pct'], '+.1f'):>7} {inside:>7} "
-            f"{_fmt(fc.get('wape_model'), '.3f'):>7} {_fmt(fc.get('wape_naive'), '.3f'):>7} "
-            f"{_fmt(fc.get('wape_ratio'), '.2f'):>6} {changes:>8}")
+    return (
+        f"{d['device_id']:<16} {d['trust']:<7} {_fmt(rev['bias_pct'], '+.1f'):>7} {inside:>7} "
+        f"{_fmt(fc.get('wape_model'), '.3f'):>7} {_fmt(fc.get('wape_naive'), '.3f'):>7} "
+        f"{_fmt(fc.get('wape_ratio'), '.2f'):>6} {changes:>8}"
+    )
 
 
 def _change_line(device_id: str, c: dict[str, Any]) -> str:
     p, r = c["predicted"], c["realised"]
-    return (f"  {device_id} v{c['version']} on {c['date']} ({c['slots_changed']} slots, {c['window_days']} days "
-            f"each side): predicted revenue {_fmt(p['revenue_per_day'], '+.2f')}/day "
-            f"({_fmt(p['revenue_pct'], '+.1f')} %), realised {_fmt(r['revenue_per_day'], '+.2f')}/day "
-            f"({_fmt(r['revenue_pct'], '+.1f')} %); margin predicted {_fmt(p['margin_per_day'], '+.2f')}/day, "
-            f"realised {_fmt(r['margin_per_day'], '+.2f')}/day")
+    return (
+        f"  {device_id} v{c['version']} on {c['date']} ({c['slots_changed']} slots, {c['window_days']} days "
+        f"each side): predicted revenue {_fmt(p['revenue_per_day'], '+.2f')}/day "
+        f"({_fmt(p['revenue_pct'], '+.1f')} %), realised {_fmt(r['revenue_per_day'], '+.2f')}/day "
+        f"({_fmt(r['revenue_pct'], '+.1f')} %); margin predicted {_fmt(p['margin_per_day'], '+.2f')}/day, "
+        f"realised {_fmt(r['margin_per_day'], '+.2f')}/day"
+    )
 
 
 def _print_backtest(result: dict[str, Any]) -> None:
     level = round(result["level"] * 100)
-    click.echo(f"Backtest: fitted on the data before the cut-off, predicted the last {result['holdout_days']} days "
-               f"(day intervals at {level} %).")
-    click.echo(f"{'device':<16} {'trust':<7} {'bias %':>7} {'in ' + str(level) + '%':>7} {'WAPE':>7} {'naive':>7} "
-               f"{'ratio':>6} {'changes':>8}")
+    click.echo(
+        f"Backtest: fitted on the data before the cut-off, predicted the last {result['holdout_days']} days "
+        f"(day intervals at {level} %)."
+    )
+    click.echo(
+        f"{'device':<16} {'trust':<7} {'bias %':>7} {'in ' + str(level) + '%':>7} {'WAPE':>7} {'naive':>7} "
+        f"{'ratio':>6} {'changes':>8}"
+    )
     for d in result["devices"]:
         click.echo(_backtest_row(d))
     for d in result["devices"]:
@@ -337,18 +385,25 @@ def _print_backtest(result: dict[str, Any]) -> None:
         for line in changes:
             click.echo(line)
     s = result["summary"]
-    click.echo(f"Fleet: {s['devices_ok']} of {s['devices']} devices checked, median |bias| "
-               f"{_fmt(s['median_abs_bias_pct'], '.1f')} %, {s['within_10pct']} within ±10 %, mean day coverage "
-               f"{_fmt(s['mean_coverage'], '.2f')} at {level} %, WAPE {_fmt(s['mean_wape_model'], '.3f')} vs "
-               f"seasonal-naive {_fmt(s['mean_wape_naive'], '.3f')}, changes in the predicted direction "
-               f"{s['changes_same_direction']} of {s['changes']}.")
+    click.echo(
+        f"Fleet: {s['devices_ok']} of {s['devices']} devices checked, median |bias| "
+        f"{_fmt(s['median_abs_bias_pct'], '.1f')} %, {s['within_10pct']} within ±10 %, mean day coverage "
+        f"{_fmt(s['mean_coverage'], '.2f')} at {level} %, WAPE {_fmt(s['mean_wape_model'], '.3f')} vs "
+        f"seasonal-naive {_fmt(s['mean_wape_naive'], '.3f')}, changes in the predicted direction "
+        f"{s['changes_same_direction']} of {s['changes']}."
+    )
 
 
 @click.command("backtest")
 @with_appcontext
 @click.option("--device", "device_id", default=None, help="One device (default: every device).")
-@click.option("--holdout-days", default=14, show_default=True, type=click.IntRange(7, 60),
-              help="Days held out at the end of the sales history.")
+@click.option(
+    "--holdout-days",
+    default=14,
+    show_default=True,
+    type=click.IntRange(7, 60),
+    help="Days held out at the end of the sales history.",
+)
 def backtest_command(device_id: str | None, holdout_days: int) -> None:
     """How far to trust the numbers: fit before a cut-off, predict the held-out days, compare with what sold."""
     try:
@@ -364,10 +419,14 @@ def backtest_command(device_id: str | None, holdout_days: int) -> None:
 @click.option("--objective", type=click.Choice(["margin", "revenue"]), default="margin", show_default=True)
 @click.option("--include-demo", is_flag=True, help="Also the demo machines (default: the real fleet only).")
 @click.option("--parts", type=int, default=None, help="Worker jobs to split over (default BATCH_PARALLELISM).")
-@click.option("--wait/--no-wait", default=False,
-              help="Follow the job and print a summary (always in embedded mode: this process runs it).")
-def batch_optimize(device_ids: tuple[str, ...], objective: str, include_demo: bool, parts: int | None,
-                   wait: bool) -> None:
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    help="Follow the job and print a summary (always in embedded mode: this process runs it).",
+)
+def batch_optimize(
+    device_ids: tuple[str, ...], objective: str, include_demo: bool, parts: int | None, wait: bool
+) -> None:
     """Queue the nightly re-optimisation of the fleet (or DEVICE_IDS); an admin reads it at /api/jobs/<id>."""
     from services.merchandising import batch as planogram_jobs
 
@@ -379,8 +438,9 @@ def batch_optimize(device_ids: tuple[str, ...], objective: str, include_demo: bo
         raise click.ClickException(f"unknown device(s): {', '.join(unknown)}")
     if not ids:
         raise click.ClickException("no devices to optimise")
-    job_id = planogram_jobs.start_batch(ids, objective, user_id=0,
-                                        parts=parts or int(current_app.config["BATCH_PARALLELISM"]))
+    job_id = planogram_jobs.start_batch(
+        ids, objective, user_id=0, parts=parts or int(current_app.config["BATCH_PARALLELISM"])
+    )
     click.echo(f"job {job_id}: {len(ids)} device(s) queued (GET /api/jobs/{job_id} as an admin)")
     from services.runtime import backends
 
@@ -399,8 +459,11 @@ def _follow_batch(job_id: str) -> None:
         status = planogram_jobs.job_status(job_id, 0, True)
         for row in status["results"][seen:]:
             result = row.get("result") or {}
-            line = (f"{result.get('uplift_per_day', 0.0):+.2f}/day, {result.get('slots_changed', 0)} slots changed"
-                    if row["ok"] else f"failed: {row['error']}")
+            line = (
+                f"{result.get('uplift_per_day', 0.0):+.2f}/day, {result.get('slots_changed', 0)} slots changed"
+                if row["ok"]
+                else f"failed: {row['error']}"
+            )
             click.echo(f"  {row['device_id']}: {line}")
         seen = len(status["results"])
         if status["status"] not in ("queued", "running"):

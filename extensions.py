@@ -40,6 +40,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+
+
 def default_rate_limit() -> str:
     """Read per app, so each app (and each test app) gets its own configured limit."""
     return str(current_app.config["RATELIMIT_DEFAULT"])

@@ -41,8 +41,16 @@ def _rq_workers(env: dict[str, str], redis_url: str, count: int) -> list[subproc
 
     flask = str(Path(sys.executable).with_name("flask"))
     full = {**os.environ, **env, "REDIS_URL": redis_url, "FLASK_APP": "app:create_app"}
-    workers = [subprocess.Popen([flask, "rq-worker"], env=full, cwd=Path(__file__).resolve().parents[1],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+    workers = [
+        subprocess.Popen(
+            [flask, "rq-worker"],
+            env=full,
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + 60
     while Worker.count(connection=client) < count and time.monotonic() < deadline:
@@ -62,8 +70,15 @@ def main() -> None:
         _planograms(folder, args.devices)
         env = {"DATABASE_URL": f"sqlite:///{folder / 'b.db'}", "INSTANCE_PATH": tmp, "LOG_LEVEL": "WARNING"}
         extra = {"REDIS_URL": args.redis, "RATELIMIT_STORAGE_URI": args.redis} if args.redis else {}
-        app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=env["DATABASE_URL"], INSTANCE_PATH=tmp,
-                                    LOG_LEVEL="WARNING", JOB_WORKERS=args.parts, **extra))
+        app = create_app(
+            TestConfig(
+                SQLALCHEMY_DATABASE_URI=env["DATABASE_URL"],
+                INSTANCE_PATH=tmp,
+                LOG_LEVEL="WARNING",
+                JOB_WORKERS=args.parts,
+                **extra,
+            )
+        )
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -89,8 +104,10 @@ def main() -> None:
                 worker.wait(30)
         ok = sum(1 for r in status["results"] if r["ok"])
         mode = f"{args.parts} rq-worker processes" if args.redis else f"{args.parts} in-process worker threads"
-        print(f"batch: {args.devices} devices in {elapsed:.1f} s = {args.devices / elapsed:.2f} devices/s "
-              f"({ok} ok, {mode}, status {status['status']})")
+        print(
+            f"batch: {args.devices} devices in {elapsed:.1f} s = {args.devices / elapsed:.2f} devices/s "
+            f"({ok} ok, {mode}, status {status['status']})"
+        )
         target = "PASS" if elapsed <= 30 and args.devices >= 100 else "see figures"
         print(f"target: 100 devices <= 30 s on 2 cores -> {target}")
 

@@ -168,10 +168,7 @@ def main() -> None:
         t = time.perf_counter()
         models.append(fit_model(d.cabinet, products, d.sales, d.planogram))
         fit_ms.append(1000 * (time.perf_counter() - t))
-    print(
-        f"fit per device: median {pct(fit_ms, 50):.1f} ms, p95 {pct(fit_ms, 95):.1f} ms, "
-        f"max {max(fit_ms):.1f} ms"
-    )
+    print(f"fit per device: median {pct(fit_ms, 50):.1f} ms, p95 {pct(fit_ms, 95):.1f} ms, max {max(fit_ms):.1f} ms")
 
     dev, model = fleet.devices[0], models[0]
     codes = dev.cabinet.slot_codes()
@@ -181,10 +178,7 @@ def main() -> None:
         t = time.perf_counter()
         score_placement(model, dev.cabinet, products, dev.planogram, skus[i % len(skus)], codes[(i * 7) % 60])
         lat.append(1e6 * (time.perf_counter() - t))
-    print(
-        f"realtime-score (6x10): p50 {pct(lat, 50):.0f} us, p95 {pct(lat, 95):.0f} us "
-        f"({pct(lat, 95) / 1000:.2f} ms)"
-    )
+    print(f"realtime-score (6x10): p50 {pct(lat, 50):.0f} us, p95 {pct(lat, 95):.0f} us ({pct(lat, 95) / 1000:.2f} ms)")
 
     sep = ValueParams(category_bonus=0.0, affinity_bonus=0.0)
     opt_s, gaps, full_s, proven = [], [], [], 0

@@ -88,8 +88,13 @@ def main() -> None:
         write_files(folder, args.rows)
         size_mb = (folder / "sales.csv").stat().st_size / 1e6
         print(f"generated {args.rows:,} sales rows ({size_mb:.0f} MB) in {time.perf_counter() - t0:.1f} s")
-        app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=database_url(folder, args.postgres),
-                                    INSTANCE_PATH=str(folder), LOG_LEVEL="WARNING"))
+        app = create_app(
+            TestConfig(
+                SQLALCHEMY_DATABASE_URI=database_url(folder, args.postgres),
+                INSTANCE_PATH=str(folder),
+                LOG_LEVEL="WARNING",
+            )
+        )
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -100,8 +105,10 @@ def main() -> None:
         print(f"first import:  {first:6.1f} s  {args.rows / first:10,.0f} rows/s  inserted {sales['inserted']:,}")
         again, report = timed_import(app, folder)
         sales = report["files"]["sales.csv"]
-        print(f"re-import:     {again:6.1f} s  {args.rows / again:10,.0f} rows/s  duplicates {sales['duplicates']:,}"
-              f"  inserted {sales['inserted']:,}")
+        print(
+            f"re-import:     {again:6.1f} s  {args.rows / again:10,.0f} rows/s  duplicates {sales['duplicates']:,}"
+            f"  inserted {sales['inserted']:,}"
+        )
         limit = 30 if args.postgres else 60
         target = "PASS" if first * 1_000_000 / args.rows <= limit else "FAIL"
         print(f"target: 1,000,000 rows <= {limit} s -> {target} ({first:.1f} s for {args.rows:,} rows)")

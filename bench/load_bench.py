@@ -51,8 +51,9 @@ def stream_once(client: Client, device_id: str, barrier: threading.Barrier, out:
     barrier.wait()
     t0 = time.perf_counter()
     try:
-        conn.request("POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}),
-                     client.headers())
+        conn.request(
+            "POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}), client.headers()
+        )
         response = conn.getresponse()
         out["status"] = response.status
         if response.status != 200:
@@ -81,24 +82,35 @@ def stream_once(client: Client, device_id: str, barrier: threading.Barrier, out:
 def streams_at_once(client: Client, n: int, label: str) -> None:
     results: list[dict[str, Any]] = [{} for _ in range(n)]
     barrier = threading.Barrier(n)
-    threads = [threading.Thread(target=stream_once, args=(client, DEVICES[i % len(DEVICES)], barrier, results[i]))
-               for i in range(n)]
+    threads = [
+        threading.Thread(target=stream_once, args=(client, DEVICES[i % len(DEVICES)], barrier, results[i]))
+        for i in range(n)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     first = [r["first_ms"] for r in results if "first_ms" in r]
     started = [r["started_ms"] for r in results if "started_ms" in r]
-    print(f"{label}: {n} streams at once -> statuses {dict(Counter(r.get('status') for r in results))}, "
-          f"first events {dict(Counter(r.get('first') for r in results))}, "
-          f"queue positions {sorted(r.get('position') or 0 for r in results)}, position updates before `started` "
-          f"{sum(max(r.get('queued_events', 1) - 1, 0) for r in results)}", flush=True)
+    print(
+        f"{label}: {n} streams at once -> statuses {dict(Counter(r.get('status') for r in results))}, "
+        f"first events {dict(Counter(r.get('first') for r in results))}, "
+        f"queue positions {sorted(r.get('position') or 0 for r in results)}, position updates before `started` "
+        f"{sum(max(r.get('queued_events', 1) - 1, 0) for r in results)}",
+        flush=True,
+    )
     if first:
-        print(f"  first event at the client: p50 {statistics.median(first):.0f} ms, p95 {pct(first, 0.95):.0f} ms, "
-              f"max {max(first):.0f} ms (target: every one <= 150 ms)", flush=True)
+        print(
+            f"  first event at the client: p50 {statistics.median(first):.0f} ms, p95 {pct(first, 0.95):.0f} ms, "
+            f"max {max(first):.0f} ms (target: every one <= 150 ms)",
+            flush=True,
+        )
     if started:
-        print(f"  `started` (model fitted, current objective known): p50 {statistics.median(started):.0f} ms, "
-              f"max {max(started):.0f} ms", flush=True)
+        print(
+            f"  `started` (model fitted, current objective known): p50 {statistics.median(started):.0f} ms, "
+            f"max {max(started):.0f} ms",
+            flush=True,
+        )
 
 
 def follow_to_end(client: Client, device_id: str, barrier: threading.Barrier, out: dict[str, Any]) -> None:
@@ -107,8 +119,9 @@ def follow_to_end(client: Client, device_id: str, barrier: threading.Barrier, ou
     barrier.wait()
     t0 = time.perf_counter()
     try:
-        conn.request("POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}),
-                     client.headers())
+        conn.request(
+            "POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}), client.headers()
+        )
         response = conn.getresponse()
         while response.status == 200:
             kind, _ = read_event(response)
@@ -125,8 +138,10 @@ def capacity(client: Client, n: int, workers: str) -> None:
     """Optimiser throughput: ``n`` streams at once, each read to its end; completed streams per second."""
     results: list[dict[str, Any]] = [{} for _ in range(n)]
     barrier = threading.Barrier(n)
-    threads = [threading.Thread(target=follow_to_end, args=(client, DEVICES[i % len(DEVICES)], barrier, results[i]))
-               for i in range(n)]
+    threads = [
+        threading.Thread(target=follow_to_end, args=(client, DEVICES[i % len(DEVICES)], barrier, results[i]))
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -134,9 +149,14 @@ def capacity(client: Client, n: int, workers: str) -> None:
         thread.join()
     wall = time.perf_counter() - t0
     done = sorted(r["s"] for r in results if r.get("end") == "done")
-    print(f"capacity, {workers} optimiser worker(s): {n} streams -> {dict(Counter(r.get('end') for r in results))} "
-          f"in {wall:.1f} s = {len(done) / wall:.2f} streams/s; stream time p50 {statistics.median(done):.1f} s, "
-          f"max {max(done):.1f} s" if done else f"capacity: no stream finished {results}", flush=True)
+    print(
+        f"capacity, {workers} optimiser worker(s): {n} streams -> {dict(Counter(r.get('end') for r in results))} "
+        f"in {wall:.1f} s = {len(done) / wall:.2f} streams/s; stream time p50 {statistics.median(done):.1f} s, "
+        f"max {max(done):.1f} s"
+        if done
+        else f"capacity: no stream finished {results}",
+        flush=True,
+    )
 
 
 def caption(client: Client, i: int, barrier: threading.Barrier, out: list[Any]) -> None:
@@ -169,9 +189,12 @@ def ai_at_once(client: Client, fake: FakeLLMServer, db_path: Path, n: int) -> No
     rows = _ledger_rows(db_path) - before
     statuses = Counter(status for status, _ in out)
     fallbacks = sum(1 for status, fb in out if status == 201 and fb)
-    print(f"{n} captions at once (provider latency {fake.script.latency_s:.1f} s): statuses {dict(statuses)}, "
-          f"{fallbacks} labelled fallbacks, wall {wall:.1f} s, provider calls {len(fake.calls) - calls_before}, "
-          f"ledger rows {rows} (answers {statuses.get(201, 0)})", flush=True)
+    print(
+        f"{n} captions at once (provider latency {fake.script.latency_s:.1f} s): statuses {dict(statuses)}, "
+        f"{fallbacks} labelled fallbacks, wall {wall:.1f} s, provider calls {len(fake.calls) - calls_before}, "
+        f"ledger rows {rows} (answers {statuses.get(201, 0)})",
+        flush=True,
+    )
 
 
 def _ledger_rows(db_path: Path) -> int:
@@ -185,8 +208,11 @@ def server_health(client: Client, log_path: Path) -> None:
     status = conn.getresponse().status
     conn.close()
     text = log_path.read_text(errors="replace")
-    print(f"after the disconnects: /healthz {status}; server log: LoopExit {text.count('LoopExit')}, "
-          f"Traceback {text.count('Traceback')}, worker boots {text.count('Booting worker')}", flush=True)
+    print(
+        f"after the disconnects: /healthz {status}; server log: LoopExit {text.count('LoopExit')}, "
+        f"Traceback {text.count('Traceback')}, worker boots {text.count('Booting worker')}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -194,34 +220,63 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--ai", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.8, help="seconds the fake provider takes to answer")
-    parser.add_argument("--phases", default="cold,warm",
-                        help="rounds to run: cold, warm (first events) and capacity (streams read to their end)")
+    parser.add_argument(
+        "--phases",
+        default="cold,warm",
+        help="rounds to run: cold, warm (first events) and capacity (streams read to their end)",
+    )
     parser.add_argument("--job-workers", type=int, default=2, help="JOB_WORKERS: optimiser threads/processes")
     parser.add_argument("--step-delay-ms", type=int, default=150, help="OPTIMIZATION_STEP_DELAY_MS (pacing)")
-    parser.add_argument("--hang-up", choices=["started", "first"], default="started",
-                        help="when each stream client disconnects: after `started` or after its first event")
+    parser.add_argument(
+        "--hang-up",
+        choices=["started", "first"],
+        default="started",
+        help="when each stream client disconnects: after `started` or after its first event",
+    )
     args = parser.parse_args()
     global HANG_UP_AFTER_FIRST
     HANG_UP_AFTER_FIRST = args.hang_up == "first"
     phases = set(args.phases.split(","))
     with tempfile.TemporaryDirectory() as tmp, FakeLLMServer() as fake:
         fake.script.latency_s = args.latency
-        fake.add(text=json.dumps({"caption": "Ice-cold cola, right by the lift.", "character_count": 33,
-                                  "style": "casual", "alt_text": "A can of cola", "confidence": 0.8}),
-                 contains="caption", times=None)
+        fake.add(
+            text=json.dumps(
+                {
+                    "caption": "Ice-cold cola, right by the lift.",
+                    "character_count": 33,
+                    "style": "casual",
+                    "alt_text": "A can of cola",
+                    "confidence": 0.8,
+                }
+            ),
+            contains="caption",
+            times=None,
+        )
         port, db_path, log_path = free_port(), Path(tmp) / "bench.db", Path(tmp) / "gunicorn.log"
-        env = {**os.environ, "FLASK_APP": "app:create_app", "INSTANCE_PATH": tmp,
-               "DATABASE_URL": f"sqlite:///{db_path}", "LOG_LEVEL": "WARNING", "BIND": f"127.0.0.1:{port}",
-               "RATELIMIT_DEFAULT": "100000 per minute", "WEB_CONCURRENCY": "1", "LLM_PROVIDER": "anthropic",
-               "ANTHROPIC_API_KEY": "bench-key", "ANTHROPIC_BASE_URL": fake.url, "LLM_DAILY_BUDGET_USD": "1000",
-               "JOB_WORKERS": str(args.job_workers), "OPTIMIZATION_STEP_DELAY_MS": str(args.step_delay_ms)}
+        env = {
+            **os.environ,
+            "FLASK_APP": "app:create_app",
+            "INSTANCE_PATH": tmp,
+            "DATABASE_URL": f"sqlite:///{db_path}",
+            "LOG_LEVEL": "WARNING",
+            "BIND": f"127.0.0.1:{port}",
+            "RATELIMIT_DEFAULT": "100000 per minute",
+            "WEB_CONCURRENCY": "1",
+            "LLM_PROVIDER": "anthropic",
+            "ANTHROPIC_API_KEY": "bench-key",
+            "ANTHROPIC_BASE_URL": fake.url,
+            "LLM_DAILY_BUDGET_USD": "1000",
+            "JOB_WORKERS": str(args.job_workers),
+            "OPTIMIZATION_STEP_DELAY_MS": str(args.step_delay_ms),
+        }
         env.pop("REDIS_URL", None)
         print("preparing database (migrate, prompts, demo fleet, admin) ...", flush=True)
         prepare(env)
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         with log_path.open("wb") as log:
-            server = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT,
-                                      stdout=log, stderr=log)
+            server = subprocess.Popen(
+                [gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT, stdout=log, stderr=log
+            )
             try:
                 client = Client(port)
                 client.token = _token(client)

@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEVICES = ["DEMO-OFF-01", "DEMO-OFF-02", "DEMO-SCH-01", "DEMO-GYM-01", "DEMO-HOS-01", "DEMO-STA-01",
-           "DEMO-UNI-01"]
+DEVICES = ["DEMO-OFF-01", "DEMO-OFF-02", "DEMO-SCH-01", "DEMO-GYM-01", "DEMO-HOS-01", "DEMO-STA-01", "DEMO-UNI-01"]
 SCORE_BODY = {"device_id": "DEMO-OFF-01", "sku": "DEMO-WATER-500", "slot": "E2"}
 EMAIL, PASSWORD = "bench-admin@example.com", "bench-password-1"
 
@@ -51,8 +50,12 @@ def pct(values: list[float], q: float) -> float:
 
 def prepare(env: dict[str, str]) -> None:
     flask = str(Path(sys.executable).with_name("flask"))
-    for args in (["db", "upgrade"], ["prompts", "sync"], ["seed-demo"],
-                 ["create-user", EMAIL, "--password", PASSWORD, "--role", "admin"]):
+    for args in (
+        ["db", "upgrade"],
+        ["prompts", "sync"],
+        ["seed-demo"],
+        ["create-user", EMAIL, "--password", PASSWORD, "--role", "admin"],
+    ):
         subprocess.run([flask, *args], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -90,16 +93,18 @@ class Client:
         self.cookie = _cookie(response)
         assert self.cookie, "no session cookie from the login page"
         form = urllib.parse.urlencode({"email": EMAIL, "password": PASSWORD, "csrf_token": self.csrf})
-        conn.request("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded",
-                                              "Cookie": self.cookie})
+        conn.request(
+            "POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie}
+        )
         response = conn.getresponse()
         response.read()
         assert response.status == 302, response.status
         self.cookie = _cookie(response) or self.cookie
         conn.close()
 
-    def post_json(self, path: str, body: dict[str, Any], conn: http.client.HTTPConnection | None = None
-                  ) -> tuple[int, Any]:
+    def post_json(
+        self, path: str, body: dict[str, Any], conn: http.client.HTTPConnection | None = None
+    ) -> tuple[int, Any]:
         own = conn is None
         conn = conn or self.connect()
         conn.request("POST", path, json.dumps(body), self.headers())
@@ -134,8 +139,7 @@ def read_event(response: http.client.HTTPResponse) -> tuple[str | None, dict[str
 
 def open_stream(client: Client, device_id: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     conn = client.connect()
-    conn.request("POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}),
-                 client.headers())
+    conn.request("POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}), client.headers())
     response = conn.getresponse()
     if response.status != 200:
         raise RuntimeError(f"stream-optimization answered {response.status}: {response.read()[:300]!r}")
@@ -156,8 +160,9 @@ def time_to_first_event(client: Client, runs: int) -> list[float]:
     return out
 
 
-def score_latencies(client: Client, stop: threading.Event, out: list[float], failures: list[int],
-                    pause_s: float = 0.02) -> None:
+def score_latencies(
+    client: Client, stop: threading.Event, out: list[float], failures: list[int], pause_s: float = 0.02
+) -> None:
     conn = client.connect()  # keep-alive, like a browser
     while not stop.is_set():
         t0 = time.perf_counter()
@@ -209,8 +214,12 @@ def relay_throughput(redis_url: str | None, n: int = 8_000) -> float:
         events = MemoryEventStream()
     stream = f"bench-{time.time_ns()}"
     events.publish(stream, "started", {"n": n})
-    payload = {"step": 0, "moves": [{"slot": "A1", "from": "X", "to": "Y"}], "objective": 1.0,
-               "planogram": {f"{r}{c}": "DEMO-COLA-330" for r in "ABCDEF" for c in range(1, 9)}}
+    payload = {
+        "step": 0,
+        "moves": [{"slot": "A1", "from": "X", "to": "Y"}],
+        "objective": 1.0,
+        "planogram": {f"{r}{c}": "DEMO-COLA-330" for r in "ABCDEF" for c in range(1, 9)},
+    }
 
     def publish() -> None:
         for i in range(n):
@@ -232,28 +241,43 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--step-delay-ms", type=int, default=150)
     parser.add_argument("--job-workers", type=int, default=2)
-    parser.add_argument("--in-thread", action="store_true",
-                        help="embedded mode: optimise in the job threads (OPTIMIZATION_CHILD_PROCESSES=0)")
+    parser.add_argument(
+        "--in-thread",
+        action="store_true",
+        help="embedded mode: optimise in the job threads (OPTIMIZATION_CHILD_PROCESSES=0)",
+    )
     parser.add_argument("--redis", help="REDIS_URL for the server (jobs then need --rq-workers)")
     parser.add_argument("--rq-workers", type=int, default=2)
-    parser.add_argument("--bearer", action="store_true",
-                        help="authenticate with an API token instead of a browser session")
+    parser.add_argument(
+        "--bearer", action="store_true", help="authenticate with an API token instead of a browser session"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {**os.environ, "FLASK_APP": "app:create_app", "INSTANCE_PATH": tmp,
-               "DATABASE_URL": f"sqlite:///{tmp}/bench.db", "LOG_LEVEL": "WARNING", "BIND": f"127.0.0.1:{port}",
-               "RATELIMIT_DEFAULT": "100000 per minute", "OPTIMIZATION_STEP_DELAY_MS": str(args.step_delay_ms),
-               "JOB_WORKERS": str(args.job_workers), "WEB_CONCURRENCY": "1",
-               "OPTIMIZATION_CHILD_PROCESSES": "0" if args.in_thread else "1"}
+        env = {
+            **os.environ,
+            "FLASK_APP": "app:create_app",
+            "INSTANCE_PATH": tmp,
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "LOG_LEVEL": "WARNING",
+            "BIND": f"127.0.0.1:{port}",
+            "RATELIMIT_DEFAULT": "100000 per minute",
+            "OPTIMIZATION_STEP_DELAY_MS": str(args.step_delay_ms),
+            "JOB_WORKERS": str(args.job_workers),
+            "WEB_CONCURRENCY": "1",
+            "OPTIMIZATION_CHILD_PROCESSES": "0" if args.in_thread else "1",
+        }
         env.pop("LLM_PROVIDER", None)
         if args.redis:
             env["REDIS_URL"] = args.redis
         print("preparing database (migrate, prompts, demo fleet, admin) ...", flush=True)
         prepare(env)
         rate = relay_throughput(args.redis)
-        print(f"relay alone ({'Redis Streams' if args.redis else 'memory'} event stream, 60-slot progress events, "
-              f"publisher thread + relay in one process): {rate:,.0f} events/s", flush=True)
+        print(
+            f"relay alone ({'Redis Streams' if args.redis else 'memory'} event stream, 60-slot progress events, "
+            f"publisher thread + relay in one process): {rate:,.0f} events/s",
+            flush=True,
+        )
         procs: list[subprocess.Popen[bytes]] = []
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         procs.append(subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT))
@@ -262,8 +286,10 @@ def main() -> None:
 
             redis.Redis.from_url(args.redis).flushdb()
             flask = str(Path(sys.executable).with_name("flask"))
-            procs += [subprocess.Popen([flask, "rq-worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-                      for _ in range(args.rq_workers)]
+            procs += [
+                subprocess.Popen([flask, "rq-worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+                for _ in range(args.rq_workers)
+            ]
         try:
             measure(Client(port), args)
         finally:
@@ -292,15 +318,17 @@ def measure(client: Client, args: argparse.Namespace) -> None:
         client.token = body["token"]
     else:
         client.browser_login()
-    print(f"authenticated with {'an API token' if args.bearer else 'a browser session (cookie + CSRF)'}",
-          flush=True)
+    print(f"authenticated with {'an API token' if args.bearer else 'a browser session (cookie + CSRF)'}", flush=True)
     for device in DEVICES:  # fit each device's model once, as a warm server has
         client.post_json("/api/planogram/realtime-score", {**SCORE_BODY, "device_id": device, "slot": "A1"})
 
     print(f"load average before measuring: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)", flush=True)
     ttfe = time_to_first_event(client, args.runs)
-    print(f"time to first SSE event over {args.runs} runs: p50 {statistics.median(ttfe):.1f} ms, "
-          f"p95 {pct(ttfe, 0.95):.1f} ms, max {max(ttfe):.1f} ms (target p95 <= 150 ms)", flush=True)
+    print(
+        f"time to first SSE event over {args.runs} runs: p50 {statistics.median(ttfe):.1f} ms, "
+        f"p95 {pct(ttfe, 0.95):.1f} ms, max {max(ttfe):.1f} ms (target p95 <= 150 ms)",
+        flush=True,
+    )
     time.sleep(1.0)
 
     idle: list[float] = []
@@ -311,15 +339,19 @@ def measure(client: Client, args: argparse.Namespace) -> None:
     time.sleep(5)
     stop.set()
     sampler.join()
-    print(f"realtime-score alone ({len(idle)} calls): p50 {statistics.median(idle):.1f} ms, "
-          f"p95 {pct(idle, 0.95):.1f} ms", flush=True)
+    print(
+        f"realtime-score alone ({len(idle)} calls): p50 {statistics.median(idle):.1f} ms, p95 {pct(idle, 0.95):.1f} ms",
+        flush=True,
+    )
 
     loaded: list[float] = []
     stop = threading.Event()
     sampler = threading.Thread(target=score_latencies, args=(client, stop, loaded, failures))
     results: list[dict[str, Any]] = [{} for _ in range(args.streams)]
-    streams = [threading.Thread(target=run_stream, args=(client, DEVICES[i % len(DEVICES)], results[i]))
-               for i in range(args.streams)]
+    streams = [
+        threading.Thread(target=run_stream, args=(client, DEVICES[i % len(DEVICES)], results[i]))
+        for i in range(args.streams)
+    ]
     t0 = time.perf_counter()
     sampler.start()
     for thread in streams:
@@ -335,15 +367,26 @@ def measure(client: Client, args: argparse.Namespace) -> None:
         for kind in ("done", "error", "cancelled", "http_error"):
             ends[kind] = ends.get(kind, 0) + r["counts"].get(kind, 0)
     durations = [r["seconds"] for r in results]
-    where = f"{args.rq_workers} RQ workers" if args.redis else (
-        f"{args.job_workers} job threads, optimiser {'in the threads' if args.in_thread else 'in child processes'}")
-    print(f"{args.streams} concurrent optimisation streams (step delay {args.step_delay_ms} ms, {where}): "
-          f"{total} events in {wall:.1f} s "
-          f"= {total / wall:.0f} events/s; ends {ends}; stream time p50 {statistics.median(durations):.1f} s, "
-          f"max {max(durations):.1f} s", flush=True)
-    print(f"realtime-score during the streams ({len(loaded)} calls): p50 {statistics.median(loaded):.1f} ms, "
-          f"p95 {pct(loaded, 0.95):.1f} ms, max {max(loaded):.1f} ms (target p95 <= 50 ms); "
-          f"non-200 answers: {len(failures)}", flush=True)
+    where = (
+        f"{args.rq_workers} RQ workers"
+        if args.redis
+        else (
+            f"{args.job_workers} job threads, optimiser {'in the threads' if args.in_thread else 'in child processes'}"
+        )
+    )
+    print(
+        f"{args.streams} concurrent optimisation streams (step delay {args.step_delay_ms} ms, {where}): "
+        f"{total} events in {wall:.1f} s "
+        f"= {total / wall:.0f} events/s; ends {ends}; stream time p50 {statistics.median(durations):.1f} s, "
+        f"max {max(durations):.1f} s",
+        flush=True,
+    )
+    print(
+        f"realtime-score during the streams ({len(loaded)} calls): p50 {statistics.median(loaded):.1f} ms, "
+        f"p95 {pct(loaded, 0.95):.1f} ms, max {max(loaded):.1f} ms (target p95 <= 50 ms); "
+        f"non-200 answers: {len(failures)}",
+        flush=True,
+    )
     print(f"load average after: {os.getloadavg()[0]:.1f}", flush=True)
 
 

@@ -56,13 +56,16 @@ def scenarios(d: TrueDevice, m: DemandModel, products: dict[str, ProductSpec]) -
     """Default request plus the constraint kinds a merchandiser sends."""
     stocked = d.planogram.facings()
     top = max(stocked, key=lambda k: m.base_demand(k) * products[k].margin)
-    absent = sorted((k for k in products if k not in stocked and products[k].temperature == "ambient"),
-                    key=lambda k: -m.base_demand(k))[0]
+    absent = sorted(
+        (k for k in products if k not in stocked and products[k].temperature == "ambient"),
+        key=lambda k: -m.base_demand(k),
+    )[0]
     codes = sorted(d.planogram.mapping())
     return {
         "default": Constraints(),
-        "must_new": Constraints(must_stock=frozenset({absent}),
-                                locked=tuple((s, d.planogram.mapping()[s]) for s in codes[:2])),
+        "must_new": Constraints(
+            must_stock=frozenset({absent}), locked=tuple((s, d.planogram.mapping()[s]) for s in codes[:2])
+        ),
         "min_facings": Constraints(min_facings=((top, 3),)),
         "max_new=2": Constraints(max_new_skus=2),
         "budget=8": Constraints(max_changed_slots=8),
@@ -81,12 +84,21 @@ def grade(fleet: TrueFleet) -> None:
         start = 20_000  # generate_true_fleet's first day; refills every T days from it
         last = int(d.sales.day(0).max())  # epoch day
         fill = start + (last - 14 - start) // t * t
-        bt = backtest_forecast(d.cabinet, products, d.sales, d.planogram, holdout_days=14, last_fill_day=fill,
-                               priors=rates.priors(d.cabinet.device_id))
+        bt = backtest_forecast(
+            d.cabinet,
+            products,
+            d.sales,
+            d.planogram,
+            holdout_days=14,
+            last_fill_day=fill,
+            priors=rates.priors(d.cabinet.device_id),
+        )
         wape.append((bt.wape_model, bt.wape_naive))
         false_pairs += len(affinity(d.sales).pairs)  # the truth has no co-purchase pairs: any pair is false
-        back = backtest_device(BacktestData(d.cabinet, products, d.sales, d.planogram, (),
-                                            rates.priors(d.cabinet.device_id)), BacktestSettings(holdout_days=14))
+        back = backtest_device(
+            BacktestData(d.cabinet, products, d.sales, d.planogram, (), rates.priors(d.cabinet.device_id)),
+            BacktestSettings(holdout_days=14),
+        )
         coverage.append(back.coverage if back.coverage is not None else float("nan"))
         m = fit_model(d.cabinet, products, d.sales, d.planogram, priors=rates.priors(d.cabinet.device_id))
         tm = truth_model(m, d)
@@ -105,20 +117,28 @@ def grade(fleet: TrueFleet) -> None:
             new_true = d.value(res.planogram, products)
             empty = sum(1 for s in d.cabinet.slots if s.code not in res.planogram.mapping())
             out.setdefault(name, []).append(
-                (cur_true, new_true, opt_true, res.uplift_per_day, empty, res.uplift_low_per_day))
-    print(f"fleet: {len(fleet.devices)} devices, {len(products)} products, "
-          f"{sum(d.sales.n for d in fleet.devices)} vends")
+                (cur_true, new_true, opt_true, res.uplift_per_day, empty, res.uplift_low_per_day)
+            )
+    print(
+        f"fleet: {len(fleet.devices)} devices, {len(products)} products, {sum(d.sales.n for d in fleet.devices)} vends"
+    )
     for name, rows in out.items():
         _report(name, rows)
     e = np.abs(np.array(rev_err))
-    print(f"today's revenue predicted vs truth: median {np.median(rev_err):+.1f}%, within ±10% on "
-          f"{int((e <= 10).sum())}/{len(e)}; heat-zone Spearman mean {np.mean(rhos):.2f} (min {min(rhos):.2f})")
+    print(
+        f"today's revenue predicted vs truth: median {np.median(rev_err):+.1f}%, within ±10% on "
+        f"{int((e <= 10).sum())}/{len(e)}; heat-zone Spearman mean {np.mean(rhos):.2f} (min {min(rhos):.2f})"
+    )
     wm, wn = (float(np.mean(x)) for x in zip(*wape, strict=True))
-    print(f"forecast WAPE (sku x day, 14 held-out days): model {wm:.3f} vs seasonal-naive {wn:.3f} = {wm / wn:.2f}x; "
-          f"affinity: {false_pairs} pairs surfaced where none exist; backtest day coverage {np.nanmean(coverage):.2f} "
-          f"(min {np.nanmin(coverage):.2f}) at nominal 0.90")
-    print(f"identical answers for identical requests: {same}/{len(fleet.devices)}; optimiser CPU per call: "
-          f"median {np.median(cpu):.2f} s, p95 {np.percentile(cpu, 95):.2f} s, max {max(cpu):.2f} s")
+    print(
+        f"forecast WAPE (sku x day, 14 held-out days): model {wm:.3f} vs seasonal-naive {wn:.3f} = {wm / wn:.2f}x; "
+        f"affinity: {false_pairs} pairs surfaced where none exist; backtest day coverage {np.nanmean(coverage):.2f} "
+        f"(min {np.nanmin(coverage):.2f}) at nominal 0.90"
+    )
+    print(
+        f"identical answers for identical requests: {same}/{len(fleet.devices)}; optimiser CPU per call: "
+        f"median {np.median(cpu):.2f} s, p95 {np.percentile(cpu, 95):.2f} s, max {max(cpu):.2f} s"
+    )
 
 
 def _report(name: str, rows: list[tuple[float, float, float, float, int, float]]) -> None:
@@ -129,11 +149,13 @@ def _report(name: str, rows: list[tuple[float, float, float, float, int, float]]
     ratio = np.array([p / t for p, t in zip(pred, true_up, strict=True) if abs(t) > 1e-6])
     low_ratio = np.array([p / t for p, t in zip(low, true_up, strict=True) if abs(t) > 1e-6])
     worse = int((new < cur - 1e-6).sum())
-    print(f"  {name:12s} capture mean {capture.mean():.2f} (min {capture.min():.2f}); truly worse {worse}/{len(cur)}; "
-          f"true uplift mean {100 * np.mean(true_up / cur):+.1f}% (optimum {100 * np.mean(gain / cur):+.1f}%); "
-          f"predicted/true uplift median {np.median(ratio) if len(ratio) else float('nan'):.2f} "
-          f"(uplift_low/true {np.median(low_ratio) if len(low_ratio) else float('nan'):.2f}); "
-          f"empty slots {int(empty.sum())}")
+    print(
+        f"  {name:12s} capture mean {capture.mean():.2f} (min {capture.min():.2f}); truly worse {worse}/{len(cur)}; "
+        f"true uplift mean {100 * np.mean(true_up / cur):+.1f}% (optimum {100 * np.mean(gain / cur):+.1f}%); "
+        f"predicted/true uplift median {np.median(ratio) if len(ratio) else float('nan'):.2f} "
+        f"(uplift_low/true {np.median(low_ratio) if len(low_ratio) else float('nan'):.2f}); "
+        f"empty slots {int(empty.sum())}"
+    )
 
 
 def main() -> None:

@@ -71,16 +71,24 @@ def _weights(cab: Cabinet, rng: np.random.Generator) -> dict[str, float]:
     strength = float(rng.uniform(0.3, 0.9))
     tilt = float(rng.uniform(-0.4, 0.4))
     raw = {
-        s.code: math.exp(-strength * ((s.row - eye) / 2.0) ** 2 + tilt * (s.col / max(cab.cols - 1, 1) - 0.5)
-                         + float(rng.normal(0, 0.1)))
+        s.code: math.exp(
+            -strength * ((s.row - eye) / 2.0) ** 2
+            + tilt * (s.col / max(cab.cols - 1, 1) - 0.5)
+            + float(rng.normal(0, 0.1))
+        )
         for s in cab.slots
     }
     mean = sum(raw.values()) / len(raw)
     return {k: v / mean for k, v in raw.items()}
 
 
-def _operator(cab: Cabinet, products: tuple[ProductSpec, ...], base: dict[str, float],
-              weight: dict[str, float], rng: np.random.Generator) -> Planogram:
+def _operator(
+    cab: Cabinet,
+    products: tuple[ProductSpec, ...],
+    base: dict[str, float],
+    weight: dict[str, float],
+    rng: np.random.Generator,
+) -> Planogram:
     """Best believed sellers, mostly one facing, best believed at the best-looking rows (not the true ones)."""
     belief = {p.sku: base[p.sku] * float(rng.lognormal(0, 0.4)) * max(p.margin, 0.01) for p in products}
     ranked = sorted(products, key=lambda p: -belief[p.sku])
@@ -90,8 +98,9 @@ def _operator(cab: Cabinet, products: tuple[ProductSpec, ...], base: dict[str, f
     for i, p in enumerate(ranked):
         n = 2 if i < 4 else 1
         for _ in range(n):
-            slot = next((s for s in free if fits(s, p) and (s.zone == p.temperature or p.temperature == "ambient")),
-                        None)
+            slot = next(
+                (s for s in free if fits(s, p) and (s.zone == p.temperature or p.temperature == "ambient")), None
+            )
             if slot is None:
                 break
             mapping[slot.code] = p.sku
@@ -102,8 +111,16 @@ def _operator(cab: Cabinet, products: tuple[ProductSpec, ...], base: dict[str, f
     return Planogram.of(mapping)
 
 
-def _simulate(dev_cab: Cabinet, plan: Planogram, base: dict[str, float], weight: dict[str, float],
-              products: dict[str, ProductSpec], days: int, start_day: int, rng: np.random.Generator) -> SalesData:
+def _simulate(
+    dev_cab: Cabinet,
+    plan: Planogram,
+    base: dict[str, float],
+    weight: dict[str, float],
+    products: dict[str, ProductSpec],
+    days: int,
+    start_day: int,
+    rng: np.random.Generator,
+) -> SalesData:
     """Vends with pooled stock per product, refills every T days, facing chosen by weight among non-empty."""
     caps = {s.code: s.capacity for s in dev_cab.slots}
     t = max(round(dev_cab.service_interval_days), 1)
@@ -131,8 +148,9 @@ def _simulate(dev_cab: Cabinet, plan: Planogram, base: dict[str, float], weight:
     return SalesData.from_rows(dev_cab.device_id, rows, dev_cab.slot_codes())
 
 
-def generate_true_fleet(n_devices: int, seed: int, *, n_products: int = 90, days: int = 90,
-                        start_day: int = 20_000) -> TrueFleet:
+def generate_true_fleet(
+    n_devices: int, seed: int, *, n_products: int = 90, days: int = 90, start_day: int = 20_000
+) -> TrueFleet:
     """n devices (6 x 8 cabinets) with operator planograms, simulated sales and the truth to grade with."""
     rng = np.random.default_rng(seed)
     products = make_catalog(n_products, rng, prefix="T")
@@ -142,8 +160,14 @@ def generate_true_fleet(n_devices: int, seed: int, *, n_products: int = 90, days
     devices = []
     for i in range(n_devices):
         venue = VENUES[i % len(VENUES)]
-        cab = make_cabinet(f"T{i:03d}", 6, 8, venue_type=venue, service_interval_days=float(rng.choice([5, 7, 7, 10])),
-                           capacity=int(rng.choice([6, 8, 10])))
+        cab = make_cabinet(
+            f"T{i:03d}",
+            6,
+            8,
+            venue_type=venue,
+            service_interval_days=float(rng.choice([5, 7, 7, 10])),
+            capacity=int(rng.choice([6, 8, 10])),
+        )
         level = float(rng.lognormal(0, 0.35)) * 0.25
         base = {k: level * popularity[k] * taste[venue][k] * float(rng.lognormal(0, 0.5)) for k in cat}
         weight = _weights(cab, rng)

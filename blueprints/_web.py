@@ -117,7 +117,10 @@ def validate(model: type[M], payload: Any) -> M:
 JSON_PATHS = frozenset({"/healthz", "/readyz"})
 # A backend that stopped answering: the request may work again in a moment, so 503 (with Retry-After), not 500.
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (
-    RedisConnectionError, RedisTimeoutError, OperationalError, PoolTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    OperationalError,
+    PoolTimeoutError,
 )
 RETRY_AFTER_S = 5
 
@@ -163,10 +166,12 @@ def _backend_down(exc: Exception) -> Response | tuple[str, int]:
     """Redis or the database stopped answering mid-request: a clear, retryable 503."""
     backend = "database" if isinstance(exc, (OperationalError, PoolTimeoutError)) else "redis"
     log.warning("backend unavailable: %s (%s)", backend, type(exc).__name__)
-    return _outage_response(ServiceUnavailable(
-        f"A shared service ({backend}) is not answering; please try again in a few seconds",
-        details={"backend": backend, "request_id": g.get("request_id")},
-    ))
+    return _outage_response(
+        ServiceUnavailable(
+            f"A shared service ({backend}) is not answering; please try again in a few seconds",
+            details={"backend": backend, "request_id": g.get("request_id")},
+        )
+    )
 
 
 def _outage_response(exc: ServiceUnavailable) -> Response | tuple[str, int]:
@@ -178,17 +183,27 @@ def _outage_response(exc: ServiceUnavailable) -> Response | tuple[str, int]:
     return response
 
 
-ERROR_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not for your role", 404: "Page not found",
-                405: "Not allowed here", 409: "Conflict", 413: "File too large", 422: "Cannot do that",
-                500: "Server error", 503: "Temporarily unavailable"}
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Sign-in needed",
+    403: "Not for your role",
+    404: "Page not found",
+    405: "Not allowed here",
+    409: "Conflict",
+    413: "File too large",
+    422: "Cannot do that",
+    500: "Server error",
+    503: "Temporarily unavailable",
+}
 
 
 def error_page(status: int, message: str) -> Response | tuple[str, int]:
     """The styled HTML error page with the request id to quote (plain text if even that cannot render)."""
     rid = g.get("request_id")
     try:
-        return render_template("error.html", status=status, title=ERROR_TITLES.get(status, "Error"),
-                               message=message, request_id=rid), status
+        return render_template(
+            "error.html", status=status, title=ERROR_TITLES.get(status, "Error"), message=message, request_id=rid
+        ), status
     except Exception:  # the page itself failed (e.g. the database is down): still answer, still quote the id
         log.exception("error page failed")
         return Response(f"Error {status}. Request id: {rid}", status=status, mimetype="text/plain")

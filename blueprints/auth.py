@@ -111,8 +111,14 @@ def issue_token() -> tuple[Response, int]:
         raise Unauthorized("Email or password is wrong", code="invalid_credentials")
     token = auth_service.issue_token(user, current_app.config["API_TOKEN_TTL_DAYS"], body.name)
     db.session.commit()
-    return jsonify({"token": token, "token_type": "Bearer", "user": user_dict(user),
-                    "expires_in_days": current_app.config["API_TOKEN_TTL_DAYS"]}), 201
+    return jsonify(
+        {
+            "token": token,
+            "token_type": "Bearer",
+            "user": user_dict(user),
+            "expires_in_days": current_app.config["API_TOKEN_TTL_DAYS"],
+        }
+    ), 201
 
 
 @bp.delete("/api/auth/token")

@@ -165,8 +165,11 @@ def import_files() -> tuple[Response, int]:
 @api_doc()
 def import_template(name: str) -> Response:
     """A CSV template with every column of one import file and example rows (e.g. products.csv)."""
-    return Response(templates.template_csv(name), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        templates.template_csv(name),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/admin/demo")

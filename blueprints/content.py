@@ -123,8 +123,9 @@ def create_post() -> tuple[Response, int]:
 def import_posts_file() -> Response:
     upload = next((f for f in request.files.values() if f.filename), None)
     if upload is None:
-        raise ValidationFailed("Send posts.csv as multipart/form-data",
-                               details=[{"field": "file", "reason": "no file uploaded"}])
+        raise ValidationFailed(
+            "Send posts.csv as multipart/form-data", details=[{"field": "file", "reason": "no file uploaded"}]
+        )
     report = import_posts(upload.stream, user_id=api_user().id)
     db.session.commit()
     return jsonify(report.as_dict())
@@ -145,8 +146,7 @@ def suggestion() -> tuple[Response, int]:
 @roles_required("marketer")
 def caption() -> tuple[Response, int]:
     body = parse_json(CaptionBody)
-    result = content.caption(body.products, body.media_description, body.style, body.platform, body.notes,
-                             api_user())
+    result = content.caption(body.products, body.media_description, body.style, body.platform, body.notes, api_user())
     db.session.commit()
     return jsonify(result), 201
 
@@ -172,8 +172,7 @@ def caption_batch(batch_id: int) -> Response:
 @roles_required("marketer")
 def hashtags() -> tuple[Response, int]:
     body = parse_json(HashtagsBody)
-    result = content.hashtags(body.products, body.platform, body.max_hashtags, body.caption, body.location,
-                              api_user())
+    result = content.hashtags(body.products, body.platform, body.max_hashtags, body.caption, body.location, api_user())
     db.session.commit()
     return jsonify(result), 201
 

@@ -36,8 +36,12 @@ def email_assistant() -> str:
 
 @bp.get("/review")
 def review_queue() -> str:
-    return render_template("review_queue.html", types=review.CONTENT_TYPES,
-                           content_type=request.args.get("type", ""), status=request.args.get("status", "draft"))
+    return render_template(
+        "review_queue.html",
+        types=review.CONTENT_TYPES,
+        content_type=request.args.get("type", ""),
+        status=request.args.get("status", "draft"),
+    )
 
 
 @bp.get("/review/<int:draft_id>")

@@ -108,8 +108,9 @@ def _item(item: dict[str, object]) -> dict[str, object]:
 def import_orders_file() -> Response:
     upload = next((f for f in request.files.values() if f.filename), None)
     if upload is None:
-        raise ValidationFailed("Send orders.csv as multipart/form-data",
-                               details=[{"field": "file", "reason": "no file uploaded"}])
+        raise ValidationFailed(
+            "Send orders.csv as multipart/form-data", details=[{"field": "file", "reason": "no file uploaded"}]
+        )
     report = import_orders(upload.stream)
     db.session.commit()
     return jsonify(report.as_dict())
@@ -121,8 +122,15 @@ def import_orders_file() -> Response:
 def draft() -> tuple[Response, int]:
     body = parse_json(DraftBody)
     order = body.order.model_dump(mode="json") if body.order else None
-    result = email_drafts.draft_reply(body.subject, body.body, body.response_type, body.tone, api_user(),
-                                      order_number=body.order_number, order=order, customer_name=body.customer_name)
+    result = email_drafts.draft_reply(
+        body.subject,
+        body.body,
+        body.response_type,
+        body.tone,
+        api_user(),
+        order_number=body.order_number,
+        order=order,
+        customer_name=body.customer_name,
+    )
     db.session.commit()
     return jsonify(result), 201
-

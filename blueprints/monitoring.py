@@ -44,8 +44,12 @@ def readyz() -> tuple[Response, int]:
 @public  # not under /api; readable by admins or with METRICS_TOKEN (checked here)
 def prometheus_metrics() -> Response:
     if not may_read_metrics(current_app, request.headers.get("Authorization", ""), g.get("user")):
-        return Response("metrics: admin session or METRICS_TOKEN bearer required\n", status=401,
-                        mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return Response(
+            "metrics: admin session or METRICS_TOKEN bearer required\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     body, content_type = metrics(current_app).exposition()
     return Response(body, content_type=content_type)
 

@@ -28,16 +28,23 @@ class NavItem:
 
 # Viewers read everything (the pages say read-only); each working role sees the pages of its job.
 MENU: tuple[NavItem, ...] = (
-    NavItem("pages.index", "Fleet", EVERYONE,
-            ("pages.device", "pages.device_editor", "pages.visit_sheet", "pages.route_sheet")),
+    NavItem(
+        "pages.index",
+        "Fleet",
+        EVERYONE,
+        ("pages.device", "pages.device_editor", "pages.visit_sheet", "pages.route_sheet"),
+    ),
     NavItem("pages.products", "Products", EVERYONE),
     NavItem("pages.import_page", "Import", frozenset({"merchandiser", "admin"})),
     NavItem("content_pages.studio", "Content", frozenset({"marketer", "admin", "viewer"})),
     NavItem("content_pages.email_assistant", "Email", frozenset({"agent", "admin", "viewer"})),
-    NavItem("content_pages.review_queue", "Review", frozenset({"marketer", "agent", "admin", "viewer"}),
-            ("content_pages.draft_editor",)),
-    NavItem("monitoring.dashboards.overview", "Monitoring", frozenset({"admin"}),
-            ("monitoring.dashboards.prompts",)),
+    NavItem(
+        "content_pages.review_queue",
+        "Review",
+        frozenset({"marketer", "agent", "admin", "viewer"}),
+        ("content_pages.draft_editor",),
+    ),
+    NavItem("monitoring.dashboards.overview", "Monitoring", frozenset({"admin"}), ("monitoring.dashboards.prompts",)),
     NavItem("pages.users", "Users", frozenset({"admin"})),
 )
 

@@ -30,8 +30,9 @@ def _require_login() -> Response | None:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("fleet.html", fleet=fleet.overview(), can_optimise=current_user.role in EDIT_ROLES,
-                           demo=demo_fleet.presence())
+    return render_template(
+        "fleet.html", fleet=fleet.overview(), can_optimise=current_user.role in EDIT_ROLES, demo=demo_fleet.presence()
+    )
 
 
 @bp.get("/devices/<device_id>")
@@ -46,8 +47,9 @@ def device(device_id: str) -> str:
 
 @bp.get("/devices/<device_id>/editor")
 def device_editor(device_id: str) -> str:
-    state = editor.editor_state(device_id, current_user.role, bool(current_app.config.get("LLM_PROVIDER")),
-                                current_app.config["CURRENCY"])
+    state = editor.editor_state(
+        device_id, current_user.role, bool(current_app.config.get("LLM_PROVIDER")), current_app.config["CURRENCY"]
+    )
     return render_template("editor.html", state=state, device=state["device"])
 
 
@@ -67,8 +69,12 @@ def products() -> str:
 
 @bp.get("/import")
 def import_page() -> str:
-    return render_template("import.html", can_import=current_user.role in IMPORT_ROLES, demo=demo_fleet.presence(),
-                           templates=import_templates.names())
+    return render_template(
+        "import.html",
+        can_import=current_user.role in IMPORT_ROLES,
+        demo=demo_fleet.presence(),
+        templates=import_templates.names(),
+    )
 
 
 @bp.get("/users")
@@ -96,8 +102,9 @@ class ProposalForm(BaseModel):
 
 
 def _source(query: SheetQuery) -> visit_sheet.Source:
-    return visit_sheet.Source(version=query.version, job_id=query.job, user_id=current_user.id,
-                              is_admin=current_user.role == "admin")
+    return visit_sheet.Source(
+        version=query.version, job_id=query.job, user_id=current_user.id, is_admin=current_user.role == "admin"
+    )
 
 
 def _csv(body: str, filename: str) -> Response:
@@ -108,8 +115,11 @@ def _csv(body: str, filename: str) -> Response:
 def visit_sheet_page(device_id: str) -> str:
     query = parse_query(SheetQuery)
     sheet = visit_sheet.device_sheet(device_id, _source(query))
-    return render_template("visit_sheet.html", sheet=sheet, csv_url=url_for(
-        "pages.visit_sheet_csv", device_id=device_id, **query.model_dump(exclude_none=True)))
+    return render_template(
+        "visit_sheet.html",
+        sheet=sheet,
+        csv_url=url_for("pages.visit_sheet_csv", device_id=device_id, **query.model_dump(exclude_none=True)),
+    )
 
 
 @bp.post("/devices/<device_id>/visit-sheet")
@@ -135,8 +145,9 @@ def visit_sheet_csv(device_id: str) -> Response:
 def route_sheet() -> str:
     query = parse_query(RouteQuery)
     route = visit_sheet.route_sheet(query.ids(), query.job, current_user.id, current_user.role == "admin")
-    return render_template("route_sheet.html", route=route, csv_url=url_for(
-        "pages.pick_list_csv", **query.model_dump(exclude_none=True)))
+    return render_template(
+        "route_sheet.html", route=route, csv_url=url_for("pages.pick_list_csv", **query.model_dump(exclude_none=True))
+    )
 
 
 @bp.get("/route/pick-list.csv")

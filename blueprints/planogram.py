@@ -37,10 +37,14 @@ class Body(BaseModel):
 
 
 FacingsMap = dict[str, Annotated[int, Field(ge=0, le=1000)]]
-MAX_CHANGED = Field(default=None, ge=0, le=10_000,
-                    description="change budget: at most this many slots may differ from the current planogram (a "
-                                "visit's budget); omit for the configured default (OPTIMIZER_MAX_CHANGED_SLOTS), "
-                                "null for no limit")
+MAX_CHANGED = Field(
+    default=None,
+    ge=0,
+    le=10_000,
+    description="change budget: at most this many slots may differ from the current planogram (a "
+    "visit's budget); omit for the configured default (OPTIMIZER_MAX_CHANGED_SLOTS), "
+    "null for no limit",
+)
 
 
 class ConstraintsIn(Body):
@@ -50,9 +54,12 @@ class ConstraintsIn(Body):
     max_facings: FacingsMap = Field(default_factory=dict)
     max_changed_slots: int | None = MAX_CHANGED
     max_new_skus: int | None = Field(
-        default=None, ge=0, le=500,
+        default=None,
+        ge=0,
+        le=500,
         description="skus not in the current planogram the result may introduce; omit for the configured "
-                    "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
+        "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit",
+    )
 
 
 class DeviceBody(Body):
@@ -101,9 +108,12 @@ class OptimizeBody(DeviceBody):
     max_facings: FacingsMap = Field(default_factory=dict)
     max_changed_slots: int | None = MAX_CHANGED
     max_new_skus: int | None = Field(
-        default=None, ge=0, le=500,
+        default=None,
+        ge=0,
+        le=500,
         description="skus not in the current planogram the result may introduce; omit for the configured "
-                    "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit")
+        "default (OPTIMIZER_MAX_NEW_SKUS), null for no limit",
+    )
 
     def constraints(self) -> dict[str, object]:
         """The engine constraints of the request; an omitted limit is left out (the configured default)."""
@@ -237,8 +247,9 @@ def batch_optimize() -> tuple[Response, int]:
     known = set(_fleet_ids())
     unknown = [d for d in ids if d not in known]
     if unknown:
-        raise ValidationFailed("Unknown devices", details=[{"field": "device_ids", "reason": f"unknown device '{d}'"}
-                                                           for d in unknown])
+        raise ValidationFailed(
+            "Unknown devices", details=[{"field": "device_ids", "reason": f"unknown device '{d}'"} for d in unknown]
+        )
     job_id = jobs.start_batch(ids, body.objective, api_user().id, current_app.config["BATCH_PARALLELISM"])
     return jsonify({"job_id": job_id, "status_url": f"/api/jobs/{job_id}", "total": len(ids)}), 202
 
@@ -279,8 +290,9 @@ def stream_optimization() -> Response:
     body = parse_json(StreamOptimizeBody)
     limit = body.max_new_skus if "max_new_skus" in body.model_fields_set else optimization_stream.CONFIGURED
     extra = {k: v for k, v in body.constraints().items() if k not in {"locked_slots", "max_new_skus"}}
-    return _sse(optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id,
-                                                 limit, extra))
+    return _sse(
+        optimization_stream.start_stream(body.device_id, body.objective, body.locked_slots, api_user().id, limit, extra)
+    )
 
 
 @bp.get("/optimizations/<job_id>/events")
@@ -302,8 +314,9 @@ def cancel_optimization(job_id: str) -> Response:
 @api_doc(body=ScoreBody)
 def placement_feedback() -> Response:
     body = parse_json(ScoreBody)
-    return jsonify(feedback.placement_feedback(body.device_id, body.sku, body.slot.upper(), body.planogram,
-                                               str(api_user().id)))
+    return jsonify(
+        feedback.placement_feedback(body.device_id, body.sku, body.slot.upper(), body.planogram, str(api_user().id))
+    )
 
 
 @bp.post("/validate-data")

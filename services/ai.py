@@ -108,8 +108,9 @@ def init_llm(app: Flask) -> None:
     ledger = ObservingLedgerSink(SqlLedgerSink(app), ledger_observers(app))
     track_writes()
     try:
-        pipeline = build_pipeline(llm_settings(app.config), source, ledger, backends.redis,
-                                  before_slow_call=release_connection)
+        pipeline = build_pipeline(
+            llm_settings(app.config), source, ledger, backends.redis, before_slow_call=release_connection
+        )
     except ConfigError as exc:
         raise ConfigError(f"LLM configuration is invalid: {exc}") from exc
     app.extensions[EXTENSION_KEY] = pipeline

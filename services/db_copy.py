@@ -61,8 +61,11 @@ def _check(reader: Connection, writer: Connection) -> str:
         )
     filled = [t.name for t in db.metadata.sorted_tables if writer.scalar(select(func.count()).select_from(t))]
     if filled:
-        raise Conflict("The target database already holds data: copy into a freshly migrated, empty database",
-                       code="target_not_empty", details={"tables": filled})
+        raise Conflict(
+            "The target database already holds data: copy into a freshly migrated, empty database",
+            code="target_not_empty",
+            details={"tables": filled},
+        )
     return want
 
 
@@ -82,9 +85,9 @@ def _restart_sequences(writer: Connection) -> None:
     """Point every serial sequence past the largest copied id (inserting explicit ids does not advance them)."""
     for table in db.metadata.sorted_tables:
         for column in table.primary_key:
-            sequence = writer.scalar(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                     {"t": table.name, "c": column.name})
+            sequence = writer.scalar(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name})
             if sequence:
                 top = writer.scalar(select(func.max(column)))
-                writer.execute(text("SELECT setval(:s, :v, :called)"),
-                               {"s": sequence, "v": top or 1, "called": top is not None})
+                writer.execute(
+                    text("SELECT setval(:s, :v, :called)"), {"s": sequence, "v": top or 1, "called": top is not None}
+                )

@@ -83,9 +83,9 @@ def _cabinet(device: DeviceRow) -> Cabinet:
     """The device's cabinet as the importer will build it (default zones: combo chills the lower half)."""
     device_id, _, venue, cabinet, rows, cols, width, height, depth, capacity, interval = device
     slots = tuple(
-        SlotSpec(slot_label(r, c), r, c, width, height, depth, capacity,
-                 default_zone(cabinet, r, rows))  # type: ignore[arg-type]
-        for r in range(rows) for c in range(cols)
+        SlotSpec(slot_label(r, c), r, c, width, height, depth, capacity, default_zone(cabinet, r, rows))  # type: ignore[arg-type]
+        for r in range(rows)
+        for c in range(cols)
     )
     return Cabinet(device_id, rows, cols, venue, cabinet, float(interval), slots)
 
@@ -118,8 +118,19 @@ def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFil
             [list(p) for p in PRODUCTS],
         ),
         "devices.csv": _csv(
-            ["device_id", "name", "venue_type", "cabinet_type", "rows", "columns", "slot_width_mm",
-             "slot_height_mm", "slot_depth_mm", "capacity", "service_interval_days"],
+            [
+                "device_id",
+                "name",
+                "venue_type",
+                "cabinet_type",
+                "rows",
+                "columns",
+                "slot_width_mm",
+                "slot_height_mm",
+                "slot_depth_mm",
+                "capacity",
+                "service_interval_days",
+            ],
             [list(d) for d in DEVICES],
         ),
     }
@@ -136,8 +147,15 @@ def generate(seed: int = 42, days: int = 90, end: date | None = None) -> DemoFil
     return DemoFiles(files, len(sales))
 
 
-def _device_sales(device: DeviceRow, planogram: dict[str, str], base: dict[str, float], start: date, days: int,
-                  rng: random.Random, prices: dict[str, float]) -> list[list[object]]:
+def _device_sales(
+    device: DeviceRow,
+    planogram: dict[str, str],
+    base: dict[str, float],
+    start: date,
+    days: int,
+    rng: random.Random,
+    prices: dict[str, float],
+) -> list[list[object]]:
     device_id, _, venue, _, rows, cols, _, _, _, capacity, interval = device
     weekly = WEEKLY.get(venue, (1.0,) * 7)
     open_h, close_h = HOURS.get(venue, (5, 23))
@@ -170,9 +188,16 @@ def _device_sales(device: DeviceRow, planogram: dict[str, str], base: dict[str, 
     return out
 
 
-def _basket_partner(rng: random.Random, device_id: str, sku: str, moment: datetime, tid: str,
-                    slot_of: dict[str, list[str]], stock: dict[str, int],
-                    prices: dict[str, float]) -> list[list[object]]:
+def _basket_partner(
+    rng: random.Random,
+    device_id: str,
+    sku: str,
+    moment: datetime,
+    tid: str,
+    slot_of: dict[str, list[str]],
+    stock: dict[str, int],
+    prices: dict[str, float],
+) -> list[list[object]]:
     for first, second, prob in PAIRS:
         if sku == first and second in slot_of and rng.random() < prob:
             code = max(slot_of[second], key=lambda s: stock[s])
@@ -199,31 +224,63 @@ def seed_demo(seed: int = 42, days: int = 90, end: date | None = None) -> Import
     demo = generate(seed, days, end)
     report = run_import({name: io.BytesIO(text.encode()) for name, text in demo.files.items()}, note_demo=False)
     device_ids = [d[0] for d in DEVICES]
-    db.session.execute(update(Device).where(Device.device_id.in_(device_ids)).values(is_demo=True)
-                       .execution_options(synchronize_session=False))
-    db.session.execute(update(Product).where(Product.sku.in_([p[0] for p in PRODUCTS])).values(is_demo=True)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Device)
+        .where(Device.device_id.in_(device_ids))
+        .values(is_demo=True)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Product)
+        .where(Product.sku.in_([p[0] for p in PRODUCTS]))
+        .values(is_demo=True)
+        .execution_options(synchronize_session=False)
+    )
     seed_content_demo(seed, end)
     return report
 
 
 # Demo posts and orders for the content and email assistants (is_demo, fictitious customers on example.com).
 DEMO_POSTS = [
-    ("instagram", "Monday fuel: cold brew is back in the lobby machine.", "a cold brew can on a desk",
-     "DEMO-COLDBREW-250"),
-    ("x", "Crisps + cola = the 3pm classic. Which flavour wins?", "crisps and a cola can",
-     "DEMO-CHIPS-SALT;DEMO-COLA-330"),
-    ("linkedin", "Healthier breaks: protein bars and nuts now in every office cooler.", "a shelf of protein bars",
-     "DEMO-PROTBAR-CHOC;DEMO-NUTMIX"),
-    ("facebook", "Gym reception cooler restocked with isotonic drinks for your next session.", "a fridge of drinks",
-     "DEMO-ISO-500"),
+    (
+        "instagram",
+        "Monday fuel: cold brew is back in the lobby machine.",
+        "a cold brew can on a desk",
+        "DEMO-COLDBREW-250",
+    ),
+    (
+        "x",
+        "Crisps + cola = the 3pm classic. Which flavour wins?",
+        "crisps and a cola can",
+        "DEMO-CHIPS-SALT;DEMO-COLA-330",
+    ),
+    (
+        "linkedin",
+        "Healthier breaks: protein bars and nuts now in every office cooler.",
+        "a shelf of protein bars",
+        "DEMO-PROTBAR-CHOC;DEMO-NUTMIX",
+    ),
+    (
+        "facebook",
+        "Gym reception cooler restocked with isotonic drinks for your next session.",
+        "a fridge of drinks",
+        "DEMO-ISO-500",
+    ),
     ("instagram", "Fresh wraps every morning at the hospital machine.", "a chicken caesar wrap", "DEMO-SAND-CHICK"),
-    ("x", "Sparkling water or still? Both are chilled and waiting.", "two water bottles",
-     "DEMO-SPARK-500;DEMO-WATER-500"),
+    (
+        "x",
+        "Sparkling water or still? Both are chilled and waiting.",
+        "two water bottles",
+        "DEMO-SPARK-500;DEMO-WATER-500",
+    ),
     ("instagram", "Sweet tooth? Fruit gummies just landed at the station.", "a bag of gummies", "DEMO-GUMMY"),
 ]
-DEMO_CUSTOMERS = [("Alex Rivera", "alex.rivera@example.com"), ("Sam Okafor", "sam.okafor@example.com"),
-                  ("Priya Nair", "priya.nair@example.com"), ("Jo Lindqvist", "jo.lindqvist@example.com")]
+DEMO_CUSTOMERS = [
+    ("Alex Rivera", "alex.rivera@example.com"),
+    ("Sam Okafor", "sam.okafor@example.com"),
+    ("Priya Nair", "priya.nair@example.com"),
+    ("Jo Lindqvist", "jo.lindqvist@example.com"),
+]
 ORDER_STATES = ("delivered", "failed", "shipped", "paid", "refunded", "delivered", "cancelled", "delivered")
 
 
@@ -236,22 +293,57 @@ def generate_content(seed: int = 42, end: date | None = None) -> dict[str, str]:
         day = end - timedelta(days=14 - 2 * i)  # the newest one yesterday: never in the future
         moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=rng.choice((8, 12, 17)))
         impressions = rng.randint(300, 2500)
-        posts.append([platform, text, moment.isoformat(), media, skus, impressions,
-                      int(impressions * rng.uniform(0.02, 0.08)), rng.randint(0, 12), rng.randint(0, 9),
-                      rng.randint(0, 40)])
+        posts.append(
+            [
+                platform,
+                text,
+                moment.isoformat(),
+                media,
+                skus,
+                impressions,
+                int(impressions * rng.uniform(0.02, 0.08)),
+                rng.randint(0, 12),
+                rng.randint(0, 9),
+                rng.randint(0, 40),
+            ]
+        )
     orders: list[list[object]] = []
     for i, status in enumerate(ORDER_STATES):
         name, email = DEMO_CUSTOMERS[i % len(DEMO_CUSTOMERS)]
         ordered = datetime.combine(end - timedelta(days=1 + 4 * i), datetime.min.time(), tzinfo=UTC) + timedelta(
-            hours=9 + i)
+            hours=9 + i
+        )
         items = ";".join(f"{rng.choice(PRODUCTS)[0]}:{rng.randint(1, 3)}" for _ in range(rng.randint(1, 3)))
         expected = (end + timedelta(days=2)).isoformat() if status in ("shipped", "paid") else ""
         orders.append([f"DEMO-ORD-{1001 + i}", status, ordered.isoformat(), name, email, items, expected])
     return {
-        "posts.csv": _csv(["platform", "text", "posted_at", "media_description", "products", "impressions", "likes",
-                           "comments", "shares", "clicks"], posts),
-        "orders.csv": _csv(["order_number", "status", "ordered_at", "customer_name", "customer_email", "items",
-                            "expected_delivery_at"], orders),
+        "posts.csv": _csv(
+            [
+                "platform",
+                "text",
+                "posted_at",
+                "media_description",
+                "products",
+                "impressions",
+                "likes",
+                "comments",
+                "shares",
+                "clicks",
+            ],
+            posts,
+        ),
+        "orders.csv": _csv(
+            [
+                "order_number",
+                "status",
+                "ordered_at",
+                "customer_name",
+                "customer_email",
+                "items",
+                "expected_delivery_at",
+            ],
+            orders,
+        ),
     }
 
 

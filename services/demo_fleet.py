@@ -35,13 +35,19 @@ class DemoPresence:
 
     def message(self) -> str:
         """One sentence for reports and pages."""
-        return (f"Demo fleet present: {self.devices} device(s) and {self.products} product(s); its data is kept "
-                f"apart from yours (never in your machines' priors, candidates or proposals); {REMOVE_HINT}.")
+        return (
+            f"Demo fleet present: {self.devices} device(s) and {self.products} product(s); its data is kept "
+            f"apart from yours (never in your machines' priors, candidates or proposals); {REMOVE_HINT}."
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (``message`` only when demo data is present)."""
-        return {"devices": self.devices, "products": self.products, "present": self.present,
-                "message": self.message() if self.present else None}
+        return {
+            "devices": self.devices,
+            "products": self.products,
+            "present": self.present,
+            "message": self.message() if self.present else None,
+        }
 
 
 def presence() -> DemoPresence:
@@ -66,8 +72,12 @@ class Removal:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"removed": self.removed, "total": self.total, "device_ids": self.device_ids,
-                "kept_products": self.kept_products}
+        return {
+            "removed": self.removed,
+            "total": self.total,
+            "device_ids": self.device_ids,
+            "kept_products": self.kept_products,
+        }
 
 
 def remove_demo_fleet(instance_path: str | Path | None = None) -> Removal:
@@ -78,8 +88,9 @@ def remove_demo_fleet(instance_path: str | Path | None = None) -> Removal:
     `seed-demo --if-empty` will not reseed it."""
     result = Removal()
     demo_pks = select(Device.id).where(Device.is_demo.is_(True))
-    result.device_ids = list(db.session.scalars(select(Device.device_id).where(Device.is_demo.is_(True))
-                                                .order_by(Device.device_id)))
+    result.device_ids = list(
+        db.session.scalars(select(Device.device_id).where(Device.is_demo.is_(True)).order_by(Device.device_id))
+    )
     versions = select(PlanogramVersion.id).where(PlanogramVersion.device_pk.in_(demo_pks))
     steps: list[tuple[str, Any]] = [
         ("sales", delete(Sale).where(Sale.device_pk.in_(demo_pks))),
@@ -87,10 +98,14 @@ def remove_demo_fleet(instance_path: str | Path | None = None) -> Removal:
         ("planogram_versions", delete(PlanogramVersion).where(PlanogramVersion.device_pk.in_(demo_pks))),
         ("slots", delete(Slot).where(Slot.device_pk.in_(demo_pks))),
         ("devices", delete(Device).where(Device.is_demo.is_(True))),
-        ("products", delete(Product).where(
-            Product.is_demo.is_(True),
-            Product.id.not_in(select(PlanogramItem.product_id).distinct()),
-            Product.id.not_in(select(Sale.product_id).distinct()))),
+        (
+            "products",
+            delete(Product).where(
+                Product.is_demo.is_(True),
+                Product.id.not_in(select(PlanogramItem.product_id).distinct()),
+                Product.id.not_in(select(Sale.product_id).distinct()),
+            ),
+        ),
         ("posts", delete(SocialPost).where(SocialPost.is_demo.is_(True))),
         ("orders", delete(CustomerOrder).where(CustomerOrder.is_demo.is_(True))),
     ]
@@ -98,8 +113,9 @@ def remove_demo_fleet(instance_path: str | Path | None = None) -> Removal:
         outcome = db.session.execute(statement.execution_options(synchronize_session=False))
         result.removed[name] = int(getattr(outcome, "rowcount", 0) or 0)
     db.session.expire_all()  # bulk deletes bypass the identity map
-    result.kept_products = list(db.session.scalars(select(Product.sku).where(Product.is_demo.is_(True))
-                                                   .order_by(Product.sku)))
+    result.kept_products = list(
+        db.session.scalars(select(Product.sku).where(Product.is_demo.is_(True)).order_by(Product.sku))
+    )
     forget_devices(result.device_ids)
     if instance_path is not None:
         remember_removed(Path(instance_path))

@@ -24,8 +24,14 @@ class StreamEvent:
 class EventStream(Protocol):
     """Append-only event log per stream name, readable from any position, with blocking reads."""
 
-    def publish(self, stream: str, event_type: str, data: dict[str, Any], ttl_seconds: int | None = None,
-                max_len: int | None = None) -> str:
+    def publish(
+        self,
+        stream: str,
+        event_type: str,
+        data: dict[str, Any],
+        ttl_seconds: int | None = None,
+        max_len: int | None = None,
+    ) -> str:
         """Append an event and return its id; the stream is kept ``ttl_seconds`` (default: the store's TTL)
         after its last event, and its last ``max_len`` events (default: the store's) at most."""
         ...
@@ -63,8 +69,14 @@ class MemoryEventStream:
         self._logs: dict[str, _MemoryLog] = {}
         self._lock = _native_lock()
 
-    def publish(self, stream: str, event_type: str, data: dict[str, Any], ttl_seconds: int | None = None,
-                max_len: int | None = None) -> str:
+    def publish(
+        self,
+        stream: str,
+        event_type: str,
+        data: dict[str, Any],
+        ttl_seconds: int | None = None,
+        max_len: int | None = None,
+    ) -> str:
         payload = json.loads(json.dumps(data))
         with self._lock:
             self._expire()
@@ -114,19 +126,27 @@ def _seq(event_id: str | None) -> int:
 class RedisEventStream:
     """Redis Streams: any worker on any machine can serve a reconnecting client."""
 
-    def __init__(self, client: redis.Redis, ttl_seconds: int = 3600, max_len: int = 10_000,
-                 prefix: str = "pgw:events:") -> None:
+    def __init__(
+        self, client: redis.Redis, ttl_seconds: int = 3600, max_len: int = 10_000, prefix: str = "pgw:events:"
+    ) -> None:
         self._r = client
         self._ttl = ttl_seconds
         self._max_len = max_len
         self._prefix = prefix
 
-    def publish(self, stream: str, event_type: str, data: dict[str, Any], ttl_seconds: int | None = None,
-                max_len: int | None = None) -> str:
+    def publish(
+        self,
+        stream: str,
+        event_type: str,
+        data: dict[str, Any],
+        ttl_seconds: int | None = None,
+        max_len: int | None = None,
+    ) -> str:
         key = self._prefix + stream
         pipe = self._r.pipeline()
-        pipe.xadd(key, {"type": event_type, "data": json.dumps(data)}, maxlen=max_len or self._max_len,
-                  approximate=True)
+        pipe.xadd(
+            key, {"type": event_type, "data": json.dumps(data)}, maxlen=max_len or self._max_len, approximate=True
+        )
         pipe.expire(key, ttl_seconds or self._ttl)
         event_id, _ = pipe.execute()
         return _text(event_id)

@@ -81,8 +81,12 @@ def _llm_cache() -> dict[str, Any]:
 
 
 CHECKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
-    ("database", _database), ("migrations", _migrations), ("redis", _redis), ("workers", _workers),
-    ("llm_provider", _provider), ("llm_cache", _llm_cache),
+    ("database", _database),
+    ("migrations", _migrations),
+    ("redis", _redis),
+    ("workers", _workers),
+    ("llm_provider", _provider),
+    ("llm_cache", _llm_cache),
 )
 
 

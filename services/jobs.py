@@ -37,8 +37,15 @@ class JobRunner(Protocol):
 
     policy: JobPolicy
 
-    def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False,
-               timeout_s: int | None = None, retries: int | None = None) -> str:
+    def submit(
+        self,
+        func_path: str,
+        *args: Any,
+        job_id: str | None = None,
+        background: bool = False,
+        timeout_s: int | None = None,
+        retries: int | None = None,
+    ) -> str:
         """Start a job and return its id; ``background`` jobs (fleet figures, batches, model warm-up) never
         delay the interactive ones (a user waiting on an optimisation stream). ``timeout_s`` and ``retries``
         override the policy for this job (a retried job runs again from the start: it must be idempotent)."""
@@ -135,8 +142,9 @@ class ThreadJobRunner:
     (up to the policy's retries), a queued job can be cancelled, statuses are forgotten ``result_ttl_s`` after the job
     ended. The timeout is not enforced here (a thread cannot be killed); jobs stop at their own checks."""
 
-    def __init__(self, context: ContextFactory, workers: int = 2, background_workers: int = 1,
-                 policy: JobPolicy | None = None) -> None:
+    def __init__(
+        self, context: ContextFactory, workers: int = 2, background_workers: int = 1, policy: JobPolicy | None = None
+    ) -> None:
         self._context = context
         self.policy = policy or JobPolicy()
         self._pool = _NativeThreads(workers)
@@ -150,8 +158,15 @@ class ThreadJobRunner:
         self._waiting = 0
         self._queued: dict[str, str] = {}  # interactive jobs not started yet (insertion order = start order)
 
-    def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False,
-               timeout_s: int | None = None, retries: int | None = None) -> str:
+    def submit(
+        self,
+        func_path: str,
+        *args: Any,
+        job_id: str | None = None,
+        background: bool = False,
+        timeout_s: int | None = None,
+        retries: int | None = None,
+    ) -> str:
         job_id = job_id or uuid.uuid4().hex
         func = resolve(func_path)
         left = self.policy.retries if retries is None else retries
@@ -232,8 +247,16 @@ class ThreadJobRunner:
 
 
 # RQ's job statuses as this interface names them (a job waiting for a retry is queued again).
-_RQ_STATUS = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "started": "running",
-              "finished": "finished", "failed": "failed", "canceled": CANCELLED, "stopped": CANCELLED}
+_RQ_STATUS = {
+    "queued": "queued",
+    "deferred": "queued",
+    "scheduled": "queued",
+    "started": "running",
+    "finished": "finished",
+    "failed": "failed",
+    "canceled": CANCELLED,
+    "stopped": CANCELLED,
+}
 
 
 class RQJobRunner:
@@ -252,16 +275,26 @@ class RQJobRunner:
         self._queue = Queue(queue_name, connection=client, default_timeout=timeout)
         self._background = Queue(background_queue(queue_name), connection=client, default_timeout=timeout)
 
-    def submit(self, func_path: str, *args: Any, job_id: str | None = None, background: bool = False,
-               timeout_s: int | None = None, retries: int | None = None) -> str:
+    def submit(
+        self,
+        func_path: str,
+        *args: Any,
+        job_id: str | None = None,
+        background: bool = False,
+        timeout_s: int | None = None,
+        retries: int | None = None,
+    ) -> str:
         from rq import Retry
 
         queue = self._background if background else self._queue
         left = self.policy.retries if retries is None else retries
         job = queue.enqueue(
-            func_path, *args, job_id=job_id or uuid.uuid4().hex,
+            func_path,
+            *args,
+            job_id=job_id or uuid.uuid4().hex,
             job_timeout=timeout_s or self.policy.timeout_s,
-            result_ttl=self.policy.result_ttl_s, failure_ttl=self.policy.result_ttl_s,
+            result_ttl=self.policy.result_ttl_s,
+            failure_ttl=self.policy.result_ttl_s,
             retry=Retry(max=left, interval=self.policy.retry_interval_s) if left > 0 else None,
         )
         return str(job.id)

@@ -69,8 +69,9 @@ class SqlLedgerSink:
                 if len(self._backlog) == self._backlog.maxlen:
                     log.error("ledger backlog full: dropping the oldest row %s", self._backlog[0].request_id)
                 self._backlog.append(row)
-            log.warning("ledger row %s kept for a retry (%d waiting)", row.request_id, len(self._backlog),
-                        exc_info=True)
+            log.warning(
+                "ledger row %s kept for a retry (%d waiting)", row.request_id, len(self._backlog), exc_info=True
+            )
             return
         self.drain()
 

@@ -53,8 +53,12 @@ def failures(email: str) -> int:
 def wait_before_attempt(email: str) -> float:
     """Sleep for this account's current delay; return it."""
     config = current_app.config
-    delay = delay_for(failures(email), int(config["LOGIN_FREE_FAILURES"]),
-                      float(config["LOGIN_DELAY_BASE_SECONDS"]), float(config["LOGIN_DELAY_MAX_SECONDS"]))
+    delay = delay_for(
+        failures(email),
+        int(config["LOGIN_FREE_FAILURES"]),
+        float(config["LOGIN_DELAY_BASE_SECONDS"]),
+        float(config["LOGIN_DELAY_MAX_SECONDS"]),
+    )
     if delay:
         sleep(delay)
     return delay

@@ -56,27 +56,38 @@ class Metrics:
         self.registry = None if multiproc else CollectorRegistry()
         reg = self.registry
         self.http_requests = Counter(
-            "planogram_http_requests", "HTTP requests by route (URL rule), method and status",
-            ["method", "endpoint", "status"], registry=reg,
+            "planogram_http_requests",
+            "HTTP requests by route (URL rule), method and status",
+            ["method", "endpoint", "status"],
+            registry=reg,
         )
         self.http_latency = Histogram(
-            "planogram_http_request_duration_seconds", "Time to the response (first byte for streams)",
-            ["method", "endpoint"], buckets=HTTP_BUCKETS, registry=reg,
+            "planogram_http_request_duration_seconds",
+            "Time to the response (first byte for streams)",
+            ["method", "endpoint"],
+            buckets=HTTP_BUCKETS,
+            registry=reg,
         )
         self.llm_calls = Counter(
-            "planogram_llm_calls", "LLM pipeline calls (ok, cached or fallback)",
-            ["feature", "model", "status"], registry=reg,
+            "planogram_llm_calls",
+            "LLM pipeline calls (ok, cached or fallback)",
+            ["feature", "model", "status"],
+            registry=reg,
         )
         self.llm_tokens = Counter(
-            "planogram_llm_tokens", "Tokens reported by the provider; kind = input, output or cached (input read "
-            "from the provider's prompt cache)", ["feature", "model", "kind"], registry=reg,
+            "planogram_llm_tokens",
+            "Tokens reported by the provider; kind = input, output or cached (input read "
+            "from the provider's prompt cache)",
+            ["feature", "model", "kind"],
+            registry=reg,
         )
-        self.llm_cost = Counter(
-            "planogram_llm_cost_usd", "Settled LLM cost in USD", ["feature", "model"], registry=reg
-        )
+        self.llm_cost = Counter("planogram_llm_cost_usd", "Settled LLM cost in USD", ["feature", "model"], registry=reg)
         self.llm_latency = Histogram(
-            "planogram_llm_call_duration_seconds", "LLM pipeline call latency",
-            ["feature", "model", "status"], buckets=LLM_BUCKETS, registry=reg,
+            "planogram_llm_call_duration_seconds",
+            "LLM pipeline call latency",
+            ["feature", "model", "status"],
+            buckets=LLM_BUCKETS,
+            registry=reg,
         )
         self.llm_fallbacks = Counter(
             "planogram_llm_fallbacks", "Fallback answers by reason", ["feature", "error_kind"], registry=reg
@@ -142,8 +153,9 @@ class ScrapeCollector(Collector):
         stats = pipeline.cache.stats()
         hits = CounterMetricFamily("planogram_llm_cache_hits", "Semantic cache hits", labels=["feature"])
         misses = CounterMetricFamily("planogram_llm_cache_misses", "Semantic cache misses", labels=["feature"])
-        saved = CounterMetricFamily("planogram_llm_cache_saved_usd", "USD not spent thanks to cache hits",
-                                    labels=["feature"])
+        saved = CounterMetricFamily(
+            "planogram_llm_cache_saved_usd", "USD not spent thanks to cache hits", labels=["feature"]
+        )
         for feature, figures in stats["by_feature"].items():
             hits.add_metric([feature], figures["hits"])
             misses.add_metric([feature], figures["misses"])
@@ -154,7 +166,8 @@ class ScrapeCollector(Collector):
 
     def _breakers(self, pipeline: Any) -> Iterator[Metric]:
         family = GaugeMetricFamily(
-            "planogram_llm_circuit_state", "1 for the current breaker state of each provider",
+            "planogram_llm_circuit_state",
+            "1 for the current breaker state of each provider",
             labels=["provider", "state"],
         )
         for provider, state in pipeline.breaker_states().items():

@@ -48,12 +48,16 @@ class Policy:
     def text(self) -> str:
         """The policy as the prompt's company context."""
         lines = [
-            (f"Refunds: allowed for paid, shipped, delivered or failed orders within {self.refund_window_days} days "
-             f"of purchase, up to the amount paid; processed within {self.refund_days_to_process} business days "
-             "after approval by the team.") if self.refunds_allowed else "Refunds: not offered by email; "
-            "the team reviews each case.",
+            (
+                f"Refunds: allowed for paid, shipped, delivered or failed orders within {self.refund_window_days} days "
+                f"of purchase, up to the amount paid; processed within {self.refund_days_to_process} business days "
+                "after approval by the team."
+            )
+            if self.refunds_allowed
+            else "Refunds: not offered by email; the team reviews each case.",
             f"Discounts, vouchers or credit: at most {self.max_discount_pct:g}% and only when the team approves."
-            if self.max_discount_pct > 0 else "Discounts, vouchers or credit: none may be offered.",
+            if self.max_discount_pct > 0
+            else "Discounts, vouchers or credit: none may be offered.",
             "Delivery or restock dates: only the expected delivery date in the order data may be quoted.",
         ]
         if self.notes:
@@ -83,23 +87,44 @@ class OrderFacts:
     @classmethod
     def from_order(cls, order: CustomerOrder) -> OrderFacts:
         """Facts of a stored order."""
-        return cls(order.order_number, order.status, list(order.items or []), order.total, order.refunded_amount,
-                   order.currency, order.ordered_at, order.expected_delivery_at, order.delivered_at,
-                   order.customer_name)
+        return cls(
+            order.order_number,
+            order.status,
+            list(order.items or []),
+            order.total,
+            order.refunded_amount,
+            order.currency,
+            order.ordered_at,
+            order.expected_delivery_at,
+            order.delivered_at,
+            order.customer_name,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrderFacts:
         """Facts from JSON (stored params or the API body)."""
+
         def when(key: str) -> datetime | None:
             value = data.get(key)
-            parsed = value if isinstance(value, datetime) else (
-                datetime.fromisoformat(value) if isinstance(value, str) and value else None)
+            parsed = (
+                value
+                if isinstance(value, datetime)
+                else (datetime.fromisoformat(value) if isinstance(value, str) and value else None)
+            )
             return parsed.replace(tzinfo=UTC) if parsed is not None and parsed.tzinfo is None else parsed
 
-        return cls(str(data["order_number"]), str(data.get("status") or "unknown"), list(data.get("items") or []),
-                   data.get("total"), float(data.get("refunded_amount") or 0.0), str(data.get("currency") or "USD"),
-                   when("ordered_at"), when("expected_delivery_at"), when("delivered_at"),
-                   str(data.get("customer_name") or ""))
+        return cls(
+            str(data["order_number"]),
+            str(data.get("status") or "unknown"),
+            list(data.get("items") or []),
+            data.get("total"),
+            float(data.get("refunded_amount") or 0.0),
+            str(data.get("currency") or "USD"),
+            when("ordered_at"),
+            when("expected_delivery_at"),
+            when("delivered_at"),
+            str(data.get("customer_name") or ""),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -127,17 +152,25 @@ class OrderFacts:
 
     def context(self, policy: Policy) -> str:
         """The order as the prompt's order context (no customer contact details)."""
-        items = "; ".join(f"{i.get('quantity', 1)} x {i.get('name') or i.get('sku')}"
-                          + (f" at {float(i['unit_price']):.2f}" if i.get("unit_price") is not None else "")
-                          for i in self.items) or "not recorded"
+        items = (
+            "; ".join(
+                f"{i.get('quantity', 1)} x {i.get('name') or i.get('sku')}"
+                + (f" at {float(i['unit_price']):.2f}" if i.get("unit_price") is not None else "")
+                for i in self.items
+            )
+            or "not recorded"
+        )
         refundable, why = self.refundable(policy)
         lines = [
             f"Order {self.order_number}: status {self.status}",
             f"Items: {items}",
             f"Total: {self.total:.2f} {self.currency}" if self.total is not None else "Total: not recorded",
             f"Ordered: {self.ordered_at.date().isoformat()}" if self.ordered_at else "Ordered: not recorded",
-            (f"Expected delivery: {self.expected_delivery_at.date().isoformat()}" if self.expected_delivery_at
-             else "Expected delivery: no date is known (do not promise one)"),
+            (
+                f"Expected delivery: {self.expected_delivery_at.date().isoformat()}"
+                if self.expected_delivery_at
+                else "Expected delivery: no date is known (do not promise one)"
+            ),
         ]
         if self.delivered_at:
             lines.append(f"Delivered: {self.delivered_at.date().isoformat()}")
@@ -150,13 +183,21 @@ class OrderFacts:
 def order_dict(order: CustomerOrder) -> dict[str, Any]:
     """The JSON form of an order."""
     return {
-        "id": order.id, "order_number": order.order_number, "status": order.status,
-        "customer_name": order.customer_name, "customer_email": order.customer_email, "items": order.items,
-        "total": order.total, "refunded_amount": order.refunded_amount, "currency": order.currency,
-        "device_id": order.device_id, "ordered_at": order.ordered_at.isoformat(),
+        "id": order.id,
+        "order_number": order.order_number,
+        "status": order.status,
+        "customer_name": order.customer_name,
+        "customer_email": order.customer_email,
+        "items": order.items,
+        "total": order.total,
+        "refunded_amount": order.refunded_amount,
+        "currency": order.currency,
+        "device_id": order.device_id,
+        "ordered_at": order.ordered_at.isoformat(),
         "expected_delivery_at": order.expected_delivery_at.isoformat() if order.expected_delivery_at else None,
         "delivered_at": order.delivered_at.isoformat() if order.delivered_at else None,
-        "notes": order.notes, "is_demo": order.is_demo,
+        "notes": order.notes,
+        "is_demo": order.is_demo,
     }
 
 
@@ -180,8 +221,10 @@ def order_in_text(text: str) -> CustomerOrder | None:
     candidates = list(dict.fromkeys(t.lower() for t in _CANDIDATE.findall(text) if any(c.isdigit() for c in t)))[:50]
     if not candidates:
         return None
-    found = {o.order_number.lower(): o for o in db.session.scalars(
-        select(CustomerOrder).where(func.lower(CustomerOrder.order_number).in_(candidates)))}
+    found = {
+        o.order_number.lower(): o
+        for o in db.session.scalars(select(CustomerOrder).where(func.lower(CustomerOrder.order_number).in_(candidates)))
+    }
     return next((found[c] for c in candidates if c in found), None)
 
 
@@ -190,14 +233,21 @@ def list_orders(query: str | None, status: str | None, page: int, per_page: int)
     stmt = select(CustomerOrder)
     if query:
         like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(CustomerOrder.order_number).like(like),
-                              func.lower(CustomerOrder.customer_name).like(like),
-                              func.lower(CustomerOrder.customer_email).like(like)))
+        stmt = stmt.where(
+            or_(
+                func.lower(CustomerOrder.order_number).like(like),
+                func.lower(CustomerOrder.customer_name).like(like),
+                func.lower(CustomerOrder.customer_email).like(like),
+            )
+        )
     if status:
         stmt = stmt.where(CustomerOrder.status == status)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(stmt.order_by(CustomerOrder.ordered_at.desc(), CustomerOrder.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page))
+    rows = db.session.scalars(
+        stmt.order_by(CustomerOrder.ordered_at.desc(), CustomerOrder.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
     return {"items": [order_dict(o) for o in rows], "total": total, "page": page, "per_page": per_page}
 
 

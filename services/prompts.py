@@ -115,8 +115,10 @@ class PromptRegistry:
         """
         report = SyncReport()
         files = self.load()
-        active = {(r.name, r.variant): r for r in db.session.scalars(
-            select(PromptTemplate).where(PromptTemplate.is_active.is_(True)))}
+        active = {
+            (r.name, r.variant): r
+            for r in db.session.scalars(select(PromptTemplate).where(PromptTemplate.is_active.is_(True)))
+        }
         for source, prompt in files:
             label = f"{prompt.name}/{prompt.variant}"
             digest = prompt.content_hash()
@@ -136,9 +138,7 @@ class PromptRegistry:
         return report
 
     def _row(self, prompt: PromptFile, digest: str, source: str, parent: PromptTemplate | None) -> PromptTemplate:
-        latest = db.session.scalar(
-            select(func.max(PromptTemplate.version)).where(PromptTemplate.name == prompt.name)
-        )
+        latest = db.session.scalar(select(func.max(PromptTemplate.version)).where(PromptTemplate.name == prompt.name))
         return PromptTemplate(
             name=prompt.name,
             category=prompt.category,

@@ -27,9 +27,12 @@ class Backends:
 
 def job_policy(config: Mapping[str, Any]) -> JobPolicy:
     """The job settings of a configuration."""
-    return JobPolicy(timeout_s=int(config["JOB_TIMEOUT_SECONDS"]), retries=int(config["JOB_RETRIES"]),
-                     retry_interval_s=int(config["JOB_RETRY_INTERVAL_SECONDS"]),
-                     result_ttl_s=int(config["JOB_RESULT_TTL_SECONDS"]))
+    return JobPolicy(
+        timeout_s=int(config["JOB_TIMEOUT_SECONDS"]),
+        retries=int(config["JOB_RETRIES"]),
+        retry_interval_s=int(config["JOB_RETRY_INTERVAL_SECONDS"]),
+        result_ttl_s=int(config["JOB_RESULT_TTL_SECONDS"]),
+    )
 
 
 def build_backends(app: Flask) -> Backends:

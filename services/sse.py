@@ -25,8 +25,11 @@ TERMINAL_EVENTS = frozenset({"done", "error", "cancelled"})
 # Response headers for every SSE answer: no caching, no proxy buffering (nginx honours X-Accel-Buffering).
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 MIMETYPE = "text/event-stream"
-UNAVAILABLE = {"code": "temporarily_unavailable", "retry": True,
-               "message": "The event store (Redis) is not answering; reconnect in a few seconds to resume"}
+UNAVAILABLE = {
+    "code": "temporarily_unavailable",
+    "retry": True,
+    "message": "The event store (Redis) is not answering; reconnect in a few seconds to resume",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,9 @@ def relay(
         reason = "store_unavailable"
         yield SSEEvent("error", UNAVAILABLE).render()
     finally:
-        log.info("sse relay closed", extra={"stream": stream, "events_sent": sent, "reason": reason,
-                                            "duration_s": round(clock() - started, 3)})
+        log.info(
+            "sse relay closed",
+            extra={"stream": stream, "events_sent": sent, "reason": reason, "duration_s": round(clock() - started, 3)},
+        )
         if on_close is not None:
             on_close()

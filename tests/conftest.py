@@ -112,11 +112,19 @@ def provider() -> str | None:
 def llm_settings(provider: str | None, url: str) -> dict[str, Any]:
     """App settings that point ``provider``'s real SDK at the fake server at ``url``."""
     if provider == "anthropic":
-        return {"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
-                "LLM_TIMEOUT_SECONDS": 5.0}
+        return {
+            "LLM_PROVIDER": "anthropic",
+            "ANTHROPIC_API_KEY": "test-key",
+            "ANTHROPIC_BASE_URL": url,
+            "LLM_TIMEOUT_SECONDS": 5.0,
+        }
     if provider == "openai":
-        return {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": f"{url}/v1",
-                "LLM_TIMEOUT_SECONDS": 5.0}
+        return {
+            "LLM_PROVIDER": "openai",
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": f"{url}/v1",
+            "LLM_TIMEOUT_SECONDS": 5.0,
+        }
     return {"LLM_PROVIDER": None}
 
 
@@ -189,8 +197,9 @@ def make_database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Ca
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, make_database: Callable[[], str],
-             request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
+def make_app(
+    tmp_path: Path, make_database: Callable[[], str], request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Flask]]:
     """Factory: a fresh app on a copy of the migrated database, in embedded or Redis mode."""
     created: list[Flask] = []
 
@@ -258,7 +267,8 @@ def thread_rq_worker(app: Flask) -> Iterator[None]:
         with app.app_context():
             while not stop.is_set():
                 ThreadWorker(["planogram", "planogram-background"], connection=backends().redis).work(
-                    burst=True, with_scheduler=False)
+                    burst=True, with_scheduler=False
+                )
                 stop.wait(0.02)
 
     thread = threading.Thread(target=loop, daemon=True)
@@ -302,8 +312,7 @@ def make_user(app: Flask) -> Callable[..., dict[str, Any]]:
             user = auth.create_user(email, password, role)
             token = auth.issue_token(user, 1)
             db.session.commit()
-        return {"email": email, "password": password, "token": token,
-                "headers": {"Authorization": f"Bearer {token}"}}
+        return {"email": email, "password": password, "token": token, "headers": {"Authorization": f"Bearer {token}"}}
 
     return factory
 

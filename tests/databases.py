@@ -53,6 +53,8 @@ def admin_url_from_environment() -> str:
     """TEST_DATABASE_URL, required in PostgreSQL mode (the only setting this mode reads from the shell)."""
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url.startswith("postgresql"):
-        raise RuntimeError("TEST_MODE=postgres needs TEST_DATABASE_URL=postgresql+psycopg://... "
-                           "(scripts/with-postgres.sh starts a cluster and sets it)")
+        raise RuntimeError(
+            "TEST_MODE=postgres needs TEST_DATABASE_URL=postgresql+psycopg://... "
+            "(scripts/with-postgres.sh starts a cluster and sets it)"
+        )
     return url

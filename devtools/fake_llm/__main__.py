@@ -18,13 +18,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--invalid-rate", type=float, default=0.0, help="share of feature replies that fail their schema"
     )
-    parser.add_argument(
-        "--model-prefix", default="fake-", help='prefix of the reported model name (default "fake-")'
-    )
+    parser.add_argument("--model-prefix", default="fake-", help='prefix of the reported model name (default "fake-")')
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument(
-        "--prompt-cache", action="store_true", help="report repeated system prompts as cached"
-    )
+    parser.add_argument("--prompt-cache", action="store_true", help="report repeated system prompts as cached")
     args = parser.parse_args(argv)
     server = FakeLLMServer(args.host, args.port, model_prefix=args.model_prefix)
     server.script.set_failure_rate(args.failure_rate)
@@ -32,8 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     server.script.latency_s = args.latency
     server.script.prompt_cache = args.prompt_cache
     print(
-        f"fake LLM provider on {server.url} (scripted test replies; "
-        f"Anthropic: {server.url}, OpenAI: {server.url}/v1)",
+        f"fake LLM provider on {server.url} (scripted test replies; Anthropic: {server.url}, OpenAI: {server.url}/v1)",
         flush=True,
     )
     try:

@@ -31,9 +31,7 @@ class Rule:
 
     def matches(self, model: str, prompt: str) -> bool:
         """True when this rule applies to a request for `model` whose text contains `contains`."""
-        return (self.model is None or self.model == model) and (
-            self.contains is None or self.contains in prompt
-        )
+        return (self.model is None or self.model == model) and (self.contains is None or self.contains in prompt)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Rule:
@@ -81,9 +79,7 @@ class Script:
             self._rules.append(rule)
         return rule
 
-    def set_failure_rate(
-        self, rate: float, kinds: tuple[ErrorKind, ...] = ERROR_KINDS, seed: int = 0
-    ) -> None:
+    def set_failure_rate(self, rate: float, kinds: tuple[ErrorKind, ...] = ERROR_KINDS, seed: int = 0) -> None:
         """Fail `rate` of unscripted requests with a kind drawn from `kinds` (seeded, repeatable)."""
         with self._lock:
             self.failure_rate = rate
@@ -105,9 +101,7 @@ class Script:
             self.batch_expire_after = None
             self.calls.clear()
 
-    def set_invalid_rate(
-        self, rate: float, kinds: tuple[InvalidKind, ...] = INVALID_KINDS, seed: int = 0
-    ) -> None:
+    def set_invalid_rate(self, rate: float, kinds: tuple[InvalidKind, ...] = INVALID_KINDS, seed: int = 0) -> None:
         """Answer `rate` of unscripted prompt-family requests with an invalid reply (seeded, repeatable)."""
         with self._lock:
             self.invalid_rate = rate

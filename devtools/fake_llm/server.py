@@ -93,9 +93,7 @@ class FakeLLMServer:
             self._seen_systems.add(key)
             return 0
 
-    def compute(
-        self, api: str, body: dict[str, Any], system: str, texts: list[str], cacheable: bool = True
-    ) -> Answer:
+    def compute(self, api: str, body: dict[str, Any], system: str, texts: list[str], cacheable: bool = True) -> Answer:
         """Pick the rule, wait its latency and build the reply and usage (nothing recorded for errors yet)."""
         model, stream = str(body.get("model", "")), bool(body.get("stream"))
         prompt = "\n".join([system, *texts])
@@ -209,9 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, body: dict[str, Any]) -> None:
         self._answer("openai", body, *openai_prompt(body))
 
-    def _answer(
-        self, api: str, body: dict[str, Any], system: str, texts: list[str], cacheable: bool = True
-    ) -> None:
+    def _answer(self, api: str, body: dict[str, Any], system: str, texts: list[str], cacheable: bool = True) -> None:
         stream = bool(body.get("stream"))
         answer = self.fake.compute(api, body, system, texts, cacheable)
         if answer.rule.error is not None:
@@ -253,9 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply = "This answer is cut off half way through, so it must never be cached by anyone."
         counts = wire.usage_counts("", [reply], reply, 0)
         if stream:
-            events = (wire.anthropic_events if api == "anthropic" else wire.openai_chunks)(
-                model, reply, counts
-            )
+            events = (wire.anthropic_events if api == "anthropic" else wire.openai_chunks)(model, reply, counts)
             self._stream(events[: len(events) // 2], cut=True)
             return
         payload = json.dumps(wire.openai_completion(model, reply, counts)).encode()

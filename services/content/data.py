@@ -34,10 +34,20 @@ def post_dict(post: SocialPost) -> dict[str, Any]:
     """The JSON form of a post."""
     rate = round(100.0 * engagement(post) / post.impressions, 2) if post.impressions else None
     return {
-        "id": post.id, "platform": post.platform, "text": post.text, "media_description": post.media_description,
-        "products": list(post.products or []), "posted_at": post.posted_at.isoformat(),
-        "impressions": post.impressions, "likes": post.likes, "comments": post.comments, "shares": post.shares,
-        "clicks": post.clicks, "engagement_rate_pct": rate, "draft_id": post.draft_id, "is_demo": post.is_demo,
+        "id": post.id,
+        "platform": post.platform,
+        "text": post.text,
+        "media_description": post.media_description,
+        "products": list(post.products or []),
+        "posted_at": post.posted_at.isoformat(),
+        "impressions": post.impressions,
+        "likes": post.likes,
+        "comments": post.comments,
+        "shares": post.shares,
+        "clicks": post.clicks,
+        "engagement_rate_pct": rate,
+        "draft_id": post.draft_id,
+        "is_demo": post.is_demo,
     }
 
 
@@ -55,9 +65,7 @@ def create_post(values: dict[str, Any], user_id: int | None) -> SocialPost:
     return post
 
 
-def list_posts(
-    start: date | None, end: date | None, platform: str | None, page: int, per_page: int
-) -> dict[str, Any]:
+def list_posts(start: date | None, end: date | None, platform: str | None, page: int, per_page: int) -> dict[str, Any]:
     """Posts newest first, filtered by day range (inclusive) and platform."""
     query = select(SocialPost)
     if start is not None:
@@ -75,12 +83,16 @@ def list_posts(
 
 def recent_posts(today: date, days: int = RECENT_DAYS) -> list[SocialPost]:
     """Posts of the last `days` days up to and including today, newest first."""
-    return list(db.session.scalars(
-        select(SocialPost)
-        .where(SocialPost.posted_at >= day_start(today - timedelta(days=days - 1)),
-               SocialPost.posted_at < day_start(today + timedelta(days=1)))
-        .order_by(SocialPost.posted_at.desc(), SocialPost.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(SocialPost)
+            .where(
+                SocialPost.posted_at >= day_start(today - timedelta(days=days - 1)),
+                SocialPost.posted_at < day_start(today + timedelta(days=1)),
+            )
+            .order_by(SocialPost.posted_at.desc(), SocialPost.id.desc())
+        )
+    )
 
 
 def products_by_sku(skus: Sequence[str]) -> dict[str, Product]:
@@ -88,8 +100,9 @@ def products_by_sku(skus: Sequence[str]) -> dict[str, Product]:
     found = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(list(skus))))}
     unknown = [s for s in skus if s not in found]
     if unknown:
-        raise ValidationFailed("Unknown products", details=[
-            {"field": "products", "reason": f"unknown sku '{s}'"} for s in unknown])
+        raise ValidationFailed(
+            "Unknown products", details=[{"field": "products", "reason": f"unknown sku '{s}'"} for s in unknown]
+        )
     return found
 
 
@@ -108,9 +121,17 @@ def product_sales(today: date, window: int = SALES_WINDOW_DAYS, limit: int = 10)
         .limit(limit)
     ).all()
     return [
-        {"sku": sku, "name": name, "category": category, "units": int(units or 0), "units_before": int(prev or 0),
-         "revenue": round(float(rev or 0.0), 2), "change_pct": _change(units, prev)}
-        for sku, name, category, units, prev, rev in rows if units
+        {
+            "sku": sku,
+            "name": name,
+            "category": category,
+            "units": int(units or 0),
+            "units_before": int(prev or 0),
+            "revenue": round(float(rev or 0.0), 2),
+            "change_pct": _change(units, prev),
+        }
+        for sku, name, category, units, prev, rev in rows
+        if units
     ]
 
 
@@ -125,16 +146,17 @@ def category_trends(today: date, window: int = SALES_WINDOW_DAYS, limit: int = 5
         .where(Sale.ts >= start, Sale.ts < end)
         .group_by(Product.category)
     ).all()
-    out = [{"category": c, "units": int(u or 0), "units_before": int(b or 0), "growth_pct": _change(u, b)}
-           for c, u, b in rows]
+    out = [
+        {"category": c, "units": int(u or 0), "units_before": int(b or 0), "growth_pct": _change(u, b)}
+        for c, u, b in rows
+    ]
     out.sort(key=lambda r: (-(r["growth_pct"] if r["growth_pct"] is not None else -1e9), r["category"]))
     return out[:limit]
 
 
 def _windows(today: date, window: int) -> tuple[datetime, datetime, datetime]:
     """(start of the recent window, start of the window before it, start of today): whole days before today."""
-    return (day_start(today - timedelta(days=window)), day_start(today - timedelta(days=2 * window)),
-            day_start(today))
+    return (day_start(today - timedelta(days=window)), day_start(today - timedelta(days=2 * window)), day_start(today))
 
 
 def _change(now: Any, before: Any) -> float | None:
@@ -144,16 +166,29 @@ def _change(now: Any, before: Any) -> float | None:
 
 def queue() -> dict[str, Any]:
     """The content queue: approved posts waiting to be published, and drafts waiting for review."""
-    approved = list(db.session.scalars(
-        select(GeneratedContent).where(GeneratedContent.status == "approved",
-                                       GeneratedContent.content_type.in_(("post_suggestion", "caption")))
-        .order_by(GeneratedContent.approved_at.desc()).limit(5)
-    ))
-    pending = db.session.scalar(select(func.count(GeneratedContent.id)).where(
-        GeneratedContent.status == "draft",
-        GeneratedContent.content_type.in_(("post_suggestion", "caption", "hashtags")))) or 0
-    return {"approved": [{"id": d.id, "type": d.content_type, "text": d.content[:200]} for d in approved],
-            "drafts_waiting": int(pending)}
+    approved = list(
+        db.session.scalars(
+            select(GeneratedContent)
+            .where(
+                GeneratedContent.status == "approved", GeneratedContent.content_type.in_(("post_suggestion", "caption"))
+            )
+            .order_by(GeneratedContent.approved_at.desc())
+            .limit(5)
+        )
+    )
+    pending = (
+        db.session.scalar(
+            select(func.count(GeneratedContent.id)).where(
+                GeneratedContent.status == "draft",
+                GeneratedContent.content_type.in_(("post_suggestion", "caption", "hashtags")),
+            )
+        )
+        or 0
+    )
+    return {
+        "approved": [{"id": d.id, "type": d.content_type, "text": d.content[:200]} for d in approved],
+        "drafts_waiting": int(pending),
+    }
 
 
 def best_posting_slot(posts: Sequence[SocialPost]) -> tuple[int, int] | None:
@@ -198,9 +233,12 @@ def period_figures(start: date, end: date, device_id: str | None = None) -> dict
         "bottom_products": list(reversed(current["products"][-5:])) if len(current["products"]) > 5 else [],
         "posts": _post_figures(posts),
         "featured_products": [
-            {"sku": sku, "units": current["units_by_sku"].get(sku, 0),
-             "units_previous": previous["units_by_sku"].get(sku, 0),
-             "change_pct": _change(current["units_by_sku"].get(sku, 0), previous["units_by_sku"].get(sku, 0))}
+            {
+                "sku": sku,
+                "units": current["units_by_sku"].get(sku, 0),
+                "units_previous": previous["units_by_sku"].get(sku, 0),
+                "change_pct": _change(current["units_by_sku"].get(sku, 0), previous["units_by_sku"].get(sku, 0)),
+            }
             for sku in featured
         ],
     }
@@ -219,22 +257,36 @@ def device_layout(device_id: str, start: date, end: date) -> dict[str, Any]:
     items = {
         item.slot_code: item
         for item in db.session.scalars(
-            select(PlanogramItem).join(PlanogramVersion, PlanogramVersion.id == PlanogramItem.version_id)
-            .where(PlanogramVersion.device_pk == device.id, PlanogramVersion.status == "active"))
+            select(PlanogramItem)
+            .join(PlanogramVersion, PlanogramVersion.id == PlanogramItem.version_id)
+            .where(PlanogramVersion.device_pk == device.id, PlanogramVersion.status == "active")
+        )
     }
-    sold = {code: int(n) for code, n in db.session.execute(
-        select(Sale.slot_code, func.count(Sale.id))
-        .where(Sale.device_pk == device.id, Sale.ts >= day_start(start), Sale.ts < day_start(end + timedelta(days=1)))
-        .group_by(Sale.slot_code))}
+    sold = {
+        code: int(n)
+        for code, n in db.session.execute(
+            select(Sale.slot_code, func.count(Sale.id))
+            .where(
+                Sale.device_pk == device.id, Sale.ts >= day_start(start), Sale.ts < day_start(end + timedelta(days=1))
+            )
+            .group_by(Sale.slot_code)
+        )
+    }
     days = (end - start).days + 1
     slots = []
     for slot in device.slots:
         item = items.get(slot.code)
         product = item.product if item else None
-        slots.append({"slot": slot.code, "sku": product.sku if product else None,
-                      "name": product.name if product else None, "price": product.price if product else None,
-                      "capacity": item.capacity if item else slot.capacity,
-                      "sales_per_day": round(int(sold.get(slot.code, 0)) / days, 2)})
+        slots.append(
+            {
+                "slot": slot.code,
+                "sku": product.sku if product else None,
+                "name": product.name if product else None,
+                "price": product.price if product else None,
+                "capacity": item.capacity if item else slot.capacity,
+                "sales_per_day": round(int(sold.get(slot.code, 0)) / days, 2),
+            }
+        )
     return {"device_id": device_id, "slots": slots}
 
 
@@ -242,10 +294,12 @@ def period_vends(device_id: str, start: date, end: date, limit: int = MAX_CONTEX
     """The machine's newest `limit` vends in [start, end] (sku, time, transaction), for basket analysis."""
     rows = db.session.execute(
         select(Product.sku, Sale.ts, Sale.transaction_id)
-        .join(Sale, Sale.product_id == Product.id).join(Device, Device.id == Sale.device_pk)
-        .where(Device.device_id == device_id, Sale.ts >= day_start(start),
-               Sale.ts < day_start(end + timedelta(days=1)))
-        .order_by(Sale.ts.desc()).limit(limit))
+        .join(Sale, Sale.product_id == Product.id)
+        .join(Device, Device.id == Sale.device_pk)
+        .where(Device.device_id == device_id, Sale.ts >= day_start(start), Sale.ts < day_start(end + timedelta(days=1)))
+        .order_by(Sale.ts.desc())
+        .limit(limit)
+    )
     return [{"sku": sku, "timestamp": ts, "transaction_id": txn, "device_id": device_id} for sku, ts, txn in rows]
 
 
@@ -268,7 +322,9 @@ def _sales(start: date, end: date, device_pk: int | None) -> dict[str, Any]:
         entry["units"] += n
         entry["revenue"] = round(entry["revenue"] + rev, 2)
     return {
-        "revenue": revenue, "units": units, "average_price": round(revenue / units, 2) if units else 0.0,
+        "revenue": revenue,
+        "units": units,
+        "average_price": round(revenue / units, 2) if units else 0.0,
         "products": [{"sku": s, "name": nm, "category": c, "units": n, "revenue": r} for s, nm, c, n, r in rows],
         "categories": sorted(categories.values(), key=lambda c: (-c["revenue"], c["category"])),
         "units_by_sku": {r[0]: r[3] for r in rows},
@@ -276,11 +332,13 @@ def _sales(start: date, end: date, device_pk: int | None) -> dict[str, Any]:
 
 
 def _posts(start: date, end: date) -> list[SocialPost]:
-    return list(db.session.scalars(
-        select(SocialPost).where(SocialPost.posted_at >= day_start(start),
-                                 SocialPost.posted_at < day_start(end + timedelta(days=1)))
-        .order_by(SocialPost.posted_at, SocialPost.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(SocialPost)
+            .where(SocialPost.posted_at >= day_start(start), SocialPost.posted_at < day_start(end + timedelta(days=1)))
+            .order_by(SocialPost.posted_at, SocialPost.id)
+        )
+    )
 
 
 def _post_figures(posts: Sequence[SocialPost]) -> dict[str, Any]:
@@ -292,9 +350,18 @@ def _post_figures(posts: Sequence[SocialPost]) -> dict[str, Any]:
         by_platform[post.platform] = by_platform.get(post.platform, 0) + 1
     rate = round(100.0 * interactions / totals["impressions"], 2) if totals["impressions"] else None
     return {
-        "count": len(posts), **totals, "interactions": interactions, "engagement_rate_pct": rate,
+        "count": len(posts),
+        **totals,
+        "interactions": interactions,
+        "engagement_rate_pct": rate,
         "by_platform": dict(sorted(by_platform.items())),
-        "best_post": {"id": best.id, "platform": best.platform, "text": best.text[:140],
-                      "interactions": engagement(best), "posted_at": best.posted_at.date().isoformat()}
-        if best else None,
+        "best_post": {
+            "id": best.id,
+            "platform": best.platform,
+            "text": best.text[:140],
+            "interactions": engagement(best),
+            "posted_at": best.posted_at.date().isoformat(),
+        }
+        if best
+        else None,
     }

@@ -92,8 +92,9 @@ def is_relevant(tag: str, words: set[str]) -> bool:
     return any(w in low for w in words)
 
 
-def rule_hashtags(names: Sequence[str], categories: Sequence[str], platform: str, limit: int,
-                  location: str | None = None) -> list[str]:
+def rule_hashtags(
+    names: Sequence[str], categories: Sequence[str], platform: str, limit: int, location: str | None = None
+) -> list[str]:
     """Hashtags from the product names and categories, then a few broad vending ones."""
     candidates: list[str] = []
     for category in categories:

@@ -14,7 +14,8 @@ from services.orders import IN_TRANSIT, OrderFacts, Policy
 NAME_PLACEHOLDER = "[CUSTOMER_NAME]"
 _DELIMITER = re.compile(r"<\s*/?\s*customer_email\s*>", re.IGNORECASE)
 _INJECTION = [
-    re.compile(p, re.IGNORECASE) for p in (
+    re.compile(p, re.IGNORECASE)
+    for p in (
         r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules?|prompts?|guidelines)\b",
         r"\b(system|developer)\s+(prompt|message|instructions?)\b",
         r"\byou are now\b|\bact as\b|\bpretend to be\b|\bnew (role|instructions?)\b",
@@ -23,8 +24,13 @@ _INJECTION = [
         r"\b(you must|you have to|you are required to)\b.{0,40}\b(refund|discount|promise|compensat)",
     )
 ]
-_LEAK_MARKERS = ("<customer_email>", "</customer_email>", "rules for every reply", "reply with one json object",
-                 "answer with a single json object")
+_LEAK_MARKERS = (
+    "<customer_email>",
+    "</customer_email>",
+    "rules for every reply",
+    "reply with one json object",
+    "answer with a single json object",
+)
 _PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|ADDRESS|ORDER|CUSTOMER_NAME|NAME)(?:_\d+)?\]")
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _NEGATION = re.compile(r"\b(not|cannot|can't|can ?not|unable|won't|no longer|isn't|aren't|don't|do not)\b", re.I)
@@ -32,27 +38,37 @@ _COMMIT = re.compile(
     r"\b(will|we'll|you'll|i'll|we are going to|we're going to|we have|we've|"
     r"has been|have been|we are (?:happy|glad|pleased) to|we're (?:happy|glad|pleased) to|we can|"
     r"guarantee[ds]?|promise[ds]?|is on its way|are issuing|have issued|should|is scheduled|are sending|"
-    r"here is|here's|enjoy|use (?:the )?code|is expected)\b", re.IGNORECASE)
+    r"here is|here's|enjoy|use (?:the )?code|is expected)\b",
+    re.IGNORECASE,
+)
 _CONDITIONAL = re.compile(r"\b(if|once|after|as soon as)\b.{0,60}\b(confirm|check|verif|review|approv)", re.I)
 _REFUND = re.compile(
     r"\b(refund(?:ed|ing|s)?(?!\s+(?:policy|policies|request|window|procedure|process|form|rules?))|reimburs\w*|"
-    r"money back|credit(?:ed)? (?:it )?back|chargeback)\b", re.IGNORECASE)
+    r"money back|credit(?:ed)? (?:it )?back|chargeback)\b",
+    re.IGNORECASE,
+)
 _DISCOUNT = re.compile(
     r"\b(discount|coupon|voucher|promo(?:tion(?:al)?)? code|percent off|store credit|account credit|"
-    r"free (?:drink|snack|item|product|coffee|meal|vend))\b|\d+(?:\.\d+)?\s?%\s?off\b", re.IGNORECASE)
+    r"free (?:drink|snack|item|product|coffee|meal|vend))\b|\d+(?:\.\d+)?\s?%\s?off\b",
+    re.IGNORECASE,
+)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%")
 _DELIVERY = re.compile(
     r"\b(deliver(?:ed|y|s)?|arriv(?:e|es|al)|ship(?:ped|s)?|dispatch(?:ed)?|restock(?:ed)?|back in stock|"
-    r"reach(?:es)? you|get to you|refill(?:ed)?)\b", re.IGNORECASE)
+    r"reach(?:es)? you|get to you|refill(?:ed)?)\b",
+    re.IGNORECASE,
+)
 _WHEN = re.compile(
     r"\b(today|tonight|tomorrow|this week|next week|this weekend|monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday|within \d+ (?:business |working )?(?:days?|hours?)|in \d+ (?:business |working )?"
     r"(?:days?|hours?)|by the end of|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
     r"aug(?:ust)?|sep(?:tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2})\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _MONEY = re.compile(
     r"(?:[$€£]\s?(\d+(?:[.,]\d{1,2})?))|(?:(\d+(?:[.,]\d{1,2})?)\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?))",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def sanitize(text: str) -> str:
@@ -89,8 +105,9 @@ def restore_name(text: str, name: str) -> str:
     return text.replace(NAME_PLACEHOLDER, name.strip() or "there")
 
 
-def check_reply(body: str, order: OrderFacts | None, policy: Policy, now: datetime | None = None
-                ) -> list[dict[str, Any]]:
+def check_reply(
+    body: str, order: OrderFacts | None, policy: Policy, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """Flags for everything in the reply that the order data and policy do not support."""
     flags: list[dict[str, Any]] = []
     for sentence in (s.strip() for s in _SENTENCES.split(body) if s.strip()):
@@ -111,19 +128,29 @@ def check_reply(body: str, order: OrderFacts | None, policy: Policy, now: dateti
     low = body.lower()
     leaked = [m for m in _LEAK_MARKERS if m in low]
     if leaked:
-        flags.append({"kind": "instruction_leak", "text": leaked[0],
-                      "reason": "the reply repeats internal instructions or data markers"})
+        flags.append(
+            {
+                "kind": "instruction_leak",
+                "text": leaked[0],
+                "reason": "the reply repeats internal instructions or data markers",
+            }
+        )
     stray = sorted(set(_PLACEHOLDER.findall(body)))
     if stray:
-        flags.append({"kind": "unknown_placeholder", "text": ", ".join(stray),
-                      "reason": "placeholders the model invented; replace them by hand"})
+        flags.append(
+            {
+                "kind": "unknown_placeholder",
+                "text": ", ".join(stray),
+                "reason": "placeholders the model invented; replace them by hand",
+            }
+        )
     return flags
 
 
 def _promised(pattern: re.Pattern[str], sentence: str) -> bool:
     """The topic is mentioned and not negated just before it ("we cannot offer a refund" is no promise)."""
     for match in pattern.finditer(sentence):
-        if not _NEGATION.search(sentence[max(0, match.start() - 40):match.start()]):
+        if not _NEGATION.search(sentence[max(0, match.start() - 40) : match.start()]):
             return True
     return False
 
@@ -161,9 +188,16 @@ def _delivery_problem(sentence: str, order: OrderFacts | None) -> str | None:
     if order.status not in IN_TRANSIT:
         return f"the order is {order.status}; no delivery is pending"
     expected = order.expected_delivery_at
-    forms = {expected.date().isoformat(), f"{expected.day} {expected:%B}", f"{expected:%B} {expected.day}",
-             f"{expected.day} {expected:%b}", f"{expected:%b} {expected.day}", f"{expected.month}/{expected.day}",
-             f"{expected.day}/{expected.month}", expected.strftime("%A")}
+    forms = {
+        expected.date().isoformat(),
+        f"{expected.day} {expected:%B}",
+        f"{expected:%B} {expected.day}",
+        f"{expected.day} {expected:%b}",
+        f"{expected:%b} {expected.day}",
+        f"{expected.month}/{expected.day}",
+        f"{expected.day}/{expected.month}",
+        expected.strftime("%A"),
+    }
     low = sentence.lower()
     if any(f.lower() in low for f in forms):
         return None

@@ -56,21 +56,39 @@ def _finish(out: BaseModel, params: Params) -> Finished:
     flags = checks.check_reply(body, order, policy)
     promise_flags = [f for f in flags if f["kind"] != "unknown_placeholder"]
     for signal in params.get("injection_signals") or []:
-        flags.append({"kind": "prompt_injection_suspected", "text": signal,
-                      "reason": "the customer's email contains instructions; they were treated as data"})
+        flags.append(
+            {
+                "kind": "prompt_injection_suspected",
+                "text": signal,
+                "reason": "the customer's email contains instructions; they were treated as data",
+            }
+        )
     if params.get("order_number") and order is None:
-        flags.append({"kind": "order_not_found", "text": params["order_number"],
-                      "reason": "no order with this number; the reply may not rely on order details"})
-    output = {"subject": subject, "body": body, "tone": out.tone or params["tone"], "requested_tone": params["tone"],
-              "response_type": params["response_type"], "suggested_actions": actions,
-              "sentiment": out.sentiment, "model_needs_review": out.needs_human_review,
-              "order_number": order.order_number if order else None}
+        flags.append(
+            {
+                "kind": "order_not_found",
+                "text": params["order_number"],
+                "reason": "no order with this number; the reply may not rely on order details",
+            }
+        )
+    output = {
+        "subject": subject,
+        "body": body,
+        "tone": out.tone or params["tone"],
+        "requested_tone": params["tone"],
+        "response_type": params["response_type"],
+        "suggested_actions": actions,
+        "sentiment": out.sentiment,
+        "model_needs_review": out.needs_human_review,
+        "order_number": order.order_number if order else None,
+    }
     cap = 0.4 if promise_flags else 0.6 if flags else 1.0
     return Finished(body, output, flags, bool(out.needs_human_review or flags), cap)
 
 
-FEATURE = Feature("email_reply", lambda p: f"email_response_{p['response_type']}", lambda p: EmailDraftOut,
-                  _finish, pii=True)
+FEATURE = Feature(
+    "email_reply", lambda p: f"email_response_{p['response_type']}", lambda p: EmailDraftOut, _finish, pii=True
+)
 FEATURES: dict[str, Feature] = {"email_reply": FEATURE}
 
 
@@ -96,12 +114,20 @@ def draft_reply(
         "company_name": policy.company,
         "tone": tone,
         "company_context": policy.text(),
-        "order_context": checks.redact_name(facts.context(policy), name) if facts else
-        "No order was found for this email: do not assume any order details.",
+        "order_context": checks.redact_name(facts.context(policy), name)
+        if facts
+        else "No order was found for this email: do not assume any order details.",
     }
-    params = {"response_type": response_type, "tone": tone, "subject": subject, "customer_name": name,
-              "order_number": order_number, "order": facts.as_dict() if facts else None,
-              "policy": policy.as_dict(), "injection_signals": signals}
+    params = {
+        "response_type": response_type,
+        "tone": tone,
+        "subject": subject,
+        "customer_name": name,
+        "order_number": order_number,
+        "order": facts.as_dict() if facts else None,
+        "policy": policy.as_dict(),
+        "injection_signals": signals,
+    }
 
     def fallback(_: Mapping[str, Any]) -> FallbackAnswer:
         return FallbackAnswer(data=_template(response_type, tone, name, facts, policy, subject), confidence=0.3)
@@ -128,29 +154,51 @@ def _order_facts(order: Mapping[str, Any] | None, number: str | None, text: str)
     return OrderFacts.from_order(found) if found else None
 
 
-def _template(kind: str, tone: str, name: str, order: OrderFacts | None, policy: Policy,
-              subject: str) -> EmailDraftOut:
+def _template(kind: str, tone: str, name: str, order: OrderFacts | None, policy: Policy, subject: str) -> EmailDraftOut:
     """A rule-based reply that promises nothing beyond the policy text."""
     about = f" about order {order.order_number}" if order else ""
     middle = {
-        "inquiry": [f"We have received your question{about}. A member of our team is checking the details "
-                    "and will reply with a full answer."],
-        "complaint": [f"We have logged your report{about} and our team is looking into what happened at the "
-                      "machine.", _refund_line(policy)],
-        "return": [f"We have received your refund request{about}. Our team will check it against our "
-                   "refund policy and get back to you.", _refund_line(policy)],
+        "inquiry": [
+            f"We have received your question{about}. A member of our team is checking the details "
+            "and will reply with a full answer."
+        ],
+        "complaint": [
+            f"We have logged your report{about} and our team is looking into what happened at the machine.",
+            _refund_line(policy),
+        ],
+        "return": [
+            f"We have received your refund request{about}. Our team will check it against our "
+            "refund policy and get back to you.",
+            _refund_line(policy),
+        ],
     }[kind]
-    body = "\n\n".join([f"Hello {name or 'there'},", TONE_OPENINGS.get(tone, TONE_OPENINGS["professional"]),
-                        *middle, f"Kind regards,\n{policy.company}"])
-    actions = [f"Check order {order.order_number} in the vending portal" if order else
-               "Ask the customer for the machine number and time of purchase",
-               "Verify the vend in the machine telemetry" if kind != "inquiry" else "Answer the question in detail"]
-    return EmailDraftOut(subject=reply_subject(subject), body=body, tone=tone,
-                         suggested_actions=actions, needs_human_review=True, sentiment="neutral", confidence=0.3)
+    body = "\n\n".join(
+        [
+            f"Hello {name or 'there'},",
+            TONE_OPENINGS.get(tone, TONE_OPENINGS["professional"]),
+            *middle,
+            f"Kind regards,\n{policy.company}",
+        ]
+    )
+    actions = [
+        f"Check order {order.order_number} in the vending portal"
+        if order
+        else "Ask the customer for the machine number and time of purchase",
+        "Verify the vend in the machine telemetry" if kind != "inquiry" else "Answer the question in detail",
+    ]
+    return EmailDraftOut(
+        subject=reply_subject(subject),
+        body=body,
+        tone=tone,
+        suggested_actions=actions,
+        needs_human_review=True,
+        sentiment="neutral",
+        confidence=0.3,
+    )
 
 
 def reply_subject(subject: str) -> str:
-    """"Re: <their subject>", cut to the draft's subject limit (a 300-character subject plus "Re: " is too long)."""
+    """ "Re: <their subject>", cut to the draft's subject limit (a 300-character subject plus "Re: " is too long)."""
     reply = f"Re: {subject}" if subject else "Re: your message"
     return reply if len(reply) <= SUBJECT_MAX else reply[: SUBJECT_MAX - 1] + "…"
 
@@ -158,6 +206,8 @@ def reply_subject(subject: str) -> str:
 def _refund_line(policy: Policy) -> str:
     if not policy.refunds_allowed:
         return "Refunds are reviewed case by case by our team."
-    return (f"Under our policy, purchases within {policy.refund_window_days} days qualify for a refund "
-            f"once our team has verified them; approved refunds are processed within "
-            f"{policy.refund_days_to_process} business days.")
+    return (
+        f"Under our policy, purchases within {policy.refund_window_days} days qualify for a refund "
+        f"once our team has verified them; approved refunds are processed within "
+        f"{policy.refund_days_to_process} business days."
+    )

@@ -22,11 +22,15 @@ from services.db_session import WROTE_KEY
 
 COLUMNS = ("device_pk", "ts", "slot_code", "product_id", "price", "transaction_id", "dedup_key")
 # Dropped at commit or rollback; created once per transaction, emptied before each batch.
-CREATE_STAGING = ("CREATE TEMPORARY TABLE IF NOT EXISTS sales_import ON COMMIT DROP AS SELECT device_pk, ts, "
-                  "slot_code, product_id, price, transaction_id, dedup_key FROM sales WITH NO DATA")
-MOVE_NEW_ROWS = ("INSERT INTO sales (device_pk, ts, slot_code, product_id, price, transaction_id, dedup_key) "
-                 "SELECT device_pk, ts, slot_code, product_id, price, transaction_id, dedup_key FROM sales_import "
-                 "ON CONFLICT (dedup_key) DO NOTHING")
+CREATE_STAGING = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS sales_import ON COMMIT DROP AS SELECT device_pk, ts, "
+    "slot_code, product_id, price, transaction_id, dedup_key FROM sales WITH NO DATA"
+)
+MOVE_NEW_ROWS = (
+    "INSERT INTO sales (device_pk, ts, slot_code, product_id, price, transaction_id, dedup_key) "
+    "SELECT device_pk, ts, slot_code, product_id, price, transaction_id, dedup_key FROM sales_import "
+    "ON CONFLICT (dedup_key) DO NOTHING"
+)
 COPY_INTO = {table: f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN" for table in ("sales", "sales_import")}
 Rows = list[dict[str, Any]]
 
@@ -106,8 +110,9 @@ def copy_batch(driver: Any, batch: Rows) -> int:
     A batch none of whose keys is stored yet (a first import) is copied straight into `sales`; otherwise, or
     when a concurrent import stored one of them meanwhile, through a temporary table and ON CONFLICT."""
     with driver.cursor() as cursor:
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM sales WHERE dedup_key = ANY(%s))",
-                       [[row["dedup_key"] for row in batch]])
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM sales WHERE dedup_key = ANY(%s))", [[row["dedup_key"] for row in batch]]
+        )
         if not cursor.fetchone()[0]:
             # The import's transaction is open (the statement above ran in it), so this is a savepoint.
             assert driver.info.transaction_status == pq.TransactionStatus.INTRANS

@@ -88,7 +88,9 @@ def parse_products(csv_file: CsvFile, report: ImportReport) -> dict[str, dict[st
         }
         default_cost = round(values["price"] * DEFAULT_COST_RATIO, 2) if values["price"] else None
         values["unit_cost"] = cell.opt(
-            "unit_cost", lambda v: fields.money(v, allow_zero=True), default_cost,
+            "unit_cost",
+            lambda v: fields.money(v, allow_zero=True),
+            default_cost,
             f"no unit cost given: {int(DEFAULT_COST_RATIO * 100)}% of price assumed",
         )
         values.update(_dims(cell, ("width_mm", "height_mm", "depth_mm"), PRODUCT_DEFAULTS))

@@ -24,8 +24,12 @@ SPECS: dict[str, FileSpec] = {s.name: s for s in (cf.PRODUCTS, cf.DEVICES, cf.SL
 ProgressFactory = Callable[[str], Progress]
 
 
-def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | None = None,
-               note_demo: bool = True, mode: str = ALL_OR_NOTHING) -> ImportReport:
+def run_import(
+    sources: Mapping[str, IO[bytes]],
+    progress: ProgressFactory | None = None,
+    note_demo: bool = True,
+    mode: str = ALL_OR_NOTHING,
+) -> ImportReport:
     """Validate and apply the given files (name -> binary stream); raise ImportRejected on any error.
 
     ``mode`` VALID_ROWS keeps the valid rows instead (one transaction: all of them or, on a failure, none)
@@ -39,8 +43,9 @@ def run_import(sources: Mapping[str, IO[bytes]], progress: ProgressFactory | Non
             details={"received": sorted(sources)},
         )
     if mode not in MODES:
-        raise ValidationFailed("Unknown import mode",
-                               details=[{"field": "mode", "reason": f"one of {', '.join(MODES)}"}])
+        raise ValidationFailed(
+            "Unknown import mode", details=[{"field": "mode", "reason": f"one of {', '.join(MODES)}"}]
+        )
     report = ImportReport(mode=mode)
     report.notes.extend(f"{name}: not an import file, ignored" for name in sorted(set(sources) - set(known)))
     files = {name: CsvFile(SPECS[name], open_text(stream), report) for name, stream in known.items()}
@@ -82,9 +87,7 @@ def _load(files: dict[str, CsvFile], report: ImportReport, progress: ProgressFac
     geometry.update({d: (v["rows"], v["columns"]) for d, v in devices.items()})
     slots = cf.parse_slots(files[cf.SLOTS.name], report, geometry) if cf.SLOTS.name in files else {}
     skus = set(db.session.scalars(select(Product.sku))) | set(products)
-    planograms = (
-        parse_planograms(files[PLANOGRAMS.name], report, geometry, skus) if PLANOGRAMS.name in files else {}
-    )
+    planograms = parse_planograms(files[PLANOGRAMS.name], report, geometry, skus) if PLANOGRAMS.name in files else {}
     if report.writable:
         cf.upsert_products(products, report)
         cf.upsert_devices(devices, slots, report)

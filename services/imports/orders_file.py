@@ -17,8 +17,18 @@ from services.imports.report import ImportRejected, ImportReport
 ORDERS = FileSpec(
     "orders.csv",
     ("order_number", "status", "ordered_at"),
-    ("customer_name", "customer_email", "items", "total", "currency", "device_id", "expected_delivery_at",
-     "delivered_at", "refunded_amount", "notes"),
+    (
+        "customer_name",
+        "customer_email",
+        "items",
+        "total",
+        "currency",
+        "device_id",
+        "expected_delivery_at",
+        "delivered_at",
+        "refunded_amount",
+        "notes",
+    ),
 )
 ORDER_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -67,8 +77,9 @@ def import_orders(stream: IO[bytes], demo: bool = False) -> ImportReport:
     """Validate the whole file, then upsert by order number; any error rejects the file and changes nothing."""
     report = ImportReport()
     csv_file = CsvFile(ORDERS, open_text(stream), report)
-    catalog: Catalog = {sku: (name, price) for sku, name, price in db.session.execute(
-        select(Product.sku, Product.name, Product.price))}
+    catalog: Catalog = {
+        sku: (name, price) for sku, name, price in db.session.execute(select(Product.sku, Product.name, Product.price))
+    }
     rows = _parse(csv_file, report, catalog)
     if not report.ok:
         raise ImportRejected(report)
@@ -100,8 +111,9 @@ def _parse(csv_file: CsvFile, report: ImportReport, catalog: Catalog) -> dict[st
         if not cell.ok:
             continue
         if values["refunded_amount"] > values["total"]:
-            report.error(ORDERS.name, line, "refunded_amount", "is more than the order total",
-                         row.get("refunded_amount"))
+            report.error(
+                ORDERS.name, line, "refunded_amount", "is more than the order total", row.get("refunded_amount")
+            )
             continue
         if values["order_number"] in out:
             report.error(ORDERS.name, line, "order_number", "appears twice in this file", values["order_number"])
@@ -120,8 +132,14 @@ def _currency(value: str) -> str:
 def upsert_orders(rows: dict[str, dict[str, Any]], report: ImportReport, demo: bool) -> None:
     """Insert new orders, update changed ones. Flushes only."""
     stats = report.stats(ORDERS.name)
-    existing = {o.order_number: o for o in db.session.scalars(
-        select(CustomerOrder).where(CustomerOrder.order_number.in_(list(rows))))} if rows else {}
+    existing = (
+        {
+            o.order_number: o
+            for o in db.session.scalars(select(CustomerOrder).where(CustomerOrder.order_number.in_(list(rows))))
+        }
+        if rows
+        else {}
+    )
     for number, values in rows.items():
         order = existing.get(number)
         if order is None:

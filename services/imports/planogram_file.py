@@ -39,13 +39,25 @@ def parse_planograms(
             out.pop(device_id, None)
             for line in lines[device_id]:
                 if line != first and line not in report.rejected_lines.get(PLANOGRAMS.name, ()):
-                    report.error(PLANOGRAMS.name, line, "device_id", f"not imported: this device's planogram has "
-                                 f"a rejected row (line {first}); a planogram is imported whole", device_id)
+                    report.error(
+                        PLANOGRAMS.name,
+                        line,
+                        "device_id",
+                        f"not imported: this device's planogram has "
+                        f"a rejected row (line {first}); a planogram is imported whole",
+                        device_id,
+                    )
     return out
 
 
-def _parse_row(line: int, row: dict[str, str], report: ImportReport, geometry: dict[str, tuple[int, int]],
-               skus: set[str], out: dict[str, dict[str, tuple[str, int | None]]]) -> str | None:
+def _parse_row(
+    line: int,
+    row: dict[str, str],
+    report: ImportReport,
+    geometry: dict[str, tuple[int, int]],
+    skus: set[str],
+    out: dict[str, dict[str, tuple[str, int | None]]],
+) -> str | None:
     """Validate one row into ``out``; returns its device id when it names one (valid or not)."""
     report.stats(PLANOGRAMS.name).rows += 1
     cell = Cell(report, PLANOGRAMS.name, line, row)

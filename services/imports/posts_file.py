@@ -74,8 +74,11 @@ def _parse(csv_file: CsvFile, report: ImportReport) -> dict[str, dict[str, Any]]
 def upsert_posts(rows: dict[str, dict[str, Any]], report: ImportReport, demo: bool, user_id: int | None) -> None:
     """Insert new posts; update the figures of known ones. Flushes only."""
     stats = report.stats(POSTS.name)
-    existing = {p.content_key: p for p in db.session.scalars(
-        select(SocialPost).where(SocialPost.content_key.in_(list(rows))))} if rows else {}
+    existing = (
+        {p.content_key: p for p in db.session.scalars(select(SocialPost).where(SocialPost.content_key.in_(list(rows))))}
+        if rows
+        else {}
+    )
     for key, values in rows.items():
         post = existing.get(key)
         if post is None:

@@ -23,8 +23,10 @@ class BadEncoding(ValueError):
     """A line of the file is not UTF-8; `line` is its physical line number (1-based)."""
 
     def __init__(self, line: int, exc: UnicodeDecodeError) -> None:
-        super().__init__(f"line {line} is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at position "
-                         f"{exc.start + 1}); save the file as UTF-8")
+        super().__init__(
+            f"line {line} is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at position "
+            f"{exc.start + 1}); save the file as UTF-8"
+        )
         self.line = line
 
 
@@ -94,8 +96,12 @@ class CsvFile:
         found = False
         for position, name in enumerate(names, start=1):
             if name and name in first:
-                self._report.error(self.spec.name, 1, name,
-                                   f"column appears twice in the header (columns {first[name]} and {position})")
+                self._report.error(
+                    self.spec.name,
+                    1,
+                    name,
+                    f"column appears twice in the header (columns {first[name]} and {position})",
+                )
                 found = True
             first.setdefault(name, position)
         return found
@@ -121,8 +127,12 @@ class CsvFile:
                 continue
             line = self._reader.line_num
             if len(cells) > width:
-                self._report.error(self.spec.name, line, None,
-                                   f"row has {len(cells)} fields but the header has {width} (unquoted comma?)")
+                self._report.error(
+                    self.spec.name,
+                    line,
+                    None,
+                    f"row has {len(cells)} fields but the header has {width} (unquoted comma?)",
+                )
                 continue
             if len(cells) < width:
                 cells = cells + [""] * (width - len(cells))

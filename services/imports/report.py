@@ -74,8 +74,9 @@ class ImportReport:
 
     def defaulted(self, file: str, column: str, value: Any, why: str) -> None:
         """Count a row whose optional column was missing and got a default."""
-        entry = self.defaults.setdefault((file, column), {"file": file, "column": column, "rows": 0,
-                                                          "default": value, "reason": why})
+        entry = self.defaults.setdefault(
+            (file, column), {"file": file, "column": column, "rows": 0, "default": value, "reason": why}
+        )
         entry["rows"] += 1
 
     @property
@@ -98,7 +99,6 @@ class ImportReport:
             "notes": self.notes,
             "demo": self.demo,
         }
-
 
     def _file_dict(self, name: str, stats: FileStats) -> dict[str, int]:
         """One file's counts; with errors anywhere, also its rejected rows (distinct lines)."""

@@ -25,8 +25,9 @@ Progress = Callable[[int], None]
 class SalesLoader:
     """Validates each vend and inserts batches while the import is still clean (or always, in valid-rows mode)."""
 
-    def __init__(self, report: ImportReport, devices: dict[str, tuple[int | None, set[str]]],
-                 products: dict[str, int | None]) -> None:
+    def __init__(
+        self, report: ImportReport, devices: dict[str, tuple[int | None, set[str]]], products: dict[str, int | None]
+    ) -> None:
         self.report = report
         self.devices = devices  # device_id -> (primary key or None if not written, valid slot codes)
         self.products = products  # sku -> product id (None while not written)

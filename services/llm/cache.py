@@ -136,9 +136,7 @@ class SemanticCache:
         """Index an entry for similarity lookups."""
         self._safe(self.backend.add_vector, scope, key, vector)
 
-    def record(
-        self, feature: str, hit: bool, answer: CachedAnswer | None = None, similar: bool = False
-    ) -> None:
+    def record(self, feature: str, hit: bool, answer: CachedAnswer | None = None, similar: bool = False) -> None:
         """Count a hit (with the tokens and dollars it saved) or a miss."""
         if not hit:
             self._safe(self.backend.incr, feature, {"misses": 1})

@@ -143,11 +143,7 @@ class CallExecutor:
                 self._failed(route, error, outcome=outcome)
                 wait = self.retry.delay(attempt, error)
                 retry_ok = error.retryable and attempt < self.retry.attempts
-                if (
-                    outcome.partial_sent
-                    or not retry_ok
-                    or self.retry.clock() - started + wait > self.retry.total_s
-                ):
+                if outcome.partial_sent or not retry_ok or self.retry.clock() - started + wait > self.retry.total_s:
                     self._settle_failure(reservation, route, error, input_estimate)
                     return None
                 self.retry.sleep(wait)
@@ -171,9 +167,7 @@ class CallExecutor:
 
         reservation = self.costs.reserve(feature, route.model, worst, least, self.budget_wait_s)
         if reservation is None:
-            outcome.error = BudgetExceeded(
-                f"daily budget cannot cover {route.model} (at least ${least():.6f})"
-            )
+            outcome.error = BudgetExceeded(f"daily budget cannot cover {route.model} (at least ${least():.6f})")
             return None
         if reservation.amount >= to_nano(worst):
             return reservation, route.max_output_tokens
@@ -187,9 +181,7 @@ class CallExecutor:
         self.breaker.record(route.provider, error)
         log.warning("llm call failed: provider=%s model=%s kind=%s", route.provider, route.model, error.kind)
 
-    def _settle_failure(
-        self, reservation: Reservation, route: Route, error: LLMError, input_estimate: int
-    ) -> None:
+    def _settle_failure(self, reservation: Reservation, route: Route, error: LLMError, input_estimate: int) -> None:
         """Errors before output cost nothing; a cut stream is charged for its prompt and partial output."""
         spent = 0.0
         if isinstance(error, StreamCut):

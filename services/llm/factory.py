@@ -32,12 +32,8 @@ PROVIDER_THRESHOLD = 0.9
 def make_provider(settings: LLMSettings, name: str) -> Provider:
     """One SDK-backed provider by name (keys are passed to the SDK, never logged)."""
     if name == "anthropic":
-        return AnthropicProvider(
-            settings.anthropic_api_key, settings.anthropic_base_url, settings.request_timeout_s
-        )
-    return OpenAIProvider(
-        settings.openai_api_key, settings.openai_base_url, settings.request_timeout_s, name=name
-    )
+        return AnthropicProvider(settings.anthropic_api_key, settings.anthropic_base_url, settings.request_timeout_s)
+    return OpenAIProvider(settings.openai_api_key, settings.openai_base_url, settings.request_timeout_s, name=name)
 
 
 def make_embedder(settings: LLMSettings) -> Embedder | None:
@@ -102,9 +98,7 @@ def build_pipeline(
         if names
         else None
     )
-    similarity = (
-        SimilarityLayer(cache, costs, prices, settings.pii_features) if embedder is not None else None
-    )
+    similarity = SimilarityLayer(cache, costs, prices, settings.pii_features) if embedder is not None else None
     preparer = Preparer(prompts, router, PIIRedactor())
     return LLMIntegrationPipeline(
         preparer=preparer,
@@ -120,9 +114,7 @@ def build_pipeline(
     )
 
 
-def _shared_state(
-    settings: LLMSettings, redis: Any | None
-) -> tuple[CacheBackend, CostMonitor, CircuitBreaker]:
+def _shared_state(settings: LLMSettings, redis: Any | None) -> tuple[CacheBackend, CostMonitor, CircuitBreaker]:
     """Cache, budget and breakers: in Redis when a client is given (multi-process), else in memory."""
     ns = settings.namespace
     if redis is not None:

@@ -31,15 +31,20 @@ from .resilience import BreakerStore, MemoryBreakerStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, ConnectionError,
-                                                  TimeoutError)
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 class StoreGate:
     """Whether the shared store is believed up; trips on an outage error and re-probes after `retry_s`."""
 
-    def __init__(self, name: str, probe: Callable[[], object], retry_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str, probe: Callable[[], object], retry_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self._probe = probe
         self.retry_s = retry_s

@@ -36,9 +36,7 @@ def fallback_result(spec: CallSpec, kind: str) -> FallbackAnswer:
 def _normalise(raw: object, schema: type[BaseModel] | None) -> FallbackAnswer:
     if isinstance(raw, FallbackAnswer):
         if isinstance(raw.data, Mapping) and schema is not None:
-            return FallbackAnswer(
-                raw.text or json.dumps(raw.data), schema.model_validate(raw.data), raw.confidence
-            )
+            return FallbackAnswer(raw.text or json.dumps(raw.data), schema.model_validate(raw.data), raw.confidence)
         if not raw.text and isinstance(raw.data, BaseModel):
             return FallbackAnswer(raw.data.model_dump_json(), raw.data, raw.confidence)
         return raw

@@ -9,17 +9,13 @@ from typing import Any
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?!\w)"
-)
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?!\w)")
 _STREET = re.compile(
     r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][A-Za-z'.-]*\s+){1,4}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Square|Sq|"
     r"Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy)\b\.?"
 )
-_ORDER = re.compile(
-    r"(?i)\b(order|ord|invoice|ticket)(\s*(?:#|no\.?|number|n°)?\s*:?\s*)([A-Z0-9][A-Z0-9-]{3,})\b"
-)
+_ORDER = re.compile(r"(?i)\b(order|ord|invoice|ticket)(\s*(?:#|no\.?|number|n°)?\s*:?\s*)([A-Z0-9][A-Z0-9-]{3,})\b")
 _PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|ADDRESS|ORDER)_\d+\]")
 
 

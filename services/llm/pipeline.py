@@ -285,7 +285,7 @@ class LLMIntegrationPipeline:
 
     def close(self) -> None:
         """Release the providers' and the embedder's HTTP connections (at shutdown)."""
-        for provider in (self.executor.providers.values() if self.executor else ()):
+        for provider in self.executor.providers.values() if self.executor else ():
             provider.close()
         if self.cache.embedder is not None:
             self.cache.embedder.close()
@@ -320,9 +320,7 @@ class LLMIntegrationPipeline:
         assert prepared.rendered is not None and prepared.prompt is not None
         route = prepared.routes[0] if prepared.routes else None
         worst = (
-            self.prices.get(route.model).worst_case(prepared.input_estimate, route.max_output_tokens)
-            if route
-            else 0.0
+            self.prices.get(route.model).worst_case(prepared.input_estimate, route.max_output_tokens) if route else 0.0
         )
         return {
             "prompt_name": prompt_name,
@@ -336,4 +334,3 @@ class LLMIntegrationPipeline:
             "max_output_tokens": route.max_output_tokens if route else 0,
             "worst_case_cost_usd": round(worst, 8),
         }
-

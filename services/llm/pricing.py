@@ -75,9 +75,7 @@ class Price:
 
 DEFAULT_PRICES: Mapping[str, Price] = {
     # Anthropic, Messages API. Haiku 5.5 costs 5x on prompts over 100k tokens.
-    "claude-haiku-5-5": Price(
-        0.10, 0.50, 0.01, 0.125, long_prompt_threshold=100_000, long_prompt_multiplier=5.0
-    ),
+    "claude-haiku-5-5": Price(0.10, 0.50, 0.01, 0.125, long_prompt_threshold=100_000, long_prompt_multiplier=5.0),
     "claude-sonnet-5-5": Price(2.00, 10.00, 0.10, 2.50),
     "claude-opus-5-5": Price(4.00, 20.00, 0.20, 5.00),
     "claude-sonnet-5": Price(2.00, 10.00, 0.20, 2.50),

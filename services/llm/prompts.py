@@ -89,9 +89,7 @@ class PromptRenderer:
 
     def __init__(self) -> None:
         # autoescape off: prompts are plain text, and values are never re-parsed as templates.
-        self._env = SandboxedEnvironment(
-            undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-        )
+        self._env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
         self._compiled: dict[tuple[str, int, str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -99,9 +97,7 @@ class PromptRenderer:
         """System and user text; PromptError names any missing variable."""
         missing = [name for name in prompt.required_variables if name not in variables]
         if missing:
-            raise PromptError(
-                f"prompt {prompt.name!r} v{prompt.version} is missing variables: {', '.join(missing)}"
-            )
+            raise PromptError(f"prompt {prompt.name!r} v{prompt.version} is missing variables: {', '.join(missing)}")
         try:
             system = self._template(prompt, "system", prompt.system).render(variables)
             user = self._template(prompt, "user", prompt.user_template).render(variables)
@@ -118,9 +114,7 @@ class PromptRenderer:
             try:
                 template = self._env.from_string(source)
             except TemplateError as exc:
-                raise PromptError(
-                    f"prompt {prompt.name!r} v{prompt.version} {part} is not valid Jinja: {exc}"
-                ) from exc
+                raise PromptError(f"prompt {prompt.name!r} v{prompt.version} {part} is not valid Jinja: {exc}") from exc
             with self._lock:
                 self._compiled[key] = template
         return template

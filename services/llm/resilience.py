@@ -77,9 +77,7 @@ class MemoryBreakerStore:
     """Breaker state for one process."""
 
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _state: dict[str, list[float]] = field(
-        default_factory=dict
-    )  # name -> [failures, opened_until, probe_until]
+    _state: dict[str, list[float]] = field(default_factory=dict)  # name -> [failures, opened_until, probe_until]
 
     def failure(self, name: str, threshold: int, open_for_s: float, now: float) -> None:
         """Increment; open when the threshold is reached (or when a half-open probe failed)."""

@@ -51,6 +51,4 @@ class TierRouter:
         caps = [self.settings.tier_max_output_tokens[tier], self.settings.max_tokens_per_request]
         if max_tokens:
             caps.append(max_tokens)
-        return Route(
-            tier, provider, self._models[provider][tier], min(caps), self.settings.tier_context_budget[tier]
-        )
+        return Route(tier, provider, self._models[provider][tier], min(caps), self.settings.tier_context_budget[tier])

@@ -53,9 +53,7 @@ def parse_structured(text: str, schema: type[BaseModel]) -> BaseModel:
 def schema_instruction(schema: type[BaseModel]) -> str:
     """The instruction appended to the system prompt so the model knows the exact shape wanted."""
     shape = json.dumps(schema.model_json_schema(), separators=(",", ":"), sort_keys=True)
-    return (
-        f"Answer with a single JSON object only (no prose, no code fence) matching this JSON Schema: {shape}"
-    )
+    return f"Answer with a single JSON object only (no prose, no code fence) matching this JSON Schema: {shape}"
 
 
 def repair_message(error: BadOutput) -> str:

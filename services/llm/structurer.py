@@ -81,8 +81,7 @@ class DataStructurer:
     def metrics(self, metrics: Mapping[str, Any], priority: int = IMPORTANT) -> ContextBlock:
         """Summary metrics as canonical JSON (sorted keys, rounded floats), one key per line."""
         lines = tuple(
-            json.dumps({key: _round(metrics[key])}, separators=(",", ":"), sort_keys=True)
-            for key in sorted(metrics)
+            json.dumps({key: _round(metrics[key])}, separators=(",", ":"), sort_keys=True) for key in sorted(metrics)
         )
         return ContextBlock("metrics", lines, priority)
 

@@ -52,12 +52,16 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _check_refs(data: DeviceData, skus: Iterable[str], slots: Iterable[str], sku_field: str,
-                slot_field: str | None = None) -> None:
+def _check_refs(
+    data: DeviceData, skus: Iterable[str], slots: Iterable[str], sku_field: str, slot_field: str | None = None
+) -> None:
     """422 naming every unknown sku or slot of this device (and the request field that holds it)."""
     slot_codes = {s.code for s in data.cabinet.slots}
-    problems = [{"field": slot_field or sku_field, "reason": f"unknown slot '{slot}' for device {data.device_id}"}
-                for slot in slots if slot not in slot_codes]
+    problems = [
+        {"field": slot_field or sku_field, "reason": f"unknown slot '{slot}' for device {data.device_id}"}
+        for slot in slots
+        if slot not in slot_codes
+    ]
     problems += [{"field": sku_field, "reason": _unknown_sku(data, sku)} for sku in skus if sku not in data.products]
     if problems:
         raise ValidationFailed("Unknown slot or sku", details=problems)
@@ -78,8 +82,10 @@ def planogram_from(data: DeviceData, mapping: Mapping[str, str | None] | None, f
     skus = sorted({s for s in mapping.values() if s})
     _check_refs(data, skus, mapping.keys(), field)
     capacities = data.planogram.capacity_map()
-    return Planogram.of({slot: sku for slot, sku in mapping.items() if sku},
-                        {slot: capacities[slot] for slot, sku in mapping.items() if sku and slot in capacities})
+    return Planogram.of(
+        {slot: sku for slot, sku in mapping.items() if sku},
+        {slot: capacities[slot] for slot, sku in mapping.items() if sku and slot in capacities},
+    )
 
 
 def default_max_new_skus() -> int | None:
@@ -111,17 +117,17 @@ def constraints_from(data: DeviceData, spec: Mapping[str, Any] | None) -> Constr
     current = data.planogram.mapping()
     empty = [s for s in locked_slots if s not in current]
     if empty:
-        raise ValidationFailed("Cannot lock an empty slot",
-                               details=[{"field": "constraints.locked_slots", "reason": f"slot {s} is empty"}
-                                        for s in empty])
+        raise ValidationFailed(
+            "Cannot lock an empty slot",
+            details=[{"field": "constraints.locked_slots", "reason": f"slot {s} is empty"} for s in empty],
+        )
     return Constraints(
         must_stock=frozenset(must_stock),
         locked=tuple((s, current[s]) for s in locked_slots),
         min_facings=tuple(min_f.items()),
         max_facings=tuple(max_f.items()),
         max_new_skus=spec["max_new_skus"] if "max_new_skus" in spec else default_max_new_skus(),
-        max_changed_slots=(spec["max_changed_slots"] if "max_changed_slots" in spec
-                           else default_max_changed_slots()),
+        max_changed_slots=(spec["max_changed_slots"] if "max_changed_slots" in spec else default_max_changed_slots()),
     )
 
 
@@ -152,16 +158,15 @@ def readable(message: str, names: Mapping[str, str]) -> str:
     return message
 
 
-def validate_constraints(device_id: str, mapping: Mapping[str, str | None] | None,
-                         constraints: Mapping[str, Any] | None) -> dict[str, Any]:
+def validate_constraints(
+    device_id: str, mapping: Mapping[str, str | None] | None, constraints: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """Every hard and soft rule broken by the planogram."""
     data = load_device(device_id)
     planogram = planogram_from(data, mapping)
-    violations = validate(data.cabinet, data.products, planogram, constraints_from(data, constraints),
-                          model_for(data))
+    violations = validate(data.cabinet, data.products, planogram, constraints_from(data, constraints), model_for(data))
     items = to_json(violations)
-    return {"device_id": device_id, "valid": not any(v["severity"] == "hard" for v in items),
-            "violations": items}
+    return {"device_id": device_id, "valid": not any(v["severity"] == "hard" for v in items), "violations": items}
 
 
 def revenue(device_id: str, mapping: Mapping[str, str | None], level: float) -> dict[str, Any]:
@@ -190,8 +195,7 @@ def affinity_pairs(device_ids: Sequence[str], min_count: int, min_lift: float) -
 def forecast(device_id: str, horizon_days: int) -> dict[str, Any]:
     """Per-sku daily forecast, days to stockout and the restock list."""
     data = load_device(device_id)
-    result = demand_forecast(model_for(data), data.cabinet, data.planogram, horizon_days=horizon_days,
-                             sales=data.sales)
+    result = demand_forecast(model_for(data), data.cabinet, data.planogram, horizon_days=horizon_days, sales=data.sales)
     return {"device_id": device_id, **to_json(result)}
 
 
@@ -200,16 +204,18 @@ def personalize(device_id: str, peer_ids: Sequence[str], max_changes: int) -> di
     data = load_device(device_id)
     loaded = (load_device(p) for p in peer_ids if p != device_id)
     peers = [peer_rates(model_for(p)) for p in loaded if p.is_demo == data.is_demo]
-    result = location_personalize(model_for(data), data.cabinet, data.products, data.planogram, peers,
-                                  max_changes=max_changes)
+    result = location_personalize(
+        model_for(data), data.cabinet, data.products, data.planogram, peers, max_changes=max_changes
+    )
     return {"device_id": device_id, **to_json(result)}
 
 
 def anomalies(device_id: str, recent_days: int) -> dict[str, Any]:
     """Slots whose sales stopped or dropped abnormally, or sold at the wrong price, with evidence."""
     data = load_device(device_id)
-    found = detect_anomalies(model_for(data), data.cabinet, data.products, data.sales, data.planogram,
-                             recent_days=recent_days)
+    found = detect_anomalies(
+        model_for(data), data.cabinet, data.products, data.sales, data.planogram, recent_days=recent_days
+    )
     return {"device_id": device_id, "anomalies": to_json(found)}
 
 
@@ -217,13 +223,19 @@ def optimise(device_id: str, objective: str, constraints: Mapping[str, Any] | No
     """The best planogram under the hard rules, with its uplift over the current one."""
     data = load_device(device_id)
     try:
-        result = optimize(model_for(data), data.cabinet, data.products, data.planogram,
-                          constraints_from(data, constraints),
-                          ValueParams(objective=objective),  # type: ignore[arg-type]
-                          time_limit_s=float(current_app.config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
+        result = optimize(
+            model_for(data),
+            data.cabinet,
+            data.products,
+            data.planogram,
+            constraints_from(data, constraints),
+            ValueParams(objective=objective),  # type: ignore[arg-type]
+            time_limit_s=float(current_app.config["OPTIMIZATION_TIME_LIMIT_SECONDS"]),
+        )
     except InfeasibleError as exc:
-        raise ValidationFailed("No planogram satisfies these constraints",
-                               details=[{"field": "constraints", "reason": reason} for reason in str(exc).split("; ")]
-                               ) from None
+        raise ValidationFailed(
+            "No planogram satisfies these constraints",
+            details=[{"field": "constraints", "reason": reason} for reason in str(exc).split("; ")],
+        ) from None
     moves = sum(1 for slot, sku in result.planogram.mapping().items() if data.planogram.mapping().get(slot) != sku)
     return {"device_id": device_id, "objective_name": objective, "slots_changed": moves, **to_json(result)}

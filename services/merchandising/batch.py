@@ -14,9 +14,19 @@ from services.runtime import backends
 
 log = logging.getLogger("planogram.jobs")
 # Per-device solver limit in fleet batches: the MILP usually proves its optimum well before this.
-RESULT_FIELDS = ("objective", "current_objective", "uplift_per_day", "uplift_pct", "revenue_per_day",
-                 "margin_per_day", "current_revenue_per_day", "current_margin_per_day", "optimal", "slots_changed",
-                 "planogram")
+RESULT_FIELDS = (
+    "objective",
+    "current_objective",
+    "uplift_per_day",
+    "uplift_pct",
+    "revenue_per_day",
+    "margin_per_day",
+    "current_revenue_per_day",
+    "current_margin_per_day",
+    "optimal",
+    "slots_changed",
+    "planogram",
+)
 
 
 def _stream(job_id: str) -> str:
@@ -25,8 +35,9 @@ def _stream(job_id: str) -> str:
 
 def _publish(job_id: str, event_type: str, data: dict[str, Any], total: int) -> None:
     """An event of a batch's stream, kept (with the per-device results) for JOB_RESULT_TTL_SECONDS."""
-    backends().events.publish(_stream(job_id), event_type, data, ttl_seconds=backends().jobs.policy.result_ttl_s,
-                              max_len=total + 1_000)  # every device's result, whatever the fleet's size
+    backends().events.publish(
+        _stream(job_id), event_type, data, ttl_seconds=backends().jobs.policy.result_ttl_s, max_len=total + 1_000
+    )  # every device's result, whatever the fleet's size
 
 
 def start_batch(device_ids: Sequence[str], objective: str, user_id: int, parts: int) -> str:
@@ -34,12 +45,24 @@ def start_batch(device_ids: Sequence[str], objective: str, user_id: int, parts: 
     job_id = uuid.uuid4().hex
     ids = list(device_ids)
     parts = max(1, min(parts, len(ids)))
-    _publish(job_id, "started", {"kind": "batch_optimize", "objective": objective, "device_ids": ids,
-                                 "total": len(ids), "user_id": user_id, "parts": parts}, len(ids))
+    _publish(
+        job_id,
+        "started",
+        {
+            "kind": "batch_optimize",
+            "objective": objective,
+            "device_ids": ids,
+            "total": len(ids),
+            "user_id": user_id,
+            "parts": parts,
+        },
+        len(ids),
+    )
     for part in range(parts):
         chunk = [(i, d) for i, d in enumerate(ids) if i % parts == part]
-        backends().jobs.submit("services.merchandising.batch.run_batch", job_id, chunk, objective, len(ids),
-                               job_id=_part(job_id, part))
+        backends().jobs.submit(
+            "services.merchandising.batch.run_batch", job_id, chunk, objective, len(ids), job_id=_part(job_id, part)
+        )
     return job_id
 
 
@@ -52,8 +75,11 @@ def run_batch(job_id: str, devices: list[tuple[int, str]], objective: str, total
 
     A retried share (after a crash or a timeout) skips the devices an earlier attempt already reported."""
     jobs = backends().jobs
-    done = {e.data["index"] for e in backends().events.read(_stream(job_id), None, count=total + 1_000)
-            if e.type == "progress"}
+    done = {
+        e.data["index"]
+        for e in backends().events.read(_stream(job_id), None, count=total + 1_000)
+        if e.type == "progress"
+    }
     for index, device_id in devices:
         if index in done:
             continue
@@ -112,6 +138,10 @@ def cancel(job_id: str, user_id: int, is_admin: bool) -> dict[str, Any]:
     jobs = backends().jobs
     jobs.cancel(job_id)  # the flag run_batch checks between devices
     outcomes = [jobs.cancel(_part(job_id, p)) for p in range(started.get("parts", 1))]
-    return {"job_id": job_id, "cancel_requested": True,
-            "parts_cancelled": outcomes.count(CANCELLED), "parts_stopping": outcomes.count(STOPPING),
-            "status": job_status(job_id, user_id, is_admin)["status"]}
+    return {
+        "job_id": job_id,
+        "cancel_requested": True,
+        "parts_cancelled": outcomes.count(CANCELLED),
+        "parts_stopping": outcomes.count(STOPPING),
+        "status": job_status(job_id, user_id, is_admin)["status"],
+    }

@@ -81,8 +81,9 @@ def quick_plan(
     """The floor plus a few improving swaps, in a fraction of the exact plan's time; None when the engine
     gives no quick answer (an incomplete floor: the exact MILP decides, and names what is infeasible)."""
     try:
-        steps = list(optimize_steps(model, cabinet, products, current, constraints, params,
-                                    max_swaps=QUICK_SWAPS, exact=False))
+        steps = list(
+            optimize_steps(model, cabinet, products, current, constraints, params, max_swaps=QUICK_SWAPS, exact=False)
+        )
     except Exception:  # noqa: BLE001 (a preview only: the exact run reports every problem)
         return None
     floor = steps[1] if len(steps) > 1 and steps[1].phase == "milp" and not steps[1].milp_optimal else None
@@ -220,9 +221,14 @@ class FitInputs:
     history: Any
 
 
-def fit_and_value(model: DemandModel | None, inputs: FitInputs | None, cabinet: Cabinet,
-                  products: Mapping[str, ProductSpec], current: Planogram,
-                  params: ValueParams) -> tuple[DemandModel, float]:
+def fit_and_value(
+    model: DemandModel | None,
+    inputs: FitInputs | None,
+    cabinet: Cabinet,
+    products: Mapping[str, ProductSpec],
+    current: Planogram,
+    params: ValueParams,
+) -> tuple[DemandModel, float]:
     """The demand model (fitted from ``inputs`` unless given) and the current planogram's objective (pure)."""
     if model is None:
         assert inputs is not None

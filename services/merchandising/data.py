@@ -104,8 +104,9 @@ def product_specs(demo: bool | None = None, keep: Iterable[str] = ()) -> dict[st
     divide plus the skus in ``keep``."""
     kept = set(keep)
     return {
-        p.sku: ProductSpec(p.sku, p.name, p.category, p.price, p.unit_cost, p.width_mm, p.height_mm, p.depth_mm,
-                           p.temperature)  # type: ignore[arg-type]
+        p.sku: ProductSpec(
+            p.sku, p.name, p.category, p.price, p.unit_cost, p.width_mm, p.height_mm, p.depth_mm, p.temperature
+        )  # type: ignore[arg-type]
         for p in db.session.scalars(select(Product))
         if demo is None or p.is_demo == demo or p.sku in kept
     }
@@ -119,28 +120,38 @@ def _other_side(demo: bool) -> frozenset[str]:
 def cabinet_of(device: Device) -> Cabinet:
     """The device's cabinet geometry as the engine sees it."""
     slots = tuple(
-        SlotSpec(s.code, s.row_index, s.col_index, s.width_mm, s.height_mm, s.depth_mm, s.capacity,
-                 s.zone)  # type: ignore[arg-type]
+        SlotSpec(s.code, s.row_index, s.col_index, s.width_mm, s.height_mm, s.depth_mm, s.capacity, s.zone)  # type: ignore[arg-type]
         for s in device.slots
     )
-    return Cabinet(device.device_id, device.rows, device.columns, device.venue_type, device.cabinet_type,
-                   device.service_interval_days, slots)
+    return Cabinet(
+        device.device_id,
+        device.rows,
+        device.columns,
+        device.venue_type,
+        device.cabinet_type,
+        device.service_interval_days,
+        slots,
+    )
 
 
 def _version_planogram(version: PlanogramVersion) -> Planogram:
-    return Planogram.of({i.slot_code: i.product.sku for i in version.items},
-                        {i.slot_code: i.capacity for i in version.items})
+    return Planogram.of(
+        {i.slot_code: i.product.sku for i in version.items}, {i.slot_code: i.capacity for i in version.items}
+    )
 
 
 def _history(device: Device) -> tuple[Planogram, tuple[tuple[int, Planogram], ...]]:
     """Current planogram and [(epoch day it took effect, planogram)] for every saved version."""
     from sqlalchemy.orm import selectinload
 
-    versions = list(db.session.scalars(
-        select(PlanogramVersion).where(PlanogramVersion.device_pk == device.id)
-        .options(selectinload(PlanogramVersion.items).selectinload(PlanogramItem.product))
-        .order_by(PlanogramVersion.version_number)
-    ))
+    versions = list(
+        db.session.scalars(
+            select(PlanogramVersion)
+            .where(PlanogramVersion.device_pk == device.id)
+            .options(selectinload(PlanogramVersion.items).selectinload(PlanogramItem.product))
+            .order_by(PlanogramVersion.version_number)
+        )
+    )
     active = next((v for v in versions if v.status == "active"), None)
     current = _version_planogram(active) if active else Planogram.of({})
     history = tuple(
@@ -216,8 +227,18 @@ def _load(device_id: str, key: VersionKey) -> DeviceData:
     sales = _sales(device, tuple(s.code for s in cabinet.slots))
     own = {*current.mapping().values(), *sales.skus}.union(*(p.mapping().values() for _, p in history))
     demo = bool(device.is_demo)
-    data = DeviceData(device.device_id, device.venue_type, cabinet, product_specs(demo, own), current, history,
-                      sales, key, demo, _other_side(demo) - own)
+    data = DeviceData(
+        device.device_id,
+        device.venue_type,
+        cabinet,
+        product_specs(demo, own),
+        current,
+        history,
+        sales,
+        key,
+        demo,
+        _other_side(demo) - own,
+    )
     DATA.put(key, data)
     return data
 
@@ -251,8 +272,7 @@ def fleet_priors(exclude_device: str | None = None, venue_type: str | None = Non
     # data_version, so no per-call scan of the sales (a count over every vend made a 20,000-machine batch
     # quadratic: one full scan per device).
     n_dev, versions, last_pk = db.session.execute(
-        select(func.count(Device.id), func.sum(Device.data_version), func.max(Device.id))
-        .where(Device.is_demo == demo)
+        select(func.count(Device.id), func.sum(Device.data_version), func.max(Device.id)).where(Device.is_demo == demo)
     ).one()
     if not n_dev:
         return Priors()
@@ -262,8 +282,9 @@ def fleet_priors(exclude_device: str | None = None, venue_type: str | None = Non
     if cached is None:
         sales = FLEET.get(fleet_key)
         if sales is None:
-            since = db.session.scalar(select(func.max(Sale.ts)).join(Device, Device.id == Sale.device_pk)
-                                      .where(Device.is_demo == demo))
+            since = db.session.scalar(
+                select(func.max(Sale.ts)).join(Device, Device.id == Sale.device_pk).where(Device.is_demo == demo)
+            )
             if since is None:
                 return Priors()
             sales = _fleet_sales(since, demo)
@@ -349,8 +370,14 @@ def model_for(data: DeviceData) -> DemandModel:
     if model is None:
         model = _shared_model(data.version_key)
         if model is None:
-            model = fit_model(data.cabinet, data.products, data.sales, data.planogram, priors=fit_priors(data),
-                              history=data.history or None)
+            model = fit_model(
+                data.cabinet,
+                data.products,
+                data.sales,
+                data.planogram,
+                priors=fit_priors(data),
+                history=data.history or None,
+            )
             _share_model(data.version_key, model)
         MODELS.put(data.version_key, model)
     return model

@@ -22,8 +22,12 @@ def editor_state(device_id: str, role: str, provider_configured: bool, currency:
     planogram = catalog.planogram_detail(device)
     # The palette offers this device's side of the demo/real divide (as the engine does), plus what it holds.
     held = {item["sku"] for item in planogram["slots"].values()}
-    products = db.session.scalars(select(Product).where(or_(Product.is_demo == device.is_demo, Product.sku.in_(held)))
-                                  .order_by(Product.category, Product.name).limit(MAX_PALETTE_PRODUCTS))
+    products = db.session.scalars(
+        select(Product)
+        .where(or_(Product.is_demo == device.is_demo, Product.sku.in_(held)))
+        .order_by(Product.category, Product.name)
+        .limit(MAX_PALETTE_PRODUCTS)
+    )
     return {
         "device": catalog.device_detail(device),
         "planogram": planogram,

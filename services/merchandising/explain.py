@@ -107,16 +107,21 @@ class Explained:
 
 def prompt_variables(inp: ExplanationInput) -> dict[str, Any]:
     """The prompt's variables: metrics as a short text block, numbers from the engine only (changes: context)."""
-    metrics = "\n".join([
-        f"objective value per day ({inp.objective}, including neighbour effects): {inp.current_objective:.2f} → "
-        f"{inp.objective_value:.2f} ({inp.uplift:+.2f}, {inp.uplift_pct:+.1f} %)",
-        f"revenue per day: {inp.revenue_before:.2f} → {inp.revenue_after:.2f}",
-        f"margin per day: {inp.margin_before:.2f} → {inp.margin_after:.2f}",
-        f"slots changed: {len(inp.changes)} of {inp.total_slots}",
-        "solver: optimum proven" if inp.optimal else "solver: best layout found within the time limit",
-    ])
-    out: dict[str, Any] = {"device_name": f"{inp.device_name} ({inp.device_id})", "objective": inp.objective,
-                           "metrics": metrics}
+    metrics = "\n".join(
+        [
+            f"objective value per day ({inp.objective}, including neighbour effects): {inp.current_objective:.2f} → "
+            f"{inp.objective_value:.2f} ({inp.uplift:+.2f}, {inp.uplift_pct:+.1f} %)",
+            f"revenue per day: {inp.revenue_before:.2f} → {inp.revenue_after:.2f}",
+            f"margin per day: {inp.margin_before:.2f} → {inp.margin_after:.2f}",
+            f"slots changed: {len(inp.changes)} of {inp.total_slots}",
+            "solver: optimum proven" if inp.optimal else "solver: best layout found within the time limit",
+        ]
+    )
+    out: dict[str, Any] = {
+        "device_name": f"{inp.device_name} ({inp.device_id})",
+        "objective": inp.objective,
+        "metrics": metrics,
+    }
     if inp.locked_slots:
         out["constraints"] = "locked slots (kept as they are): " + ", ".join(inp.locked_slots)
     return out
@@ -125,8 +130,10 @@ def prompt_variables(inp: ExplanationInput) -> dict[str, Any]:
 def prompt_context(inp: ExplanationInput) -> tuple[ContextBlock, ...]:
     """The changes, most valuable first, as a block the pipeline fits into the tier's context budget: when
     they do not all fit, the least valuable are cut (and the cut is marked), never the metrics."""
-    lines = tuple(f"{m.slot}: {inp.product(m.from_sku)} → {inp.product(m.to_sku)}; value of this change "
-                  f"{value:+.2f} per day" for m, value in inp.changes) or ("no changes",)
+    lines = tuple(
+        f"{m.slot}: {inp.product(m.from_sku)} → {inp.product(m.to_sku)}; value of this change {value:+.2f} per day"
+        for m, value in inp.changes
+    ) or ("no changes",)
     return (DataStructurer().text("changes", "\n".join(lines), ESSENTIAL),)
 
 
@@ -134,9 +141,11 @@ def rule_based(inp: ExplanationInput) -> str:
     """A real explanation from the numbers alone, clearly labelled as not written by AI."""
     locked = f" (locked slots kept: {', '.join(inp.locked_slots)})" if inp.locked_slots else ""
     if not inp.changes:
-        return (f"{LABEL}\n\nThe current planogram of {inp.device_name} already gives {inp.current_objective:.2f} "
-                f"{inp.objective} per day and the optimiser found no better layout under the rules{locked}, "
-                "so no changes are suggested.")
+        return (
+            f"{LABEL}\n\nThe current planogram of {inp.device_name} already gives {inp.current_objective:.2f} "
+            f"{inp.objective} per day and the optimiser found no better layout under the rules{locked}, "
+            "so no changes are suggested."
+        )
     parts = [
         LABEL,
         f"The optimiser raises the {inp.objective} of {inp.device_name} from {inp.current_objective:.2f} to "
@@ -144,23 +153,29 @@ def rule_based(inp: ExplanationInput) -> str:
         f"{len(inp.changes)} of {inp.total_slots} slots{locked}. Revenue per day goes from "
         f"{inp.revenue_before:.2f} to {inp.revenue_after:.2f} and margin per day from {inp.margin_before:.2f} "
         f"to {inp.margin_after:.2f}.",
-        "The changes worth most (each valued as what would be lost if it alone were undone):\n" + "\n".join(
+        "The changes worth most (each valued as what would be lost if it alone were undone):\n"
+        + "\n".join(
             f"- {m.slot}: {inp.product(m.from_sku)} → {inp.product(m.to_sku)} ({value:+.2f} per day)"
-            for m, value in inp.changes[:5]),
+            for m, value in inp.changes[:5]
+        ),
     ]
     if len(inp.changes) > 5:
-        parts.append(f"The other {len(inp.changes) - 5} changes add smaller amounts; products interact "
-                     "(facings, neighbours), so single values do not add up exactly to the total.")
-    parts.append("The exact solver proved the layout optimal before neighbour swaps were tried." if inp.optimal
-                 else "The solver stopped at its time limit, so a slightly better layout may exist.")
+        parts.append(
+            f"The other {len(inp.changes) - 5} changes add smaller amounts; products interact "
+            "(facings, neighbours), so single values do not add up exactly to the total."
+        )
+    parts.append(
+        "The exact solver proved the layout optimal before neighbour swaps were tried."
+        if inp.optimal
+        else "The solver stopped at its time limit, so a slightly better layout may exist."
+    )
     return "\n\n".join(parts)
 
 
 class ProseStream:
     """Incremental JSON answer → prose; ``feed`` returns only text that will not change any more."""
 
-    SECTIONS = {"objectives": "Objectives", "key_changes": "Key changes", "trade_offs": "Trade-offs",
-                "risks": "Risks"}
+    SECTIONS = {"objectives": "Objectives", "key_changes": "Key changes", "trade_offs": "Trade-offs", "risks": "Risks"}
 
     def __init__(self, product: Callable[[str | None], str]) -> None:
         self._product = product
@@ -185,7 +200,7 @@ class ProseStream:
         prose = self._render(final)
         if prose is None or not prose.startswith(self._sent):
             return ""
-        new, self._sent = prose[len(self._sent):], prose
+        new, self._sent = prose[len(self._sent) :], prose
         return new
 
     def _render(self, final: bool) -> str | None:
@@ -233,8 +248,10 @@ class ProseStream:
             return ""
         if key == "key_changes" or "slot" in item:
             reason = f" — {item['reason']}" if item.get("reason") else ""
-            return (f"- {item.get('slot', '?')}: {self._product(item.get('from_sku'))} → "
-                    f"{self._product(item.get('to_sku'))}{reason}")
+            return (
+                f"- {item.get('slot', '?')}: {self._product(item.get('from_sku'))} → "
+                f"{self._product(item.get('to_sku'))}{reason}"
+            )
         before, after = item.get("before"), item.get("after")
         numbers = f" {before} → {after}" if before is not None and after is not None else ""
         text = f" — {item['explanation']}" if item.get("explanation") else ""
@@ -262,8 +279,9 @@ class _Publisher:
         self.add("", force=True)
 
 
-def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], object],
-                       stopped: Callable[[], bool], user_id: str | None) -> Explained | None:
+def stream_explanation(
+    inp: ExplanationInput, publish: Callable[[str, bool], object], stopped: Callable[[], bool], user_id: str | None
+) -> Explained | None:
     """Publish the explanation as (delta, fallback_used) pieces; None when the job was stopped meanwhile."""
     fallback_text = rule_based(inp)
     out = _Publisher(publish)
@@ -273,9 +291,15 @@ def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], obj
     next_check = 0.0
     try:
         items = ai.pipeline().stream(
-            FEATURE, PROMPT, prompt_variables(inp), OptimizationExplanation,
-            lambda _variables: FallbackAnswer(fallback_text, None, 0.3), user_id=user_id, context=prompt_context(inp),
-            tags=(f"device:{inp.device_id}",))
+            FEATURE,
+            PROMPT,
+            prompt_variables(inp),
+            OptimizationExplanation,
+            lambda _variables: FallbackAnswer(fallback_text, None, 0.3),
+            user_id=user_id,
+            context=prompt_context(inp),
+            tags=(f"device:{inp.device_id}",),
+        )
         for item in items:
             if time.monotonic() >= next_check:
                 if stopped():
@@ -308,4 +332,3 @@ def stream_explanation(inp: ExplanationInput, publish: Callable[[str, bool], obj
     out.flush()
     out.add(("\n\n" if out.sent_any else "") + result.text, fallback=True)
     return Explained(True, result.request_id or None, result.fallback_reason, result.error_kind, result.model)
-

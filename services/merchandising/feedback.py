@@ -53,32 +53,63 @@ def rule_based(score: Mapping[str, Any], product_name: str) -> dict[str, Any]:
 
 def _variables(score: Mapping[str, Any], product_name: str) -> dict[str, Any]:
     reasons = "\n".join(f"- {r['kind']}: {r['message']}" for r in score.get("reasons", [])) or "none"
-    violations = "\n".join(f"- {v['severity']} {v['rule_id']}: {v['message']}"
-                           for v in score.get("violations", [])) or "none"
-    out: dict[str, Any] = {"product_name": product_name, "sku": score["sku"], "slot": score["slot"],
-                           "score": score["score"], "reasons": reasons, "violations": violations}
+    violations = (
+        "\n".join(f"- {v['severity']} {v['rule_id']}: {v['message']}" for v in score.get("violations", [])) or "none"
+    )
+    out: dict[str, Any] = {
+        "product_name": product_name,
+        "sku": score["sku"],
+        "slot": score["slot"],
+        "score": score["score"],
+        "reasons": reasons,
+        "violations": violations,
+    }
     if score.get("delta_revenue_per_day") is not None:
         out["delta_revenue_per_day"] = f"{score['delta_revenue_per_day']:+.2f}"
     return out
 
 
-def placement_feedback(device_id: str, sku: str, slot: str, mapping: Mapping[str, str | None] | None,
-                       user_id: str) -> dict[str, Any]:
+def placement_feedback(
+    device_id: str, sku: str, slot: str, mapping: Mapping[str, str | None] | None, user_id: str
+) -> dict[str, Any]:
     """Score the drop (404/422 as realtime-score), then a short explanation: AI, cached or rule-based."""
     score = analysis.realtime_score(device_id, sku, slot, mapping)
     product = load_device(device_id).products[sku]
     fallback = rule_based(score, product.name)
     llm = ai.pipeline()
-    base = {"device_id": device_id, "sku": sku, "slot": slot, "score": score["score"],
-            "provider_configured": llm.executor is not None}
+    base = {
+        "device_id": device_id,
+        "sku": sku,
+        "slot": slot,
+        "score": score["score"],
+        "provider_configured": llm.executor is not None,
+    }
     try:
-        result = llm.run(FEATURE, FEATURE, _variables(score, product.name), PlacementFeedback,
-                         lambda _variables: fallback, user_id=user_id, tags=(f"device:{device_id}",))
+        result = llm.run(
+            FEATURE,
+            FEATURE,
+            _variables(score, product.name),
+            PlacementFeedback,
+            lambda _variables: fallback,
+            user_id=user_id,
+            tags=(f"device:{device_id}",),
+        )
     except PromptError:
         log.exception("placement_feedback prompt unusable; rule-based feedback instead")
-        return {**base, "feedback": fallback["feedback"], "verdict": fallback["verdict"], "fallback_used": True,
-                "fallback_reason": "prompt", "cached": False, "model": None, "tokens_in": 0, "tokens_out": 0,
-                "tier": None, "request_id": None, "cost_usd": 0.0}
+        return {
+            **base,
+            "feedback": fallback["feedback"],
+            "verdict": fallback["verdict"],
+            "fallback_used": True,
+            "fallback_reason": "prompt",
+            "cached": False,
+            "model": None,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "tier": None,
+            "request_id": None,
+            "cost_usd": 0.0,
+        }
     data = result.data if isinstance(result.data, PlacementFeedback) else None
     return {
         **base,

@@ -94,8 +94,7 @@ def _store() -> MetricsStore:
 
 def budget() -> dict[str, Any]:
     """The default change budget the opportunity is computed within."""
-    return {"max_changed_slots": analysis.default_max_changed_slots(),
-            "max_new_skus": analysis.default_max_new_skus()}
+    return {"max_changed_slots": analysis.default_max_changed_slots(), "max_new_skus": analysis.default_max_new_skus()}
 
 
 def metrics_key(device_id: str) -> str:
@@ -133,19 +132,29 @@ def current_figures(device_id: str) -> dict[str, Any]:
     data = load_device(device_id)
     model = model_for(data)
     value = evaluate(model, data.cabinet, data.products, data.planogram, ValueParams(objective="margin"))
-    found = detect_anomalies(model, data.cabinet, data.products, data.sales, data.planogram,
-                             recent_days=STOCKOUT_WINDOW_DAYS)
+    found = detect_anomalies(
+        model, data.cabinet, data.products, data.sales, data.planogram, recent_days=STOCKOUT_WINDOW_DAYS
+    )
     stockouts = sorted({a.slot for a in found if a.kind in STOCKOUT_KINDS})
-    return {"margin_per_day": round(value.margin_per_day, 4), "revenue_per_day": round(value.revenue_per_day, 4),
-            "stockout_slots": stockouts}
+    return {
+        "margin_per_day": round(value.margin_per_day, 4),
+        "revenue_per_day": round(value.revenue_per_day, 4),
+        "stockout_slots": stockouts,
+    }
 
 
 def opportunity(device_id: str) -> dict[str, Any]:
     """The optimiser's predicted margin gain per day within the default change budget (0 when none)."""
     data = load_device(device_id)
     config = current_app.config
-    inputs = (model_for(data), data.cabinet, data.products, data.planogram, analysis.constraints_from(data, None),
-              float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]))
+    inputs = (
+        model_for(data),
+        data.cabinet,
+        data.products,
+        data.planogram,
+        analysis.constraints_from(data, None),
+        float(config["OPTIMIZATION_TIME_LIMIT_SECONDS"]),
+    )
     if backends().mode == "embedded" and config["OPTIMIZATION_CHILD_PROCESSES"]:
         # job threads share the web process's GIL with the requests: compute in a child process
         result: OptimizationResult = shared_pool(int(config["JOB_WORKERS"])).call(SOLVE_FUNCTION, *inputs)
@@ -153,8 +162,11 @@ def opportunity(device_id: str) -> dict[str, Any]:
         result = solve_margin(*inputs)
     changed = len(diff_planograms(data.planogram, result.planogram))
     improves = changed > 0 and result.uplift_per_day > 0
-    return {"gain_per_day": round(result.margin_per_day - result.current_margin_per_day, 4) if improves else 0.0,
-            "slots_changed": changed if improves else 0, "optimal": bool(result.optimal)}
+    return {
+        "gain_per_day": round(result.margin_per_day - result.current_margin_per_day, 4) if improves else 0.0,
+        "slots_changed": changed if improves else 0,
+        "optimal": bool(result.optimal),
+    }
 
 
 # --- the view ----------------------------------------------------------------------------------------------
@@ -182,8 +194,11 @@ def overview(queue_missing: bool = True) -> dict[str, Any]:
     figures = _store().get_many(keys)
     changed = _last_changes()
     now = utcnow()
-    missing = [(d["device_id"], k) for d, k, f in zip(devices, keys, figures, strict=True)
-               if f is None or ("error" not in f and f.get("opportunity") is None)]
+    missing = [
+        (d["device_id"], k)
+        for d, k, f in zip(devices, keys, figures, strict=True)
+        if f is None or ("error" not in f and f.get("opportunity") is None)
+    ]
     if queue_missing:
         claimed = [item for item in missing if _store().claim(item[1])]
         if claimed:
@@ -191,8 +206,18 @@ def overview(queue_missing: bool = True) -> dict[str, Any]:
     items = []
     for device, f in zip(devices, figures, strict=True):
         last = changed.get(device["device_id"])
-        items.append({**device, "figures": f,
-                      "days_since_change": (now - last).days if last is not None else None,
-                      "last_change_at": last.isoformat() if last is not None else None})
-    return {"items": items, "pending": len(missing), "budget": budget(),
-            "stockout_window_days": STOCKOUT_WINDOW_DAYS, "currency": current_app.config["CURRENCY"]}
+        items.append(
+            {
+                **device,
+                "figures": f,
+                "days_since_change": (now - last).days if last is not None else None,
+                "last_change_at": last.isoformat() if last is not None else None,
+            }
+        )
+    return {
+        "items": items,
+        "pending": len(missing),
+        "budget": budget(),
+        "stockout_window_days": STOCKOUT_WINDOW_DAYS,
+        "currency": current_app.config["CURRENCY"],
+    }

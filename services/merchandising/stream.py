@@ -114,8 +114,14 @@ def _presence() -> Presence:
 # --- requests -----------------------------------------------------------------------------------------
 
 
-def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
-          max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> str:
+def start(
+    device_id: str,
+    objective: str,
+    locked_slots: Sequence[str],
+    user_id: int,
+    max_new_skus: int | None = CONFIGURED,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
     """Check the device and constraints, publish ``queued`` (with the place in the queue) and queue the job.
 
     Only cheap work happens here (the device's data is cached per data version): the model fit and the
@@ -130,18 +136,25 @@ def start(device_id: str, objective: str, locked_slots: Sequence[str], user_id: 
     events.publish(_owner_stream(job_id), "owner", {"user_id": user_id, "device_id": device_id})
     _presence().touch(job_id)  # the caller is about to listen
     # Published before the job is submitted, so it is always the stream's first event.
-    events.publish(stream_name(job_id), "queued", {
-        "job_id": job_id, "device_id": device_id, "objective": objective,
-        "position": len(jobs.waiting(JOB_FUNCTION)) + 1,  # 1 = next to start; updated as jobs ahead start
-    })
+    events.publish(
+        stream_name(job_id),
+        "queued",
+        {
+            "job_id": job_id,
+            "device_id": device_id,
+            "objective": objective,
+            "position": len(jobs.waiting(JOB_FUNCTION)) + 1,  # 1 = next to start; updated as jobs ahead start
+        },
+    )
     # Never retried: a re-run would publish its events again; the stream ends with `error` instead.
     jobs.submit(JOB_FUNCTION, job_id, device_id, objective, locked, user_id, limit, extra, job_id=job_id, retries=0)
     log.info("optimisation stream queued", extra={"job_id": job_id, "device_id": device_id})
     return job_id
 
 
-def _checked_limit(device_id: str, locked: Sequence[str], max_new_skus: int | None,
-                   extra: Mapping[str, Any]) -> int | None:
+def _checked_limit(
+    device_id: str, locked: Sequence[str], max_new_skus: int | None, extra: Mapping[str, Any]
+) -> int | None:
     """404 for an unknown device, 422 for a rule naming an unknown or empty slot or sku; the new-sku limit.
 
     Only rules that name slots or skus need the device's data (cached per data version, but a cold read
@@ -153,8 +166,14 @@ def _checked_limit(device_id: str, locked: Sequence[str], max_new_skus: int | No
     return analysis.default_max_new_skus() if max_new_skus == CONFIGURED else max_new_skus
 
 
-def start_stream(device_id: str, objective: str, locked_slots: Sequence[str], user_id: int,
-                 max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> Iterator[str]:
+def start_stream(
+    device_id: str,
+    objective: str,
+    locked_slots: Sequence[str],
+    user_id: int,
+    max_new_skus: int | None = CONFIGURED,
+    extra: Mapping[str, Any] | None = None,
+) -> Iterator[str]:
     """Start a job and return the SSE relay of its events (``started`` is the first chunk)."""
     return _relay(start(device_id, objective, locked_slots, user_id, max_new_skus, extra), None)
 
@@ -189,14 +208,17 @@ def _relay(job_id: str, after: str | None) -> Iterator[str]:
     """Bind a relay to plain handles: it runs after the request, without app context or DB."""
     events, presence = backends().events, _presence()
     heartbeat = float(current_app.config["SSE_HEARTBEAT_SECONDS"])
-    settings = RelaySettings(heartbeat_s=heartbeat, block_s=min(RELAY_BLOCK_S, heartbeat),
-                             max_idle_s=RELAY_MAX_IDLE_S)
+    settings = RelaySettings(heartbeat_s=heartbeat, block_s=min(RELAY_BLOCK_S, heartbeat), max_idle_s=RELAY_MAX_IDLE_S)
     presence.touch(job_id)
     return relay(events, stream_name(job_id), after, settings, on_poll=lambda: presence.touch(job_id))
 
 
-def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | None = CONFIGURED,
-                 extra: Mapping[str, Any] | None = None) -> Constraints:
+def _constraints(
+    data: DeviceData,
+    locked: Sequence[str],
+    max_new_skus: int | None = CONFIGURED,
+    extra: Mapping[str, Any] | None = None,
+) -> Constraints:
     """Engine constraints of the request; a 422 names an unknown or empty slot or an unknown sku."""
     spec: dict[str, object] = {**(extra or {}), "locked_slots": list(locked)}
     if max_new_skus != CONFIGURED:
@@ -214,8 +236,15 @@ def _constraints(data: DeviceData, locked: Sequence[str], max_new_skus: int | No
 __all__ = ["OptimisationPlan", "PlanStep", "compute_plan", "run_job", "stage_by_row", "start"]
 
 
-def run_job(job_id: str, device_id: str, objective: str, locked: list[str], user_id: int,
-            max_new_skus: int | None = CONFIGURED, extra: Mapping[str, Any] | None = None) -> None:
+def run_job(
+    job_id: str,
+    device_id: str,
+    objective: str,
+    locked: list[str],
+    user_id: int,
+    max_new_skus: int | None = CONFIGURED,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     """The job: fit and value (``started``), compute, publish paced progress, stream the explanation, ``done``."""
     events, jobs = backends().events, backends().jobs
     stream = stream_name(job_id)
@@ -244,10 +273,17 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], user
         constraints = _constraints(data, locked, max_new_skus, extra)
         name = db.session.scalar(select(Device.name).where(Device.device_id == device_id)) or device_id
         model, current = model_and_value(data, params)
-        events.publish(stream, "started", {
-            "job_id": job_id, "device_id": device_id, "objective": objective,
-            "current_objective": _num(current), "current_planogram": slot_map(data.cabinet, data.planogram),
-        })
+        events.publish(
+            stream,
+            "started",
+            {
+                "job_id": job_id,
+                "device_id": device_id,
+                "objective": objective,
+                "current_objective": _num(current),
+                "current_planogram": slot_map(data.cabinet, data.planogram),
+            },
+        )
         db.session.remove()  # nothing below touches the database until the ledger (own session)
         shown = _publish_quick(model, data, constraints, params, stream, state)
         if stopped():
@@ -256,14 +292,16 @@ def run_job(job_id: str, device_id: str, objective: str, locked: list[str], user
         if _publish_steps(plan, data, stream, stopped, state):
             _finish(plan, data, stream, stopped, device_id, name, objective, locked, user_id)
     except InfeasibleError as exc:
-        events.publish(stream, "error", {"code": "infeasible",
-                                         "message": f"No planogram satisfies the hard rules: {exc}"})
+        events.publish(
+            stream, "error", {"code": "infeasible", "message": f"No planogram satisfies the hard rules: {exc}"}
+        )
     except AppError as exc:
         events.publish(stream, "error", {"code": exc.code, "message": exc.message})
     except Exception as exc:  # the stream must end with an event whatever broke
         log.exception("optimisation job failed", extra={"job_id": job_id})
-        events.publish(stream, "error", {"code": "internal_error",
-                                         "message": f"The optimisation failed ({type(exc).__name__})"})
+        events.publish(
+            stream, "error", {"code": "internal_error", "message": f"The optimisation failed ({type(exc).__name__})"}
+        )
         raise
 
 
@@ -279,10 +317,12 @@ def model_and_value(data: DeviceData, params: ValueParams) -> tuple[DemandModel,
     if model is not None or not _in_child():
         model = model or model_for(data)
         return model, point_value(model, data.cabinet, data.products, data.planogram, params)
-    inputs = FitInputs((data.cabinet, data.products, data.sales, data.planogram), fit_priors(data),
-                       data.history or None)
+    inputs = FitInputs(
+        (data.cabinet, data.products, data.sales, data.planogram), fit_priors(data), data.history or None
+    )
     model, value = shared_pool(int(current_app.config["JOB_WORKERS"])).call(
-        FIT_FUNCTION, None, inputs, data.cabinet, data.products, data.planogram, params)
+        FIT_FUNCTION, None, inputs, data.cabinet, data.products, data.planogram, params
+    )
     MODELS.put(data.version_key, model)
     return model, float(value)
 
@@ -301,36 +341,62 @@ def _engine_call(func_path: str, func: Callable[..., Any], *args: Any) -> Any:
     return func(*args)
 
 
-def _publish_quick(model: DemandModel, data: DeviceData, constraints: Constraints, params: ValueParams,
-                   stream: str, state: dict[str, int]) -> Planogram | None:
+def _publish_quick(
+    model: DemandModel,
+    data: DeviceData,
+    constraints: Constraints,
+    params: ValueParams,
+    stream: str,
+    state: dict[str, int],
+) -> Planogram | None:
     """Publish the quick plan (the floor and a few swaps) as step 1, before the exact MILP; the planogram
     the client now shows, or None when there was nothing to show."""
-    quick: QuickPlan | None = _engine_call(QUICK_FUNCTION, quick_plan, model, data.cabinet, data.products,
-                                           data.planogram, constraints, params)
+    quick: QuickPlan | None = _engine_call(
+        QUICK_FUNCTION, quick_plan, model, data.cabinet, data.products, data.planogram, constraints, params
+    )
     if quick is None:
         return None
     moves = diff_planograms(data.planogram, quick.planogram)
     if not moves:
         return None
     state["step"] = 1
-    backends().events.publish(stream, "progress", {
-        "step": 1, "phase": "quick", "moves": [_move(m) for m in moves], "objective": _num(quick.objective),
-        "floor_objective": None if quick.floor_objective is None else _num(quick.floor_objective),
-        "planogram": slot_map(data.cabinet, quick.planogram),
-    })
+    backends().events.publish(
+        stream,
+        "progress",
+        {
+            "step": 1,
+            "phase": "quick",
+            "moves": [_move(m) for m in moves],
+            "objective": _num(quick.objective),
+            "floor_objective": None if quick.floor_objective is None else _num(quick.floor_objective),
+            "planogram": slot_map(data.cabinet, quick.planogram),
+        },
+    )
     return quick.planogram
 
 
-def _compute(model: DemandModel, data: DeviceData, constraints: Constraints, params: ValueParams,
-             shown: Planogram | None) -> OptimisationPlan:
+def _compute(
+    model: DemandModel, data: DeviceData, constraints: Constraints, params: ValueParams, shown: Planogram | None
+) -> OptimisationPlan:
     """The exact plan, its steps leading from ``shown`` (the quick plan) when one was published."""
     limit = float(current_app.config["OPTIMIZATION_TIME_LIMIT_SECONDS"])
-    return _engine_call(COMPUTE_FUNCTION, compute_plan, model, data.cabinet,  # type: ignore[no-any-return]
-                        data.products, data.planogram, constraints, params, limit, shown)
+    return _engine_call(
+        COMPUTE_FUNCTION,
+        compute_plan,
+        model,
+        data.cabinet,  # type: ignore[no-any-return]
+        data.products,
+        data.planogram,
+        constraints,
+        params,
+        limit,
+        shown,
+    )
 
 
-def _publish_steps(plan: OptimisationPlan, data: DeviceData, stream: str, stopped: Callable[[], bool],
-                   state: dict[str, int]) -> bool:
+def _publish_steps(
+    plan: OptimisationPlan, data: DeviceData, stream: str, stopped: Callable[[], bool], state: dict[str, int]
+) -> bool:
     """Publish each step, paced so the grid animates; False when the job was stopped."""
     delay_s = max(0.0, float(current_app.config["OPTIMIZATION_STEP_DELAY_MS"]) / 1000)
     events = backends().events
@@ -340,45 +406,87 @@ def _publish_steps(plan: OptimisationPlan, data: DeviceData, stream: str, stoppe
         if stopped():
             return False
         state["step"] = index
-        events.publish(stream, "progress", {
-            "step": index, "phase": "exact", "moves": [_move(m) for m in item.moves],
-            "objective": _num(item.objective), "planogram": slot_map(data.cabinet, item.planogram),
-        })
+        events.publish(
+            stream,
+            "progress",
+            {
+                "step": index,
+                "phase": "exact",
+                "moves": [_move(m) for m in item.moves],
+                "objective": _num(item.objective),
+                "planogram": slot_map(data.cabinet, item.planogram),
+            },
+        )
     return True
 
 
-def _finish(plan: OptimisationPlan, data: DeviceData, stream: str, stopped: Callable[[], bool], device_id: str,
-            device_name: str, objective: str, locked: Sequence[str], user_id: int) -> None:
+def _finish(
+    plan: OptimisationPlan,
+    data: DeviceData,
+    stream: str,
+    stopped: Callable[[], bool],
+    device_id: str,
+    device_name: str,
+    objective: str,
+    locked: Sequence[str],
+    user_id: int,
+) -> None:
     """Stream the explanation, then publish ``done``."""
     events = backends().events
     explained = stream_explanation(
         _explanation_input(plan, data.cabinet, data.products, device_id, device_name, objective, locked),
-        publish=lambda delta, fallback: events.publish(stream, "explanation",
-                                                       {"delta": delta, "fallback_used": fallback}),
-        stopped=stopped, user_id=str(user_id))
+        publish=lambda delta, fallback: events.publish(
+            stream, "explanation", {"delta": delta, "fallback_used": fallback}
+        ),
+        stopped=stopped,
+        user_id=str(user_id),
+    )
     if explained is None or stopped():
         return
     uplift = plan.objective - plan.current_objective
-    events.publish(stream, "done", {
-        "planogram": slot_map(data.cabinet, plan.final), "objective": _num(plan.objective),
-        "current_objective": _num(plan.current_objective), "uplift_per_day": _num(uplift),
-        "uplift_pct": _num(100 * uplift / abs(plan.current_objective) if plan.current_objective else 0.0),
-        "slots_changed": len(diff_planograms(plan.current, plan.final)),
-        "changes": [{**_move(m), "value_per_day": _num(v)} for m, v in plan.change_values],
-        "explanation_fallback_used": explained.fallback_used, "request_id": explained.request_id,
-        "explanation_fallback_reason": explained.fallback_reason,
-        "explanation_error_kind": explained.error_kind, "explanation_model": explained.model,
-    })
+    events.publish(
+        stream,
+        "done",
+        {
+            "planogram": slot_map(data.cabinet, plan.final),
+            "objective": _num(plan.objective),
+            "current_objective": _num(plan.current_objective),
+            "uplift_per_day": _num(uplift),
+            "uplift_pct": _num(100 * uplift / abs(plan.current_objective) if plan.current_objective else 0.0),
+            "slots_changed": len(diff_planograms(plan.current, plan.final)),
+            "changes": [{**_move(m), "value_per_day": _num(v)} for m, v in plan.change_values],
+            "explanation_fallback_used": explained.fallback_used,
+            "request_id": explained.request_id,
+            "explanation_fallback_reason": explained.fallback_reason,
+            "explanation_error_kind": explained.error_kind,
+            "explanation_model": explained.model,
+        },
+    )
 
 
-def _explanation_input(plan: OptimisationPlan, cabinet: Cabinet, products: Mapping[str, ProductSpec],
-                       device_id: str, device_name: str, objective: str, locked: Sequence[str]) -> ExplanationInput:
+def _explanation_input(
+    plan: OptimisationPlan,
+    cabinet: Cabinet,
+    products: Mapping[str, ProductSpec],
+    device_id: str,
+    device_name: str,
+    objective: str,
+    locked: Sequence[str],
+) -> ExplanationInput:
     return ExplanationInput(
-        device_id=device_id, device_name=device_name, objective=objective, total_slots=len(cabinet.slots),
-        current_objective=plan.current_objective, objective_value=plan.objective,
-        revenue_before=plan.revenue_before, revenue_after=plan.revenue_after,
-        margin_before=plan.margin_before, margin_after=plan.margin_after, optimal=plan.optimal,
-        changes=plan.change_values, locked_slots=tuple(locked),
+        device_id=device_id,
+        device_name=device_name,
+        objective=objective,
+        total_slots=len(cabinet.slots),
+        current_objective=plan.current_objective,
+        objective_value=plan.objective,
+        revenue_before=plan.revenue_before,
+        revenue_after=plan.revenue_after,
+        margin_before=plan.margin_before,
+        margin_after=plan.margin_after,
+        optimal=plan.optimal,
+        changes=plan.change_values,
+        locked_slots=tuple(locked),
         names={sku: p.name for sku, p in products.items()},
     )
 
@@ -399,4 +507,3 @@ def _move(move: Move) -> dict[str, str | None]:
 def _num(value: float) -> float | None:
     """Rounded for the wire; non-finite becomes null (SSE data must be valid JSON)."""
     return round(float(value), 4) if math.isfinite(value) else None
-

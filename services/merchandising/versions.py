@@ -18,18 +18,23 @@ from services.planogram import Planogram, validate
 
 
 def _versions(device: Device) -> list[PlanogramVersion]:
-    return list(db.session.scalars(
-        select(PlanogramVersion).where(PlanogramVersion.device_pk == device.id)
-        .options(selectinload(PlanogramVersion.items).selectinload(PlanogramItem.product))
-        .order_by(PlanogramVersion.version_number.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(PlanogramVersion)
+            .where(PlanogramVersion.device_pk == device.id)
+            .options(selectinload(PlanogramVersion.items).selectinload(PlanogramItem.product))
+            .order_by(PlanogramVersion.version_number.desc())
+        )
+    )
 
 
 def _get(device: Device, number: int) -> PlanogramVersion:
     version = next((v for v in _versions(device) if v.version_number == number), None)
     if version is None:
-        raise NotFound(f"Version {number} of {device.device_id} not found",
-                       details={"device_id": device.device_id, "version": number})
+        raise NotFound(
+            f"Version {number} of {device.device_id} not found",
+            details={"device_id": device.device_id, "version": number},
+        )
     return version
 
 
@@ -81,16 +86,23 @@ def _assignment(device: Device, slots: Mapping[str, Any]) -> Assignment:
     wanted: dict[str, tuple[str, int]] = {}
     problems = []
     for slot, value in slots.items():
-        sku, capacity = (value, None) if isinstance(value, str) or value is None else (value.get("sku"), value.get(
-            "capacity"))
+        sku, capacity = (
+            (value, None) if isinstance(value, str) or value is None else (value.get("sku"), value.get("capacity"))
+        )
         if slot not in capacity_of:
             problems.append({"field": f"slots.{slot}", "reason": f"unknown slot for device {device.device_id}"})
         elif sku:
             wanted[slot] = (str(sku), int(capacity) if capacity else capacity_of[slot])
-    ids = dict(db.session.execute(select(Product.sku, Product.id).where(
-        Product.sku.in_({s for s, _ in wanted.values()}))).all())
-    problems += [{"field": f"slots.{slot}", "reason": f"unknown sku '{sku}'"}
-                 for slot, (sku, _) in wanted.items() if sku not in ids]
+    ids = dict(
+        db.session.execute(
+            select(Product.sku, Product.id).where(Product.sku.in_({s for s, _ in wanted.values()}))
+        ).all()
+    )
+    problems += [
+        {"field": f"slots.{slot}", "reason": f"unknown sku '{sku}'"}
+        for slot, (sku, _) in wanted.items()
+        if sku not in ids
+    ]
     if problems:
         raise ValidationFailed("Invalid planogram", details=problems)
     return {slot: (ids[sku], cap) for slot, (sku, cap) in wanted.items()}
@@ -99,12 +111,21 @@ def _assignment(device: Device, slots: Mapping[str, Any]) -> Assignment:
 def _hard_violations(device: Device, slots: Mapping[str, tuple[str, int]]) -> list[dict[str, Any]]:
     planogram = Planogram.of({s: sku for s, (sku, _) in slots.items()}, {s: c for s, (_, c) in slots.items()})
     violations = validate(cabinet_of(device), product_specs(), planogram)
-    return [{"field": f"slots.{v.slot}" if v.slot else "slots", "rule_id": v.rule_id, "reason": v.message}
-            for v in violations if v.severity == "hard" and v.rule_id != "capacity_cover"]
+    return [
+        {"field": f"slots.{v.slot}" if v.slot else "slots", "rule_id": v.rule_id, "reason": v.message}
+        for v in violations
+        if v.severity == "hard" and v.rule_id != "capacity_cover"
+    ]
 
 
-def save(device_id: str, slots: Mapping[str, Any], base_version: int, author_id: int | None,
-         source: str = "editor", note: str | None = None) -> dict[str, Any]:
+def save(
+    device_id: str,
+    slots: Mapping[str, Any],
+    base_version: int,
+    author_id: int | None,
+    source: str = "editor",
+    note: str | None = None,
+) -> dict[str, Any]:
     """Save a planogram as the new active version; stale base -> 409, hard-rule breaks -> 422."""
     device = get_device(device_id)
     assignment = _assignment(device, slots)
@@ -112,8 +133,7 @@ def save(device_id: str, slots: Mapping[str, Any], base_version: int, author_id:
     problems = _hard_violations(device, {s: (sku_of[p], c) for s, (p, c) in assignment.items()})
     if problems:
         raise ValidationFailed("This planogram breaks hard rules; fix them before saving", details=problems)
-    version = save_version(device, assignment, author_id=author_id, source=source, note=note,
-                           base_version=base_version)
+    version = save_version(device, assignment, author_id=author_id, source=source, note=note, base_version=base_version)
     return version_dict(version, with_slots=True)
 
 
@@ -122,6 +142,12 @@ def rollback(device_id: str, number: int, base_version: int, author_id: int | No
     device = get_device(device_id)
     old = _get(device, number)
     assignment = {i.slot_code: (i.product_id, i.capacity) for i in old.items}
-    version = save_version(device, assignment, author_id=author_id, source="rollback",
-                           note=f"Rollback to version {number}", base_version=base_version)
+    version = save_version(
+        device,
+        assignment,
+        author_id=author_id,
+        source="rollback",
+        note=f"Rollback to version {number}",
+        base_version=base_version,
+    )
     return version_dict(version, with_slots=True)

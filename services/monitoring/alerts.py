@@ -122,9 +122,7 @@ class Alert:
 class AlertMonitor:
     """Evaluates every condition, latches episodes and logs their start and end."""
 
-    def __init__(
-        self, settings: AlertSettings, latch: AlertLatch, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, settings: AlertSettings, latch: AlertLatch, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.latch = latch
         self._clock = clock
@@ -179,9 +177,12 @@ class AlertMonitor:
         ):
             label = kind.replace("_", " ")
             alert = Alert(
-                kind, kind, "warning",
+                kind,
+                kind,
+                "warning",
                 f"{label} {value:.0%} over the last {window} min ({rates.calls} calls) is above {threshold:.0%}",
-                value, threshold,
+                value,
+                threshold,
             )
             out += self._episode(kind, alert if enough and value > threshold else None, window * 60)
         return out
@@ -192,7 +193,9 @@ class AlertMonitor:
             alert = None
             if state["state"] != "closed":
                 alert = Alert(
-                    f"circuit_open:{provider}", "circuit_open", "critical",
+                    f"circuit_open:{provider}",
+                    "circuit_open",
+                    "critical",
                     f"circuit breaker for {provider} is {state['state'].replace('_', '-')} after "
                     f"{state['consecutive_failures']} consecutive failures; calls fall back",
                 )
@@ -211,9 +214,12 @@ class AlertMonitor:
 
 def _budget_alert(level: int, pct: float, spent: float, budget: float) -> Alert:
     return Alert(
-        f"budget_{level}", "budget", "critical" if level >= 100 else "warning",
+        f"budget_{level}",
+        "budget",
+        "critical" if level >= 100 else "warning",
         f"AI spend today {_usd(spent)} is {pct:.0f}% of the {_usd(budget)} daily budget",
-        round(pct, 2), float(level),
+        round(pct, 2),
+        float(level),
     )
 
 
@@ -224,6 +230,7 @@ def _usd(amount: float) -> str:
 
 def _log_start(alert: Alert) -> None:
     log.warning(
-        "alert: %s", alert.message,
+        "alert: %s",
+        alert.message,
         extra={"alert": alert.id, "severity": alert.severity, "value": alert.value, "threshold": alert.threshold},
     )

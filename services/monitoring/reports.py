@@ -18,8 +18,9 @@ from services.review.acceptance import acceptance_metrics
 
 
 def _window(raw_from: str | None, raw_to: str | None, default_days: int = ledger.DEFAULT_DAYS) -> ledger.Window:
-    return ledger.parse_window(raw_from, raw_to, int(current_app.config["MONITORING_MAX_DAYS"]),
-                               default_days=default_days)
+    return ledger.parse_window(
+        raw_from, raw_to, int(current_app.config["MONITORING_MAX_DAYS"]), default_days=default_days
+    )
 
 
 def _sample_cap() -> int:
@@ -71,8 +72,11 @@ def cache_stats(raw_from: str | None, raw_to: str | None) -> dict[str, Any]:
 
 def clear_cache(feature: str | None, tag: str | None, expired_only: bool, everything: bool) -> dict[str, Any]:
     """Invalidate exactly one scope: a feature, a tag, the expired entries, or (explicitly) everything."""
-    scopes = [name for name, on in (("feature", feature), ("tag", tag), ("expired_only", expired_only),
-                                    ("all", everything)) if on]
+    scopes = [
+        name
+        for name, on in (("feature", feature), ("tag", tag), ("expired_only", expired_only), ("all", everything))
+        if on
+    ]
     if len(scopes) != 1:
         raise ValidationFailed(
             "Give exactly one of feature, tag, expired_only or all",
@@ -89,16 +93,29 @@ def prompt_report(raw_from: str | None, raw_to: str | None) -> dict[str, Any]:
     reviews: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in acceptance_metrics(window.start, window.end, group_by="prompt"):
         key = (row["prompt_name"], row["prompt_version"], row["variant"])
-        merged = reviews.setdefault(key, {"features": set(), "generated": 0, "approved": 0, "used": 0,
-                                          "rejected": 0, "pending": 0, "_edits": [], "cost_usd": 0.0})
+        merged = reviews.setdefault(
+            key,
+            {
+                "features": set(),
+                "generated": 0,
+                "approved": 0,
+                "used": 0,
+                "rejected": 0,
+                "pending": 0,
+                "_edits": [],
+                "cost_usd": 0.0,
+            },
+        )
         merged["features"].add(row["feature"])
         for name in ("generated", "approved", "used", "rejected", "pending"):
             merged[name] += row[name]
         if row["mean_edit_distance"] is not None:
             merged["_edits"].append((row["mean_edit_distance"], row["approved"] + row["used"]))
         merged["cost_usd"] += row["cost_usd"]
-    rows = [_prompt_row(key, calls.get(key), reviews.get(key)) for key in sorted(
-        {*calls, *reviews}, key=lambda k: (str(k[0]), k[1] if k[1] is not None else -1, str(k[2])))]
+    rows = [
+        _prompt_row(key, calls.get(key), reviews.get(key))
+        for key in sorted({*calls, *reviews}, key=lambda k: (str(k[0]), k[1] if k[1] is not None else -1, str(k[2])))
+    ]
     min_reviews = int(current_app.config["AB_MIN_REVIEWS"])
     return {**window.to_dict(), "min_reviews": min_reviews, "prompts": annotate(rows, min_reviews)}
 
@@ -106,8 +123,16 @@ def prompt_report(raw_from: str | None, raw_to: str | None) -> dict[str, Any]:
 def _prompt_row(key: tuple[Any, ...], figures: ledger.Usage | None, review: dict[str, Any] | None) -> dict[str, Any]:
     name, version, variant = key
     usage = figures.to_dict() if figures is not None else None
-    review = review or {"features": set(), "generated": 0, "approved": 0, "used": 0, "rejected": 0,
-                        "pending": 0, "_edits": [], "cost_usd": 0.0}
+    review = review or {
+        "features": set(),
+        "generated": 0,
+        "approved": 0,
+        "used": 0,
+        "rejected": 0,
+        "pending": 0,
+        "_edits": [],
+        "cost_usd": 0.0,
+    }
     accepted = review["approved"] + review["used"]
     reviewed = accepted + review["rejected"]
     edits = review["_edits"]
@@ -138,8 +163,9 @@ def _prompt_row(key: tuple[Any, ...], figures: ledger.Usage | None, review: dict
 def provider_report(minutes: int) -> dict[str, Any]:
     """Breaker state per configured provider and why recent calls fell back."""
     if not 1 <= minutes <= 7 * 24 * 60:
-        raise ValidationFailed("minutes must be between 1 and 10080",
-                               details=[{"field": "minutes", "reason": "out of range"}])
+        raise ValidationFailed(
+            "minutes must be between 1 and 10080", details=[{"field": "minutes", "reason": "out of range"}]
+        )
     llm = pipeline()
     since = datetime.now(UTC) - timedelta(minutes=minutes)
     return {

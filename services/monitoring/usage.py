@@ -61,7 +61,10 @@ def _parse_moment(raw: str, field_name: str, end: bool) -> datetime:
 
 
 def parse_window(
-    raw_from: str | None, raw_to: str | None, max_days: int, now: datetime | None = None,
+    raw_from: str | None,
+    raw_to: str | None,
+    max_days: int,
+    now: datetime | None = None,
     default_days: int = DEFAULT_DAYS,
 ) -> Window:
     """`from` inclusive, `to` exclusive (a plain date as `to` includes that day); default: the last 7 UTC days."""
@@ -231,12 +234,27 @@ def ledger_rows(session: Session, window: Window) -> Iterator[LedgerRow]:
     """The window's rows, streamed in batches (no ORM objects)."""
     query = (
         select(
-            LLMRequest.created_at, LLMRequest.feature, LLMRequest.model, LLMRequest.tier, LLMRequest.user_id,
-            LLMRequest.prompt_name, LLMRequest.prompt_version, LLMRequest.prompt_variant,
-            LLMRequest.input_tokens, LLMRequest.output_tokens, LLMRequest.cached_tokens, LLMRequest.cost_usd,
-            LLMRequest.latency_ms, LLMRequest.status, LLMRequest.cached, LLMRequest.fallback_used,
-            LLMRequest.error_kind, LLMRequest.cache_write_tokens, LLMRequest.saved_input_tokens,
-            LLMRequest.saved_output_tokens, LLMRequest.saved_usd,
+            LLMRequest.created_at,
+            LLMRequest.feature,
+            LLMRequest.model,
+            LLMRequest.tier,
+            LLMRequest.user_id,
+            LLMRequest.prompt_name,
+            LLMRequest.prompt_version,
+            LLMRequest.prompt_variant,
+            LLMRequest.input_tokens,
+            LLMRequest.output_tokens,
+            LLMRequest.cached_tokens,
+            LLMRequest.cost_usd,
+            LLMRequest.latency_ms,
+            LLMRequest.status,
+            LLMRequest.cached,
+            LLMRequest.fallback_used,
+            LLMRequest.error_kind,
+            LLMRequest.cache_write_tokens,
+            LLMRequest.saved_input_tokens,
+            LLMRequest.saved_output_tokens,
+            LLMRequest.saved_usd,
         )
         .where(LLMRequest.created_at >= window.start, LLMRequest.created_at < window.end)
         .execution_options(yield_per=BATCH_ROWS)
@@ -254,9 +272,7 @@ def _key(row: LedgerRow, group_by: str) -> Hashable:
     return value
 
 
-def usage(
-    session: Session, window: Window, group_by: str, daily_budget_usd: float, sample_cap: int
-) -> dict[str, Any]:
+def usage(session: Session, window: Window, group_by: str, daily_budget_usd: float, sample_cap: int) -> dict[str, Any]:
     """Totals and groups of the window; `day` groups cover every day and carry spend vs the daily budget."""
     if group_by not in GROUP_BYS:
         raise ValidationFailed(

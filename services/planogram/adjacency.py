@@ -20,9 +20,7 @@ def pair_score(model: DemandModel, products: Catalog, a: str, b: str, params: Va
     return params.category_bonus * float(same) + params.affinity_bonus * math.log(max(lift, 1.0))
 
 
-def pair_matrix(
-    model: DemandModel, products: Catalog, skus: Sequence[str], params: ValueParams
-) -> FloatArray:
+def pair_matrix(model: DemandModel, products: Catalog, skus: Sequence[str], params: ValueParams) -> FloatArray:
     """Symmetric matrix of pair_score over `skus`."""
     n = len(skus)
     cats = [products[k].category if k in products else f"?{k}" for k in skus]

@@ -62,10 +62,7 @@ def detect_stockouts(
     if capacity is not None:
         by_capacity = (
             np.stack(
-                [
-                    _capacity_censor(counts[s], active[s], float(capacity[s]), interval)
-                    for s in range(counts.shape[0])
-                ]
+                [_capacity_censor(counts[s], active[s], float(capacity[s]), interval) for s in range(counts.shape[0])]
             )
             if counts.shape[0]
             else by_capacity

@@ -13,9 +13,7 @@ def neighbours(cabinet: Cabinet) -> tuple[tuple[int, ...], ...]:
     out: list[tuple[int, ...]] = []
     for s in cabinet.slots:
         nb = [
-            at[p]
-            for p in ((s.row, s.col - 1), (s.row, s.col + 1), (s.row - 1, s.col), (s.row + 1, s.col))
-            if p in at
+            at[p] for p in ((s.row, s.col - 1), (s.row, s.col + 1), (s.row - 1, s.col), (s.row + 1, s.col)) if p in at
         ]
         out.append(tuple(sorted(nb)))
     return tuple(out)

@@ -9,7 +9,7 @@ proves the MILP optimal, and its time limit is only a safety net that falls back
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -187,11 +187,13 @@ def optimize_steps(
     def step(i: int, phase: str, a: IntArray, previous: Planogram) -> OptimizationStep:
         p = pb.to_planogram(a, current)
         value = point_value(model, cabinet, products, p, params)
-        return OptimizationStep(i, phase, diff_planograms(previous, p), value, p, False, plan.optimal,
-                                planning_score(pb, a))
+        return OptimizationStep(
+            i, phase, diff_planograms(previous, p), value, p, False, plan.optimal, planning_score(pb, a)
+        )
 
-    chain = [OptimizationStep(0, "current", (), point_value(model, cabinet, products, current, params), current,
-                              False, plan.optimal, planning_score(pb, pb.to_assignment(current)))]
+    today = point_value(model, cabinet, products, current, params)
+    today_score = planning_score(pb, pb.to_assignment(current))
+    chain = [OptimizationStep(0, "current", (), today, current, False, plan.optimal, today_score)]
     chain.append(step(1, "milp", plan.start, current))
     if not params.separable:
         for a in _swaps(plan, max_swaps):
@@ -202,9 +204,7 @@ def optimize_steps(
     if chain[-1].objective < floor_value - 1e-9:
         chain[-1] = step(1, "milp", plan.floor, current)
     yield from chain[:-1]
-    last = chain[-1]
-    yield OptimizationStep(last.step, last.phase, last.moves, last.objective, last.planogram, True,
-                           last.milp_optimal, last.score)
+    yield replace(chain[-1], final=True)
 
 
 def optimize(
@@ -222,8 +222,8 @@ def optimize(
     """Run optimize_steps to the end and summarise the result against the current planogram."""
     params = params or ValueParams()
     current = current or Planogram(())
-    steps = list(optimize_steps(model, cabinet, products, current, constraints, params, candidates=candidates,
-                                max_swaps=max_swaps, time_limit_s=time_limit_s))
+    problem = (model, cabinet, products, current, constraints, params)
+    steps = list(optimize_steps(*problem, candidates=candidates, max_swaps=max_swaps, time_limit_s=time_limit_s))
     final, first = steps[-1], steps[0]
     milp_step = next(s for s in steps if s.phase == "milp")
     new = evaluate(model, cabinet, products, final.planogram, params)

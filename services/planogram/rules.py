@@ -70,11 +70,7 @@ def fit_violations(slot: SlotSpec, p: ProductSpec) -> list[Violation]:
                 )
             )
     if p.temperature == "chilled" and slot.zone != "chilled":
-        out.append(
-            _hard(
-                slot.code, p.sku, "temperature", f"{p.sku} needs a chilled slot; {slot.code} is {slot.zone}"
-            )
-        )
+        out.append(_hard(slot.code, p.sku, "temperature", f"{p.sku} needs a chilled slot; {slot.code} is {slot.zone}"))
     elif p.temperature == "ambient" and slot.zone == "chilled":
         out.append(
             _soft(
@@ -113,9 +109,7 @@ def _structure(cabinet: Cabinet, products: Catalog, planogram: Planogram) -> lis
         out.extend(fit_violations(slots[slot], products[sku]))
     for slot, cap in planogram.capacities:
         if cap <= 0:
-            out.append(
-                _hard(slot, None, "capacity_invalid", f"capacity of {slot} must be positive, got {cap}")
-            )
+            out.append(_hard(slot, None, "capacity_invalid", f"capacity of {slot} must be positive, got {cap}"))
     return out
 
 
@@ -297,9 +291,7 @@ def hard_violations(violations: tuple[Violation, ...]) -> tuple[Violation, ...]:
 
 def feasible_slots(cabinet: Cabinet, product: ProductSpec) -> list[str]:
     """Slots where the product passes every per-slot hard rule."""
-    return [
-        s.code for s in cabinet.slots if not any(v.severity == "hard" for v in fit_violations(s, product))
-    ]
+    return [s.code for s in cabinet.slots if not any(v.severity == "hard" for v in fit_violations(s, product))]
 
 
 def is_feasible_pair(slot: SlotSpec, product: ProductSpec) -> bool:

@@ -88,9 +88,17 @@ def _draft_costs(window: list[ColumnElement[bool]]) -> Iterable[tuple[int, float
 def _empty(key: GroupKey) -> dict[str, Any]:
     feature, name, version, variant = key
     return {
-        "feature": feature, "prompt_name": name, "prompt_version": version, "variant": variant,
-        "generated": 0, "approved": 0, "used": 0, "rejected": 0, "pending": 0,
-        "_distances": [], "_cost": 0.0,
+        "feature": feature,
+        "prompt_name": name,
+        "prompt_version": version,
+        "variant": variant,
+        "generated": 0,
+        "approved": 0,
+        "used": 0,
+        "rejected": 0,
+        "pending": 0,
+        "_distances": [],
+        "_cost": 0.0,
     }
 
 
@@ -109,4 +117,3 @@ def _finish(group: dict[str, Any]) -> dict[str, Any]:
 def _order(key: GroupKey) -> tuple[str, str, int, str]:
     feature, name, version, variant = key
     return (feature, name or "", version if version is not None else -1, variant or "")
-

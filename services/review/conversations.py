@@ -73,7 +73,7 @@ def _line(turn: Turn) -> str:
 
 
 def _summary(turns: Sequence[Turn], budget: int) -> str:
-    """"Earlier: N turns; the reviewer asked: …" cut to fit, or "" when not even the head fits."""
+    """ "Earlier: N turns; the reviewer asked: …" cut to fit, or "" when not even the head fits."""
     asks = [t.content.strip().replace("\n", " ")[:80] for t in turns if t.role == "user"]
     text = f"(Earlier: {len(turns)} turns summarised; the reviewer asked: " + "; ".join(asks) + ")"
     while asks and estimate_tokens(text) > budget:
@@ -91,8 +91,11 @@ def continue_draft(draft_id: int, message: str, user: User) -> dict[str, Any]:
     draft = review.get_draft(draft_id)
     review.require_writer(user, draft.content_type)
     if draft.status != "draft":
-        raise Conflict(f"Draft {draft.id} is {draft.status}; only drafts can be revised in a chat",
-                       code="invalid_transition", details={"draft_id": draft.id, "status": draft.status})
+        raise Conflict(
+            f"Draft {draft.id} is {draft.status}; only drafts can be revised in a chat",
+            code="invalid_transition",
+            details={"draft_id": draft.id, "status": draft.status},
+        )
     feature = FEATURES.get(draft.content_type)
     stored = (draft.structured_content or {}).get("input")
     if feature is None or not stored:
@@ -101,44 +104,75 @@ def continue_draft(draft_id: int, message: str, user: User) -> dict[str, Any]:
     history = _history(draft)
     budget = int(current_app.config.get("CONVERSATION_HISTORY_TOKENS", 1200))
     text, kept, folded = budget_history(history, budget)
-    turn_vars = {**variables, "conversation": f"{text}\n\nCurrent draft (including the reviewer's edits):\n"
-                                              f"{draft.content}".strip(), "instruction": message}
+    turn_vars = {
+        **variables,
+        "conversation": f"{text}\n\nCurrent draft (including the reviewer's edits):\n{draft.content}".strip(),
+        "instruction": message,
+    }
     # The provider call comes before any write (see docs/ARCHITECTURE.md: SQLite ledger writes).
-    result = ai.pipeline().run(draft.content_type, feature.prompt(params), turn_vars, schema=feature.schema(params),
-                               user_id=str(user.id), pii=feature.pii)
+    result = ai.pipeline().run(
+        draft.content_type,
+        feature.prompt(params),
+        turn_vars,
+        schema=feature.schema(params),
+        user_id=str(user.id),
+        pii=feature.pii,
+    )
     conversation = _conversation(draft, user)
-    db.session.add(LLMMessage(conversation=conversation, role="user", content=message,
-                              tokens=estimate_tokens(message)))
+    db.session.add(LLMMessage(conversation=conversation, role="user", content=message, tokens=estimate_tokens(message)))
     revised = result.data is not None and not result.fallback_used
     if revised:
         finished = feature.finish(result.data, params)
         confidence = round(min(result.confidence, finished.confidence_cap), 3)
-        structured = {**(draft.structured_content or {}), "output": finished.output, "flags": finished.flags,
-                      "needs_review": finished.needs_review}
+        structured = {
+            **(draft.structured_content or {}),
+            "output": finished.output,
+            "flags": finished.flags,
+            "needs_review": finished.needs_review,
+        }
         review.revise(draft, finished.text, structured, confidence)
         reply = finished.text
     else:
-        reply = (f"No AI revision is available right now ({REASONS.get(result.error_kind or '', 'no answer')}). "
-                 "The draft is unchanged; edit it by hand.")
-    db.session.add(LLMMessage(conversation=conversation, role="assistant", content=reply,
-                              tokens=result.tokens_out, request_id=result.request_id))
+        reply = (
+            f"No AI revision is available right now ({REASONS.get(result.error_kind or '', 'no answer')}). "
+            "The draft is unchanged; edit it by hand."
+        )
+    db.session.add(
+        LLMMessage(
+            conversation=conversation,
+            role="assistant",
+            content=reply,
+            tokens=result.tokens_out,
+            request_id=result.request_id,
+        )
+    )
     conversation.tokens_in += result.tokens_in
     conversation.tokens_out += result.tokens_out
     conversation.cost_usd = round((conversation.cost_usd or 0.0) + result.cost_usd, 8)
     conversation.model = result.model or conversation.model
     db.session.flush()
     out = result.to_dict()
-    out.update(raw_text=result.text, text=reply, revised=revised, history_turns_sent=kept,
-               history_turns_summarised=folded, draft=review.show_draft(draft.id),
-               conversation=conversation_dict(conversation))
+    out.update(
+        raw_text=result.text,
+        text=reply,
+        revised=revised,
+        history_turns_sent=kept,
+        history_turns_summarised=folded,
+        draft=review.show_draft(draft.id),
+        conversation=conversation_dict(conversation),
+    )
     return out
 
 
 def _history(draft: GeneratedContent) -> list[Turn]:
     if draft.conversation_id is None:
         return [Turn("assistant", draft.ai_content)]
-    return [Turn(m.role, m.content) for m in db.session.scalars(
-        select(LLMMessage).where(LLMMessage.conversation_id == draft.conversation_id).order_by(LLMMessage.id))]
+    return [
+        Turn(m.role, m.content)
+        for m in db.session.scalars(
+            select(LLMMessage).where(LLMMessage.conversation_id == draft.conversation_id).order_by(LLMMessage.id)
+        )
+    ]
 
 
 def _conversation(draft: GeneratedContent, user: User) -> LLMConversation:
@@ -147,12 +181,24 @@ def _conversation(draft: GeneratedContent, user: User) -> LLMConversation:
         found = db.session.get(LLMConversation, draft.conversation_id)
         if found is not None:
             return found
-    conversation = LLMConversation(user_id=user.id, feature=draft.content_type,
-                                   title=f"{draft.content_type} draft {draft.id}", tokens_in=0, tokens_out=0,
-                                   cost_usd=0.0)
+    conversation = LLMConversation(
+        user_id=user.id,
+        feature=draft.content_type,
+        title=f"{draft.content_type} draft {draft.id}",
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+    )
     db.session.add(conversation)
-    db.session.add(LLMMessage(conversation=conversation, role="assistant", content=draft.ai_content,
-                              tokens=estimate_tokens(draft.ai_content), request_id=draft.request_id))
+    db.session.add(
+        LLMMessage(
+            conversation=conversation,
+            role="assistant",
+            content=draft.ai_content,
+            tokens=estimate_tokens(draft.ai_content),
+            request_id=draft.request_id,
+        )
+    )
     db.session.flush()
     draft.conversation_id = conversation.id
     db.session.flush()  # before any refresh of the draft would discard the link
@@ -166,12 +212,17 @@ def get_conversation(conversation_id: int, user: User) -> dict[str, Any]:
     conversation = db.session.get(LLMConversation, conversation_id)
     if conversation is None:
         raise NotFound(f"No conversation {conversation_id}", details={"conversation_id": conversation_id})
-    content_type = db.session.scalar(
-        select(GeneratedContent.content_type).where(GeneratedContent.conversation_id == conversation.id)
-    ) or conversation.feature
+    content_type = (
+        db.session.scalar(
+            select(GeneratedContent.content_type).where(GeneratedContent.conversation_id == conversation.id)
+        )
+        or conversation.feature
+    )
     if not review.can_write(user, content_type):
-        raise Forbidden(f"Your role '{user.role}' cannot read {content_type} conversations",
-                        details={"required_roles": sorted({review.FEATURE_ROLES.get(content_type, "admin"), "admin"})})
+        raise Forbidden(
+            f"Your role '{user.role}' cannot read {content_type} conversations",
+            details={"required_roles": sorted({review.FEATURE_ROLES.get(content_type, "admin"), "admin"})},
+        )
     return conversation_dict(conversation)
 
 
@@ -179,8 +230,9 @@ def draft_of(conversation_id: int) -> int:
     """The id of the draft a conversation continues."""
     draft_id = db.session.scalar(select(GeneratedContent.id).where(GeneratedContent.conversation_id == conversation_id))
     if draft_id is None:
-        raise NotFound(f"No draft continues conversation {conversation_id}",
-                       details={"conversation_id": conversation_id})
+        raise NotFound(
+            f"No draft continues conversation {conversation_id}", details={"conversation_id": conversation_id}
+        )
     return int(draft_id)
 
 
@@ -188,11 +240,26 @@ def conversation_dict(conversation: LLMConversation) -> dict[str, Any]:
     """The JSON form of a conversation."""
     draft_id = db.session.scalar(select(GeneratedContent.id).where(GeneratedContent.conversation_id == conversation.id))
     return {
-        "id": conversation.id, "feature": conversation.feature, "title": conversation.title, "draft_id": draft_id,
-        "model": conversation.model, "tokens_in": conversation.tokens_in, "tokens_out": conversation.tokens_out,
-        "cost_usd": conversation.cost_usd, "accepted": conversation.accepted, "feedback": conversation.feedback,
+        "id": conversation.id,
+        "feature": conversation.feature,
+        "title": conversation.title,
+        "draft_id": draft_id,
+        "model": conversation.model,
+        "tokens_in": conversation.tokens_in,
+        "tokens_out": conversation.tokens_out,
+        "cost_usd": conversation.cost_usd,
+        "accepted": conversation.accepted,
+        "feedback": conversation.feedback,
         "created_at": conversation.created_at.isoformat() if conversation.created_at else None,
-        "messages": [{"id": m.id, "role": m.role, "content": m.content, "tokens": m.tokens,
-                      "request_id": m.request_id, "created_at": m.created_at.isoformat() if m.created_at else None}
-                     for m in conversation.messages],
+        "messages": [
+            {
+                "id": m.id,
+                "role": m.role,
+                "content": m.content,
+                "tokens": m.tokens,
+                "request_id": m.request_id,
+                "created_at": m.created_at.isoformat() if m.created_at else None,
+            }
+            for m in conversation.messages
+        ],
     }

@@ -122,10 +122,13 @@ def list_drafts(
     if created_by_id is not None:
         query = query.where(GeneratedContent.created_by_id == created_by_id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    drafts = list(db.session.scalars(
-        query.order_by(GeneratedContent.created_at.desc(), GeneratedContent.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    ))
+    drafts = list(
+        db.session.scalars(
+            query.order_by(GeneratedContent.created_at.desc(), GeneratedContent.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
     ledger = _ledger_rows([d.request_id for d in drafts if d.request_id])
     counted = select(GeneratedContent.status, func.count()).group_by(GeneratedContent.status)
     if content_type:
@@ -133,7 +136,10 @@ def list_drafts(
     counts = dict(db.session.execute(counted).all())
     return {
         "items": [draft_dict(d, ledger.get(d.request_id or ""), full=False) for d in drafts],
-        "total": total, "page": page, "per_page": per_page, "pages": (total + per_page - 1) // per_page,
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": (total + per_page - 1) // per_page,
         "status_counts": {s: int(counts.get(s, 0)) for s in CONTENT_STATUSES},
     }
 
@@ -187,8 +193,13 @@ def transition(
 def revise(draft: GeneratedContent, text: str, structured: Mapping[str, Any], confidence: float) -> None:
     """A new AI revision (from a chat turn) replaces the AI text and the text; human edits start again."""
     read_version = _check_state(draft, "draft", "revise", None)
-    values = {"ai_content": text, "content": text, "structured_content": dict(structured),
-              "edit_distance": 0, "confidence": confidence}
+    values = {
+        "ai_content": text,
+        "content": text,
+        "structured_content": dict(structured),
+        "edit_distance": 0,
+        "confidence": confidence,
+    }
     _conditional_update(draft, "draft", read_version, values, "revise")
 
 
@@ -214,8 +225,9 @@ def _conditional_update(
     """UPDATE … WHERE status = needs AND version = read: zero rows means someone else got there first."""
     result = db.session.execute(
         update(GeneratedContent)
-        .where(GeneratedContent.id == draft.id, GeneratedContent.status == needs,
-               GeneratedContent.version == read_version)
+        .where(
+            GeneratedContent.id == draft.id, GeneratedContent.status == needs, GeneratedContent.version == read_version
+        )
         .values(**values, version=GeneratedContent.version + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -229,8 +241,13 @@ def _conditional_update(
 
 
 def _past(action: str) -> str:
-    return {"approve": "approved", "reject": "rejected", "use": "marked used", "edit": "edited",
-            "revise": "revised"}.get(action, action)
+    return {
+        "approve": "approved",
+        "reject": "rejected",
+        "use": "marked used",
+        "edit": "edited",
+        "revise": "revised",
+    }.get(action, action)
 
 
 def _ledger_rows(request_ids: list[str]) -> dict[str, LLMRequest]:
@@ -301,7 +318,14 @@ def _ledger_dict(row: LLMRequest | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
-        "model": row.model, "provider": row.provider, "tier": row.tier, "tokens_in": row.input_tokens,
-        "tokens_out": row.output_tokens, "cost_usd": row.cost_usd, "cached": row.cached,
-        "latency_ms": row.latency_ms, "status": row.status, "error_kind": row.error_kind,
+        "model": row.model,
+        "provider": row.provider,
+        "tier": row.tier,
+        "tokens_in": row.input_tokens,
+        "tokens_out": row.output_tokens,
+        "cost_usd": row.cost_usd,
+        "cached": row.cached,
+        "latency_ms": row.latency_ms,
+        "status": row.status,
+        "error_kind": row.error_kind,
     }

@@ -32,6 +32,7 @@ class PromptsNotLoaded(AppError):
     status = 503
     code = "prompts_not_loaded"
 
+
 R = TypeVar("R")
 
 
@@ -125,13 +126,15 @@ def run(
     try:
         result = ai.pipeline().call(spec(feature, params, variables, fallback, user.id, tags, scope, context))
     except PromptError as exc:
-        raise PromptsNotLoaded(f"{exc}: run `flask prompts sync` to load prompts/*.yaml",
-                               details={"prompt_name": feature.prompt(params)}) from exc
+        raise PromptsNotLoaded(
+            f"{exc}: run `flask prompts sync` to load prompts/*.yaml", details={"prompt_name": feature.prompt(params)}
+        ) from exc
     return check(feature, params, variables, fallback, result)
 
 
-def check(feature: Feature, params: Params, variables: Mapping[str, Any], fallback: FallbackFn,
-          result: LLMResult) -> Generated:
+def check(
+    feature: Feature, params: Params, variables: Mapping[str, Any], fallback: FallbackFn, result: LLMResult
+) -> Generated:
     """Apply the feature's checks to a pipeline answer (AI, cached or fallback; interactive or batched)."""
     if not isinstance(result.data, BaseModel):
         # The pipeline's generic fallback answered (the feature's own one raised and was logged): try once more
@@ -145,14 +148,16 @@ def check(feature: Feature, params: Params, variables: Mapping[str, Any], fallba
     return Generated(result, finished)
 
 
-def store(feature: Feature, generated: Generated, params: Params, variables: Mapping[str, Any],
-          user: User) -> GeneratedContent:
+def store(
+    feature: Feature, generated: Generated, params: Params, variables: Mapping[str, Any], user: User
+) -> GeneratedContent:
     """Keep the result as a draft for review, with the inputs needed to continue it as a chat."""
     return store_for(feature, generated, params, variables, user.id)
 
 
-def store_for(feature: Feature, generated: Generated, params: Params, variables: Mapping[str, Any],
-              user_id: int | None) -> GeneratedContent:
+def store_for(
+    feature: Feature, generated: Generated, params: Params, variables: Mapping[str, Any], user_id: int | None
+) -> GeneratedContent:
     """`store` for a user known by id (a batch job stores its drafts for whoever asked for them)."""
     finished = generated.finished
     structured = {

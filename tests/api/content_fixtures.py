@@ -69,5 +69,10 @@ def answer(**fields: Any) -> str:
     return json.dumps(fields)
 
 
-CAPTION_OK = answer(caption="Ice-cold cola, right by the lift.", character_count=33, style="casual",
-                    alt_text="A can of cola in a vending machine.", confidence=0.9)
+CAPTION_OK = answer(
+    caption="Ice-cold cola, right by the lift.",
+    character_count=33,
+    style="casual",
+    alt_text="A can of cola in a vending machine.",
+    confidence=0.9,
+)

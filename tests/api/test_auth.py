@@ -81,8 +81,9 @@ def test_viewer_cannot_create_users_but_admin_can(client: Any, viewer: dict[str,
 
 
 def test_user_validation_lists_each_problem(client: Any, admin: dict[str, Any]) -> None:
-    response = client.post("/api/users", json={"email": "bad", "password": "short", "role": "king"},
-                           headers=admin["headers"])
+    response = client.post(
+        "/api/users", json={"email": "bad", "password": "short", "role": "king"}, headers=admin["headers"]
+    )
     assert response.status_code == 422
     assert {d["field"] for d in response.json["error"]["details"]} == {"email", "password", "role"}
 
@@ -127,8 +128,9 @@ def test_browser_login_requires_csrf_and_then_reaches_fleet(client: Any, make_us
 def test_login_attempts_are_rate_limited(make_app: Any) -> None:
     app = make_app(RATELIMIT_LOGIN="3 per minute")
     client = app.test_client()
-    codes = [client.post("/api/auth/token", json={"email": "a@example.com", "password": "x"}).status_code
-             for _ in range(4)]
+    codes = [
+        client.post("/api/auth/token", json={"email": "a@example.com", "password": "x"}).status_code for _ in range(4)
+    ]
     assert codes == [401, 401, 401, 429]
     last = client.post("/api/auth/token", json={"email": "a@example.com", "password": "x"})
     assert last.json["error"]["code"] == "rate_limited"
@@ -146,16 +148,12 @@ def test_api_rate_limit_is_per_token(make_app: Any) -> None:
             tokens.append(auth.issue_token(auth.create_user(email, "long-enough-1", "viewer"), 1))
         db.session.commit()
     client = app.test_client()
-    first = [client.get("/api/devices", headers={"Authorization": f"Bearer {tokens[0]}"}).status_code
-             for _ in range(4)]
+    first = [client.get("/api/devices", headers={"Authorization": f"Bearer {tokens[0]}"}).status_code for _ in range(4)]
     assert first == [200, 200, 200, 429]
     assert client.get("/api/devices", headers={"Authorization": f"Bearer {tokens[1]}"}).status_code == 200
 
 
-
-def test_token_use_is_recorded_without_a_pending_write_in_the_request(
-    app: Flask, viewer: dict[str, Any]
-) -> None:
+def test_token_use_is_recorded_without_a_pending_write_in_the_request(app: Flask, viewer: dict[str, Any]) -> None:
     from sqlalchemy import select
 
     from extensions import db
@@ -173,19 +171,23 @@ def test_token_use_is_recorded_without_a_pending_write_in_the_request(
 
 def test_one_address_spraying_many_accounts_hits_the_address_limit(make_app: Any) -> None:
     client = make_app(RATELIMIT_LOGIN="5 per minute").test_client()
-    codes = [client.post("/api/auth/token", json={"email": f"user{n}@example.com", "password": "guess"}).status_code
-             for n in range(8)]
+    codes = [
+        client.post("/api/auth/token", json={"email": f"user{n}@example.com", "password": "guess"}).status_code
+        for n in range(8)
+    ]
     assert codes == [401] * 5 + [429] * 3  # different accounts, one address: the hard limit applies
 
 
-def test_failed_attempts_slow_an_account_down_but_never_lock_its_owner_out(
-    make_app: Any, monkeypatch: Any
-) -> None:
+def test_failed_attempts_slow_an_account_down_but_never_lock_its_owner_out(make_app: Any, monkeypatch: Any) -> None:
     from extensions import db
     from services import auth, login_throttle
 
-    app = make_app(LOGIN_FREE_FAILURES=2, LOGIN_DELAY_BASE_SECONDS=1.0, LOGIN_DELAY_MAX_SECONDS=8.0,
-                   RATELIMIT_LOGIN="1000 per minute")
+    app = make_app(
+        LOGIN_FREE_FAILURES=2,
+        LOGIN_DELAY_BASE_SECONDS=1.0,
+        LOGIN_DELAY_MAX_SECONDS=8.0,
+        RATELIMIT_LOGIN="1000 per minute",
+    )
     with app.app_context():
         auth.create_user("owner@example.com", "correct-horse-1", "viewer")
         db.session.commit()

@@ -14,8 +14,18 @@ from tests.csvdata import write_folder
 
 def remember(app: Flask, key: str, device_id: str) -> None:
     answer = CachedAnswer(
-        text="text", data=None, model="m", provider="p", tier="fast", tokens_in=1, tokens_out=1, tokens_cached=0,
-        cost_usd=0.001, confidence=0.8, prompt_version=1, variant="control",
+        text="text",
+        data=None,
+        model="m",
+        provider="p",
+        tier="fast",
+        tokens_in=1,
+        tokens_out=1,
+        tokens_cached=0,
+        cost_usd=0.001,
+        confidence=0.8,
+        prompt_version=1,
+        variant="control",
     )
     app.extensions[EXTENSION_KEY].cache.put(key, answer, "placement_feedback", [f"device:{device_id}"])
 
@@ -36,12 +46,18 @@ def test_saving_a_planogram_forgets_only_that_devices_answers(
     remember(app, "k-d2", "D2")
     plano = client.get("/api/devices/D1/planogram", headers=merchandiser["headers"]).json
     slots = {s: v["sku"] for s, v in plano["slots"].items()}
-    stale = client.post("/api/devices/D1/planogram", headers=merchandiser["headers"],
-                        json={"base_version": plano["version"] + 5, "slots": slots})
+    stale = client.post(
+        "/api/devices/D1/planogram",
+        headers=merchandiser["headers"],
+        json={"base_version": plano["version"] + 5, "slots": slots},
+    )
     assert stale.status_code == 409
     assert cached(app, "k-d1"), "a rejected save must not invalidate anything"
-    saved = client.post("/api/devices/D1/planogram", headers=merchandiser["headers"],
-                        json={"base_version": plano["version"], "slots": slots})
+    saved = client.post(
+        "/api/devices/D1/planogram",
+        headers=merchandiser["headers"],
+        json={"base_version": plano["version"], "slots": slots},
+    )
     assert saved.status_code == 201, saved.json
     assert not cached(app, "k-d1")
     assert cached(app, "k-d2")

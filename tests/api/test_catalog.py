@@ -54,8 +54,11 @@ def test_products_pagination_and_filter(client: Any, viewer: dict[str, Any]) -> 
 def test_unknown_device_is_404_json(client: Any, viewer: dict[str, Any]) -> None:
     response = client.get("/api/devices/NOPE", headers=viewer["headers"])
     assert response.status_code == 404
-    assert response.json["error"] == {"code": "not_found", "message": "Device 'NOPE' not found",
-                                      "details": {"device_id": "NOPE"}}
+    assert response.json["error"] == {
+        "code": "not_found",
+        "message": "Device 'NOPE' not found",
+        "details": {"device_id": "NOPE"},
+    }
 
 
 def test_unknown_api_path_and_method_are_json(client: Any, viewer: dict[str, Any]) -> None:
@@ -65,15 +68,16 @@ def test_unknown_api_path_and_method_are_json(client: Any, viewer: dict[str, Any
     assert wrong.status_code == 405 and wrong.is_json
 
 
-def test_request_id_is_echoed_and_logged(client: Any, viewer: dict[str, Any],
-                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_request_id_is_echoed_and_logged(client: Any, viewer: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="planogram.http"):
         response = client.get("/api/devices", headers={**viewer["headers"], "X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
-    assert any(getattr(r, "request_id", None) == "abc-123" and getattr(r, "path", None) == "/api/devices"
-               for r in caplog.records)
-    hostile = client.get("/api/devices", headers={**viewer["headers"], "X-Request-ID": "x\" onload=1"})
-    assert hostile.headers["X-Request-ID"] != "x\" onload=1"
+    assert any(
+        getattr(r, "request_id", None) == "abc-123" and getattr(r, "path", None) == "/api/devices"
+        for r in caplog.records
+    )
+    hostile = client.get("/api/devices", headers={**viewer["headers"], "X-Request-ID": 'x" onload=1'})
+    assert hostile.headers["X-Request-ID"] != 'x" onload=1'
 
 
 def test_json_log_line_carries_request_id(client: Any, viewer: dict[str, Any]) -> None:

@@ -42,8 +42,11 @@ def test_concurrent_ai_requests_on_a_small_pool_all_succeed_and_every_call_is_on
 
     def caption(n: int) -> Any:
         with app.test_client() as client:  # one client per thread: each request has its own context
-            return client.post("/api/content/caption", headers=marketer["headers"],
-                               json={"products": ["COLA"], "media_description": f"shot number {n}"})
+            return client.post(
+                "/api/content/caption",
+                headers=marketer["headers"],
+                json={"products": ["COLA"], "media_description": f"shot number {n}"},
+            )
 
     with ThreadPoolExecutor(max_workers=CALLS) as threads:
         answers = list(threads.map(caption, range(CALLS)))
@@ -66,8 +69,17 @@ def test_release_gives_back_a_read_only_connection_but_never_drops_a_write(app: 
         assert release_connection() is True and not db.session().in_transaction()
         assert release_connection() is False  # nothing held any more
 
-        db.session.add(GeneratedContent(content_type="caption", status="draft", ai_content="x", content="x",
-                                        edit_distance=0, fallback_used=True, version=1))
+        db.session.add(
+            GeneratedContent(
+                content_type="caption",
+                status="draft",
+                ai_content="x",
+                content="x",
+                edit_distance=0,
+                fallback_used=True,
+                version=1,
+            )
+        )
         db.session.flush()
         assert has_writes(db.session())
         assert release_connection() is False and db.session().in_transaction()  # the write survives
@@ -80,8 +92,28 @@ def record(request_id: str) -> LedgerRecord:
     from datetime import UTC, datetime
 
     moment = datetime(2025, 3, 1, 12, tzinfo=UTC)
-    return LedgerRecord(request_id, "caption", "anthropic", "m", "fast", "caption", 1, "A", 1, 1, 0, 0.0, 1.0,
-                        "ok", None, False, False, None, moment, moment)
+    return LedgerRecord(
+        request_id,
+        "caption",
+        "anthropic",
+        "m",
+        "fast",
+        "caption",
+        1,
+        "A",
+        1,
+        1,
+        0,
+        0.0,
+        1.0,
+        "ok",
+        None,
+        False,
+        False,
+        None,
+        moment,
+        moment,
+    )
 
 
 def test_a_ledger_row_that_cannot_be_written_now_is_written_by_the_next_successful_write(

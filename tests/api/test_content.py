@@ -20,8 +20,24 @@ from tests.clock import DEMO_END, FIXED_TODAY, days_ago
 # The shared fixtures (an app on the fake provider with prompts and a small catalogue; users).
 app, marketer, agent = fx.app, fx.marketer, fx.agent
 
-RESULT_KEYS = {"text", "data", "model", "tier", "tokens_in", "tokens_out", "cost_usd", "cached", "fallback_used",
-               "confidence", "latency_ms", "request_id", "draft_id", "draft", "label", "flags"}
+RESULT_KEYS = {
+    "text",
+    "data",
+    "model",
+    "tier",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "cached",
+    "fallback_used",
+    "confidence",
+    "latency_ms",
+    "request_id",
+    "draft_id",
+    "draft",
+    "label",
+    "flags",
+}
 
 
 def post(client: Any, user: dict[str, Any], path: str, **body: Any) -> Any:
@@ -37,7 +53,10 @@ def ledger_and_draft_agree(app: Flask, body: dict[str, Any]) -> None:
         assert draft.request_id == row.id
         assert (draft.fallback_used, row.fallback_used) == (body["fallback_used"], body["fallback_used"])
         assert (draft.prompt_name, draft.prompt_version, draft.prompt_variant) == (
-            row.prompt_name, row.prompt_version, row.prompt_variant)
+            row.prompt_name,
+            row.prompt_version,
+            row.prompt_variant,
+        )
         assert row.cost_usd == pytest.approx(body["cost_usd"]) and row.model == body["model"]
         assert draft.status == "draft" and draft.content == body["text"]
 
@@ -46,8 +65,15 @@ def test_caption_is_structured_stored_as_a_draft_and_on_the_ledger(
     app: Flask, client: Any, marketer: dict[str, Any], fake: FakeLLMServer
 ) -> None:
     fake.add(text=CAPTION_OK)
-    res = post(client, marketer, "caption", products=["COLA"], media_description="a can on a desk at sunrise",
-               style="casual", platform="instagram")
+    res = post(
+        client,
+        marketer,
+        "caption",
+        products=["COLA"],
+        media_description="a can on a desk at sunrise",
+        style="casual",
+        platform="instagram",
+    )
     assert res.status_code == 201, res.json
     body = res.json
     assert set(body) >= RESULT_KEYS
@@ -66,8 +92,14 @@ def test_an_over_long_caption_is_repaired_by_the_model(
 ) -> None:
     long = "Cold cola. " * 40  # 440 characters: over X's 280
     fake.add(text=answer(caption=long, character_count=440, style="funny", confidence=0.9))
-    fake.add(text=answer(caption="Cold cola, hot take: the lift is faster with one.", character_count=50,
-                         style="funny", confidence=0.9))
+    fake.add(
+        text=answer(
+            caption="Cold cola, hot take: the lift is faster with one.",
+            character_count=50,
+            style="funny",
+            confidence=0.9,
+        )
+    )
     body = post(client, marketer, "caption", products=["COLA"], style="funny", platform="x").json
     assert len(fake.calls) == 2 and "could not be used" in fake.calls[1].prompt
     assert body["fallback_used"] is False and body["confidence"] <= 0.7  # a repaired answer is trusted less
@@ -81,7 +113,11 @@ def test_a_caption_still_too_long_or_malformed_falls_back_flagged(
     fake.add(text=answer(caption="x" * 300, style="casual"), times=2)
     body = post(client, marketer, "caption", products=["COLA", "CHIPS"], style="casual", platform="x").json
     assert (body["fallback_used"], body["error_kind"], body["fallback_reason"], body["label"]) == (
-        True, "bad_output", "output_failed_checks", "Rule-based draft (AI output failed the checks)")
+        True,
+        "bad_output",
+        "output_failed_checks",
+        "Rule-based draft (AI output failed the checks)",
+    )
     assert body["draft"]["label"] == body["label"] and body["draft"]["fallback_reason"] == "output_failed_checks"
     # The provider answered twice (answer + repair): its tokens and cost are reported, under its model.
     assert body["tokens_in"] > 0 and body["tokens_out"] > 0 and body["cost_usd"] > 0
@@ -107,8 +143,16 @@ def test_trim_at_a_sentence_boundary() -> None:
 def test_hashtags_are_valid_distinct_capped_and_on_topic(
     app: Flask, client: Any, marketer: dict[str, Any], fake: FakeLLMServer
 ) -> None:
-    tags = ["#ColaTime", "#colatime", "cold drinks", "#Soft-Drinks", "#123", "#", "#Fizz!",
-            *[f"#Tag{i}" for i in range(40)]]
+    tags = [
+        "#ColaTime",
+        "#colatime",
+        "cold drinks",
+        "#Soft-Drinks",
+        "#123",
+        "#",
+        "#Fizz!",
+        *[f"#Tag{i}" for i in range(40)],
+    ]
     fake.add(text=answer(hashtags=tags[:60], reasoning="mix", confidence=0.8))
     body = post(client, marketer, "hashtags", products=["COLA"], platform="instagram", max_hashtags=5).json
     assert body["fallback_used"] is False
@@ -138,14 +182,32 @@ def test_max_hashtags_is_at_most_30(client: Any, marketer: dict[str, Any]) -> No
 def test_suggestion_uses_recent_posts_sales_trends_queue_and_today(
     app: Flask, client: Any, marketer: dict[str, Any], fake: FakeLLMServer
 ) -> None:
-    created = client.post("/api/content/posts", headers=marketer["headers"], json={
-        "platform": "instagram", "text": "Stay hydrated with our still water!", "posted_at": _days_ago(2),
-        "products": ["WATER"], "impressions": 800, "likes": 40, "comments": 3, "shares": 2})
+    created = client.post(
+        "/api/content/posts",
+        headers=marketer["headers"],
+        json={
+            "platform": "instagram",
+            "text": "Stay hydrated with our still water!",
+            "posted_at": _days_ago(2),
+            "products": ["WATER"],
+            "impressions": 800,
+            "likes": 40,
+            "comments": 3,
+            "shares": 2,
+        },
+    )
     assert created.status_code == 201, created.json
-    fake.add(text=answer(post_type="product_spotlight", suggestion="Cola is having a moment: grab one today.",
-                         reasoning="COLA units rose the most.", recommended_time="Tuesday 12:00-13:00",
-                         recommended_products=["COLA", "GHOST"], hashtags=["#Cola", "#cola", "#SnackTime"],
-                         confidence=0.8))
+    fake.add(
+        text=answer(
+            post_type="product_spotlight",
+            suggestion="Cola is having a moment: grab one today.",
+            reasoning="COLA units rose the most.",
+            recommended_time="Tuesday 12:00-13:00",
+            recommended_products=["COLA", "GHOST"],
+            hashtags=["#Cola", "#cola", "#SnackTime"],
+            confidence=0.8,
+        )
+    )
     body = post(client, marketer, "suggestion", platform="instagram", date=_today()).json
     prompt = fake.calls[-1].prompt
     assert "Stay hydrated with our still water!" in prompt and "COLA | Cola 330ml" in prompt
@@ -165,17 +227,23 @@ def test_performance_numbers_are_computed_here_and_checked(
     app: Flask, client: Any, marketer: dict[str, Any], fake: FakeLLMServer
 ) -> None:
     start, end = _days_ago(14)[:10], _days_ago(1)[:10]
-    fake.add(text=answer(headline="Revenue reached 204.4 from 126 units (+14.1%).", wins=["COLA sold 70 units."],
-                         concerns=["WATER fell, and sales per machine hit 94.5."],
-                         actions=[{"action": "Feature COLA", "why": "best seller", "priority": "high"}],
-                         confidence=0.9))
+    fake.add(
+        text=answer(
+            headline="Revenue reached 204.4 from 126 units (+14.1%).",
+            wins=["COLA sold 70 units."],
+            concerns=["WATER fell, and sales per machine hit 94.5."],
+            actions=[{"action": "Feature COLA", "why": "best seller", "priority": "high"}],
+            confidence=0.9,
+        )
+    )
     body = post(client, marketer, "performance", **{"from": start, "to": end}).json
     figures = body["data"]["figures"]
     assert figures["sales"] == {"units": 126, "revenue": 204.4, "average_price": 1.62}
     assert figures["sales_previous"]["revenue"] == 179.2 and figures["revenue_change_pct"] == 14.1
     assert body["data"]["unverified_numbers"] == ["94.5"]
-    assert body["flags"] == [{"kind": "unverified_number", "text": "94.5",
-                              "reason": "this number is not one of the computed figures"}]
+    assert body["flags"] == [
+        {"kind": "unverified_number", "text": "94.5", "reason": "this number is not one of the computed figures"}
+    ]
     assert body["confidence"] <= 0.5 and body["needs_review"] is True
     assert '"units":126' in fake.calls[-1].prompt
     assert body["text"].startswith("Revenue reached 204.4 from 126 units (+14.1%).\n\nWhat went well:\n- COLA")
@@ -195,7 +263,11 @@ def test_embedded_mode_every_feature_is_a_labelled_rule_based_draft(
     for res in results:
         body = res.json
         assert (body["fallback_used"], body["error_kind"], body["label"], body["cost_usd"]) == (
-            True, "no_provider", "Rule-based draft (no AI provider)", 0.0)
+            True,
+            "no_provider",
+            "Rule-based draft (no AI provider)",
+            0.0,
+        )
         assert body["text"] and body["draft"]["status"] == "draft" and body["draft"]["label"] == body["label"]
         assert body["confidence"] <= 0.3 and body["flags"] == []
         ledger_and_draft_agree(app, body)
@@ -221,17 +293,21 @@ def test_roles_marketers_generate_viewers_and_agents_cannot(
 def test_posts_api_and_csv_import_are_idempotent_and_all_or_nothing(
     app: Flask, client: Any, marketer: dict[str, Any]
 ) -> None:
-    csv_text = ("platform,text,posted_at,products,impressions,likes\n"
-                "instagram,Cold brew season,2026-11-20T09:00:00Z,COLA;WATER,100,5\n"
-                "x,\"Crisps, anyone?\",2026-11-21,CHIPS,50,\n")
+    csv_text = (
+        "platform,text,posted_at,products,impressions,likes\n"
+        "instagram,Cold brew season,2026-11-20T09:00:00Z,COLA;WATER,100,5\n"
+        'x,"Crisps, anyone?",2026-11-21,CHIPS,50,\n'
+    )
     first = _upload(client, marketer, csv_text)
     assert first.status_code == 200 and first.json["files"]["posts.csv"]["inserted"] == 2
     assert any(d["column"] == "likes" for d in first.json["defaults"])
     again = _upload(client, marketer, csv_text.replace("100,5", "150,9"))
-    assert again.json["files"]["posts.csv"] == {"rows": 2, "inserted": 0, "updated": 1, "unchanged": 1,
-                                                "duplicates": 0}
-    bad = _upload(client, marketer, "platform,text,posted_at\ntiktok,Hi,2026-11-22\ninstagram,Hi,notadate\n"
-                                    "instagram,New,2026-11-23\n")
+    assert again.json["files"]["posts.csv"] == {"rows": 2, "inserted": 0, "updated": 1, "unchanged": 1, "duplicates": 0}
+    bad = _upload(
+        client,
+        marketer,
+        "platform,text,posted_at\ntiktok,Hi,2026-11-22\ninstagram,Hi,notadate\ninstagram,New,2026-11-23\n",
+    )
     assert bad.status_code == 422
     errors = bad.json["error"]["details"]["errors"]
     assert [(e["line"], e["column"]) for e in errors] == [(2, "platform"), (3, "posted_at")]
@@ -239,14 +315,21 @@ def test_posts_api_and_csv_import_are_idempotent_and_all_or_nothing(
     assert listing["total"] == 2 and listing["items"][1]["impressions"] == 150
     with app.app_context():
         assert db.session.scalar(select(SocialPost.id).where(SocialPost.text == "New")) is None
-    dup = client.post("/api/content/posts", headers=marketer["headers"], json={
-        "platform": "instagram", "text": "Cold brew season", "posted_at": "2026-11-20T09:00:00Z"})
+    dup = client.post(
+        "/api/content/posts",
+        headers=marketer["headers"],
+        json={"platform": "instagram", "text": "Cold brew season", "posted_at": "2026-11-20T09:00:00Z"},
+    )
     assert dup.status_code == 409
 
 
 def _upload(client: Any, user: dict[str, Any], text: str) -> Any:
-    return client.post("/api/content/posts/import", headers=user["headers"],
-                       data={"file": (io.BytesIO(text.encode()), "posts.csv")}, content_type="multipart/form-data")
+    return client.post(
+        "/api/content/posts/import",
+        headers=user["headers"],
+        data={"file": (io.BytesIO(text.encode()), "posts.csv")},
+        content_type="multipart/form-data",
+    )
 
 
 def _today() -> str:

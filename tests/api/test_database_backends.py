@@ -72,33 +72,38 @@ def test_ids_and_counts_past_32_bits_work(app: Flask, admin: dict[str, Any]) -> 
     assert [p["impressions"] for p in listed["items"]] == [BIG]
 
 
-def test_a_rejected_import_undoes_batches_already_written(app: Flask, runner: Any, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rejected_import_undoes_batches_already_written(
+    app: Flask, runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sales_file, "BATCH_ROWS", 2)  # five good rows: three batches before the bad row
     runner.invoke(args=["import-data", str(write_folder(tmp_path / "base", only=GOOD_CATALOG)), "--quiet"])
     bad = GOOD["sales.csv"] + "D1,2026-11-03T10:00:00Z,Z9,COLA,1.80,\n"
-    result = runner.invoke(args=["import-data", str(write_folder(tmp_path / "bad", {"sales.csv": bad},
-                                                                 only=("sales.csv",)))])
+    result = runner.invoke(
+        args=["import-data", str(write_folder(tmp_path / "bad", {"sales.csv": bad}, only=("sales.csv",)))]
+    )
     assert result.exit_code == 1 and "sales.csv:7: column slot" in result.output
     assert sales_count(app) == 0
 
 
-def test_batched_reimports_insert_only_the_new_vends(app: Flask, runner: Any, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batched_reimports_insert_only_the_new_vends(
+    app: Flask, runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sales_file, "BATCH_ROWS", 2)
     runner.invoke(args=["import-data", str(write_folder(tmp_path / "base", only=GOOD_CATALOG)), "--quiet"])
     first = runner.invoke(args=["import-data", str(write_folder(tmp_path / "s1", only=("sales.csv",)))])
     assert "sales.csv: rows 5, inserted 5" in first.output
     more = GOOD["sales.csv"] + "D2,2026-11-04T09:00:00Z,B1,WATER,1.20,T9\nD1,2026-11-04T09:10:00Z,B1,COLA,1.80,\n"
-    second = runner.invoke(args=["import-data", str(write_folder(tmp_path / "s2", {"sales.csv": more},
-                                                                 only=("sales.csv",)))])
+    second = runner.invoke(
+        args=["import-data", str(write_folder(tmp_path / "s2", {"sales.csv": more}, only=("sales.csv",)))]
+    )
     assert second.exit_code == 0, second.output
     assert "sales.csv: rows 7, inserted 2" in second.output and "duplicates 5" in second.output
     assert sales_count(app) == 7
 
 
-def test_valid_rows_mode_writes_every_valid_batch_and_reports_the_rest(app: Flask, runner: Any, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_valid_rows_mode_writes_every_valid_batch_and_reports_the_rest(
+    app: Flask, runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from services.imports import run_import
     from services.imports.report import VALID_ROWS
 
@@ -123,13 +128,20 @@ def waiting_on_a_lock(app: Flask) -> bool:
     """Whether a session of the app's database waits for a lock (a new transaction each time: PostgreSQL
     keeps one snapshot of pg_stat_activity per transaction)."""
     with db.engine.connect() as probe:
-        return bool(probe.scalar(text("SELECT count(*) FROM pg_stat_activity "
-                                      "WHERE wait_event_type = 'Lock' AND datname = current_database()")))
+        return bool(
+            probe.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+        )
 
 
 @pytest.mark.skipif(not POSTGRES_MODE, reason="COPY is PostgreSQL's (TEST_MODE=postgres)")
-def test_copy_meeting_a_concurrent_imports_rows_counts_only_its_own(make_app: Callable[..., Flask],
-                                                                    tmp_path: Path) -> None:
+def test_copy_meeting_a_concurrent_imports_rows_counts_only_its_own(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
     from services.imports import run_import
 
     app = make_app()
@@ -160,7 +172,8 @@ def test_copy_meeting_a_concurrent_imports_rows_counts_only_its_own(make_app: Ca
 
 
 def test_copy_database_moves_a_sqlite_install_and_new_rows_follow_the_copied_ids(
-        make_app: Callable[..., Flask], template_db: Path, tmp_path: Path) -> None:
+    make_app: Callable[..., Flask], template_db: Path, tmp_path: Path
+) -> None:
     from services import auth
     from services.demo import seed_demo
     from services.merchandising.store import current_assignment, save_version

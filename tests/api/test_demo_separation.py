@@ -30,23 +30,39 @@ REAL_PRODUCTS = {  # sku: (category, price, unit cost, temperature, units/day)
     "R-NUTS": ("health snacks", 2.20, 0.90, "ambient", 0.6),
     "R-GUM": ("candy", 0.90, 0.30, "ambient", 0.0),  # in the catalogue, never stocked
 }
-REAL_PLANOGRAM = {"A1": "R-CHIPS", "A2": "R-CHIPS", "A3": "R-CHOC", "B1": "R-NUTS", "B2": "R-CHOC",
-                  "C1": "R-COLA", "C2": "R-COLA", "C3": "R-WATER", "D1": "R-LATTE", "D2": "R-WATER",
-                  "D3": "R-LATTE", "C4": "R-COLA"}
+REAL_PLANOGRAM = {
+    "A1": "R-CHIPS",
+    "A2": "R-CHIPS",
+    "A3": "R-CHOC",
+    "B1": "R-NUTS",
+    "B2": "R-CHOC",
+    "C1": "R-COLA",
+    "C2": "R-COLA",
+    "C3": "R-WATER",
+    "D1": "R-LATTE",
+    "D2": "R-WATER",
+    "D3": "R-LATTE",
+    "C4": "R-COLA",
+}
 
 
 def real_fleet() -> dict[str, str]:
     """An operator's own small export: two devices, seven products, 30 days of steady vends up to END."""
     products = "sku,name,category,price,unit_cost,width_mm,height_mm,depth_mm,temperature\n" + "".join(
         f"{sku},{sku.title()},{cat},{price:.2f},{cost:.2f},60,150,60,{temp}\n"
-        for sku, (cat, price, cost, temp, _) in REAL_PRODUCTS.items())
-    devices = ("device_id,name,venue_type,cabinet_type,rows,columns,slot_width_mm,slot_height_mm,slot_depth_mm,"
-               f"capacity,service_interval_days\n{REAL},Our HQ lobby,office,combo,4,5,80,210,560,8,7\n"
-               "R-GYM-1,Our gym,gym,refrigerated,2,3,80,230,500,10,3\n")
+        for sku, (cat, price, cost, temp, _) in REAL_PRODUCTS.items()
+    )
+    devices = (
+        "device_id,name,venue_type,cabinet_type,rows,columns,slot_width_mm,slot_height_mm,slot_depth_mm,"
+        f"capacity,service_interval_days\n{REAL},Our HQ lobby,office,combo,4,5,80,210,560,8,7\n"
+        "R-GYM-1,Our gym,gym,refrigerated,2,3,80,230,500,10,3\n"
+    )
     gym = {"A1": "R-WATER", "A2": "R-COLA", "B1": "R-WATER"}
     planograms = "device_id,slot,sku,capacity\n" + "".join(
-        f"{device},{slot},{sku},8\n" for device, plan in ((REAL, REAL_PLANOGRAM), ("R-GYM-1", gym))
-        for slot, sku in sorted(plan.items()))
+        f"{device},{slot},{sku},8\n"
+        for device, plan in ((REAL, REAL_PLANOGRAM), ("R-GYM-1", gym))
+        for slot, sku in sorted(plan.items())
+    )
     sales = ["device_id,timestamp,slot,sku,price"]
     for day in range(30):
         when = END - timedelta(days=29 - day)
@@ -54,10 +70,17 @@ def real_fleet() -> dict[str, str]:
             for n, (slot, sku) in enumerate(sorted(plan.items())):
                 rate = REAL_PRODUCTS[sku][4] / sum(1 for s in plan.values() if s == sku)
                 vends = int(rate * (day + 1)) - int(rate * day)  # rate/day on average, deterministic
-                sales += [f"{device},{when.isoformat()}T{8 + n % 10:02d}:{10 + k:02d}:00Z,{slot},{sku},"
-                          f"{REAL_PRODUCTS[sku][1]:.2f}" for k in range(vends)]
-    return {"products.csv": products, "devices.csv": devices, "planograms.csv": planograms,
-            "sales.csv": "\n".join(sales) + "\n"}
+                sales += [
+                    f"{device},{when.isoformat()}T{8 + n % 10:02d}:{10 + k:02d}:00Z,{slot},{sku},"
+                    f"{REAL_PRODUCTS[sku][1]:.2f}"
+                    for k in range(vends)
+                ]
+    return {
+        "products.csv": products,
+        "devices.csv": devices,
+        "planograms.csv": planograms,
+        "sales.csv": "\n".join(sales) + "\n",
+    }
 
 
 def _upload(files: dict[str, str]) -> dict[str, Any]:
@@ -78,7 +101,8 @@ def _demo_skus(items: Any) -> set[str]:
 
 
 def test_real_device_proposals_candidates_and_priors_hold_no_demo_sku(
-        mixed: dict[str, Any], app: Flask, client: Any, merchandiser: dict[str, Any]) -> None:
+    mixed: dict[str, Any], app: Flask, client: Any, merchandiser: dict[str, Any]
+) -> None:
     viewer = merchandiser
     optimised = client.post("/api/planogram/optimize", json={"device_id": REAL}, headers=viewer["headers"])
     assert optimised.status_code == 200, optimised.json
@@ -94,26 +118,36 @@ def test_real_device_proposals_candidates_and_priors_hold_no_demo_sku(
         demo = load_device(DEMO_OFFICE)  # the other way round: the demo keeps to itself
         assert demo.is_demo and not any(sku.startswith("R-") for sku in demo.products)
         assert not any(sku.startswith("R-") for sku in fleet_priors(DEMO_OFFICE, "office", demo=True).sku_rate)
-    dropped = client.post("/api/planogram/realtime-score", headers=viewer["headers"],
-                          json={"device_id": REAL, "sku": "DEMO-WATER-500", "slot": "D4"})
+    dropped = client.post(
+        "/api/planogram/realtime-score",
+        headers=viewer["headers"],
+        json={"device_id": REAL, "sku": "DEMO-WATER-500", "slot": "D4"},
+    )
     assert dropped.status_code == 422
     assert [d["reason"] for d in dropped.json["error"]["details"]] == [
-        f"sku 'DEMO-WATER-500' is demo data, kept apart from the real device {REAL}"]
-    scored = client.post("/api/planogram/realtime-score", headers=viewer["headers"],
-                         json={"device_id": REAL, "sku": "R-GUM", "slot": "A4"})
+        f"sku 'DEMO-WATER-500' is demo data, kept apart from the real device {REAL}"
+    ]
+    scored = client.post(
+        "/api/planogram/realtime-score",
+        headers=viewer["headers"],
+        json={"device_id": REAL, "sku": "R-GUM", "slot": "A4"},
+    )
     assert scored.status_code == 200
 
 
 def test_personalisation_and_batch_of_a_real_device_suggest_no_demo_product(
-        mixed: dict[str, Any], app: Flask, client: Any, merchandiser: dict[str, Any]) -> None:
-    personal = client.post("/api/planogram/location-personalize", json={"device_id": REAL},
-                           headers=merchandiser["headers"])
+    mixed: dict[str, Any], app: Flask, client: Any, merchandiser: dict[str, Any]
+) -> None:
+    personal = client.post(
+        "/api/planogram/location-personalize", json={"device_id": REAL}, headers=merchandiser["headers"]
+    )
     assert personal.status_code == 200 and not _demo_skus(personal.json)
     fleet = client.post("/api/planogram/affinity-analysis", json={"min_count": 2}, headers=merchandiser["headers"])
     assert fleet.status_code == 200 and fleet.json["device_ids"] == ["R-GYM-1", REAL]  # the real fleet only
     assert not _demo_skus(fleet.json)
-    demo = client.post("/api/planogram/affinity-analysis", json={"device_id": DEMO_OFFICE},
-                       headers=merchandiser["headers"])
+    demo = client.post(
+        "/api/planogram/affinity-analysis", json={"device_id": DEMO_OFFICE}, headers=merchandiser["headers"]
+    )
     assert demo.status_code == 200 and demo.json["device_ids"] == [DEMO_OFFICE]
     from services.merchandising.editor import editor_state
 
@@ -124,13 +158,17 @@ def test_personalisation_and_batch_of_a_real_device_suggest_no_demo_product(
     assert demo_palette and not any(sku.startswith("R-") for sku in demo_palette)
 
 
-def test_batch_keeps_each_device_to_its_own_side(mixed: dict[str, Any], app: Flask, client: Any,
-                                                 merchandiser: dict[str, Any]) -> None:
+def test_batch_keeps_each_device_to_its_own_side(
+    mixed: dict[str, Any], app: Flask, client: Any, merchandiser: dict[str, Any]
+) -> None:
     from tests.api.test_versions_and_jobs import _wait
     from tests.conftest import REDIS_MODE
 
-    started = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
-                          json={"device_ids": [REAL, "R-GYM-1", DEMO_OFFICE]})
+    started = client.post(
+        "/api/planogram/batch-optimize",
+        headers=merchandiser["headers"],
+        json={"device_ids": [REAL, "R-GYM-1", DEMO_OFFICE]},
+    )
     assert started.status_code == 202
     if REDIS_MODE:  # jobs wait in Redis for an RQ worker; run one here
         from rq import SimpleWorker
@@ -158,19 +196,23 @@ def _counts(app: Flask) -> dict[str, int]:
             "real_sales": db.session.scalar(select(func.count(Sale.id)).where(Sale.device_pk.in_(real))) or 0,
             "real_slots": db.session.scalar(select(func.count(Slot.id)).where(Slot.device_pk.in_(real))) or 0,
             "real_versions": db.session.scalar(
-                select(func.count(PlanogramVersion.id)).where(PlanogramVersion.device_pk.in_(real))) or 0,
+                select(func.count(PlanogramVersion.id)).where(PlanogramVersion.device_pk.in_(real))
+            )
+            or 0,
             "sales": db.session.scalar(select(func.count(Sale.id))) or 0,
             "slots": db.session.scalar(select(func.count(Slot.id))) or 0,
             "versions": db.session.scalar(select(func.count(PlanogramVersion.id))) or 0,
-            "demo_posts": db.session.scalar(
-                select(func.count(SocialPost.id)).where(SocialPost.is_demo.is_(True))) or 0,
+            "demo_posts": db.session.scalar(select(func.count(SocialPost.id)).where(SocialPost.is_demo.is_(True))) or 0,
             "demo_orders": db.session.scalar(
-                select(func.count(CustomerOrder.id)).where(CustomerOrder.is_demo.is_(True))) or 0,
+                select(func.count(CustomerOrder.id)).where(CustomerOrder.is_demo.is_(True))
+            )
+            or 0,
         }
 
 
 def test_demo_remove_is_admin_only_deletes_all_demo_and_nothing_real_and_is_idempotent(
-        mixed: dict[str, Any], app: Flask, client: Any, make_user: Any, admin: dict[str, Any]) -> None:
+    mixed: dict[str, Any], app: Flask, client: Any, make_user: Any, admin: dict[str, Any]
+) -> None:
     before = _counts(app)
     with app.app_context():
         priors_with_demo = fleet_priors(REAL, "office")
@@ -189,12 +231,19 @@ def test_demo_remove_is_admin_only_deletes_all_demo_and_nothing_real_and_is_idem
     assert {k: v for k, v in after.items() if k.startswith("real_")} == real  # nothing real touched
     assert after["demo_devices"] == after["demo_products"] == after["demo_posts"] == after["demo_orders"] == 0
     assert (after["sales"], after["slots"], after["versions"]) == (
-        real["real_sales"], real["real_slots"], real["real_versions"])  # no orphan rows of demo devices
+        real["real_sales"],
+        real["real_slots"],
+        real["real_versions"],
+    )  # no orphan rows of demo devices
     again = client.delete("/api/admin/demo", headers=admin["headers"])
     assert again.status_code == 200 and again.json["total"] == 0
     assert _counts(app) == after
     assert client.get("/api/admin/demo", headers=admin["headers"]).json == {
-        "devices": 0, "products": 0, "present": False, "message": None}
+        "devices": 0,
+        "products": 0,
+        "present": False,
+        "message": None,
+    }
     clear_device_caches()
     with app.app_context():
         assert fleet_priors(REAL, "office") == priors_with_demo  # the demo never was part of the real priors
@@ -202,8 +251,9 @@ def test_demo_remove_is_admin_only_deletes_all_demo_and_nothing_real_and_is_idem
     assert optimised.status_code == 200  # the real fleet still works without the demo
 
 
-def test_demo_products_a_real_device_uses_are_kept(app: Flask, client: Any, merchandiser: dict[str, Any],
-                                                    admin: dict[str, Any]) -> None:
+def test_demo_products_a_real_device_uses_are_kept(
+    app: Flask, client: Any, merchandiser: dict[str, Any], admin: dict[str, Any]
+) -> None:
     seed_fleet(app, seed=4, days=7, end=END)
     files = real_fleet()
     files["planograms.csv"] += f"{REAL},D4,DEMO-WATER-500,8\n"  # the operator stocks a demo product
@@ -220,8 +270,9 @@ def test_session_delete_needs_csrf(mixed: dict[str, Any], client: Any, admin: di
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
-    login = client.post("/login", data={"email": admin["email"], "password": admin["password"],
-                                        "csrf_token": token.group(1)})
+    login = client.post(
+        "/login", data={"email": admin["email"], "password": admin["password"], "csrf_token": token.group(1)}
+    )
     assert login.status_code == 302
     fleet = client.get("/").get_data(as_text=True)
     assert 'id="demo-remove"' in fleet and f"Demo fleet: {len(DEMO_DEVICES)} machine(s)" in fleet
@@ -233,20 +284,24 @@ def test_session_delete_needs_csrf(mixed: dict[str, Any], client: Any, admin: di
     assert 'id="demo-remove"' not in client.get("/").get_data(as_text=True)
 
 
-def test_fleet_page_shows_no_remove_button_to_other_roles(mixed: dict[str, Any], client: Any,
-                                                           merchandiser: dict[str, Any]) -> None:
+def test_fleet_page_shows_no_remove_button_to_other_roles(
+    mixed: dict[str, Any], client: Any, merchandiser: dict[str, Any]
+) -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
-    client.post("/login", data={"email": merchandiser["email"], "password": merchandiser["password"],
-                                "csrf_token": token.group(1)})
+    client.post(
+        "/login",
+        data={"email": merchandiser["email"], "password": merchandiser["password"], "csrf_token": token.group(1)},
+    )
     fleet = client.get("/").get_data(as_text=True)
     assert f"Demo fleet: {len(DEMO_DEVICES)} machine(s)" in fleet and "An admin can remove it" in fleet
     assert 'id="demo-remove"' not in fleet
 
 
-def test_import_report_says_when_demo_data_is_present(mixed: dict[str, Any], client: Any,
-                                                      merchandiser: dict[str, Any]) -> None:
+def test_import_report_says_when_demo_data_is_present(
+    mixed: dict[str, Any], client: Any, merchandiser: dict[str, Any]
+) -> None:
     demo = mixed["demo"]
     assert demo["present"] and demo["devices"] == len(DEMO_DEVICES)
     assert demo["message"].startswith(f"Demo fleet present: {len(DEMO_DEVICES)} device(s)")

@@ -37,8 +37,12 @@ def seeded(app: Flask) -> None:
 def sign_in(client: FlaskClient, user: dict[str, Any]) -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"email": user["email"], "password": user["password"],
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"email": user["email"], "password": user["password"], "csrf_token": token}
+        ).status_code
+        == 302
+    )
 
 
 def wait_for_figures(client: FlaskClient, user: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +66,8 @@ def rows(text: str) -> list[dict[str, str]]:
 
 @pytest.mark.usefixtures("seeded")
 def test_fleet_figures_come_from_a_background_job_and_are_cached_per_data_version(
-        client: FlaskClient, viewer: dict[str, Any], merchandiser: dict[str, Any]) -> None:
+    client: FlaskClient, viewer: dict[str, Any], merchandiser: dict[str, Any]
+) -> None:
     with time_machine.travel(datetime(2026, 3, 5, 12, 0, tzinfo=UTC), tick=True):
         first = client.get("/api/fleet", headers=viewer["headers"]).json
         assert first["pending"] == len(first["items"]) == 7  # nothing computed yet: the page says "computing"
@@ -79,8 +84,11 @@ def test_fleet_figures_come_from_a_background_job_and_are_cached_per_data_versio
     current = client.get(f"/api/devices/{GYM}/planogram", headers=viewer["headers"]).json
     slots = {s: v["sku"] for s, v in current["slots"].items()}
     slots["A1"], slots["A2"] = slots["A2"], slots["A1"]
-    saved = client.post(f"/api/devices/{GYM}/planogram", headers=merchandiser["headers"],
-                        json={"base_version": current["version"], "slots": slots})
+    saved = client.post(
+        f"/api/devices/{GYM}/planogram",
+        headers=merchandiser["headers"],
+        json={"base_version": current["version"], "slots": slots},
+    )
     assert saved.status_code == 201
     again = client.get("/api/fleet", headers=viewer["headers"]).json
     assert again["pending"] == 1
@@ -108,22 +116,30 @@ def test_slot_steps_tell_take_out_put_in_and_moves() -> None:
     assert steps["A1"]["remove"] == {"sku": "X", "name": "X", "to_slot": "A4"}
     assert steps["A1"]["add"] == {"sku": "Y", "name": "Yoghurt", "from_slot": "A2"}
     assert steps["A2"]["add"]["from_slot"] is None and steps["A2"]["remove"]["to_slot"] == "A1"
-    assert steps["A3"] == {"slot": "A3", "action": "remove", "remove": {"sku": "Z", "name": "Z", "to_slot": None},
-                           "add": None}
+    assert steps["A3"] == {
+        "slot": "A3",
+        "action": "remove",
+        "remove": {"sku": "Z", "name": "Z", "to_slot": None},
+        "add": None,
+    }
     assert steps["A4"]["action"] == "move" and steps["A4"]["add"]["from_slot"] == "A1"
 
 
 @pytest.mark.usefixtures("seeded")
 def test_visit_sheet_of_a_saved_change_lists_exactly_the_slot_differences(
-        client: FlaskClient, merchandiser: dict[str, Any]) -> None:
+    client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
     current = client.get(f"/api/devices/{OFFICE}/planogram", headers=merchandiser["headers"]).json
     slots: dict[str, str | None] = {s: v["sku"] for s, v in current["slots"].items()}
     a, b = next((f"D{i}", f"D{i + 1}") for i in range(1, 8) if slots[f"D{i}"] != slots[f"D{i + 1}"])
     moved = slots[a]
     slots[a], slots[b] = slots[b], slots[a]  # a swap: two moves
     slots["E8"] = None  # a removal
-    saved = client.post(f"/api/devices/{OFFICE}/planogram", headers=merchandiser["headers"],
-                        json={"base_version": current["version"], "slots": slots}).json
+    saved = client.post(
+        f"/api/devices/{OFFICE}/planogram",
+        headers=merchandiser["headers"],
+        json={"base_version": current["version"], "slots": slots},
+    ).json
     sign_in(client, merchandiser)
     page = client.get(f"/devices/{OFFICE}/visit-sheet?version={saved['version']}")
     assert page.status_code == 200 and b"Print or save as PDF" in page.data
@@ -156,9 +172,9 @@ def test_pick_list_sums_the_units_of_a_route_days_machines(client: FlaskClient, 
 
 @pytest.mark.usefixtures("seeded")
 def test_visit_sheet_of_a_batch_proposal_and_of_the_editors_proposal(
-        client: FlaskClient, merchandiser: dict[str, Any]) -> None:
-    job = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
-                      json={"device_ids": [GYM]}).json
+    client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
+    job = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"], json={"device_ids": [GYM]}).json
     status: dict[str, Any] = {}
 
     def finished() -> bool:
@@ -174,8 +190,9 @@ def test_visit_sheet_of_a_batch_proposal_and_of_the_editors_proposal(
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     mapping = {s: v["sku"] for s, v in proposal["planogram"].items()}
-    preview = client.post(f"/devices/{GYM}/visit-sheet", data={"proposal": __import__("json").dumps(mapping),
-                                                                "csrf_token": token})
+    preview = client.post(
+        f"/devices/{GYM}/visit-sheet", data={"proposal": __import__("json").dumps(mapping), "csrf_token": token}
+    )
     assert preview.status_code == 200 and b"Proposed change (not saved yet)" in preview.data
     assert client.post(f"/devices/{GYM}/visit-sheet", data={"proposal": "[", "csrf_token": token}).status_code == 422
 
@@ -184,7 +201,8 @@ def test_visit_sheet_of_a_batch_proposal_and_of_the_editors_proposal(
 
 
 def test_admin_changes_roles_and_deactivates_but_never_themselves(
-        client: FlaskClient, admin: dict[str, Any], make_user: Any) -> None:
+    client: FlaskClient, admin: dict[str, Any], make_user: Any
+) -> None:
     other = make_user("viewer")
     users = client.get("/api/users", headers=admin["headers"]).json["items"]
     me = next(u for u in users if u["email"] == admin["email"])
@@ -239,7 +257,8 @@ def test_visit_sheet_and_route_as_json_match_the_csv(client: FlaskClient, viewer
     csv_rows = rows(client.get(f"/devices/{GYM}/visit-sheet.csv").get_data(as_text=True))
     assert [s["slot"] for s in sheet["steps"]] == [r["slot"] for r in csv_rows if r["section"] == "change"]
     assert {r["sku"]: r["load_units"] for r in sheet["load"]} == {
-        r["add_sku"]: int(r["load_units"]) for r in csv_rows if r["section"] == "load"}
+        r["add_sku"]: int(r["load_units"]) for r in csv_rows if r["section"] == "load"
+    }
     picks = rows(client.get(f"/route/pick-list.csv?devices={GYM},{OFFICE}").get_data(as_text=True))
     assert {p["sku"]: p["units"] for p in route["pick_list"]} == {r["sku"]: int(r["units"]) for r in picks}
     assert [s["device_id"] for s in route["sheets"]] == [GYM, OFFICE]

@@ -25,8 +25,12 @@ HALF = 0.5  # a sku stocked without a sale counts as half a vend over its stocke
 def fleet(app: Flask, runner: Any, tmp_path: Path) -> None:
     FLEET.clear()
     PRIORS.clear()
-    assert runner.invoke(args=["import-data", str(write_folder(tmp_path / "f", {"sales.csv": SALES})),
-                               "--quiet"]).exit_code == 0
+    assert (
+        runner.invoke(
+            args=["import-data", str(write_folder(tmp_path / "f", {"sales.csv": SALES})), "--quiet"]
+        ).exit_code
+        == 0
+    )
 
 
 @pytest.mark.usefixtures("fleet")
@@ -38,8 +42,12 @@ def test_priors_leave_the_device_itself_out(app: Flask) -> None:
     assert everyone.sku_rate["WATER"] == pytest.approx(HALF / DAYS / 2)  # stocked at both, never sold
     # D1's own CHOC and CHIPS are not its prior; D2 (a gym, not D1's venue) is the only evidence left.
     assert without_d1.sku_rate == {"COLA": pytest.approx(4 / DAYS), "WATER": pytest.approx(HALF / DAYS)}
-    assert without_d2.sku_rate == {"COLA": pytest.approx(1 / DAYS), "CHOC": pytest.approx(10 / DAYS),
-                                   "CHIPS": pytest.approx(HALF / DAYS), "WATER": pytest.approx(HALF / DAYS)}
+    assert without_d2.sku_rate == {
+        "COLA": pytest.approx(1 / DAYS),
+        "CHOC": pytest.approx(10 / DAYS),
+        "CHIPS": pytest.approx(HALF / DAYS),
+        "WATER": pytest.approx(HALF / DAYS),
+    }
     assert without_d2.category_rate["chocolate"] == pytest.approx(10 / DAYS)
     assert without_d2.fleet_rate == pytest.approx((1 + 10 + HALF + HALF) / DAYS / 4)
 
@@ -61,18 +69,21 @@ def test_priors_lean_toward_same_venue_devices(app: Flask, runner: Any, tmp_path
 
 
 @pytest.mark.usefixtures("fleet")
-def test_priors_follow_an_import_of_new_vends_and_ignore_a_repeated_one(app: Flask, runner: Any,
-                                                                        tmp_path: Path) -> None:
+def test_priors_follow_an_import_of_new_vends_and_ignore_a_repeated_one(
+    app: Flask, runner: Any, tmp_path: Path
+) -> None:
     with app.app_context():
         before = fleet_priors("D2")
-    again = runner.invoke(args=["import-data", str(write_folder(tmp_path / "same", {"sales.csv": SALES},
-                                                                only=("sales.csv",))), "--quiet"])
+    again = runner.invoke(
+        args=["import-data", str(write_folder(tmp_path / "same", {"sales.csv": SALES}, only=("sales.csv",))), "--quiet"]
+    )
     assert again.exit_code == 0
     with app.app_context():
         assert fleet_priors("D2") is before  # nothing new: the cached fleet state still holds
     more = SALES + "".join(f"D1,2026-11-{d:02d}T12:00:00Z,B1,COLA,1.80\n" for d in range(2, 5))
-    added = runner.invoke(args=["import-data", str(write_folder(tmp_path / "more", {"sales.csv": more},
-                                                                only=("sales.csv",))), "--quiet"])
+    added = runner.invoke(
+        args=["import-data", str(write_folder(tmp_path / "more", {"sales.csv": more}, only=("sales.csv",))), "--quiet"]
+    )
     assert added.exit_code == 0
     with app.app_context():
         assert fleet_priors("D2").sku_rate["COLA"] == pytest.approx((1 + 3) / DAYS)  # D1's four COLA vends now

@@ -10,8 +10,20 @@ import pytest
 from flask import Flask
 
 DEEP = b"[" * 100_000
-HOSTILE_BODIES: list[bytes] = [DEEP, b'{"a":' * 5_000 + b"1" + b"}" * 5_000, b'"x"', b"1e309", b"NaN", b"[]", b"1",
-                               b"null", b"{", b'{"x": Infinity}', b"\xff\xfe", b'{"email": 1e999}']
+HOSTILE_BODIES: list[bytes] = [
+    DEEP,
+    b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+    b'"x"',
+    b"1e309",
+    b"NaN",
+    b"[]",
+    b"1",
+    b"null",
+    b"{",
+    b'{"x": Infinity}',
+    b"\xff\xfe",
+    b'{"email": 1e999}',
+]
 
 
 def error_shape(response: Any, status: int | tuple[int, ...]) -> dict[str, Any]:
@@ -46,8 +58,9 @@ def test_every_json_endpoint_answers_hostile_bodies_without_a_server_error(app: 
         path = re.sub(r"<int:[^>]+>", "1", re.sub(r"<(?:string:)?[^>:]+>", "x", rule.rule))
         for method in methods:
             for body in (DEEP, b'"x"', b"1e309", b"NaN"):
-                response = client.open(path, method=method, data=body, content_type="application/json",
-                                       headers=admin["headers"])
+                response = client.open(
+                    path, method=method, data=body, content_type="application/json", headers=admin["headers"]
+                )
                 assert response.status_code < 500, (method, path, body[:10], response.data[:200])
                 seen += 1
     assert seen >= 4 * 25  # the API has dozens of JSON writes: all of them were tried
@@ -69,8 +82,9 @@ def test_integers_beyond_64_bits_are_422_or_404(app: Flask, admin: dict[str, Any
 
 def test_dates_out_of_range_are_422(app: Flask, admin: dict[str, Any]) -> None:
     client = app.test_client()
-    error = error_shape(client.post("/api/content/suggestion", json={"date": "0001-01-01"},
-                                    headers=admin["headers"]), 422)
+    error = error_shape(
+        client.post("/api/content/suggestion", json={"date": "0001-01-01"}, headers=admin["headers"]), 422
+    )
     assert error["details"][0]["field"] == "day" and "date out of range" in error["details"][0]["reason"]
 
 

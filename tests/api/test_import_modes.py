@@ -23,8 +23,13 @@ def upload(files: dict[str, str]) -> dict[str, Any]:
     return {name: (io.BytesIO(text.encode()), name) for name, text in files.items()}
 
 
-def post(client: FlaskClient, user: dict[str, Any], files: dict[str, str], path: str = "/api/imports",
-         mode: str | None = None) -> Any:
+def post(
+    client: FlaskClient,
+    user: dict[str, Any],
+    files: dict[str, str],
+    path: str = "/api/imports",
+    mode: str | None = None,
+) -> Any:
     query = f"?mode={mode}" if mode else ""
     return client.post(path + query, data=upload(files), headers=user["headers"], content_type="multipart/form-data")
 
@@ -44,7 +49,8 @@ def test_all_or_nothing_stays_the_default(client: FlaskClient, merchandiser: dic
 
 
 def test_valid_rows_mode_keeps_the_valid_rows_and_reports_every_rejected_one(
-        client: FlaskClient, merchandiser: dict[str, Any], app: Flask) -> None:
+    client: FlaskClient, merchandiser: dict[str, Any], app: Flask
+) -> None:
     response = post(client, merchandiser, {**GOOD, **BAD}, mode="valid_rows")
     assert response.status_code == 200, response.json
     report = response.json
@@ -62,9 +68,13 @@ def test_valid_rows_mode_keeps_the_valid_rows_and_reports_every_rejected_one(
     with app.app_context():
         assert set(db.session.scalars(select(Product.sku))) == {"COLA", "WATER", "CHOC"}
         assert set(db.session.scalars(select(Device.device_id))) == {"D1", "D2"}
-        versions = dict(db.session.execute(
-            select(Device.device_id, func.count(PlanogramVersion.id))
-            .outerjoin(PlanogramVersion, PlanogramVersion.device_pk == Device.id).group_by(Device.device_id)).all())
+        versions = dict(
+            db.session.execute(
+                select(Device.device_id, func.count(PlanogramVersion.id))
+                .outerjoin(PlanogramVersion, PlanogramVersion.device_pk == Device.id)
+                .group_by(Device.device_id)
+            ).all()
+        )
         assert versions == {"D1": 0, "D2": 1}  # a planogram is imported whole or not at all
         assert db.session.scalar(select(func.count(PlanogramItem.id))) == 2
         assert db.session.scalar(select(func.count(Sale.id))) == 4  # 6 vends, 2 rejected
@@ -85,8 +95,9 @@ def test_valid_rows_mode_is_one_transaction_for_the_rows_it_keeps(app: Flask, mo
     assert all(v == 0 for v in counts(app).values())  # products written before the failure were rolled back
 
 
-def test_check_only_reports_without_changing_anything(client: FlaskClient, merchandiser: dict[str, Any],
-                                                     app: Flask) -> None:
+def test_check_only_reports_without_changing_anything(
+    client: FlaskClient, merchandiser: dict[str, Any], app: Flask
+) -> None:
     checked = post(client, merchandiser, {**GOOD, **BAD}, path="/api/planogram/validate-data", mode="valid_rows")
     assert checked.status_code == 200
     assert checked.json["valid"] is False and checked.json["status"] == "partial"
@@ -97,7 +108,8 @@ def test_check_only_reports_without_changing_anything(client: FlaskClient, merch
 
 
 def test_templates_list_every_column_and_their_examples_import_cleanly(
-        client: FlaskClient, viewer: dict[str, Any], merchandiser: dict[str, Any], app: Flask) -> None:
+    client: FlaskClient, viewer: dict[str, Any], merchandiser: dict[str, Any], app: Flask
+) -> None:
     files = {}
     for name, spec in SPECS.items():
         response = client.get(f"/api/imports/templates/{name}", headers=viewer["headers"])

@@ -58,8 +58,9 @@ def test_error_in_sales_rolls_back_products_and_earlier_sales(app: Flask, runner
 
 def test_optional_columns_default_and_are_reported(client: Any, merchandiser: dict[str, Any]) -> None:
     products = "sku,name,category,price\nA,Apple,fruit,1.00\nB,Banana,fruit,0.80\n"
-    response = client.post("/api/imports", headers=merchandiser["headers"],
-                           data={"f": (io.BytesIO(products.encode()), "products.csv")})
+    response = client.post(
+        "/api/imports", headers=merchandiser["headers"], data={"f": (io.BytesIO(products.encode()), "products.csv")}
+    )
     assert response.status_code == 200, response.json
     defaults = {d["column"]: d for d in response.json["defaults"]}
     assert defaults["unit_cost"]["rows"] == 2 and "60% of price" in defaults["unit_cost"]["reason"]
@@ -70,8 +71,9 @@ def test_optional_columns_default_and_are_reported(client: Any, merchandiser: di
 
 def test_http_import_rejects_with_row_errors_as_json(client: Any, merchandiser: dict[str, Any]) -> None:
     devices = GOOD["devices.csv"] + "D3,Broken,office,freezer,0,3,,,,,\n"
-    response = client.post("/api/imports", headers=merchandiser["headers"],
-                           data={"f": (io.BytesIO(devices.encode()), "devices.csv")})
+    response = client.post(
+        "/api/imports", headers=merchandiser["headers"], data={"f": (io.BytesIO(devices.encode()), "devices.csv")}
+    )
     assert response.status_code == 422
     body = response.json["error"]
     assert body["code"] == "import_rejected"
@@ -84,8 +86,14 @@ def test_missing_required_column_is_an_error(client: Any, merchandiser: dict[str
     response = client.post("/api/imports", headers=merchandiser["headers"], data=files)
     assert response.status_code == 422
     errors = response.json["error"]["details"]["errors"]
-    assert errors == [{"file": "products.csv", "line": 1, "column": "category",
-                       "reason": "required column is missing from the header"}]
+    assert errors == [
+        {
+            "file": "products.csv",
+            "line": 1,
+            "column": "category",
+            "reason": "required column is missing from the header",
+        }
+    ]
 
 
 def test_two_skus_in_one_slot_is_an_error(client: Any, merchandiser: dict[str, Any]) -> None:
@@ -102,8 +110,11 @@ def test_two_skus_in_one_slot_is_an_error(client: Any, merchandiser: dict[str, A
 
 
 def test_viewer_cannot_import(client: Any, viewer: dict[str, Any]) -> None:
-    response = client.post("/api/imports", headers=viewer["headers"],
-                           data={"f": (io.BytesIO(GOOD["products.csv"].encode()), "products.csv")})
+    response = client.post(
+        "/api/imports",
+        headers=viewer["headers"],
+        data={"f": (io.BytesIO(GOOD["products.csv"].encode()), "products.csv")},
+    )
     assert response.status_code == 403
     assert response.json["error"]["code"] == "forbidden"
 
@@ -117,15 +128,17 @@ def test_no_files_is_a_clear_422(client: Any, merchandiser: dict[str, Any]) -> N
 def test_changed_planogram_creates_new_version_and_archives_old(app: Flask, runner: Any, tmp_path: Path) -> None:
     runner.invoke(args=["import-data", str(write_folder(tmp_path / "v1")), "--quiet"])
     changed = GOOD["planograms.csv"].replace("D1,A2,CHOC,8", "D1,A2,CHIPS,8")
-    result = runner.invoke(args=["import-data", str(write_folder(tmp_path / "v2", {"planograms.csv": changed})),
-                                 "--quiet"])
+    result = runner.invoke(
+        args=["import-data", str(write_folder(tmp_path / "v2", {"planograms.csv": changed})), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         device = db.session.scalar(select(Device).where(Device.device_id == "D1"))
         assert device is not None and device.planogram_version == 2
         statuses = db.session.execute(
             select(PlanogramVersion.version_number, PlanogramVersion.status)
-            .where(PlanogramVersion.device_pk == device.id).order_by(PlanogramVersion.version_number)
+            .where(PlanogramVersion.device_pk == device.id)
+            .order_by(PlanogramVersion.version_number)
         ).all()
         assert [tuple(s) for s in statuses] == [(1, "archived"), (2, "active")]
 
@@ -140,8 +153,9 @@ def test_slot_overrides_survive_a_devices_only_reimport(app: Flask, runner: Any,
         assert b1 is not None and b1.zone == "chilled"  # combo: lower half chilled by default
 
 
-def test_repeat_vends_in_one_file_are_kept_but_not_duplicated_on_reimport(app: Flask, runner: Any,
-                                                                          tmp_path: Path) -> None:
+def test_repeat_vends_in_one_file_are_kept_but_not_duplicated_on_reimport(
+    app: Flask, runner: Any, tmp_path: Path
+) -> None:
     folder = write_folder(tmp_path / "all")
     runner.invoke(args=["import-data", str(folder), "--quiet"])
     runner.invoke(args=["import-data", str(folder), "--quiet"])
@@ -177,8 +191,13 @@ def import_errors(client: Any, user: dict[str, Any], name: str, data: bytes) -> 
 def test_duplicate_header_columns_are_rejected(app: Flask, client: Any, merchandiser: dict[str, Any]) -> None:
     data = b"sku,name,category,price,Price\nX,Thing,snacks,1,2\n"
     assert import_errors(client, merchandiser, "products.csv", data) == [
-        {"file": "products.csv", "line": 1, "column": "price",
-         "reason": "column appears twice in the header (columns 4 and 5)"}]
+        {
+            "file": "products.csv",
+            "line": 1,
+            "column": "price",
+            "reason": "column appears twice in the header (columns 4 and 5)",
+        }
+    ]
     assert counts(app)["products"] == 0
 
 
@@ -195,4 +214,5 @@ def test_control_characters_in_names_are_rejected(client: Any, merchandiser: dic
     data = b"sku,name,category,price\nNUL,Bad\x00name,snacks,1.00\n"
     errors = import_errors(client, merchandiser, "products.csv", data)
     assert [(e["line"], e["column"], e["reason"]) for e in errors] == [
-        (2, "name", "contains control characters (e.g. NUL)")]
+        (2, "name", "contains control characters (e.g. NUL)")
+    ]

@@ -18,8 +18,7 @@ from services.llm import ConfigError, LedgerRecord, PriceTable
 from services.llm.types import Usage
 from tests.clock import FIXED_NOW
 
-CAPTION_VARS = {"product_name": "Sparkling Water 500ml", "platform": "instagram", "style": "casual",
-                "max_chars": 150}
+CAPTION_VARS = {"product_name": "Sparkling Water 500ml", "platform": "instagram", "style": "casual", "max_chars": 150}
 
 
 @pytest.fixture
@@ -30,8 +29,6 @@ def app(make_llm_app: Callable[..., Flask]) -> Flask:
 
 def post_test_prompt(client: Any, user: dict[str, Any], **body: Any) -> Any:
     return client.post("/api/planogram/test-prompt", json=body, headers=user["headers"])
-
-
 
 
 def expected_cost(model: str, usage: dict[str, int]) -> float:
@@ -45,8 +42,10 @@ def ledger(client: Any, user: dict[str, Any], request_id: str) -> Any:
 def test_run_reports_server_usage_then_is_cached_and_both_are_on_the_ledger(
     client: Any, admin: dict[str, Any], fake: FakeLLMServer
 ) -> None:
-    fake.add(text='{"caption": "Cold, crisp, right here.", "character_count": 24, "style": "casual", '
-                  '"alt_text": "A bottle of sparkling water.", "confidence": 0.9}')
+    fake.add(
+        text='{"caption": "Cold, crisp, right here.", "character_count": 24, "style": "casual", '
+        '"alt_text": "A bottle of sparkling water.", "confidence": 0.9}'
+    )
     first = post_test_prompt(client, admin, prompt_name="caption", variables=CAPTION_VARS, run=True)
     assert first.status_code == 200, first.json
     body = first.json
@@ -56,10 +55,17 @@ def test_run_reports_server_usage_then_is_cached_and_both_are_on_the_ledger(
     assert body["token_estimate"] > 0 and body["cost_estimate_usd"] > 0
     result = body["result"]
     assert (result["status"], result["cached"], result["fallback_used"], result["provider"]) == (
-        "ok", False, False, "anthropic")
+        "ok",
+        False,
+        False,
+        "anthropic",
+    )
     assert result["model"] == served.model == body["model"] == "claude-haiku-5-5"
     assert (result["tokens_in"], result["tokens_out"], result["tokens_cached"]) == (
-        served.usage["prompt"], served.usage["completion"], served.usage["cached"])
+        served.usage["prompt"],
+        served.usage["completion"],
+        served.usage["cached"],
+    )
     assert result["cost_usd"] == pytest.approx(expected_cost(served.model, served.usage))
     assert 0 < result["cost_usd"] <= body["cost_estimate_usd"]
     assert result["text"] == served.text
@@ -67,16 +73,29 @@ def test_run_reports_server_usage_then_is_cached_and_both_are_on_the_ledger(
     second = post_test_prompt(client, admin, prompt_name="caption", variables=CAPTION_VARS, run=True).json["result"]
     assert len(fake.calls) == 1
     assert (second["status"], second["cached"], second["cost_usd"], second["text"]) == (
-        "cached", True, 0.0, result["text"])
+        "cached",
+        True,
+        0.0,
+        result["text"],
+    )
     assert second["variant"] == result["variant"]  # sticky per user
 
     row = ledger(client, admin, result["request_id"]).json
     assert {k: row[k] for k in ("status", "model", "provider", "tokens_in", "tokens_out", "cached", "attempts")} == {
-        "status": "ok", "model": "claude-haiku-5-5", "provider": "anthropic", "tokens_in": result["tokens_in"],
-        "tokens_out": result["tokens_out"], "cached": False, "attempts": 1}
+        "status": "ok",
+        "model": "claude-haiku-5-5",
+        "provider": "anthropic",
+        "tokens_in": result["tokens_in"],
+        "tokens_out": result["tokens_out"],
+        "cached": False,
+        "attempts": 1,
+    }
     assert row["cost_usd"] == pytest.approx(result["cost_usd"])
     assert (row["prompt_name"], row["prompt_version"], row["variant"]) == (
-        "caption", result["prompt_version"], result["variant"])
+        "caption",
+        result["prompt_version"],
+        result["variant"],
+    )
     cached_row = ledger(client, admin, second["request_id"]).json
     assert (cached_row["status"], cached_row["cached"], cached_row["cost_usd"]) == ("cached", True, 0.0)
     # The hit sent nothing: provider tokens 0, the original call's tokens and cost recorded as saved.
@@ -86,16 +105,23 @@ def test_run_reports_server_usage_then_is_cached_and_both_are_on_the_ledger(
     assert cached_row["saved_usd"] == pytest.approx(result["cost_usd"])
     totals = client.get("/api/planogram/ai-usage", headers=admin["headers"]).json["totals"]
     assert (totals["input_tokens"], totals["output_tokens"]) == (served.usage["prompt"], served.usage["completion"])
-    assert (totals["saved_input_tokens"], totals["saved_output_tokens"]) == (served.usage["prompt"],
-                                                                             served.usage["completion"])
+    assert (totals["saved_input_tokens"], totals["saved_output_tokens"]) == (
+        served.usage["prompt"],
+        served.usage["completion"],
+    )
     assert totals["saved_usd"] == pytest.approx(result["cost_usd"])
 
 
 def test_preview_only_does_not_call_the_provider_or_write_the_ledger(
     app: Flask, client: Any, admin: dict[str, Any], fake: FakeLLMServer
 ) -> None:
-    body = post_test_prompt(client, admin, prompt_name="hashtags", run=False,
-                       variables={"product_name": "Oat Bar", "platform": "tiktok", "max_hashtags": 10}).json
+    body = post_test_prompt(
+        client,
+        admin,
+        prompt_name="hashtags",
+        run=False,
+        variables={"product_name": "Oat Bar", "platform": "tiktok", "max_hashtags": 10},
+    ).json
     assert body["result"] is None and fake.calls == []
     assert body["tier"] == "fast" and body["max_output_tokens"] > 0
     with app.app_context():
@@ -130,7 +156,11 @@ def test_without_a_provider_the_result_is_a_flagged_fallback(
     assert body["model"] is None and body["cost_estimate_usd"] == 0
     result = body["result"]
     assert (result["fallback_used"], result["status"], result["error_kind"], result["cost_usd"]) == (
-        True, "fallback", "no_provider", 0.0)
+        True,
+        "fallback",
+        "no_provider",
+        0.0,
+    )
     assert fake.calls == []
     row = ledger(client, admin, result["request_id"]).json
     assert (row["status"], row["error_kind"], row["fallback_used"]) == ("fallback", "no_provider", True)
@@ -150,7 +180,8 @@ def test_unknown_prompt_and_missing_variables_are_422s_naming_them(client: Any, 
     unknown = post_test_prompt(client, admin, prompt_name="no_such_prompt", variables={})
     assert unknown.status_code == 422
     assert unknown.json["error"]["details"] == [
-        {"field": "prompt_name", "reason": "no active version of prompt 'no_such_prompt'"}]
+        {"field": "prompt_name", "reason": "no active version of prompt 'no_such_prompt'"}
+    ]
     missing = post_test_prompt(client, admin, prompt_name="caption", variables={"product_name": "Cola"})
     assert missing.status_code == 422
     detail = missing.json["error"]["details"][0]
@@ -166,8 +197,9 @@ def test_roles_and_ledger_ownership(
     denied = post_test_prompt(client, viewer, prompt_name="caption", variables=CAPTION_VARS, run=True)
     assert denied.status_code == 403
     other_admin = make_user("admin")
-    request_id = post_test_prompt(client, admin, prompt_name="caption", variables=CAPTION_VARS,
-                             run=True).json["result"]["request_id"]
+    request_id = post_test_prompt(client, admin, prompt_name="caption", variables=CAPTION_VARS, run=True).json[
+        "result"
+    ]["request_id"]
     assert ledger(client, viewer, request_id).status_code == 404  # not theirs: not found, not probed
     assert ledger(client, other_admin, request_id).status_code == 200
     assert ledger(client, admin, "nope").status_code == 404
@@ -201,8 +233,29 @@ def test_sql_ledger_sink_works_from_a_thread_without_app_context(app: Flask) -> 
     import threading
 
     now = FIXED_NOW
-    record = LedgerRecord("r" * 32, "thread_feature", None, None, None, "p", 1, "A", 1, 2, 0, 0.5, 3.0,
-                          "fallback", "no_provider", False, True, "999999", now, now, 0)
+    record = LedgerRecord(
+        "r" * 32,
+        "thread_feature",
+        None,
+        None,
+        None,
+        "p",
+        1,
+        "A",
+        1,
+        2,
+        0,
+        0.5,
+        3.0,
+        "fallback",
+        "no_provider",
+        False,
+        True,
+        "999999",
+        now,
+        now,
+        0,
+    )
     sink = SqlLedgerSink(app)
     thread = threading.Thread(target=sink.record, args=(record,))
     thread.start()

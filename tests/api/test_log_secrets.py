@@ -48,8 +48,14 @@ def captured() -> Iterator[io.StringIO]:
 
 @pytest.fixture
 def app(make_llm_app: Callable[..., Flask], captured: io.StringIO) -> Flask:
-    app = make_llm_app(ANTHROPIC_API_KEY=API_KEY, METRICS_TOKEN=METRICS_TOKEN, SECRET_KEY=SESSION_SECRET,
-                       LOG_LEVEL="DEBUG", RATELIMIT_ENABLED=False, ALERT_CHECK_SECONDS=0.0)
+    app = make_llm_app(
+        ANTHROPIC_API_KEY=API_KEY,
+        METRICS_TOKEN=METRICS_TOKEN,
+        SECRET_KEY=SESSION_SECRET,
+        LOG_LEVEL="DEBUG",
+        RATELIMIT_ENABLED=False,
+        ALERT_CHECK_SECONDS=0.0,
+    )
     configure_logging("DEBUG", True, stream=captured)
     return app
 
@@ -74,8 +80,9 @@ def run_flow(app: Flask, fake: FakeLLMServer) -> dict[str, str]:
     assert signed_in.status_code == 302
 
     api = app.test_client()
-    assert api.post("/api/auth/token", json={"email": "owner@example.com", "password": WRONG_PASSWORD}
-                    ).status_code == 401
+    assert (
+        api.post("/api/auth/token", json={"email": "owner@example.com", "password": WRONG_PASSWORD}).status_code == 401
+    )
     issued = api.post("/api/auth/token", json={"email": "owner@example.com", "password": PASSWORD})
     assert issued.status_code in (200, 201), issued.json
     bearer = issued.json["token"]
@@ -83,23 +90,41 @@ def run_flow(app: Flask, fake: FakeLLMServer) -> dict[str, str]:
     assert api.get("/api/auth/me", headers=headers).status_code == 200
 
     caption = {"product_name": "Sparkling Water", "platform": "instagram", "style": "casual", "max_chars": 150}
-    ran = api.post("/api/planogram/test-prompt", json={"prompt_name": "caption", "variables": caption, "run": True},
-                   headers=headers)
+    ran = api.post(
+        "/api/planogram/test-prompt",
+        json={"prompt_name": "caption", "variables": caption, "run": True},
+        headers=headers,
+    )
     assert ran.json["result"]["status"] == "ok"
     fake.add(error="429", retry_after=0.0, times=1)
-    assert api.post("/api/planogram/test-prompt", headers=headers, json={
-        "prompt_name": "hashtags", "run": True,
-        "variables": {"product_name": "Oat Bar", "platform": "x", "max_hashtags": 5}}).status_code == 200
+    assert (
+        api.post(
+            "/api/planogram/test-prompt",
+            headers=headers,
+            json={
+                "prompt_name": "hashtags",
+                "run": True,
+                "variables": {"product_name": "Oat Bar", "platform": "x", "max_hashtags": 5},
+            },
+        ).status_code
+        == 200
+    )
 
-    drafted = api.post("/api/email/draft", headers=headers, json={
-        "subject": "Charged twice", "body": CUSTOMER_TEXT, "response_type": "complaint", "tone": "apologetic"})
+    drafted = api.post(
+        "/api/email/draft",
+        headers=headers,
+        json={"subject": "Charged twice", "body": CUSTOMER_TEXT, "response_type": "complaint", "tone": "apologetic"},
+    )
     assert drafted.status_code in (200, 201), drafted.json
     email_vars = {"customer_email": CUSTOMER_TEXT, "company_name": "Demo Vending", "tone": "friendly"}
     with app.app_context():
         llm = pipeline()
         plain = llm.run("email_reply", "email_response_inquiry", email_vars, pii=True, user_id="1")
-        streamed = list(llm.stream("email_reply", "email_response_inquiry",
-                                   {**email_vars, "tone": "professional"}, pii=True, user_id="1"))
+        streamed = list(
+            llm.stream(
+                "email_reply", "email_response_inquiry", {**email_vars, "tone": "professional"}, pii=True, user_id="1"
+            )
+        )
     assert plain.status == "ok" and streamed
     for served in fake.calls:  # the provider only ever saw placeholders
         assert not any(value in served.prompt for value in PII.values())
@@ -115,20 +140,24 @@ def test_no_secret_or_pii_in_any_log_line(app: Flask, fake: FakeLLMServer, captu
     records = [json.loads(line) for line in lines]  # every line is one JSON event
     assert any(r["level"] == "DEBUG" for r in records), "DEBUG logging was not captured"
     assert any(r["logger"].startswith(("anthropic", "httpx", "httpcore")) for r in records), "no SDK debug lines"
-    forbidden = {"password": PASSWORD, "wrong password": WRONG_PASSWORD, "API key": API_KEY,
-                 "API token": secrets["bearer"], "metrics token": METRICS_TOKEN, "session secret": SESSION_SECRET,
-                 **{f"PII {kind}": value for kind, value in PII.items()}}
+    forbidden = {
+        "password": PASSWORD,
+        "wrong password": WRONG_PASSWORD,
+        "API key": API_KEY,
+        "API token": secrets["bearer"],
+        "metrics token": METRICS_TOKEN,
+        "session secret": SESSION_SECRET,
+        **{f"PII {kind}": value for kind, value in PII.items()},
+    }
     # Also the parts a formatter might split or mask partially.
-    forbidden["API key body"] = API_KEY[len("sk-ant-api03-"):]
-    forbidden["API token body"] = secrets["bearer"][len("pgw_"):]
+    forbidden["API key body"] = API_KEY[len("sk-ant-api03-") :]
+    forbidden["API token body"] = secrets["bearer"][len("pgw_") :]
     forbidden["card digits"] = PII["card"].replace(" ", "")
     leaks = [(what, line[:300]) for line in lines for what, value in forbidden.items() if value in line]
     assert leaks == []
 
 
-def test_every_llm_call_is_one_structured_log_line(
-    app: Flask, fake: FakeLLMServer, captured: io.StringIO
-) -> None:
+def test_every_llm_call_is_one_structured_log_line(app: Flask, fake: FakeLLMServer, captured: io.StringIO) -> None:
     run_flow(app, fake)
     events = [json.loads(line) for line in captured.getvalue().splitlines() if line.strip()]
     calls = [e for e in events if e.get("message") == "llm call"]
@@ -141,7 +170,12 @@ def test_every_llm_call_is_one_structured_log_line(
     for event in calls:
         row = ledger[event["llm_request_id"]]
         assert (event["feature"], event["model"], event["status"], event["tokens_in"], event["tokens_out"]) == (
-            row.feature, row.model, row.status, row.input_tokens, row.output_tokens)
+            row.feature,
+            row.model,
+            row.status,
+            row.input_tokens,
+            row.output_tokens,
+        )
         assert event["cost_usd"] == pytest.approx(row.cost_usd, abs=1e-8)
         assert event["latency_ms"] == pytest.approx(row.latency_ms, abs=1e-3)
         assert event["level"] == "INFO" and event["logger"] == "planogram.llm"

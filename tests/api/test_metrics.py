@@ -43,9 +43,7 @@ def value(found: dict[str, list[Any]], name: str, **labels: str) -> float:
     return float(matches[0])
 
 
-def test_metrics_is_for_admins_or_the_metrics_token(
-    client: Any, admin: dict[str, Any], viewer: dict[str, Any]
-) -> None:
+def test_metrics_is_for_admins_or_the_metrics_token(client: Any, admin: dict[str, Any], viewer: dict[str, Any]) -> None:
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=viewer["headers"]).status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -68,10 +66,16 @@ def test_without_a_token_configured_only_admins_read_metrics(make_app: Callable[
 def test_llm_http_cache_budget_and_breaker_series_after_a_call(
     app: Flask, client: Any, admin: dict[str, Any], fake: FakeLLMServer
 ) -> None:
-    first = client.post("/api/planogram/test-prompt", json={"prompt_name": "caption", "variables": CAPTION,
-                                                            "run": True}, headers=admin["headers"]).json["result"]
-    again = client.post("/api/planogram/test-prompt", json={"prompt_name": "caption", "variables": CAPTION,
-                                                            "run": True}, headers=admin["headers"]).json["result"]
+    first = client.post(
+        "/api/planogram/test-prompt",
+        json={"prompt_name": "caption", "variables": CAPTION, "run": True},
+        headers=admin["headers"],
+    ).json["result"]
+    again = client.post(
+        "/api/planogram/test-prompt",
+        json={"prompt_name": "caption", "variables": CAPTION, "run": True},
+        headers=admin["headers"],
+    ).json["result"]
     assert (first["status"], again["status"]) == ("ok", "cached")
     ledger_row = client.get(f"/api/llm/requests/{first['request_id']}", headers=admin["headers"]).json
     text = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-123"}).data.decode()
@@ -82,7 +86,8 @@ def test_llm_http_cache_budget_and_breaker_series_after_a_call(
     assert value(found, "planogram_llm_calls_total", **ok, status="cached") == 1
     assert value(found, "planogram_llm_tokens_total", **ok, kind="input") == first["tokens_in"] + again["tokens_in"]
     assert value(found, "planogram_llm_tokens_total", **ok, kind="output") == (
-        ledger_row["tokens_out"] + again["tokens_out"])
+        ledger_row["tokens_out"] + again["tokens_out"]
+    )
     assert value(found, "planogram_llm_cost_usd_total", **ok) == pytest.approx(ledger_row["cost_usd"], abs=1e-9)
     assert value(found, "planogram_llm_call_duration_seconds_count", **ok, status="ok") == 1
     assert value(found, "planogram_llm_cache_hits_total", feature="test_prompt") == 1
@@ -92,13 +97,29 @@ def test_llm_http_cache_budget_and_breaker_series_after_a_call(
     assert value(found, "planogram_llm_circuit_state", provider="anthropic", state="closed") == 1
     assert value(found, "planogram_llm_circuit_state", provider="anthropic", state="open") == 0
     # HTTP series are labelled by URL rule, never by the raw path (bounded label values).
-    assert value(found, "planogram_http_requests_total", method="GET", endpoint="/api/llm/requests/<request_id>",
-                 status="200") == 1
-    assert value(found, "planogram_http_requests_total", method="POST", endpoint="/api/planogram/test-prompt",
-                 status="200") == 2
+    assert (
+        value(
+            found,
+            "planogram_http_requests_total",
+            method="GET",
+            endpoint="/api/llm/requests/<request_id>",
+            status="200",
+        )
+        == 1
+    )
+    assert (
+        value(
+            found, "planogram_http_requests_total", method="POST", endpoint="/api/planogram/test-prompt", status="200"
+        )
+        == 2
+    )
     assert first["request_id"] not in text
-    assert value(found, "planogram_http_request_duration_seconds_count", method="POST",
-                 endpoint="/api/planogram/test-prompt") == 2
+    assert (
+        value(
+            found, "planogram_http_request_duration_seconds_count", method="POST", endpoint="/api/planogram/test-prompt"
+        )
+        == 2
+    )
 
 
 def test_unauthenticated_requests_are_counted_too(client: Any) -> None:
@@ -138,9 +159,20 @@ def _run_worker(tmp_path: Path, db_path: Path, multiproc: Path, scrape: bool) ->
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc), "PYTHONPATH": str(BASE_DIR)}
     env.pop("REDIS_URL", None)
     done = subprocess.run(
-        [sys.executable, "-c", WORKER, f"sqlite:///{db_path}", str(tmp_path / "instance"),
-         "scrape" if scrape else "no"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-c",
+            WORKER,
+            f"sqlite:///{db_path}",
+            str(tmp_path / "instance"),
+            "scrape" if scrape else "no",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -177,8 +209,15 @@ GUNICORN_CONF = textwrap.dedent("""
 
 def test_gunicorn_conf_sets_a_fresh_multiproc_dir_and_imports_no_app_code(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    done = subprocess.run([sys.executable, "-c", GUNICORN_CONF], cwd=BASE_DIR, env=env, capture_output=True,
-                          text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", GUNICORN_CONF],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     report = json.loads(done.stdout)
     assert report["loaded"] == [] and report["worker_class"] == "gevent" and report["preload"] is False
     path = Path(report["dir"])
@@ -186,9 +225,7 @@ def test_gunicorn_conf_sets_a_fresh_multiproc_dir_and_imports_no_app_code(tmp_pa
     path.rmdir()
 
 
-def test_gunicorn_hooks_wipe_stale_files_and_mark_dead_workers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gunicorn_hooks_wipe_stale_files_and_mark_dead_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import runpy
     from types import SimpleNamespace
 

@@ -88,6 +88,7 @@ def test_a_rejected_import_queues_nothing(
     with app.app_context():
         jobs = backends().jobs
     original = jobs.submit
+
     def spy(*args: Any, **kwargs: Any) -> str:
         submitted.append(args)
         return original(*args, **kwargs)

@@ -53,15 +53,47 @@ def make_calls(app: Flask, fake: FakeLLMServer, users: list[int]) -> dict[str, A
             uid = str(users[who])
             results.append(llm.run("content_caption", "caption", {**CAPTION, "product_name": product}, user_id=uid))
         for product in ("Crisps", "Crisps"):
-            results.append(llm.run("content_hashtags", "hashtags", {**HASHTAGS, "product_name": product},
-                                   user_id=str(users[0]), tags=["device:D1"]))
+            results.append(
+                llm.run(
+                    "content_hashtags",
+                    "hashtags",
+                    {**HASHTAGS, "product_name": product},
+                    user_id=str(users[0]),
+                    tags=["device:D1"],
+                )
+            )
         fake.add(text="this is not JSON at all", times=2)  # the answer and its one repair turn
-        results.append(llm.run("content_caption", "caption", {**CAPTION, "product_name": "Gum"},
-                               schema=Caption, user_id=str(users[-1])))
+        results.append(
+            llm.run(
+                "content_caption", "caption", {**CAPTION, "product_name": "Gum"}, schema=Caption, user_id=str(users[-1])
+            )
+        )
     old = days_ago(10)
-    SqlLedgerSink(app).record(LedgerRecord(
-        "old" + "0" * 29, "content_caption", "anthropic", "claude-haiku-5-5", "fast", "caption", 1, "A",
-        100, 20, 0, 0.25, 900.0, "ok", None, False, False, None, old, old, 1))
+    SqlLedgerSink(app).record(
+        LedgerRecord(
+            "old" + "0" * 29,
+            "content_caption",
+            "anthropic",
+            "claude-haiku-5-5",
+            "fast",
+            "caption",
+            1,
+            "A",
+            100,
+            20,
+            0,
+            0.25,
+            900.0,
+            "ok",
+            None,
+            False,
+            False,
+            None,
+            old,
+            old,
+            1,
+        )
+    )
     statuses = [r.status for r in results]
     assert statuses.count("cached") == 2 and statuses.count("fallback") == 1, statuses
     assert results[-1].error_kind == "bad_output"
@@ -71,7 +103,8 @@ def make_calls(app: Flask, fake: FakeLLMServer, users: list[int]) -> dict[str, A
 def window_rows(app: Flask, start: datetime, end: datetime) -> list[LLMRequest]:
     with app.app_context():
         rows = db.session.scalars(
-            select(LLMRequest).where(LLMRequest.created_at >= start, LLMRequest.created_at < end)).all()
+            select(LLMRequest).where(LLMRequest.created_at >= start, LLMRequest.created_at < end)
+        ).all()
         db.session.expunge_all()
         return list(rows)
 
@@ -80,11 +113,21 @@ def sql_sums(app: Flask, column: Any, start: datetime, end: datetime) -> dict[An
     """The ledger's own GROUP BY sums for one grouping column."""
     with app.app_context():
         rows = db.session.execute(
-            select(column, func.count(), func.sum(LLMRequest.input_tokens), func.sum(LLMRequest.output_tokens),
-                   func.sum(LLMRequest.cached_tokens), func.sum(LLMRequest.cost_usd))
-            .where(LLMRequest.created_at >= start, LLMRequest.created_at < end).group_by(column)).all()
-    return {key: {"requests": n, "input_tokens": i, "output_tokens": o, "cached_tokens": c, "cost_usd": cost}
-            for key, n, i, o, c, cost in rows}
+            select(
+                column,
+                func.count(),
+                func.sum(LLMRequest.input_tokens),
+                func.sum(LLMRequest.output_tokens),
+                func.sum(LLMRequest.cached_tokens),
+                func.sum(LLMRequest.cost_usd),
+            )
+            .where(LLMRequest.created_at >= start, LLMRequest.created_at < end)
+            .group_by(column)
+        ).all()
+    return {
+        key: {"requests": n, "input_tokens": i, "output_tokens": o, "cached_tokens": c, "cost_usd": cost}
+        for key, n, i, o, c, cost in rows
+    }
 
 
 def expected_rates(rows: list[LLMRequest]) -> dict[str, Any]:
@@ -93,18 +136,24 @@ def expected_rates(rows: list[LLMRequest]) -> dict[str, Any]:
     latencies = [r.latency_ms for r in rows]
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
     return {
-        "cached": sum(r.cached for r in rows), "fallbacks": sum(r.fallback_used for r in rows), "errors": errors,
+        "cached": sum(r.cached for r in rows),
+        "fallbacks": sum(r.fallback_used for r in rows),
+        "errors": errors,
         "cache_hit_rate": pytest.approx(sum(r.cached for r in rows) / n, abs=1e-6),
         "fallback_rate": pytest.approx(sum(r.fallback_used for r in rows) / n, abs=1e-6),
         "error_rate": pytest.approx(errors / n, abs=1e-6),
-        "latency_ms": {"p50": pytest.approx(p50, abs=1e-3), "p95": pytest.approx(p95, abs=1e-3),
-                       "p99": pytest.approx(p99, abs=1e-3)},
+        "latency_ms": {
+            "p50": pytest.approx(p50, abs=1e-3),
+            "p95": pytest.approx(p95, abs=1e-3),
+            "p99": pytest.approx(p99, abs=1e-3),
+        },
     }
 
 
 def assert_matches(group: dict[str, Any], sums: dict[str, Any], rows: list[LLMRequest]) -> None:
     assert {k: group[k] for k in ("requests", "input_tokens", "output_tokens", "cached_tokens")} == {
-        k: sums[k] for k in ("requests", "input_tokens", "output_tokens", "cached_tokens")}
+        k: sums[k] for k in ("requests", "input_tokens", "output_tokens", "cached_tokens")
+    }
     assert group["cost_usd"] == pytest.approx(sums["cost_usd"], abs=1e-8)
     assert {k: group[k] for k in expected_rates(rows)} == expected_rates(rows)
 
@@ -115,13 +164,23 @@ def get(client: Any, user: dict[str, Any], path: str) -> Any:
     return response.json
 
 
-@pytest.mark.parametrize("group_by, column", [
-    ("feature", LLMRequest.feature), ("model", LLMRequest.model), ("tier", LLMRequest.tier),
-    ("user", LLMRequest.user_id),
-])
+@pytest.mark.parametrize(
+    "group_by, column",
+    [
+        ("feature", LLMRequest.feature),
+        ("model", LLMRequest.model),
+        ("tier", LLMRequest.tier),
+        ("user", LLMRequest.user_id),
+    ],
+)
 def test_usage_groups_equal_the_ledgers_own_sums(
-    app: Flask, client: Any, admin: dict[str, Any], make_user: Callable[..., dict[str, Any]],
-    fake: FakeLLMServer, group_by: str, column: Any,
+    app: Flask,
+    client: Any,
+    admin: dict[str, Any],
+    make_user: Callable[..., dict[str, Any]],
+    fake: FakeLLMServer,
+    group_by: str,
+    column: Any,
 ) -> None:
     marketer = make_user("marketer")
     make_calls(app, fake, [user_id(app, admin), user_id(app, marketer)])
@@ -134,8 +193,10 @@ def test_usage_groups_equal_the_ledgers_own_sums(
     attr = "user_id" if group_by == "user" else group_by
     for group in body["groups"]:
         assert_matches(group, sums[group["key"]], [r for r in rows if getattr(r, attr) == group["key"]])
-    total = {k: sum(s[k] for s in sums.values()) for k in ("requests", "input_tokens", "output_tokens",
-                                                            "cached_tokens", "cost_usd")}
+    total = {
+        k: sum(s[k] for s in sums.values())
+        for k in ("requests", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
+    }
     assert_matches(body["totals"], total, rows)
     assert body["totals"]["cached"] == 2 and body["totals"]["fallbacks"] == 1 and body["totals"]["errors"] == 1
     if group_by == "user":
@@ -163,18 +224,23 @@ def test_usage_by_day_covers_every_day_with_spend_against_the_budget(
         assert group["budget_usd"] == budget
         assert group["budget_used_pct"] == pytest.approx(100 * group["cost_usd"] / budget, abs=0.01)
         if day_rows:
-            assert_matches(group, {"requests": len(day_rows),
-                                   **{k: sum(getattr(r, k) for r in day_rows)
-                                      for k in ("input_tokens", "output_tokens", "cached_tokens", "cost_usd")}},
-                           day_rows)
+            assert_matches(
+                group,
+                {
+                    "requests": len(day_rows),
+                    **{
+                        k: sum(getattr(r, k) for r in day_rows)
+                        for k in ("input_tokens", "output_tokens", "cached_tokens", "cost_usd")
+                    },
+                },
+                day_rows,
+            )
     ledger_today = sum(r.cost_usd for r in by_day[today.isoformat()])
     assert body["budget"]["ledger_spent_usd"] == pytest.approx(ledger_today, abs=1e-8)
     assert body["budget"]["budget_usd"] == budget and body["budget"]["day"] == today.isoformat()
 
 
-def test_usage_rejects_bad_windows_and_non_admins(
-    client: Any, admin: dict[str, Any], viewer: dict[str, Any]
-) -> None:
+def test_usage_rejects_bad_windows_and_non_admins(client: Any, admin: dict[str, Any], viewer: dict[str, Any]) -> None:
     assert client.get("/api/planogram/ai-usage", headers=viewer["headers"]).status_code == 403
     assert client.get("/api/planogram/ai-usage").status_code == 401
     for query in ("group_by=weekday", "from=yesterday", "from=2025-02-01&to=2025-01-01", "from=2020-01-01"):
@@ -212,9 +278,18 @@ def _drafts(app: Flask, variant: str, version: int, approved: int, rejected: int
     with app.app_context():
         for status, count in (("approved", approved), ("rejected", rejected), ("draft", pending)):
             for _ in range(count):
-                db.session.add(GeneratedContent(
-                    content_type="caption", status=status, ai_content="x", content="x", prompt_name="caption",
-                    prompt_version=version, prompt_variant=variant, edit_distance=3 if status == "approved" else None))
+                db.session.add(
+                    GeneratedContent(
+                        content_type="caption",
+                        status=status,
+                        ai_content="x",
+                        content="x",
+                        prompt_name="caption",
+                        prompt_version=version,
+                        prompt_variant=variant,
+                        edit_distance=3 if status == "approved" else None,
+                    )
+                )
         db.session.commit()
 
 
@@ -223,12 +298,19 @@ def test_prompts_report_calls_cost_acceptance_and_ab_verdict(
 ) -> None:
     make_calls(app, fake, [user_id(app, admin)])
     with app.app_context():
-        versions = dict(db.session.execute(
-            select(LLMRequest.prompt_variant, LLMRequest.prompt_version).where(LLMRequest.prompt_name == "caption")
-        ).all())
+        versions = dict(
+            db.session.execute(
+                select(LLMRequest.prompt_variant, LLMRequest.prompt_version).where(LLMRequest.prompt_name == "caption")
+            ).all()
+        )
         from models import PromptTemplate
-        templates = {t.variant: t.version for t in db.session.scalars(
-            select(PromptTemplate).where(PromptTemplate.name == "caption", PromptTemplate.is_active.is_(True)))}
+
+        templates = {
+            t.variant: t.version
+            for t in db.session.scalars(
+                select(PromptTemplate).where(PromptTemplate.name == "caption", PromptTemplate.is_active.is_(True))
+            )
+        }
     a, b = templates["A"], templates["B"]
     _drafts(app, "A", a, approved=30, rejected=10, pending=4)
     _drafts(app, "B", b, approved=12, rejected=28)
@@ -301,8 +383,9 @@ def test_healthz_is_public_and_readyz_reports_each_check(client: Any, admin: dic
     assert client.get("/healthz").json == {"status": "ok"}
     body = client.get("/readyz")
     assert body.status_code == 200 and body.json["status"] == "ready" and body.json["failing"] == []
-    assert body.json["checks"] == {name: {"status": "ok"} for name in
-                                   ("database", "migrations", "redis", "workers", "llm_provider", "llm_cache")}
+    assert body.json["checks"] == {
+        name: {"status": "ok"} for name in ("database", "migrations", "redis", "workers", "llm_provider", "llm_cache")
+    }
     # no details for strangers
     for secret in (b"sqlite", b"postgresql", b"anthropic", b"head", b"current", b"local-ngram"):
         assert secret not in body.data
@@ -324,8 +407,13 @@ def test_without_embeddings_readyz_and_cache_stats_say_exact_only(make_app: Call
         db.session.commit()
     headers = {"Authorization": f"Bearer {token}"}
     ready = app.test_client().get("/readyz", headers=headers).json["checks"]["llm_cache"]
-    assert ready == {"status": "ok", "mode": "exact only", "reason": "no embedder configured",
-                     "semantic_features": [], "ms": ready["ms"]}
+    assert ready == {
+        "status": "ok",
+        "mode": "exact only",
+        "reason": "no embedder configured",
+        "semantic_features": [],
+        "ms": ready["ms"],
+    }
     stats = app.test_client().get("/api/planogram/cache-stats", headers=headers).json
     assert stats["similarity"]["mode"] == "exact only"
 

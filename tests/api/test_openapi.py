@@ -102,8 +102,9 @@ def test_a_view_parsing_an_undeclared_model_fails_under_test(app: Flask, admin: 
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory,
-             request: pytest.FixtureRequest) -> Iterator[Flask]:
+def fuzz_app(
+    template_db: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
     """One app with the demo fleet for every fuzzed operation (state carries over, as on a real server)."""
     folder = tmp_path_factory.mktemp("fuzz")
     shutil.copy(template_db, folder / "app.db")

@@ -50,7 +50,9 @@ def test_unknown_device_sku_and_slot_are_named(client: Any, viewer: dict[str, An
     bad = post(client, viewer, "realtime-score", {"device_id": OFFICE, "sku": "NOPE", "slot": "Z9"})
     assert bad.status_code == 422
     assert {(d["field"], d["reason"]) for d in bad.json["error"]["details"]} == {
-        ("slot", f"unknown slot 'Z9' for device {OFFICE}"), ("sku", "unknown sku 'NOPE'")}
+        ("slot", f"unknown slot 'Z9' for device {OFFICE}"),
+        ("sku", "unknown sku 'NOPE'"),
+    }
     malformed = post(client, viewer, "predict-revenue", {"device_id": OFFICE, "planogram": {"A1": 5, "Q7": "x"}})
     assert malformed.status_code == 422
     assert "planogram.A1" in {d["field"] for d in malformed.json["error"]["details"]}
@@ -60,8 +62,11 @@ def test_unknown_device_sku_and_slot_are_named(client: Any, viewer: dict[str, An
 
 @pytest.mark.usefixtures("fleet")
 def test_validate_constraints_reports_hard_and_must_stock(client: Any, viewer: dict[str, Any]) -> None:
-    body = {"device_id": OFFICE, "planogram": {"A1": "DEMO-COLA-330", "E1": "DEMO-WATER-500"},
-            "constraints": {"must_stock": ["DEMO-SAND-HAM"]}}
+    body = {
+        "device_id": OFFICE,
+        "planogram": {"A1": "DEMO-COLA-330", "E1": "DEMO-WATER-500"},
+        "constraints": {"must_stock": ["DEMO-SAND-HAM"]},
+    }
     result = post(client, viewer, "validate-constraints", body).json
     assert result["valid"] is False
     rules = {(v["rule_id"], v["severity"], v["slot"]) for v in result["violations"]}
@@ -70,20 +75,29 @@ def test_validate_constraints_reports_hard_and_must_stock(client: Any, viewer: d
 
 
 @pytest.mark.usefixtures("fleet")
-def test_optimise_never_breaks_hard_rules_keeps_locks_and_improves(client: Any, merchandiser: dict[str, Any],
-                                                                   viewer: dict[str, Any]) -> None:
+def test_optimise_never_breaks_hard_rules_keeps_locks_and_improves(
+    client: Any, merchandiser: dict[str, Any], viewer: dict[str, Any]
+) -> None:
     current = client.get(f"/api/devices/{OFFICE}/planogram", headers=viewer["headers"]).json["slots"]
     locked = sorted(current)[:2]
-    result = post(client, merchandiser, "optimize", {"device_id": OFFICE, "locked_slots": locked,
-                                                     "must_stock": ["DEMO-WATER-500"]})
+    result = post(
+        client,
+        merchandiser,
+        "optimize",
+        {"device_id": OFFICE, "locked_slots": locked, "must_stock": ["DEMO-WATER-500"]},
+    )
     assert result.status_code == 200, result.json
     body = result.json
     proposed = {slot: v["sku"] for slot, v in body["planogram"].items()}
     assert all(proposed[s] == current[s]["sku"] for s in locked)
     assert "DEMO-WATER-500" in proposed.values()
     assert body["objective_name"] == "margin" and body["margin_per_day"] >= body["current_margin_per_day"] - 1e-6
-    check = post(client, viewer, "validate-constraints", {"device_id": OFFICE, "planogram": proposed,
-                                                          "constraints": {"must_stock": ["DEMO-WATER-500"]}}).json
+    check = post(
+        client,
+        viewer,
+        "validate-constraints",
+        {"device_id": OFFICE, "planogram": proposed, "constraints": {"must_stock": ["DEMO-WATER-500"]}},
+    ).json
     assert [v for v in check["violations"] if v["severity"] == "hard"] == []
 
 
@@ -104,8 +118,9 @@ def test_viewer_cannot_optimise(client: Any, viewer: dict[str, Any]) -> None:
 @pytest.mark.usefixtures("fleet")
 def test_predict_revenue_of_the_current_planogram_has_zero_delta(client: Any, viewer: dict[str, Any]) -> None:
     current = client.get(f"/api/devices/{OFFICE}/planogram", headers=viewer["headers"]).json["slots"]
-    body = post(client, viewer, "predict-revenue",
-                {"device_id": OFFICE, "planogram": {s: v["sku"] for s, v in current.items()}}).json
+    body = post(
+        client, viewer, "predict-revenue", {"device_id": OFFICE, "planogram": {s: v["sku"] for s, v in current.items()}}
+    ).json
     assert abs(body["delta_revenue_per_day"]) < 1e-6
     assert body["revenue_per_day"] > 0 and len(body["per_slot"]) == len(current)
 
@@ -126,6 +141,7 @@ def test_heat_zones_affinity_forecast_personalize(client: Any, viewer: dict[str,
 
 def _stocked_and_absent(app: Flask) -> tuple[set[str], list[str]]:
     from services.merchandising.data import load_device
+
     with app.app_context():
         data = load_device(OFFICE)
         stocked = set(data.planogram.mapping().values())
@@ -154,6 +170,7 @@ def test_optimise_limits_new_skus(app: Flask, client: Any, merchandiser: dict[st
 def test_stream_job_constraints_carry_the_new_sku_limit(app: Flask) -> None:
     from services.merchandising import stream as optimization_stream
     from services.merchandising.data import load_device
+
     app.config["OPTIMIZER_MAX_NEW_SKUS"] = 2
     with app.app_context():
         data = load_device(OFFICE)

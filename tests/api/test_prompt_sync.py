@@ -17,9 +17,19 @@ from services.errors import ValidationFailed
 from services.prompts import PromptRegistry, SqlPromptSource
 
 FAMILIES = {
-    "content_suggestion", "caption", "hashtags", "email_response_inquiry", "email_response_complaint",
-    "email_response_return", "planogram_optimization", "anomaly_detection", "scenario_planning",
-    "cross_location_patterns", "visual_merchandising", "placement_feedback", "performance_analysis",
+    "content_suggestion",
+    "caption",
+    "hashtags",
+    "email_response_inquiry",
+    "email_response_complaint",
+    "email_response_return",
+    "planogram_optimization",
+    "anomaly_detection",
+    "scenario_planning",
+    "cross_location_patterns",
+    "visual_merchandising",
+    "placement_feedback",
+    "performance_analysis",
 }
 
 

@@ -32,8 +32,7 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def app(make_llm_app: Callable[..., Flask], server: RedisServer) -> Flask:
     """Redis mode on the test's server, the fake provider, prompts and a small catalogue."""
-    app = make_llm_app(REDIS_URL=server.url, RATELIMIT_STORAGE_URI=server.url, REDIS_RETRY_SECONDS=0.0,
-                       JOB_WORKERS=1)
+    app = make_llm_app(REDIS_URL=server.url, RATELIMIT_STORAGE_URI=server.url, REDIS_RETRY_SECONDS=0.0, JOB_WORKERS=1)
     with app.app_context():
         fx.seed_catalog()
         db.session.commit()
@@ -41,8 +40,9 @@ def app(make_llm_app: Callable[..., Flask], server: RedisServer) -> Flask:
 
 
 def caption(client: Any, user: dict[str, Any], shot: str) -> Any:
-    return client.post("/api/content/caption", headers=user["headers"],
-                       json={"products": ["COLA"], "media_description": shot})
+    return client.post(
+        "/api/content/caption", headers=user["headers"], json={"products": ["COLA"], "media_description": shot}
+    )
 
 
 def ledger_rows(app: Flask) -> int:
@@ -71,10 +71,12 @@ def test_requests_degrade_while_redis_is_down_and_recover_when_it_returns(
     assert not during.json["fallback_used"] and not during.json["cached"]  # local budget share, cache missed
     again = caption(client, marketer, "during the outage")
     assert again.json["cached"] is False  # nothing was stored while the cache was down
-    assert_unavailable(client.post("/api/planogram/stream-optimization", headers=merchandiser["headers"],
-                                   json={"device_id": "D1"}))
-    assert_unavailable(client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
-                                   json={"device_ids": ["D1"]}))
+    assert_unavailable(
+        client.post("/api/planogram/stream-optimization", headers=merchandiser["headers"], json={"device_id": "D1"})
+    )
+    assert_unavailable(
+        client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"], json={"device_ids": ["D1"]})
+    )
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.is_json and "redis" in ready.json["failing"]
     assert client.get("/login").status_code == 200
@@ -105,9 +107,7 @@ def test_with_redis_down_from_the_start_ai_spends_nothing_and_nothing_answers_50
     assert ledger_rows(app) == 1
 
 
-def test_a_queued_job_survives_a_restart_of_a_persisting_redis(
-    make_app: Callable[..., Flask], tmp_path: Path
-) -> None:
+def test_a_queued_job_survives_a_restart_of_a_persisting_redis(make_app: Callable[..., Flask], tmp_path: Path) -> None:
     import redis
     from rq import Queue
 
@@ -121,8 +121,7 @@ def test_a_queued_job_survives_a_restart_of_a_persisting_redis(
             token = auth.issue_token(auth.create_user("m@example.com", "correct-horse-1", "merchandiser"), 1)
             db.session.commit()
         headers = {"Authorization": f"Bearer {token}"}
-        queued = app.test_client().post("/api/planogram/batch-optimize", headers=headers,
-                                        json={"device_ids": ["D1"]})
+        queued = app.test_client().post("/api/planogram/batch-optimize", headers=headers, json={"device_ids": ["D1"]})
         assert queued.status_code == 202
 
         before = len(Queue("planogram", connection=redis.Redis.from_url(persisting.url)))

@@ -55,15 +55,19 @@ def test_approve_edit_reject_and_use_update_the_acceptance_metrics_exactly(
     two = make_caption(client, marketer, fake, "Crunch time: crisps are in.", "CHIPS")
     three = make_caption(client, marketer, fake, "Chocolate o'clock.", "CHOC")
     final = "Ice-cold cola, right by the lift!"
-    edited = client.patch(f"/api/drafts/{one['draft_id']}", json={"content": final, "version": 1},
-                          headers=marketer["headers"])
+    edited = client.patch(
+        f"/api/drafts/{one['draft_id']}", json={"content": final, "version": 1}, headers=marketer["headers"]
+    )
     assert edited.status_code == 200, edited.json
     distance = Levenshtein.distance("Cold cola by the lift.", final)
     assert (edited.json["edit_distance"], edited.json["edited"], edited.json["version"]) == (distance, True, 2)
     assert edited.json["ai_content"] == "Cold cola by the lift." and edited.json["edited_by"] == marketer["email"]
     approved = act(client, marketer, one["draft_id"], "approve", feedback="good after a tweak", version=2).json
     assert (approved["status"], approved["reviewed_by"], approved["feedback"]) == (
-        "approved", marketer["email"], "good after a tweak")
+        "approved",
+        marketer["email"],
+        "good after a tweak",
+    )
     assert approved["approved_at"] and approved["edit_distance"] == distance
     assert act(client, marketer, two["draft_id"], "approve").json["edit_distance"] == 0
     rejected = act(client, marketer, three["draft_id"], "reject", feedback="off brand").json
@@ -72,9 +76,18 @@ def test_approve_edit_reject_and_use_update_the_acceptance_metrics_exactly(
     variant, version = one["variant"], one["prompt_version"]
     cost = ledger_cost(app, [one["request_id"], two["request_id"], three["request_id"]])
     expected = {
-        "feature": "caption", "prompt_name": "caption", "prompt_version": version, "variant": variant,
-        "generated": 3, "approved": 2, "used": 0, "rejected": 1, "pending": 0, "acceptance_pct": 66.67,
-        "mean_edit_distance": round(distance / 2, 2), "cost_usd": round(cost, 8),
+        "feature": "caption",
+        "prompt_name": "caption",
+        "prompt_version": version,
+        "variant": variant,
+        "generated": 3,
+        "approved": 2,
+        "used": 0,
+        "rejected": 1,
+        "pending": 0,
+        "acceptance_pct": 66.67,
+        "mean_edit_distance": round(distance / 2, 2),
+        "cost_usd": round(cost, 8),
         "cost_per_accepted_usd": round(round(cost, 8) / 2, 8),
     }
     assert metrics(client, marketer) == [expected]
@@ -82,8 +95,9 @@ def test_approve_edit_reject_and_use_update_the_acceptance_metrics_exactly(
     used = act(client, marketer, one["draft_id"], "use").json
     assert (used["status"], used["used_by"]) == ("used", marketer["email"]) and used["used_at"]
     after = metrics(client, marketer, "feature")
-    assert after == [{**expected, "prompt_name": None, "prompt_version": None, "variant": None,
-                      "approved": 1, "used": 1}]
+    assert after == [
+        {**expected, "prompt_name": None, "prompt_version": None, "variant": None, "approved": 1, "used": 1}
+    ]
 
 
 def test_invalid_transitions_are_409_with_a_clear_error(
@@ -93,8 +107,12 @@ def test_invalid_transitions_are_409_with_a_clear_error(
     draft_id = draft["draft_id"]
     early = act(client, marketer, draft_id, "use")
     assert early.status_code == 409 and early.json["error"]["code"] == "invalid_transition"
-    assert early.json["error"]["details"] == {"draft_id": draft_id, "status": "draft", "required_status": "approved",
-                                              "action": "use"}
+    assert early.json["error"]["details"] == {
+        "draft_id": draft_id,
+        "status": "draft",
+        "required_status": "approved",
+        "action": "use",
+    }
     assert act(client, marketer, draft_id, "approve").status_code == 200
     twice = act(client, marketer, draft_id, "approve")
     assert twice.status_code == 409 and "it is approved" in twice.json["error"]["message"]
@@ -141,8 +159,9 @@ def test_roles_per_draft_type(
 ) -> None:
     caption = make_caption(client, marketer, fake, "Cola.")["draft_id"]
     fake.add(text=answer(subject="Re", body="Hello,\n\nThanks.\n\nThe Vending Team", confidence=0.8))
-    email = client.post("/api/email/draft", json={"body": "Hi", "response_type": "inquiry"},
-                        headers=agent["headers"]).json["draft_id"]
+    email = client.post(
+        "/api/email/draft", json={"body": "Hi", "response_type": "inquiry"}, headers=agent["headers"]
+    ).json["draft_id"]
     assert act(client, agent, caption, "approve").status_code == 403
     assert act(client, marketer, email, "approve").status_code == 403
     assert act(client, viewer, caption, "approve").status_code == 403
@@ -150,7 +169,8 @@ def test_roles_per_draft_type(
     seen = client.get(f"/api/drafts/{email}", headers=viewer["headers"])
     assert seen.status_code == 200 and seen.json["input"] is None  # the customer's email stays with agents
     assert client.get(f"/api/drafts/{email}", headers=agent["headers"]).json["input"]["params"]["response_type"] == (
-        "inquiry")
+        "inquiry"
+    )
     assert act(client, agent, email, "approve").status_code == 200
 
 
@@ -166,7 +186,11 @@ def test_queue_filters_by_type_and_status_and_paginates(
     assert page["items"][0]["ai"]["model"] and page["items"][0]["label"] == "AI draft"
     everything = client.get("/api/drafts", headers=marketer["headers"]).json
     assert everything["total"] == 4 and everything["status_counts"] == {
-        "draft": 3, "approved": 0, "used": 0, "rejected": 1}
+        "draft": 3,
+        "approved": 0,
+        "used": 0,
+        "rejected": 1,
+    }
     bad = client.get("/api/drafts?status=maybe", headers=marketer["headers"])
     assert bad.status_code == 422
 
@@ -178,8 +202,9 @@ def test_chat_revises_the_draft_and_its_cost_counts(
     draft_id = first["draft_id"]
     client.patch(f"/api/drafts/{draft_id}", json={"content": "Cold cola by the lift."}, headers=marketer["headers"])
     fake.add(text=caption_answer("Cola. Lift. Now."))
-    turn = client.post(f"/api/drafts/{draft_id}/chat", json={"message": "Make it punchier"},
-                       headers=marketer["headers"])
+    turn = client.post(
+        f"/api/drafts/{draft_id}/chat", json={"message": "Make it punchier"}, headers=marketer["headers"]
+    )
     assert turn.status_code == 200, turn.json
     body = turn.json
     prompt = fake.calls[-1].prompt
@@ -187,15 +212,22 @@ def test_chat_revises_the_draft_and_its_cost_counts(
     assert body["revised"] is True and body["text"] == "Cola. Lift. Now."
     draft = body["draft"]
     assert (draft["ai_content"], draft["content"], draft["edit_distance"], draft["version"]) == (
-        "Cola. Lift. Now.", "Cola. Lift. Now.", 0, 3)
+        "Cola. Lift. Now.",
+        "Cola. Lift. Now.",
+        0,
+        3,
+    )
     conversation = client.get(f"/api/conversations/{draft['conversation_id']}", headers=marketer["headers"]).json
     assert [(m["role"], m["content"]) for m in conversation["messages"]] == [
-        ("assistant", "Cold cola by the lift, ready when you are."), ("user", "Make it punchier"),
-        ("assistant", "Cola. Lift. Now.")]
+        ("assistant", "Cold cola by the lift, ready when you are."),
+        ("user", "Make it punchier"),
+        ("assistant", "Cola. Lift. Now."),
+    ]
     assert conversation["draft_id"] == draft_id and conversation["cost_usd"] == pytest.approx(body["cost_usd"])
     fake.add(text=caption_answer("Cola, now."))
-    again = client.post(f"/api/conversations/{conversation['id']}/messages", json={"message": "Shorter"},
-                        headers=marketer["headers"]).json
+    again = client.post(
+        f"/api/conversations/{conversation['id']}/messages", json={"message": "Shorter"}, headers=marketer["headers"]
+    ).json
     assert again["draft"]["content"] == "Cola, now." and again["history_turns_sent"] == 3
     act(client, marketer, draft_id, "approve")
     cost = ledger_cost(app, [first["request_id"], body["request_id"], again["request_id"]])
@@ -210,15 +242,23 @@ def test_chat_revises_the_draft_and_its_cost_counts(
 def test_chat_on_an_email_draft_keeps_pii_away_from_the_provider(
     client: Any, agent: dict[str, Any], fake: FakeLLMServer
 ) -> None:
-    fake.add(text=answer(subject="Re", body="Hello,\n\nWe will write to [EMAIL_1].\n\nThe Vending Team",
-                         confidence=0.8))
-    email = client.post("/api/email/draft", headers=agent["headers"], json={
-        "body": "Please write to sam@example.com or call 020 7946 0958.", "response_type": "inquiry"}).json
+    fake.add(
+        text=answer(subject="Re", body="Hello,\n\nWe will write to [EMAIL_1].\n\nThe Vending Team", confidence=0.8)
+    )
+    email = client.post(
+        "/api/email/draft",
+        headers=agent["headers"],
+        json={"body": "Please write to sam@example.com or call 020 7946 0958.", "response_type": "inquiry"},
+    ).json
     assert "sam@example.com" in email["text"]
-    fake.add(text=answer(subject="Re", body="Hello,\n\nWe will write to [EMAIL_1] today.\n\nThe Vending Team",
-                         confidence=0.8))
-    turn = client.post(f"/api/drafts/{email['draft_id']}/chat", json={"message": "Say today"},
-                       headers=agent["headers"]).json
+    fake.add(
+        text=answer(
+            subject="Re", body="Hello,\n\nWe will write to [EMAIL_1] today.\n\nThe Vending Team", confidence=0.8
+        )
+    )
+    turn = client.post(
+        f"/api/drafts/{email['draft_id']}/chat", json={"message": "Say today"}, headers=agent["headers"]
+    ).json
     sent = fake.calls[-1].prompt
     assert "sam@example.com" not in sent and "7946" not in sent and "[EMAIL_1]" in sent
     assert turn["draft"]["content"] == "Hello,\n\nWe will write to sam@example.com today.\n\nThe Vending Team"
@@ -228,10 +268,14 @@ def test_a_conversation_is_visible_only_to_those_who_see_the_drafts_inputs(
     client: Any, agent: dict[str, Any], marketer: dict[str, Any], make_user: Any, fake: FakeLLMServer
 ) -> None:
     fake.add(text=answer(subject="Re", body="Hello,\n\nThanks.\n\nThe Vending Team", confidence=0.8), times=2)
-    email = client.post("/api/email/draft", headers=agent["headers"], json={
-        "body": "My card was charged twice, write to sam@example.com", "response_type": "complaint"}).json
-    turn = client.post(f"/api/drafts/{email['draft_id']}/chat", json={"message": "Warmer"},
-                       headers=agent["headers"]).json
+    email = client.post(
+        "/api/email/draft",
+        headers=agent["headers"],
+        json={"body": "My card was charged twice, write to sam@example.com", "response_type": "complaint"},
+    ).json
+    turn = client.post(
+        f"/api/drafts/{email['draft_id']}/chat", json={"message": "Warmer"}, headers=agent["headers"]
+    ).json
     path = f"/api/conversations/{turn['conversation']['id']}"
     assert client.get(path, headers=agent["headers"]).status_code == 200
     assert client.get(path, headers=make_user("admin")["headers"]).status_code == 200
@@ -245,8 +289,9 @@ def test_a_conversation_is_visible_only_to_those_who_see_the_drafts_inputs(
 @pytest.mark.parametrize("provider", [None])
 def test_chat_without_a_provider_leaves_the_draft_unchanged(client: Any, marketer: dict[str, Any]) -> None:
     draft = client.post("/api/content/caption", json={"products": ["COLA"]}, headers=marketer["headers"]).json
-    turn = client.post(f"/api/drafts/{draft['draft_id']}/chat", json={"message": "Shorter"},
-                       headers=marketer["headers"]).json
+    turn = client.post(
+        f"/api/drafts/{draft['draft_id']}/chat", json={"message": "Shorter"}, headers=marketer["headers"]
+    ).json
     assert turn["revised"] is False and turn["fallback_used"] is True
     assert "no AI provider is configured" in turn["text"] and turn["draft"]["content"] == draft["text"]
     assert turn["draft"]["version"] == 1

@@ -30,7 +30,10 @@ def test_seed_demo_builds_a_labelled_fleet_and_is_idempotent(app: Flask, runner:
         assert len(devices) >= 6 and all(d.is_demo and d.name.startswith("Demo:") for d in devices)
         assert db.session.scalar(select(func.count(Product.id)).where(Product.is_demo.is_(False))) == 0
         assert len({d.venue_type for d in devices}) >= 5 and {d.cabinet_type for d in devices} == {
-            "combo", "refrigerated", "ambient"}
+            "combo",
+            "refrigerated",
+            "ambient",
+        }
         assert (db.session.scalar(select(func.count(Product.id))) or 0) >= 60
         assert db.session.scalar(select(func.count(PlanogramVersion.id))) == len(devices)
         sales = db.session.scalar(select(func.count(Sale.id)))

@@ -24,8 +24,19 @@ def assert_headers(response: Any) -> None:
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
 
 
-@pytest.mark.parametrize("path", ["/login", "/static/css/app.css", "/static/js/api.js", "/healthz", "/readyz",
-                                  "/api/auth/me", "/no-such-page", "/api/no-such-endpoint"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/login",
+        "/static/css/app.css",
+        "/static/js/api.js",
+        "/healthz",
+        "/readyz",
+        "/api/auth/me",
+        "/no-such-page",
+        "/api/no-such-endpoint",
+    ],
+)
 def test_every_response_carries_the_security_headers(client: Any, path: str) -> None:
     response = client.get(path)
     response.close()  # static files answer with an open file (unclosed: a ResourceWarning, an error here)
@@ -45,9 +56,12 @@ def test_https_adds_hsts_and_secure_cookies(app: Flask, make_user: Any) -> None:
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
-    signed_in = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
-                            data={"email": user["email"], "password": user["password"],
-                                  "csrf_token": token.group(1)})
+    signed_in = client.post(
+        "/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},
+        data={"email": user["email"], "password": user["password"], "csrf_token": token.group(1)},
+    )
     assert signed_in.status_code == 302
     cookies = signed_in.headers.getlist("Set-Cookie")
     assert cookies and all("; Secure" in c for c in cookies)

@@ -107,14 +107,22 @@ class Stream:
 
 
 def start(client: FlaskClient, user: dict[str, Any], **body: Any) -> Any:
-    return client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE, **body},
-                       headers=user["headers"], buffered=False)
+    return client.post(
+        "/api/planogram/stream-optimization",
+        json={"device_id": OFFICE, **body},
+        headers=user["headers"],
+        buffered=False,
+    )
 
 
-def events_of(client: FlaskClient, user: dict[str, Any], job_id: str, headers: dict[str, str] | None = None,
-              query: str = "") -> Any:
-    return client.get(f"/api/planogram/optimizations/{job_id}/events{query}",
-                      headers={**user["headers"], **(headers or {})}, buffered=False)
+def events_of(
+    client: FlaskClient, user: dict[str, Any], job_id: str, headers: dict[str, str] | None = None, query: str = ""
+) -> Any:
+    return client.get(
+        f"/api/planogram/optimizations/{job_id}/events{query}",
+        headers={**user["headers"], **(headers or {})},
+        buffered=False,
+    )
 
 
 def only_events(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -151,8 +159,9 @@ def explanation_text(events: list[dict[str, Any]]) -> str:
 # --- the stream -------------------------------------------------------------------------------------------
 
 
-def test_post_streams_queued_started_progress_explanation_then_done(client: FlaskClient,
-                                                                   merchandiser: dict[str, Any]) -> None:
+def test_post_streams_queued_started_progress_explanation_then_done(
+    client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
     response = start(client, merchandiser, objective="margin", locked_slots=["a1"])
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
@@ -186,16 +195,28 @@ def test_post_streams_queued_started_progress_explanation_then_done(client: Flas
     assert all(p["data"]["planogram"]["A1"] == started["current_planogram"]["A1"] for p in progress)  # locked
 
     done = events[-1]["data"]
-    assert set(done) == {"planogram", "objective", "current_objective", "uplift_per_day", "uplift_pct",
-                         "slots_changed", "changes", "explanation_fallback_used", "request_id",
-                         "explanation_fallback_reason", "explanation_error_kind", "explanation_model"}
+    assert set(done) == {
+        "planogram",
+        "objective",
+        "current_objective",
+        "uplift_per_day",
+        "uplift_pct",
+        "slots_changed",
+        "changes",
+        "explanation_fallback_used",
+        "request_id",
+        "explanation_fallback_reason",
+        "explanation_error_kind",
+        "explanation_model",
+    }
     assert done["planogram"] == progress[-1]["data"]["planogram"]
     assert done["objective"] == progress[-1]["data"]["objective"] > done["current_objective"]
     assert done["current_objective"] == started["current_objective"]
     assert done["uplift_per_day"] == pytest.approx(done["objective"] - done["current_objective"], abs=1e-3)
     assert done["uplift_pct"] == pytest.approx(100 * done["uplift_per_day"] / done["current_objective"], abs=1e-2)
-    assert done["slots_changed"] == sum(1 for s, sku in done["planogram"].items()
-                                        if started["current_planogram"][s] != sku)
+    assert done["slots_changed"] == sum(
+        1 for s, sku in done["planogram"].items() if started["current_planogram"][s] != sku
+    )
     assert done["explanation_fallback_used"] is True and done["request_id"]
     assert done["explanation_fallback_reason"] == "no_provider"
     text = explanation_text(events)
@@ -246,8 +267,9 @@ def test_a_reconnect_mid_job_gets_the_missed_and_then_the_live_events(
     stream = Stream(start(client, merchandiser))
     seen = only_events(stream.until(lambda e: e.get("event") == "progress"))
     stream.close()  # the browser lost the connection after the first progress event
-    again = only_events(Stream(events_of(client, merchandiser, seen[0]["data"]["job_id"],
-                                         {"Last-Event-ID": seen[-1]["id"]})).rest())
+    again = only_events(
+        Stream(events_of(client, merchandiser, seen[0]["data"]["job_id"], {"Last-Event-ID": seen[-1]["id"]})).rest()
+    )
     assert again[0]["event"] == "progress" and again[0]["data"]["step"] == 2 and again[-1]["event"] == "done"
 
 
@@ -259,8 +281,11 @@ def test_the_post_answers_with_queued_first_and_the_job_publishes_started(
     stream = Stream(start(client, merchandiser, objective="revenue"))
     chunk = next(stream.chunks)
     text = chunk.decode() if isinstance(chunk, bytes) else chunk
-    match = re.fullmatch(r'id: (\S+)\nevent: queued\ndata: \{"job_id":"([0-9a-f]{32})","device_id":"DEMO-OFF-01",'
-                         r'"objective":"revenue","position":1\}\n\n', text)
+    match = re.fullmatch(
+        r'id: (\S+)\nevent: queued\ndata: \{"job_id":"([0-9a-f]{32})","device_id":"DEMO-OFF-01",'
+        r'"objective":"revenue","position":1\}\n\n',
+        text,
+    )
     assert match, text
     event_id, job_id = match.groups()
     rest = stream.rest()
@@ -269,9 +294,11 @@ def test_the_post_answers_with_queued_first_and_the_job_publishes_started(
     started = only_events(rest)[0]
     assert started["id"] != event_id
     current = started["data"]["current_planogram"]
-    expected = (f'id: {started["id"]}\nevent: started\ndata: {{"job_id":"{job_id}","device_id":"DEMO-OFF-01",'
-                f'"objective":"revenue","current_objective":{started["data"]["current_objective"]},'
-                f'"current_planogram":{json.dumps(current, separators=(",", ":"))}}}\n\n')
+    expected = (
+        f'id: {started["id"]}\nevent: started\ndata: {{"job_id":"{job_id}","device_id":"DEMO-OFF-01",'
+        f'"objective":"revenue","current_objective":{started["data"]["current_objective"]},'
+        f'"current_planogram":{json.dumps(current, separators=(",", ":"))}}}\n\n'
+    )
     assert expected in stream.raw  # one chunk per event
 
 
@@ -300,8 +327,9 @@ def test_queued_names_the_place_in_the_queue(app: Flask, client: FlaskClient, me
 
 
 @pytest.mark.parametrize("settings", [{"JOB_WORKERS": 1, "OPTIMIZATION_STEP_DELAY_MS": 1000}])
-def test_a_waiting_stream_hears_its_place_move_up_as_jobs_ahead_start(app: Flask, client: FlaskClient,
-                                                                       merchandiser: dict[str, Any]) -> None:
+def test_a_waiting_stream_hears_its_place_move_up_as_jobs_ahead_start(
+    app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
     first = Stream(start(client, merchandiser))
     busy = first.next_events()[0]["data"]["job_id"]
     wait_for_stored(app, busy, "progress")  # the only optimiser is busy
@@ -319,8 +347,9 @@ def test_a_waiting_stream_hears_its_place_move_up_as_jobs_ahead_start(app: Flask
         stream.close()
 
 
-def test_the_first_progress_is_the_quick_plan_never_below_the_floor(app: Flask, client: FlaskClient,
-                                                                   merchandiser: dict[str, Any]) -> None:
+def test_the_first_progress_is_the_quick_plan_never_below_the_floor(
+    app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
     """Step 1 (phase "quick") comes before the exact MILP: the floor (today's planogram repaired) and a few
     improving swaps, never below the floor; the exact steps lead on from it to the same answer as always."""
     from services.merchandising.data import load_device, model_for
@@ -341,8 +370,9 @@ def test_the_first_progress_is_the_quick_plan_never_below_the_floor(app: Flask, 
         data = load_device(OFFICE)
         model, params = model_for(data), ValueParams(objective="margin")
         pb = build_problem(model, data.cabinet, data.products, data.planogram, _constraints(data, ["A1"]), params)
-        floor = point_value(model, data.cabinet, data.products, pb.to_planogram(repair(pb).filled, data.planogram),
-                            params)
+        floor = point_value(
+            model, data.cabinet, data.products, pb.to_planogram(repair(pb).filled, data.planogram), params
+        )
     assert progress[0]["objective"] >= floor - 1e-3 and progress[0]["floor_objective"] == pytest.approx(floor, abs=1e-3)
     assert answers[0] == answers[1]  # identical requests, identical answers
 
@@ -356,8 +386,9 @@ def test_heartbeat_pings_between_events(client: FlaskClient, merchandiser: dict[
 
 
 @pytest.mark.parametrize("settings", [{"OPTIMIZATION_STEP_DELAY_MS": 200}])
-def test_cancel_ends_the_stream_and_stops_the_job(app: Flask, client: FlaskClient,
-                                                   merchandiser: dict[str, Any]) -> None:
+def test_cancel_ends_the_stream_and_stops_the_job(
+    app: Flask, client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
     stream = Stream(start(client, merchandiser))
     started = stream.next_events()[0]["data"]
     job_id = started["job_id"]
@@ -375,8 +406,7 @@ def test_cancel_ends_the_stream_and_stops_the_job(app: Flask, client: FlaskClien
 
 
 @pytest.mark.parametrize("settings", [{"OPTIMIZATION_STEP_DELAY_MS": 150, "STREAM_ABANDON_SECONDS": 1}])
-def test_a_job_nobody_listens_to_cancels_itself(app: Flask, client: FlaskClient,
-                                                 merchandiser: dict[str, Any]) -> None:
+def test_a_job_nobody_listens_to_cancels_itself(app: Flask, client: FlaskClient, merchandiser: dict[str, Any]) -> None:
     stream = Stream(start(client, merchandiser))
     job_id = stream.next_events()[0]["data"]["job_id"]
     stream.close()  # the client went away and nobody reconnects
@@ -385,14 +415,20 @@ def test_a_job_nobody_listens_to_cancels_itself(app: Flask, client: FlaskClient,
     assert "done" not in [e.type for e in items]
 
 
-def test_refusals_are_json_errors(client: FlaskClient, merchandiser: dict[str, Any], viewer: dict[str, Any],
-                                  make_user: Callable[..., dict[str, Any]], admin: dict[str, Any]) -> None:
+def test_refusals_are_json_errors(
+    client: FlaskClient,
+    merchandiser: dict[str, Any],
+    viewer: dict[str, Any],
+    make_user: Callable[..., dict[str, Any]],
+    admin: dict[str, Any],
+) -> None:
     missing = start(client, merchandiser, device_id="NOPE")
     assert missing.status_code == 404 and missing.json["error"]["details"] == {"device_id": "NOPE"}
     bad = start(client, merchandiser, locked_slots=["Z9"])
     assert bad.status_code == 422
     assert bad.json["error"]["details"] == [
-        {"field": "locked_slots", "reason": f"unknown slot 'Z9' for device {OFFICE}"}]
+        {"field": "locked_slots", "reason": f"unknown slot 'Z9' for device {OFFICE}"}
+    ]
     assert start(client, merchandiser, objective="speed").status_code == 422
     assert start(client, viewer).status_code == 403
     assert client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE}).status_code == 401
@@ -407,27 +443,32 @@ def test_refusals_are_json_errors(client: FlaskClient, merchandiser: dict[str, A
     assert only_events(Stream(events_of(client, admin, job_id)).rest()) == events  # admins may read any job
     # cancelling a finished job changes nothing
     assert client.post(f"/api/planogram/optimizations/{job_id}/cancel", headers=merchandiser["headers"]).json == {
-        "job_id": job_id, "cancel_requested": True}
+        "job_id": job_id,
+        "cancel_requested": True,
+    }
     assert only_events(Stream(events_of(client, merchandiser, job_id)).rest()) == events
 
 
-def test_browser_session_needs_csrf_for_post_but_not_for_eventsource(
-    app: Flask, merchandiser: dict[str, Any]
-) -> None:
+def test_browser_session_needs_csrf_for_post_but_not_for_eventsource(app: Flask, merchandiser: dict[str, Any]) -> None:
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
     assert token is not None
     csrf = token.group(1)
-    client.post("/login", data={"email": merchandiser["email"], "password": merchandiser["password"],
-                                "csrf_token": csrf})
+    client.post(
+        "/login", data={"email": merchandiser["email"], "password": merchandiser["password"], "csrf_token": csrf}
+    )
     no_token = client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE})
     assert no_token.status_code == 400 and no_token.json["error"]["code"] == "csrf_failed"
-    response = client.post("/api/planogram/stream-optimization", json={"device_id": OFFICE},
-                           headers={"X-CSRFToken": csrf}, buffered=False)
+    response = client.post(
+        "/api/planogram/stream-optimization", json={"device_id": OFFICE}, headers={"X-CSRFToken": csrf}, buffered=False
+    )
     events = only_events(Stream(response).rest())
     assert events[-1]["event"] == "done"
-    resumed = client.get(f"/api/planogram/optimizations/{events[0]['data']['job_id']}/events",
-                         headers={"Last-Event-ID": events[-2]["id"]}, buffered=False)  # what EventSource sends
+    resumed = client.get(
+        f"/api/planogram/optimizations/{events[0]['data']['job_id']}/events",
+        headers={"Last-Event-ID": events[-2]["id"]},
+        buffered=False,
+    )  # what EventSource sends
     assert resumed.status_code == 200 and only_events(Stream(resumed).rest()) == events[-1:]
 
 
@@ -435,8 +476,9 @@ def test_browser_session_needs_csrf_for_post_but_not_for_eventsource(
 
 
 @pytest.mark.parametrize("provider", ["anthropic"])
-def test_ai_explanation_streams_as_prose(app: Flask, client: FlaskClient, merchandiser: dict[str, Any],
-                                         fake: FakeLLMServer) -> None:
+def test_ai_explanation_streams_as_prose(
+    app: Flask, client: FlaskClient, merchandiser: dict[str, Any], fake: FakeLLMServer
+) -> None:
     fake.add(text=json.dumps(AI_ANSWER), contains="Optimiser metrics")
     events = only_events(Stream(start(client, merchandiser)).rest())
     explanation = [e for e in events if e["event"] == "explanation"]
@@ -459,8 +501,9 @@ def test_ai_explanation_streams_as_prose(app: Flask, client: FlaskClient, mercha
 
 
 @pytest.mark.parametrize("provider", ["anthropic"])
-def test_provider_cut_mid_stream_falls_back_labelled(client: FlaskClient, merchandiser: dict[str, Any],
-                                                      fake: FakeLLMServer) -> None:
+def test_provider_cut_mid_stream_falls_back_labelled(
+    client: FlaskClient, merchandiser: dict[str, Any], fake: FakeLLMServer
+) -> None:
     fake.add(error="cut", contains="Optimiser metrics")
     events = only_events(Stream(start(client, merchandiser)).rest())
     explanation = [e for e in events if e["event"] == "explanation"]
@@ -477,9 +520,11 @@ def test_provider_cut_mid_stream_falls_back_labelled(client: FlaskClient, mercha
 
 
 def feedback(client: FlaskClient, user: dict[str, Any], **body: Any) -> Any:
-    return client.post("/api/planogram/placement-feedback",
-                       json={"device_id": OFFICE, "sku": "DEMO-WATER-500", "slot": "e2", **body},
-                       headers=user["headers"])
+    return client.post(
+        "/api/planogram/placement-feedback",
+        json={"device_id": OFFICE, "sku": "DEMO-WATER-500", "slot": "e2", **body},
+        headers=user["headers"],
+    )
 
 
 def test_placement_feedback_without_a_provider_is_rule_based(client: FlaskClient, viewer: dict[str, Any]) -> None:
@@ -497,13 +542,27 @@ def test_placement_feedback_without_a_provider_is_rule_based(client: FlaskClient
 
 
 @pytest.mark.parametrize("provider", ["anthropic"])
-def test_placement_feedback_from_the_fast_tier_is_cached(client: FlaskClient, viewer: dict[str, Any],
-                                                          fake: FakeLLMServer) -> None:
-    fake.add(text=json.dumps({"verdict": "good", "feedback": "Eye-level chilled slot: a strong spot.",
-                              "better_slots": [], "confidence": 0.9}), contains="Engine score")
+def test_placement_feedback_from_the_fast_tier_is_cached(
+    client: FlaskClient, viewer: dict[str, Any], fake: FakeLLMServer
+) -> None:
+    fake.add(
+        text=json.dumps(
+            {
+                "verdict": "good",
+                "feedback": "Eye-level chilled slot: a strong spot.",
+                "better_slots": [],
+                "confidence": 0.9,
+            }
+        ),
+        contains="Engine score",
+    )
     first = feedback(client, viewer).json
     assert (first["feedback"], first["verdict"], first["fallback_used"], first["cached"]) == (
-        "Eye-level chilled slot: a strong spot.", "good", False, False)
+        "Eye-level chilled slot: a strong spot.",
+        "good",
+        False,
+        False,
+    )
     assert first["provider_configured"] is True and first["tier"] == "fast" and first["model"]
     assert first["cost_usd"] > 0 and first["request_id"]
     second = feedback(client, viewer).json
@@ -514,11 +573,19 @@ def test_placement_feedback_from_the_fast_tier_is_cached(client: FlaskClient, vi
 # --- change budget and product rules (issue 13) -----------------------------------------------------------
 
 
-def test_stream_takes_the_change_budget_and_rules_and_prices_each_change(client: FlaskClient,
-                                                                        merchandiser: dict[str, Any]) -> None:
-    response = start(client, merchandiser, objective="margin", max_changed_slots=8, max_new_skus=1,
-                     must_stock=["DEMO-WATER-500"], min_facings={"DEMO-WATER-500": 1},
-                     max_facings={"DEMO-COLA-330": 2})
+def test_stream_takes_the_change_budget_and_rules_and_prices_each_change(
+    client: FlaskClient, merchandiser: dict[str, Any]
+) -> None:
+    response = start(
+        client,
+        merchandiser,
+        objective="margin",
+        max_changed_slots=8,
+        max_new_skus=1,
+        must_stock=["DEMO-WATER-500"],
+        min_facings={"DEMO-WATER-500": 1},
+        max_facings={"DEMO-COLA-330": 2},
+    )
     assert response.status_code == 200
     events = only_events(Stream(response).rest())
     done = events[-1]
@@ -542,4 +609,5 @@ def test_stream_rejects_a_bad_budget_or_rule_before_starting(client: FlaskClient
     unknown = start(client, merchandiser, must_stock=["NO-SUCH-SKU"])
     assert unknown.status_code == 422
     assert unknown.json["error"]["details"] == [
-        {"field": "must_stock/min_facings/max_facings", "reason": "unknown sku 'NO-SUCH-SKU'"}]
+        {"field": "must_stock/min_facings/max_facings", "reason": "unknown sku 'NO-SUCH-SKU'"}
+    ]

@@ -28,13 +28,18 @@ Pair = tuple[Flask, Flask]
 
 
 @pytest.fixture
-def make_pair(make_llm_app: Callable[..., Flask], make_database: Callable[[], str], redis_url: str,
-              redis_client: redis.Redis) -> Callable[..., Pair]:
+def make_pair(
+    make_llm_app: Callable[..., Flask], make_database: Callable[[], str], redis_url: str, redis_client: redis.Redis
+) -> Callable[..., Pair]:
     """Factory: two apps sharing one database and one (emptied) Redis, as two gunicorn servers would."""
 
     def factory(**settings: Any) -> Pair:
-        shared = {"SQLALCHEMY_DATABASE_URI": make_database(), "REDIS_URL": redis_url,
-                  "RATELIMIT_STORAGE_URI": redis_url, **settings}
+        shared = {
+            "SQLALCHEMY_DATABASE_URI": make_database(),
+            "REDIS_URL": redis_url,
+            "RATELIMIT_STORAGE_URI": redis_url,
+            **settings,
+        }
         return make_llm_app(**shared), make_llm_app(**shared)
 
     return factory
@@ -54,8 +59,9 @@ def token(make_pair: Callable[..., Pair]) -> Iterator[Callable[[Flask, str], dic
     yield factory
 
 
-def test_a_stream_started_on_one_server_resumes_on_the_other(make_pair: Callable[..., Pair],
-                                                             token: Callable[[Flask, str], dict[str, str]]) -> None:
+def test_a_stream_started_on_one_server_resumes_on_the_other(
+    make_pair: Callable[..., Pair], token: Callable[[Flask, str], dict[str, str]]
+) -> None:
     first, second = make_pair(OPTIMIZATION_STEP_DELAY_MS=50)
     MODELS.clear()
     DATA.clear()
@@ -64,31 +70,37 @@ def test_a_stream_started_on_one_server_resumes_on_the_other(make_pair: Callable
         db.session.commit()
     user = {"headers": token(first, "merchandiser")}
     with thread_rq_worker(first):
-        response = first.test_client().post("/api/planogram/stream-optimization", json={"device_id": OFFICE},
-                                            headers=user["headers"], buffered=False)
+        response = first.test_client().post(
+            "/api/planogram/stream-optimization", json={"device_id": OFFICE}, headers=user["headers"], buffered=False
+        )
         stream = Stream(response)
         seen = only_events(stream.until(lambda e: e.get("event") == "progress"))
         stream.close()  # the load balancer sends the reconnect elsewhere
         job_id = seen[0]["data"]["job_id"]
-        rest = only_events(Stream(events_of(second.test_client(), user, job_id,
-                                            {"Last-Event-ID": seen[-1]["id"]})).rest())
+        rest = only_events(
+            Stream(events_of(second.test_client(), user, job_id, {"Last-Event-ID": seen[-1]["id"]})).rest()
+        )
     assert rest[0]["event"] == "progress" and rest[0]["data"]["step"] == seen[-1]["data"]["step"] + 1
     assert rest[-1]["event"] == "done"
     everything = only_events(Stream(events_of(first.test_client(), user, job_id)).rest())
     assert everything == seen + rest  # one job, one stream, whichever server relays it
 
 
-def test_rate_limits_count_requests_on_both_servers(make_pair: Callable[..., Pair],
-                                                    token: Callable[[Flask, str], dict[str, str]]) -> None:
+def test_rate_limits_count_requests_on_both_servers(
+    make_pair: Callable[..., Pair], token: Callable[[Flask, str], dict[str, str]]
+) -> None:
     first, second = make_pair(RATELIMIT_DEFAULT="4 per minute")
     headers = token(first, "viewer")
-    answers = [app.test_client().get("/api/devices", headers=headers).status_code
-               for app in (first, second, first, second, first, second)]
+    answers = [
+        app.test_client().get("/api/devices", headers=headers).status_code
+        for app in (first, second, first, second, first, second)
+    ]
     assert answers == [200, 200, 200, 200, 429, 429]
 
 
-def test_the_llm_budget_is_spent_once_for_both_servers(make_pair: Callable[..., Pair], fake: FakeLLMServer,
-                                                       token: Callable[[Flask, str], dict[str, str]]) -> None:
+def test_the_llm_budget_is_spent_once_for_both_servers(
+    make_pair: Callable[..., Pair], fake: FakeLLMServer, token: Callable[[Flask, str], dict[str, str]]
+) -> None:
     first, second = make_pair()
     with first.app_context():
         fx.seed_catalog()
@@ -97,8 +109,7 @@ def test_the_llm_budget_is_spent_once_for_both_servers(make_pair: Callable[..., 
     fake.add(text=fx.CAPTION_OK, times=None)
     body = {"products": ["COLA"], "media_description": "lobby"}
     one = first.test_client().post("/api/content/caption", json=body, headers=headers)
-    two = second.test_client().post("/api/content/caption", json={**body, "media_description": "gym"},
-                                    headers=headers)
+    two = second.test_client().post("/api/content/caption", json={**body, "media_description": "gym"}, headers=headers)
     assert one.status_code == two.status_code == 201 and not one.json["fallback_used"]
     total = one.json["cost_usd"] + two.json["cost_usd"]
     assert total > 0

@@ -31,8 +31,11 @@ def test_save_list_diff_and_rollback(client: Any, merchandiser: dict[str, Any]) 
     # The demo's operator planogram puts a sku's facings side by side: swap E1 with the next different sku.
     other = next(f"E{c}" for c in range(2, 9) if slots[f"E{c}"] != slots["E1"])
     slots["E1"], slots[other] = slots[other], slots["E1"]
-    saved = client.post(f"/api/devices/{OFFICE}/planogram", headers=h,
-                        json={"base_version": plano["version"], "slots": slots, "note": f"swap E1/{other}"})
+    saved = client.post(
+        f"/api/devices/{OFFICE}/planogram",
+        headers=h,
+        json={"base_version": plano["version"], "slots": slots, "note": f"swap E1/{other}"},
+    )
     assert saved.status_code == 201, saved.json
     assert saved.json["version"] == 2 and saved.json["status"] == "active"
     listing = client.get(f"/api/devices/{OFFICE}/planogram/versions", headers=h).json["items"]
@@ -43,20 +46,25 @@ def test_save_list_diff_and_rollback(client: Any, merchandiser: dict[str, Any]) 
     assert stale.status_code == 409 and stale.json["error"]["code"] == "stale_version"
     back = client.post(f"/api/devices/{OFFICE}/planogram/rollback", headers=h, json={"version": 1, "base_version": 2})
     assert back.status_code == 201 and back.json["version"] == 3
-    assert {s: v["sku"] for s, v in current(client, merchandiser)["slots"].items()} == \
-        {s: v["sku"] for s, v in plano["slots"].items()}
+    assert {s: v["sku"] for s, v in current(client, merchandiser)["slots"].items()} == {
+        s: v["sku"] for s, v in plano["slots"].items()
+    }
 
 
 @pytest.mark.usefixtures("fleet")
 def test_save_rejects_hard_rule_breaks_and_unknowns(client: Any, merchandiser: dict[str, Any]) -> None:
     h = merchandiser["headers"]
     version = current(client, merchandiser)["version"]
-    warm = client.post(f"/api/devices/{OFFICE}/planogram", headers=h,
-                       json={"base_version": version, "slots": {"A1": "DEMO-WATER-500"}})
+    warm = client.post(
+        f"/api/devices/{OFFICE}/planogram", headers=h, json={"base_version": version, "slots": {"A1": "DEMO-WATER-500"}}
+    )
     assert warm.status_code == 422
     assert warm.json["error"]["details"][0]["rule_id"] == "temperature"
-    unknown = client.post(f"/api/devices/{OFFICE}/planogram", headers=h,
-                          json={"base_version": version, "slots": {"Z9": "DEMO-MINTS", "A1": "NOPE"}})
+    unknown = client.post(
+        f"/api/devices/{OFFICE}/planogram",
+        headers=h,
+        json={"base_version": version, "slots": {"Z9": "DEMO-MINTS", "A1": "NOPE"}},
+    )
     assert unknown.status_code == 422
     assert {d["field"] for d in unknown.json["error"]["details"]} == {"slots.Z9", "slots.A1"}
     assert current(client, merchandiser)["version"] == version
@@ -64,8 +72,9 @@ def test_save_rejects_hard_rule_breaks_and_unknowns(client: Any, merchandiser: d
 
 @pytest.mark.usefixtures("fleet")
 def test_viewer_cannot_save(client: Any, viewer: dict[str, Any]) -> None:
-    response = client.post(f"/api/devices/{OFFICE}/planogram", headers=viewer["headers"],
-                           json={"base_version": 1, "slots": {}})
+    response = client.post(
+        f"/api/devices/{OFFICE}/planogram", headers=viewer["headers"], json={"base_version": 1, "slots": {}}
+    )
     assert response.status_code == 403
 
 
@@ -76,10 +85,14 @@ def _wait(app: Flask, client: Any, user: dict[str, Any], job_id: str, total: int
 
 
 @pytest.mark.usefixtures("fleet")
-def test_batch_optimize_job_reports_progress_and_results(app: Flask, client: Any, merchandiser: dict[str, Any],
-                                                         viewer: dict[str, Any]) -> None:
-    response = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
-                           json={"device_ids": [OFFICE, "DEMO-GYM-01"], "objective": "revenue"})
+def test_batch_optimize_job_reports_progress_and_results(
+    app: Flask, client: Any, merchandiser: dict[str, Any], viewer: dict[str, Any]
+) -> None:
+    response = client.post(
+        "/api/planogram/batch-optimize",
+        headers=merchandiser["headers"],
+        json={"device_ids": [OFFICE, "DEMO-GYM-01"], "objective": "revenue"},
+    )
     assert response.status_code == 202
     job_id = response.json["job_id"]
     if REDIS_MODE:  # jobs wait in Redis for an RQ worker on any machine; run one here
@@ -92,32 +105,35 @@ def test_batch_optimize_job_reports_progress_and_results(app: Flask, client: Any
     body = _wait(app, client, merchandiser, job_id, total=2)
     assert body["status"] == "finished" and body["progress"] == {"completed": 2, "total": 2}
     assert [(r["device_id"], r["ok"]) for r in body["results"]] == [(OFFICE, True), ("DEMO-GYM-01", True)]
-    assert body["results"][0]["result"]["revenue_per_day"] >= body["results"][0]["result"][
-        "current_revenue_per_day"] - 1e-6
+    assert (
+        body["results"][0]["result"]["revenue_per_day"]
+        >= body["results"][0]["result"]["current_revenue_per_day"] - 1e-6
+    )
     assert client.get(f"/api/jobs/{job_id}", headers=viewer["headers"]).status_code == 403
     assert client.get("/api/jobs/nope", headers=merchandiser["headers"]).status_code == 404
 
 
 @pytest.mark.usefixtures("fleet")
 def test_batch_rejects_unknown_devices(client: Any, merchandiser: dict[str, Any]) -> None:
-    response = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
-                           json={"device_ids": ["NOPE"]})
+    response = client.post(
+        "/api/planogram/batch-optimize", headers=merchandiser["headers"], json={"device_ids": ["NOPE"]}
+    )
     assert response.status_code == 422
     assert response.json["error"]["details"] == [{"field": "device_ids", "reason": "unknown device 'NOPE'"}]
 
 
 @pytest.mark.usefixtures("fleet")
 def test_anomaly_detection_answers_with_evidence(client: Any, viewer: dict[str, Any]) -> None:
-    response = client.post("/api/planogram/anomaly-detection", headers=viewer["headers"],
-                           json={"device_id": OFFICE})
+    response = client.post("/api/planogram/anomaly-detection", headers=viewer["headers"], json={"device_id": OFFICE})
     assert response.status_code == 200
     for item in response.json["anomalies"]:
         assert item["kind"] in ("stopped", "drop", "price") and item["evidence"]
 
 
 @pytest.mark.usefixtures("fleet")
-def test_cli_batch_optimize_queues_the_nightly_run_of_the_real_fleet(app: Flask, client: Any,
-                                                                     admin: dict[str, Any]) -> None:
+def test_cli_batch_optimize_queues_the_nightly_run_of_the_real_fleet(
+    app: Flask, client: Any, admin: dict[str, Any]
+) -> None:
     runner = app.test_cli_runner()
     only_demo = runner.invoke(args=["batch-optimize"])  # the fleet is all demo: nothing real to optimise
     assert only_demo.exit_code != 0 and "no devices to optimise" in only_demo.output
@@ -142,21 +158,30 @@ def test_cli_batch_optimize_queues_the_nightly_run_of_the_real_fleet(app: Flask,
 
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.skipif(not REDIS_MODE, reason="jobs wait in a queue only with Redis (TEST_MODE=redis)")
-def test_cancelling_a_queued_batch_drops_its_worker_jobs(app: Flask, client: Any, merchandiser: dict[str, Any],
-                                                          viewer: dict[str, Any], admin: dict[str, Any]) -> None:
+def test_cancelling_a_queued_batch_drops_its_worker_jobs(
+    app: Flask, client: Any, merchandiser: dict[str, Any], viewer: dict[str, Any], admin: dict[str, Any]
+) -> None:
     from rq import SimpleWorker
 
     from services.runtime import backends
 
-    started = client.post("/api/planogram/batch-optimize", headers=merchandiser["headers"],
-                          json={"device_ids": [OFFICE, "DEMO-GYM-01"], "objective": "revenue"})
+    started = client.post(
+        "/api/planogram/batch-optimize",
+        headers=merchandiser["headers"],
+        json={"device_ids": [OFFICE, "DEMO-GYM-01"], "objective": "revenue"},
+    )
     job_id = started.json["job_id"]
     assert client.delete(f"/api/jobs/{job_id}", headers=viewer["headers"]).status_code == 403
     assert client.delete("/api/jobs/nope", headers=merchandiser["headers"]).status_code == 404
     cancelled = client.delete(f"/api/jobs/{job_id}", headers=merchandiser["headers"])
     assert cancelled.status_code == 200, cancelled.json
-    assert cancelled.json == {"job_id": job_id, "cancel_requested": True, "parts_cancelled": 2,
-                              "parts_stopping": 0, "status": "cancelled"}
+    assert cancelled.json == {
+        "job_id": job_id,
+        "cancel_requested": True,
+        "parts_cancelled": 2,
+        "parts_stopping": 0,
+        "status": "cancelled",
+    }
     with app.app_context():  # a worker starting now finds nothing to run
         assert backends().jobs.queue_depth == 0
         SimpleWorker(["planogram"], connection=backends().redis).work(burst=True)
@@ -165,17 +190,28 @@ def test_cancelling_a_queued_batch_drops_its_worker_jobs(app: Flask, client: Any
 
 
 @pytest.mark.usefixtures("fleet")
-def test_a_retried_batch_share_skips_the_devices_already_reported(app: Flask, client: Any,
-                                                                  admin: dict[str, Any]) -> None:
+def test_a_retried_batch_share_skips_the_devices_already_reported(
+    app: Flask, client: Any, admin: dict[str, Any]
+) -> None:
     from services.merchandising import batch as planogram_jobs
     from services.runtime import backends
 
     with app.app_context():  # a share that crashed after its first device, run again by the runner's retry
-        backends().events.publish("job:j1", "started", {"kind": "batch_optimize", "objective": "revenue",
-                                                         "device_ids": [OFFICE, "DEMO-GYM-01"], "total": 2,
-                                                         "user_id": 0, "parts": 1})
-        backends().events.publish("job:j1", "progress", {"index": 0, "device_id": OFFICE, "ok": False,
-                                                          "error": "first attempt"})
+        backends().events.publish(
+            "job:j1",
+            "started",
+            {
+                "kind": "batch_optimize",
+                "objective": "revenue",
+                "device_ids": [OFFICE, "DEMO-GYM-01"],
+                "total": 2,
+                "user_id": 0,
+                "parts": 1,
+            },
+        )
+        backends().events.publish(
+            "job:j1", "progress", {"index": 0, "device_id": OFFICE, "ok": False, "error": "first attempt"}
+        )
         planogram_jobs.run_batch("j1", [(0, OFFICE), (1, "DEMO-GYM-01")], "revenue", 2)
     body = client.get("/api/jobs/j1", headers=admin["headers"]).json
     assert [(r["device_id"], r["ok"]) for r in body["results"]] == [(OFFICE, False), ("DEMO-GYM-01", True)]

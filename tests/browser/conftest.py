@@ -21,8 +21,14 @@ from tests.clock import DEMO_END, FIXED_NOW
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -42,8 +48,11 @@ def front_end_built() -> None:
     (the pages would otherwise wait for scripts that never load until each test times out)."""
     missing = missing_vendor_files()
     if missing:
-        pytest.fail(f"static/vendor is missing {', '.join(missing)}: run `make frontend` "
-                    "(npm ci && npm run vendor) before the browser tests", pytrace=False)
+        pytest.fail(
+            f"static/vendor is missing {', '.join(missing)}: run `make frontend` "
+            "(npm ci && npm run vendor) before the browser tests",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

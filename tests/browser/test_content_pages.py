@@ -50,7 +50,8 @@ def test_caption_and_email_drafts_then_approve_one(live_server: dict[str, Any], 
     email.locator("input[name=subject]").fill("Machine kept my money")
     email.locator("textarea[name=body]").fill(
         "Hello, the machine at platform 2 took my card payment but nothing dropped (order DEMO-ORD-1002). "
-        "Call me on +44 20 7946 0958 or write to sam.okafor@example.com. Card 4111 1111 1111 1111.")
+        "Call me on +44 20 7946 0958 or write to sam.okafor@example.com. Card 4111 1111 1111 1111."
+    )
     email.locator("select[name=response_type]").select_option("complaint")
     email.locator("select[name=tone]").select_option("apologetic")
     email.locator("button[type=submit]").click()

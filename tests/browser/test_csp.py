@@ -12,10 +12,19 @@ from tests.browser.test_fleet_pages import _sign_in
 pytestmark = pytest.mark.slow
 
 # (path, a selector the page's module script fills in or that only exists once the page rendered)
-PAGES = [("/", "#fleet-table tbody tr"), ("/products", "table"), ("/import", "form"), ("/content", "main"),
-         ("/email", "main"), ("/review", "main"), ("/monitoring/", "main"), ("/monitoring/prompts", "main"),
-         ("/users", "#users-table td select"), ("/devices/DEMO-GYM-01/visit-sheet", "main"),
-         ("/route?devices=DEMO-GYM-01,DEMO-OFF-01", "main")]
+PAGES = [
+    ("/", "#fleet-table tbody tr"),
+    ("/products", "table"),
+    ("/import", "form"),
+    ("/content", "main"),
+    ("/email", "main"),
+    ("/review", "main"),
+    ("/monitoring/", "main"),
+    ("/monitoring/prompts", "main"),
+    ("/users", "#users-table td select"),
+    ("/devices/DEMO-GYM-01/visit-sheet", "main"),
+    ("/route?devices=DEMO-GYM-01,DEMO-OFF-01", "main"),
+]
 
 
 def test_pages_raise_no_csp_violation(live_server: dict[str, Any], strict_page: Any) -> None:

@@ -24,10 +24,18 @@ from tests.clock import DEMO_END
 
 pytestmark = pytest.mark.slow
 
-CAPTION_JSON = json.dumps({"caption": "Cold, crisp and right here by the lifts.", "character_count": 40,
-                           "style": "casual", "alt_text": "A chilled drink in a vending machine.", "confidence": 0.9})
-HASHTAGS_JSON = json.dumps({"hashtags": ["#AfternoonSnack", "#OfficeLife", "#GrabAndGo"], "reasoning": "moment + venue",
-                            "confidence": 0.8})
+CAPTION_JSON = json.dumps(
+    {
+        "caption": "Cold, crisp and right here by the lifts.",
+        "character_count": 40,
+        "style": "casual",
+        "alt_text": "A chilled drink in a vending machine.",
+        "confidence": 0.9,
+    }
+)
+HASHTAGS_JSON = json.dumps(
+    {"hashtags": ["#AfternoonSnack", "#OfficeLife", "#GrabAndGo"], "reasoning": "moment + venue", "confidence": 0.8}
+)
 
 
 def _client_calls(app: Any, fake: FakeLLMServer) -> dict[str, Any]:
@@ -41,8 +49,12 @@ def _client_calls(app: Any, fake: FakeLLMServer) -> dict[str, Any]:
         review_token = auth.issue_token(reviewer, 1)
         db.session.commit()
     client = app.test_client()
-    skus = [p["sku"] for p in client.get("/api/products?per_page=12",
-                                         headers={"Authorization": f"Bearer {review_token}"}).json["items"]]
+    skus = [
+        p["sku"]
+        for p in client.get("/api/products?per_page=12", headers={"Authorization": f"Bearer {review_token}"}).json[
+            "items"
+        ]
+    ]
     fake.add(text=CAPTION_JSON, contains="caption", times=None)
     fake.add(text=HASHTAGS_JSON, contains="hashtag", times=None)
     drafts = []
@@ -52,8 +64,12 @@ def _client_calls(app: Any, fake: FakeLLMServer) -> dict[str, Any]:
         assert made.status_code == 201, made.json
         drafts.append(made.json)
         if n % 3 == 0:  # the same request again: answered from the cache
-            assert client.post("/api/content/caption", json={"products": [sku], "style": "casual"},
-                               headers=headers).status_code == 201
+            assert (
+                client.post(
+                    "/api/content/caption", json={"products": [sku], "style": "casual"}, headers=headers
+                ).status_code
+                == 201
+            )
         if n % 2 == 0:
             tags = client.post("/api/content/hashtags", json={"products": [sku]}, headers=headers)
             assert tags.status_code == 201, tags.json
@@ -77,18 +93,35 @@ def _pipeline_calls(app: Any, fake: FakeLLMServer) -> None:
 
     with app.app_context():
         llm = pipeline()
-        email = {"customer_email": "Hi, do you take contactless at the gym machine? Sam (sam.doe@example.com)",
-                 "company_name": "Demo Vending", "tone": "friendly"}
+        email = {
+            "customer_email": "Hi, do you take contactless at the gym machine? Sam (sam.doe@example.com)",
+            "company_name": "Demo Vending",
+            "tone": "friendly",
+        }
         llm.run("email_reply", "email_response_inquiry", email, user_id="1", pii=True)
         fake.add(text="Sorry, no JSON today.", times=2)  # the answer and its repair turn: a bad_output fallback
-        llm.run("placement_feedback", "placement_feedback",
-                {"product_name": "Cola 330ml", "sku": "DEMO-COLA", "slot": "B3", "score": 72,
-                 "reasons": ["eye-level row"], "violations": []}, schema=Feedback, user_id="1")
+        llm.run(
+            "placement_feedback",
+            "placement_feedback",
+            {
+                "product_name": "Cola 330ml",
+                "sku": "DEMO-COLA",
+                "slot": "B3",
+                "score": 72,
+                "reasons": ["eye-level row"],
+                "violations": [],
+            },
+            schema=Feedback,
+            user_id="1",
+        )
         # The admin tightens today's budget to a quarter above what was spent so far; calls go on until it refuses.
         llm.costs.daily_budget_usd = llm.costs.snapshot()["spent_usd"] * 1.25
         for n in range(60):
-            result = llm.run("email_reply", "email_response_inquiry",
-                             {**email, "customer_email": f"Question {n}: is the machine on floor {n} fixed?"})
+            result = llm.run(
+                "email_reply",
+                "email_response_inquiry",
+                {**email, "customer_email": f"Question {n}: is the machine on floor {n} fixed?"},
+            )
             if result.error_kind == "budget_exceeded":
                 break
 
@@ -122,19 +155,25 @@ def _sign_in(page: Any, url: str, email: str) -> None:
 
 def _ledger_totals(app: Any) -> dict[str, Any]:
     with app.app_context():
-        requests, cost, fallbacks = db.session.execute(select(
-            func.count(), func.sum(LLMRequest.cost_usd),
-            func.sum(func.cast(LLMRequest.fallback_used, db.Integer)))).one()
-        kinds = dict(db.session.execute(
-            select(LLMRequest.error_kind, func.count()).group_by(LLMRequest.error_kind)).all())
+        requests, cost, fallbacks = db.session.execute(
+            select(
+                func.count(), func.sum(LLMRequest.cost_usd), func.sum(func.cast(LLMRequest.fallback_used, db.Integer))
+            )
+        ).one()
+        kinds = dict(
+            db.session.execute(select(LLMRequest.error_kind, func.count()).group_by(LLMRequest.error_kind)).all()
+        )
     return {"requests": requests, "cost": float(cost), "fallbacks": int(fallbacks), "kinds": kinds}
 
 
 def _charts_drawn(page: Any, ids: list[str]) -> dict[str, int]:
-    return page.evaluate("""ids => Object.fromEntries(ids.map(id => {
+    return page.evaluate(
+        """ids => Object.fromEntries(ids.map(id => {
         const chart = window.Chart.getChart(document.getElementById(id));
         return [id, chart ? chart.data.datasets.reduce((n, d) => n + d.data.filter(v => v != null).length, 0) : -1];
-    }))""", ids)
+    }))""",
+        ids,
+    )
 
 
 def test_admin_sees_usage_cost_cache_and_ab_dashboards(monitored_server: dict[str, Any], page: Any) -> None:
@@ -146,8 +185,10 @@ def test_admin_sees_usage_cost_cache_and_ab_dashboards(monitored_server: dict[st
     page.wait_for_selector("#mon-root[data-loaded=true]")
     assert page.locator("#kpi-requests").inner_text() == f"{totals['requests']:,}"
     assert page.locator("#gauge-pct").inner_text().endswith("%")
-    drawn = _charts_drawn(page, ["chart-gauge", "chart-spend", "chart-feature", "chart-model", "chart-latency",
-                                 "chart-rates", "chart-cache"])
+    drawn = _charts_drawn(
+        page,
+        ["chart-gauge", "chart-spend", "chart-feature", "chart-model", "chart-latency", "chart-rates", "chart-cache"],
+    )
     assert all(n > 0 for n in drawn.values()), drawn
     alerts = page.locator("#mon-alerts .alert").all_inner_texts()
     assert any("daily budget" in a for a in alerts), alerts  # the tight budget is (nearly) spent
@@ -164,8 +205,11 @@ def test_admin_sees_usage_cost_cache_and_ab_dashboards(monitored_server: dict[st
     assert rows.count() >= 3
     table = page.locator("#ab-table").inner_text()
     assert "caption" in table and "control" in table and "%" in table
-    assert page.locator("#ab-table .pill.better, #ab-table .pill.worse, #ab-table .pill:has-text('difference')"
-                        ).count() + page.locator("#ab-table .pill:has-text('more reviews')").count() >= 1
+    assert (
+        page.locator("#ab-table .pill.better, #ab-table .pill.worse, #ab-table .pill:has-text('difference')").count()
+        + page.locator("#ab-table .pill:has-text('more reviews')").count()
+        >= 1
+    )
     assert "closed" in page.locator("#provider-table").inner_text()
     assert "Daily budget spent" in page.locator("#error-table").inner_text()
     assert _charts_drawn(page, ["chart-acceptance"])["chart-acceptance"] > 0

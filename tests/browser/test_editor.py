@@ -148,7 +148,8 @@ def test_keyboard_moves_save_and_stale_save_conflict(live_server: dict[str, Any]
     assert page.locator("#history-table tbody tr").first.locator("td").first.inner_text() == "v2"
 
     # Someone else saves version 3 in between (a second request with the same base version) ...
-    status = page.evaluate("""async (device) => {
+    status = page.evaluate(
+        """async (device) => {
       const token = document.querySelector('meta[name="csrf-token"]').content;
       const current = await (await fetch(`/api/devices/${device}/planogram`)).json();
       const slots = Object.fromEntries(Object.entries(current.slots).map(([slot, item]) => [slot, item.sku]));
@@ -156,7 +157,9 @@ def test_keyboard_moves_save_and_stale_save_conflict(live_server: dict[str, Any]
       const response = await fetch(`/api/devices/${device}/planogram`, {method: 'POST',
         headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
         body: JSON.stringify({base_version: 2, slots, note: 'someone else'})});
-      return response.status; }""", DEVICE)
+      return response.status; }""",
+        DEVICE,
+    )
     assert status == 201
     # ... so saving this tab's next edit is stale: a clear 409 message, and the edit stays on the grid.
     page.focus(_cell("C3"))
@@ -175,8 +178,12 @@ def test_keyboard_moves_save_and_stale_save_conflict(live_server: dict[str, Any]
 
 def _wait_step(page: Any, step: int) -> None:
     """Wait for an optimisation step (or its end), failing with the page's own message if the run stopped."""
-    page.wait_for_function("""(n) => Number(document.querySelector('#opt-step').textContent) >= n
-      || document.querySelector('#opt-run').dataset.phase !== 'running'""", arg=step, timeout=30_000)
+    page.wait_for_function(
+        """(n) => Number(document.querySelector('#opt-step').textContent) >= n
+      || document.querySelector('#opt-run').dataset.phase !== 'running'""",
+        arg=step,
+        timeout=30_000,
+    )
     assert int(page.locator("#opt-step").inner_text()) >= step, page.locator("#opt-state").inner_text()
 
 
@@ -275,7 +282,6 @@ def _assert_sse_parser(page: Any) -> None:
         {"id": "1-0", "event": "message", "data": "no type"},
         {"id": "2-0", "event": "done", "data": '{"ok":true}'},
     ]
-
 
 
 def test_backtest_panel_shows_how_far_to_trust_the_numbers(live_server: dict[str, Any], page: Any) -> None:

@@ -56,8 +56,9 @@ def test_import_page_reports_row_errors(live_server: dict[str, Any], page: Any, 
     page.screenshot(path=str(ARTIFACTS / "import-errors.png"), full_page=True)
 
 
-def test_import_page_checks_offers_templates_and_imports_the_valid_rows(live_server: dict[str, Any], page: Any,
-                                                                         tmp_path: Any) -> None:
+def test_import_page_checks_offers_templates_and_imports_the_valid_rows(
+    live_server: dict[str, Any], page: Any, tmp_path: Any
+) -> None:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     _sign_in(page, live_server)
@@ -82,8 +83,9 @@ def test_import_page_checks_offers_templates_and_imports_the_valid_rows(live_ser
     page.click("#import-form button[type=submit]")
     page.wait_for_selector('#import-result[data-status="partial"]')
     assert "Imported the valid rows" in page.inner_text("#import-headline")
-    listed = page.eval_on_selector_all("#import-errors li[data-file]",
-                                       "els => els.map(e => [e.dataset.file, +e.dataset.line, e.dataset.column])")
+    listed = page.eval_on_selector_all(
+        "#import-errors li[data-file]", "els => els.map(e => [e.dataset.file, +e.dataset.line, e.dataset.column])"
+    )
     assert ["products.csv", 4, "price"] in listed and ["sales.csv", 3, "sku"] in listed
     assert page.inner_text('#import-result tr[data-file="sales.csv"] td:nth-child(3)') == "4"  # 5 vends, 1 rejected
     page.screenshot(path=str(ARTIFACTS / "import-valid-rows.png"), full_page=True)

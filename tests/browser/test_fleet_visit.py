@@ -27,8 +27,9 @@ def _column(page: Any, col: str) -> list[float]:
 
 def _loads(page: Any, rows: str) -> dict[str, int | None]:
     """The sheet's load table: sku -> units to load (None where it says "fill": no forecast)."""
-    pairs = page.eval_on_selector_all(rows, "rows => rows.map(r => [r.dataset.sku, "
-                                            "r.querySelector('.load-units').textContent.trim()])")
+    pairs = page.eval_on_selector_all(
+        rows, "rows => rows.map(r => [r.dataset.sku, r.querySelector('.load-units').textContent.trim()])"
+    )
     return {sku: None if units == "fill" else int(units) for sku, units in pairs}
 
 
@@ -93,8 +94,9 @@ def test_editor_budget_drop_a_change_accept_then_visit_sheet(live_server: dict[s
     page.click("#opt-budget summary")
     page.fill("#budget-slots", "8")
     sent: list[dict[str, Any]] = []
-    page.on("request",
-            lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/stream-optimization") else None)
+    page.on(
+        "request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/stream-optimization") else None
+    )
     page.click("#opt-start")
     page.wait_for_selector('#opt-run[data-phase="review"]', timeout=45_000)
     assert sent and sent[0]["max_changed_slots"] == 8
@@ -129,8 +131,9 @@ def test_editor_budget_drop_a_change_accept_then_visit_sheet(live_server: dict[s
     page.screenshot(path=str(ARTIFACTS / "visit-sheet-editor-1440.png"), full_page=True)
     page.goto(f"{live_server['url']}/route?devices={DEVICE},DEMO-OFF-01")
     route = page.evaluate(f"fetch('/api/route?devices={DEVICE},DEMO-OFF-01').then(r => r.json())")
-    shown = page.eval_on_selector_all("#pick-table tbody tr[data-sku]",
-                                      "rows => rows.map(r => [r.dataset.sku, r.children[1].textContent.trim()])")
+    shown = page.eval_on_selector_all(
+        "#pick-table tbody tr[data-sku]", "rows => rows.map(r => [r.dataset.sku, r.children[1].textContent.trim()])"
+    )
     assert {sku: int(units.split()[0]) for sku, units in shown} == {p["sku"]: p["units"] for p in route["pick_list"]}
     expected: dict[str, int] = {}
     for sheet in route["sheets"]:  # the pick list is the machines' loads summed

@@ -51,8 +51,9 @@ def _visit_all(browser: Any, server: dict[str, Any], role: str, email: str) -> l
     page.fill("input[name=password]", server["password"] if role == "admin" else PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(server["url"] + "/")
-    menu = page.eval_on_selector_all("nav[aria-label=Main] a",
-                                     "els => els.map(a => [a.textContent.trim(), a.pathname])")
+    menu = page.eval_on_selector_all(
+        "nav[aria-label=Main] a", "els => els.map(a => [a.textContent.trim(), a.pathname])"
+    )
     labels = {label for label, _ in menu}
     assert not labels & HIDDEN[role], f"{role} sees {labels & HIDDEN[role]}"
     for _label, path in [*menu, *((p, p) for p in EXTRA_PAGES)]:

@@ -27,8 +27,12 @@ class FakeCosts:
         self.day = day or FIXED_TODAY.isoformat()
 
     def snapshot(self) -> dict[str, Any]:
-        return {"day": self.day, "budget_usd": self.budget, "spent_usd": self.spent,
-                "remaining_usd": max(self.budget - self.spent, 0.0)}
+        return {
+            "day": self.day,
+            "budget_usd": self.budget,
+            "spent_usd": self.spent,
+            "remaining_usd": max(self.budget - self.spent, 0.0),
+        }
 
 
 class FakePipeline:
@@ -39,8 +43,10 @@ class FakePipeline:
         self.breakers = breakers or {"anthropic": "closed"}
 
     def breaker_states(self) -> dict[str, dict[str, Any]]:
-        return {name: {"state": state, "consecutive_failures": 5 if state != "closed" else 0}
-                for name, state in self.breakers.items()}
+        return {
+            name: {"state": state, "consecutive_failures": 5 if state != "closed" else 0}
+            for name, state in self.breakers.items()
+        }
 
 
 class Clock:
@@ -56,10 +62,31 @@ def record(app: Flask, n: int, error_kind: str | None = None, minutes_ago: float
     at = FIXED_NOW - timedelta(minutes=minutes_ago)
     for _ in range(n):
         fallback = error_kind is not None
-        sink.record(LedgerRecord(
-            uuid.uuid4().hex, "content_caption", None if fallback else "anthropic", None, "fast",
-            "caption", 1, "A", 10, 5, 0, 0.0, 12.0, "fallback" if fallback else "ok", error_kind, False, fallback,
-            None, at, at, 1))
+        sink.record(
+            LedgerRecord(
+                uuid.uuid4().hex,
+                "content_caption",
+                None if fallback else "anthropic",
+                None,
+                "fast",
+                "caption",
+                1,
+                "A",
+                10,
+                5,
+                0,
+                0.0,
+                12.0,
+                "fallback" if fallback else "ok",
+                error_kind,
+                False,
+                fallback,
+                None,
+                at,
+                at,
+                1,
+            )
+        )
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -165,7 +192,8 @@ def test_open_circuit_is_one_episode_across_processes(
     for monitor in workers:
         evaluate(app, monitor, pipeline)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
-        "alert cleared: circuit_open:anthropic"]
+        "alert cleared: circuit_open:anthropic"
+    ]
     pipeline.breakers["anthropic"] = "open"
     evaluate(app, workers[0], pipeline)
     assert len(warnings(caplog)) == 2

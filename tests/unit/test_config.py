@@ -35,7 +35,10 @@ def hostile_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_config_reads_the_environment() -> None:
     config = Config()
     assert (config.RATELIMIT_DEFAULT, config.LLM_PROVIDER, config.REDIS_URL) == (
-        "2 per minute", "openai", "redis://127.0.0.1:9/0")
+        "2 per minute",
+        "openai",
+        "redis://127.0.0.1:9/0",
+    )
 
 
 @pytest.mark.usefixtures("hostile_env")
@@ -55,9 +58,7 @@ def test_test_config_takes_explicit_overrides() -> None:
     assert TestConfig(RATELIMIT_DEFAULT="5 per hour").RATELIMIT_DEFAULT == "5 per hour"
 
 
-def test_an_app_built_under_a_hostile_shell_is_untouched(
-    hostile_env: None, app: Flask, viewer: dict[str, Any]
-) -> None:
+def test_an_app_built_under_a_hostile_shell_is_untouched(hostile_env: None, app: Flask, viewer: dict[str, Any]) -> None:
     assert app.config["LLM_PROVIDER"] is None and app.config["REDIS_URL"] in (None, app.config["RATELIMIT_STORAGE_URI"])
     client = app.test_client()
     statuses = [client.get("/api/devices", headers=viewer["headers"]).status_code for _ in range(4)]
@@ -72,12 +73,15 @@ def _clean_test_config() -> TestConfig:
         return TestConfig()
 
 
-@pytest.mark.parametrize(("name", "value", "reason"), [
-    ("JOB_WORKERS", "two", "JOB_WORKERS must be an integer, got 'two'"),
-    ("SSE_HEARTBEAT_SECONDS", "soon", "SSE_HEARTBEAT_SECONDS must be a number, got 'soon'"),
-    ("OPTIMIZER_MAX_NEW_SKUS", "-1", "OPTIMIZER_MAX_NEW_SKUS must be at least 0"),
-    ("OPTIMIZER_MAX_NEW_SKUS", "few", "OPTIMIZER_MAX_NEW_SKUS must be an integer or 'none', got 'few'"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("JOB_WORKERS", "two", "JOB_WORKERS must be an integer, got 'two'"),
+        ("SSE_HEARTBEAT_SECONDS", "soon", "SSE_HEARTBEAT_SECONDS must be a number, got 'soon'"),
+        ("OPTIMIZER_MAX_NEW_SKUS", "-1", "OPTIMIZER_MAX_NEW_SKUS must be at least 0"),
+        ("OPTIMIZER_MAX_NEW_SKUS", "few", "OPTIMIZER_MAX_NEW_SKUS must be an integer or 'none', got 'few'"),
+    ],
+)
 def test_a_malformed_setting_stops_start_up_naming_it(name: str, value: str, reason: str) -> None:
     with pytest.raises(RuntimeError, match=reason):
         Config(environ={name: value})

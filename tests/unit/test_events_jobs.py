@@ -32,6 +32,7 @@ def fails_once() -> None:
     if ATTEMPTS.count("once") == 1:
         raise RuntimeError("first attempt")
 
+
 def test_publish_and_read_in_order_and_resume_after_id(events: EventStream) -> None:
     ids = [events.publish("job1", "progress", {"step": i}) for i in range(5)]
     assert len(set(ids)) == 5

@@ -71,8 +71,7 @@ def test_relay_pings_while_waiting_and_wakes_on_a_publish_from_another_thread(ev
 def test_relay_cleans_up_when_the_client_goes_away(events: EventStream) -> None:
     events.publish("job", "started", {})
     calls: list[str] = []
-    gen = relay(events, "job", None, FAST, on_poll=lambda: calls.append("poll"),
-                on_close=lambda: calls.append("close"))
+    gen = relay(events, "job", None, FAST, on_poll=lambda: calls.append("poll"), on_close=lambda: calls.append("close"))
     next(gen)
     events.publish("job", "progress", {"step": 1})
     next(gen)
@@ -112,7 +111,7 @@ def _product(sku: str | None) -> str:
 def test_prose_stream_deltas_add_up_to_the_final_prose(size: int) -> None:
     raw = json.dumps(ANSWER)
     prose = ProseStream(_product)
-    pieces = [prose.feed(raw[i:i + size]) for i in range(0, len(raw), size)]
+    pieces = [prose.feed(raw[i : i + size]) for i in range(0, len(raw), size)]
     pieces.append(prose.finish())
     assert "".join(pieces) == PROSE == prose.text
     if size < 20:
@@ -129,8 +128,22 @@ def test_prose_stream_handles_code_fences_and_plain_prose() -> None:
 
 
 def _input(changes: tuple[tuple[Move, float], ...]) -> ExplanationInput:
-    return ExplanationInput("D1", "Demo office", "margin", 48, 40.0, 50.0, 100.0, 110.0, 40.0, 50.0, True, changes,
-                            ("A1",), {"COLA": "Cola 330ml"})
+    return ExplanationInput(
+        "D1",
+        "Demo office",
+        "margin",
+        48,
+        40.0,
+        50.0,
+        100.0,
+        110.0,
+        40.0,
+        50.0,
+        True,
+        changes,
+        ("A1",),
+        {"COLA": "Cola 330ml"},
+    )
 
 
 def test_rule_based_explanation_is_labelled_and_built_from_the_numbers() -> None:

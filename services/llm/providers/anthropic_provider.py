@@ -197,17 +197,11 @@ def _map(exc: Exception, partial: str = "", output_tokens: int = 0) -> LLMError:
     if isinstance(exc, anthropic.APITimeoutError):
         return StreamCut("timeout mid-stream", partial, output_tokens) if partial else Timeout("timeout")
     if isinstance(exc, anthropic.APIConnectionError):
-        return (
-            StreamCut("connection lost", partial, output_tokens)
-            if partial
-            else ConnectionFailed("connection")
-        )
+        return StreamCut("connection lost", partial, output_tokens) if partial else ConnectionFailed("connection")
     if isinstance(exc, (httpx2.HTTPError, anthropic.APIError)):
         return map_transport(exc, partial, output_tokens)
     if isinstance(exc, json.JSONDecodeError):
-        return (
-            StreamCut("malformed event", partial, output_tokens) if partial else ServerError("malformed body")
-        )
+        return StreamCut("malformed event", partial, output_tokens) if partial else ServerError("malformed body")
     raise exc  # anything else is a programming error and must surface
 
 

@@ -140,12 +140,11 @@ class OpenAIProvider(SDKStreamProvider):
             text, meta.get("model", request.model), self.name, meta["usage"], meta["finish_reason"], meta.get("id")
         )
 
+
 class OpenAIEmbedder:
     """Embeddings API for the cache's similarity layer."""
 
-    def __init__(
-        self, api_key: str | None, base_url: str | None, model: str, timeout_s: float = 10.0
-    ) -> None:
+    def __init__(self, api_key: str | None, base_url: str | None, model: str, timeout_s: float = 10.0) -> None:
         self.model = model
         self._client = make_client(api_key, base_url, timeout_s)
 
@@ -216,9 +215,7 @@ def _map(exc: Exception, partial: str = "") -> LLMError:
     if isinstance(exc, openai.APIStatusError):
         if partial:
             return StreamCut(f"stream error: {exc.status_code}", partial)
-        return map_status(
-            exc.status_code, f"{exc.status_code} {exc.code or ''}".strip(), exc.response.headers
-        )
+        return map_status(exc.status_code, f"{exc.status_code} {exc.code or ''}".strip(), exc.response.headers)
     if isinstance(exc, openai.APITimeoutError):
         return StreamCut("timeout mid-stream", partial) if partial else Timeout("timeout")
     if isinstance(exc, openai.APIConnectionError):

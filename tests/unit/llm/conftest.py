@@ -101,9 +101,7 @@ def make_harness(fake: FakeLLMServer, namespace: str) -> Iterator[Callable[..., 
     """Factory: `make_harness(redis=None, **settings_overrides)`; defaults to Anthropic on the fake server."""
     built: list[LLMIntegrationPipeline] = []
 
-    def build(
-        redis_client: Any = None, prompts: tuple[PromptVersion, ...] = PROMPTS, **overrides: Any
-    ) -> Harness:
+    def build(redis_client: Any = None, prompts: tuple[PromptVersion, ...] = PROMPTS, **overrides: Any) -> Harness:
         values: dict[str, Any] = {
             "provider": "anthropic",
             "anthropic_api_key": "test-anthropic-key",

@@ -28,9 +28,7 @@ def _client(kind: str, request: pytest.FixtureRequest) -> Any:
 def test_reservations_never_exceed_the_budget_under_100_threads(
     kind: str, request: pytest.FixtureRequest, namespace: str
 ) -> None:
-    counter = (
-        RedisBudgetCounter(_client(kind, request), namespace) if kind == "redis" else MemoryBudgetCounter()
-    )
+    counter = RedisBudgetCounter(_client(kind, request), namespace) if kind == "redis" else MemoryBudgetCounter()
     monitor = CostMonitor(counter, daily_budget_usd=1.0, today=lambda: "2026-11-20")
 
     def attempt(_: int) -> bool:
@@ -52,9 +50,7 @@ def test_reservations_never_exceed_the_budget_under_100_threads(
 def test_settle_replaces_the_worst_case_by_the_actual_cost(
     kind: str, request: pytest.FixtureRequest, namespace: str
 ) -> None:
-    counter = (
-        RedisBudgetCounter(_client(kind, request), namespace) if kind == "redis" else MemoryBudgetCounter()
-    )
+    counter = RedisBudgetCounter(_client(kind, request), namespace) if kind == "redis" else MemoryBudgetCounter()
     monitor = CostMonitor(counter, daily_budget_usd=1.0, today=lambda: "2026-11-20")
     reservation = monitor.reserve("f", "m", 0.6)
     assert reservation is not None and monitor.reserve("f", "m", 0.6) is None
@@ -72,9 +68,7 @@ def test_100_concurrent_calls_with_a_budget_for_10(
     note = "Cola sold out twice in machine number 100 this week."
     user = f"Summarise this note: {note}"
     worst = PriceTable().get("claude-haiku-5-5").worst_case(estimate_prompt_tokens(system, [user]), 600)
-    h = make_harness(
-        redis_client=_client(kind, request), daily_budget_usd=worst * 10.5, low_budget_fraction=0.0
-    )
+    h = make_harness(redis_client=_client(kind, request), daily_budget_usd=worst * 10.5, low_budget_fraction=0.0)
 
     def call(i: int) -> Any:
         return h.pipeline.run(
@@ -122,9 +116,7 @@ def test_a_tiny_budget_under_100_concurrent_calls_is_used_and_never_crossed(
 def test_what_is_left_is_granted_down_to_the_minimum_and_waiters_get_settled_room(
     kind: str, request: pytest.FixtureRequest, namespace: str
 ) -> None:
-    counter = (
-        RedisBudgetCounter(_client(kind, request), namespace) if kind == "redis" else MemoryBudgetCounter()
-    )
+    counter = RedisBudgetCounter(_client(kind, request), namespace) if kind == "redis" else MemoryBudgetCounter()
     monitor = CostMonitor(counter, daily_budget_usd=1.0, today=lambda: "2026-11-20")
     first = monitor.reserve("f", "m", 0.6, minimum_usd=0.1)
     second = monitor.reserve("f", "m", 0.6, minimum_usd=0.1)
@@ -141,9 +133,7 @@ def test_what_is_left_is_granted_down_to_the_minimum_and_waiters_get_settled_roo
     assert monitor.reserve("f", "m", 0.6, minimum_usd=0.1, wait_s=5.0) is None  # spent: nothing to wait for
 
 
-def test_low_budget_steps_features_down_a_tier(
-    fake: FakeLLMServer, make_harness: Callable[..., Harness]
-) -> None:
+def test_low_budget_steps_features_down_a_tier(fake: FakeLLMServer, make_harness: Callable[..., Harness]) -> None:
     h = make_harness(daily_budget_usd=1.0, low_budget_fraction=0.2)
     reservation = h.pipeline.costs.reserve("other", "claude-opus-5-5", 0.85)
     assert reservation is not None

@@ -144,9 +144,7 @@ def test_similarity_layer_hits_near_identical_requests_in_scope(
     assert embed(note) != embed(note + " different words entirely here")
 
 
-def test_similarity_is_never_used_with_personal_data(
-    fake: FakeLLMServer, make_harness: Callable[..., Harness]
-) -> None:
+def test_similarity_is_never_used_with_personal_data(fake: FakeLLMServer, make_harness: Callable[..., Harness]) -> None:
     h = _similarity_harness(fake, make_harness)
     note = "Cola sells out every Friday afternoon in the gym machine near the entrance door"
     h.pipeline.run("summary", "summary", {"note": note}, pii=True, paraphrase=["note"])

@@ -32,8 +32,14 @@ def client(server: RedisServer) -> redis.Redis:
 
 
 def parts(client: redis.Redis, share: float = 0.1):  # type: ignore[no-untyped-def]
-    return failover_state(RedisCacheBackend(client, "t:cache"), RedisBudgetCounter(client, "t:budget"),
-                          RedisBreakerStore(client, "t:breaker"), client.ping, outage_share=share, retry_s=0.0)
+    return failover_state(
+        RedisCacheBackend(client, "t:cache"),
+        RedisBudgetCounter(client, "t:budget"),
+        RedisBreakerStore(client, "t:breaker"),
+        client.ping,
+        outage_share=share,
+        retry_s=0.0,
+    )
 
 
 def test_budget_reserves_only_a_local_share_of_the_last_known_headroom_and_adds_it_back(
@@ -78,9 +84,7 @@ def test_without_a_known_figure_nothing_is_reserved(client: redis.Redis, server:
     assert budget.try_reserve(DAY, 1, LIMIT) == 0
 
 
-def test_cache_misses_while_down_and_replays_invalidations_once_back(
-    client: redis.Redis, server: RedisServer
-) -> None:
+def test_cache_misses_while_down_and_replays_invalidations_once_back(client: redis.Redis, server: RedisServer) -> None:
     cache, _, _ = parts(client)
     cache.set("k1", "answer", 60, "caption", ["device:D1"])
     cache.set("k2", "other", 60, "caption", ["device:D2"])

@@ -54,10 +54,7 @@ def test_openai_stream_ends_with_the_usage_chunk_and_done(fake: FakeLLMServer) -
     events = _events(httpx2.post(f"{fake.url}/v1/chat/completions", json=body).text)
     assert events[-1] == (None, "[DONE]")
     usage_chunk = json.loads(events[-2][1])
-    assert (
-        usage_chunk["choices"] == []
-        and usage_chunk["usage"]["prompt_tokens"] == fake.calls[-1].usage["prompt"]
-    )
+    assert usage_chunk["choices"] == [] and usage_chunk["usage"]["prompt_tokens"] == fake.calls[-1].usage["prompt"]
 
 
 def test_sdks_parse_the_fake_responses(fake: FakeLLMServer) -> None:
@@ -67,13 +64,8 @@ def test_sdks_parse_the_fake_responses(fake: FakeLLMServer) -> None:
         )
     assert message.usage.input_tokens == fake.calls[-1].usage["prompt"]
     with openai.OpenAI(api_key="k", base_url=f"{fake.url}/v1", max_retries=0) as gpt:
-        completion = gpt.chat.completions.create(
-            model="gpt-5.6-terra", messages=[{"role": "user", "content": "Hi"}]
-        )
-        assert (
-            completion.usage is not None
-            and completion.usage.completion_tokens == fake.calls[-1].usage["completion"]
-        )
+        completion = gpt.chat.completions.create(model="gpt-5.6-terra", messages=[{"role": "user", "content": "Hi"}])
+        assert completion.usage is not None and completion.usage.completion_tokens == fake.calls[-1].usage["completion"]
         vectors = gpt.embeddings.create(model="text-embedding-3-small", input=["a b c", "a b d"])
     assert len(vectors.data) == 2 and vectors.data[0].embedding == embed("a b c")
 
@@ -84,10 +76,7 @@ def test_errors_carry_status_and_retry_after(fake: FakeLLMServer) -> None:
     assert response.status_code == 429 and response.headers["retry-after"] == "3"
     assert response.json()["error"]["type"] == "rate_limit_error"
     fake.add(error="529")
-    assert (
-        httpx2.post(f"{fake.url}/v1/messages", json={"model": "m"}).json()["error"]["type"]
-        == "overloaded_error"
-    )
+    assert httpx2.post(f"{fake.url}/v1/messages", json={"model": "m"}).json()["error"]["type"] == "overloaded_error"
 
 
 def test_control_endpoint_scripts_responses(fake: FakeLLMServer) -> None:
@@ -104,9 +93,7 @@ def test_embeddings_are_deterministic_and_similar_texts_are_close() -> None:
 
     base = "cola sells out on friday in the gym"
     assert embed(base) == embed(base)
-    assert cosine(embed(base), embed(base + " machine")) > cosine(
-        embed(base), embed("quarterly tax filing rules")
-    )
+    assert cosine(embed(base), embed(base + " machine")) > cosine(embed(base), embed("quarterly tax filing rules"))
 
 
 def test_runs_as_a_module() -> None:

@@ -116,9 +116,7 @@ def test_no_provider_means_flagged_rule_based_fallback(
     fake: FakeLLMServer, make_harness: Callable[..., Harness]
 ) -> None:
     h = make_harness(provider=None)
-    result = h.pipeline.run(
-        "summary", "summary", {"note": "x"}, fallback=lambda v: f"Rule-based: {v['note']}"
-    )
+    result = h.pipeline.run("summary", "summary", {"note": "x"}, fallback=lambda v: f"Rule-based: {v['note']}")
     assert (result.text, result.fallback_used, result.status, result.error_kind) == (
         "Rule-based: x",
         True,
@@ -148,10 +146,7 @@ def test_context_blocks_are_fitted_to_the_tier_budget(
     )
     assert result.status == "ok"
     assert "truncated" in fake.calls[-1].prompt and "<planogram" in fake.calls[-1].prompt
-    assert (
-        h.pipeline.preview("advice", "advice", {"device": "D1", "question": "Q"})["model"]
-        == "claude-sonnet-5-5"
-    )
+    assert h.pipeline.preview("advice", "advice", {"device": "D1", "question": "Q"})["model"] == "claude-sonnet-5-5"
 
 
 def test_long_system_prompts_are_marked_for_the_provider_cache_and_cache_reads_priced_lower(

@@ -68,13 +68,9 @@ def test_chosen_variant_is_on_the_result_and_the_ledger(
     fake: FakeLLMServer, make_harness: Callable[..., Harness]
 ) -> None:
     h = make_harness()
-    results = [
-        h.pipeline.run("caption", "caption", {"product": "Cola"}, user_id=f"user-{i}") for i in range(12)
-    ]
+    results = [h.pipeline.run("caption", "caption", {"product": "Cola"}, user_id=f"user-{i}") for i in range(12)]
     for result in results:
-        expected = choose_variant(
-            CAPTIONS, (result.request_id and h.ledger.get(result.request_id).user_id) or ""
-        )
+        expected = choose_variant(CAPTIONS, (result.request_id and h.ledger.get(result.request_id).user_id) or "")
         assert (result.variant, result.prompt_version) == (expected.variant, expected.version)
         assert h.ledger.get(result.request_id).variant == result.variant
     assert {r.variant for r in results} == {"A", "B"}

@@ -19,9 +19,7 @@ def _two_providers(fake: FakeLLMServer, **extra: Any) -> dict[str, Any]:
     return {"openai_api_key": "test-openai-key", "openai_base_url": f"{fake.url}/v1", **extra}
 
 
-def test_thirty_percent_failures_every_call_answers(
-    fake: FakeLLMServer, make_harness: Callable[..., Harness]
-) -> None:
+def test_thirty_percent_failures_every_call_answers(fake: FakeLLMServer, make_harness: Callable[..., Harness]) -> None:
     fake.script.set_failure_rate(0.3, seed=7)
     h = make_harness(**_two_providers(fake))
 
@@ -123,9 +121,7 @@ def test_stream_failure_before_any_text_is_retried_transparently(
     assert isinstance(final, LLMResult) and final.status == "ok"
 
 
-def test_failing_model_falls_back_to_a_cheaper_tier(
-    fake: FakeLLMServer, make_harness: Callable[..., Harness]
-) -> None:
+def test_failing_model_falls_back_to_a_cheaper_tier(fake: FakeLLMServer, make_harness: Callable[..., Harness]) -> None:
     fake.add(error="500", model="claude-sonnet-5-5", times=None)
     result = make_harness().pipeline.run("advice", "advice", {"device": "D1", "question": "Q"})
     assert (result.status, result.model, result.tier) == ("ok", "claude-haiku-5-5", "fast")

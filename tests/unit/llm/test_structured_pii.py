@@ -62,9 +62,7 @@ def test_invalid_answer_is_repaired_once(fake: FakeLLMServer, make_harness: Call
     assert result.confidence == pytest.approx(0.7)
 
 
-def test_still_invalid_after_repair_falls_back(
-    fake: FakeLLMServer, make_harness: Callable[..., Harness]
-) -> None:
+def test_still_invalid_after_repair_falls_back(fake: FakeLLMServer, make_harness: Callable[..., Harness]) -> None:
     fake.add(text='{"slot": "B2"}', times=2)
     h = make_harness()
     result = h.pipeline.run(
@@ -77,10 +75,7 @@ def test_still_invalid_after_repair_falls_back(
     assert (result.fallback_used, result.error_kind, result.data.slot) == (True, "bad_output", "A1")
     assert result.cost_usd > 0  # both paid calls are on the ledger row
     assert h.ledger.get(result.request_id).cost_usd == result.cost_usd
-    assert (
-        h.pipeline.run("advice", "advice", {"device": "D1", "question": "Q"}, schema=Advice).status
-        != "cached"
-    )
+    assert h.pipeline.run("advice", "advice", {"device": "D1", "question": "Q"}, schema=Advice).status != "cached"
 
 
 EMAIL = (
@@ -94,9 +89,7 @@ def test_redaction_uses_stable_placeholders_and_restores() -> None:
     text = redaction.text
     for secret in ("jane.doe@example.com", "7946", "4111", "AB-99812", "Baker Street"):
         assert secret not in text
-    assert (
-        text.count("[EMAIL_1]") == 2 and "[CARD_1]" in text and "[ORDER_1]" in text and "[ADDRESS_1]" in text
-    )
+    assert text.count("[EMAIL_1]") == 2 and "[CARD_1]" in text and "[ORDER_1]" in text and "[ADDRESS_1]" in text
     assert restore(text, redaction.mapping) == EMAIL + " Again: jane.doe@example.com"
 
 

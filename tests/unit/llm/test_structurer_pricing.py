@@ -35,8 +35,7 @@ def test_planogram_xml_is_compact_ordered_and_escaped() -> None:
     text = DataStructurer().planogram({"device_id": "D1", "slots": SLOTS}).render()
     assert text.splitlines() == [
         '<planogram device="D1">',
-        '<row id="A"><slot id="A2" empty="1"/>'
-        '<slot id="A10" sku="S1" price="2.00" rate="4.00">Cola</slot></row>',
+        '<row id="A"><slot id="A2" empty="1"/><slot id="A10" sku="S1" price="2.00" rate="4.00">Cola</slot></row>',
         '<row id="B"><slot id="B1" sku="S2" price="1.50" cap="6" rate="2.35">Chips &amp; Dip</slot></row>',
         "</planogram>",
     ]
@@ -73,9 +72,7 @@ def test_priority_truncation_keeps_essentials_and_cuts_history_first() -> None:
 def test_prices_include_cache_reads_and_long_prompt_rates() -> None:
     table = PriceTable()
     assert table.effective_date.year >= 2026
-    sonnet = table.cost(
-        "claude-sonnet-5-5", Usage(input_tokens=1_000_000, output_tokens=0, cached_tokens=500_000)
-    )
+    sonnet = table.cost("claude-sonnet-5-5", Usage(input_tokens=1_000_000, output_tokens=0, cached_tokens=500_000))
     assert sonnet == pytest.approx(0.5 * 2.00 + 0.5 * 0.10)
     haiku = table.get("claude-haiku-5-5")
     assert haiku.cost(Usage(200_000, 0)) == pytest.approx(5 * haiku.cost(Usage(200_000, 0)) / 5)

@@ -28,8 +28,9 @@ def test_answer_is_never_below_the_repaired_floor_and_fills_the_cabinet(device, 
     codes = sorted(device.current.mapping())
     cons = {
         "default": Constraints(),
-        "must_new": Constraints(must_stock=frozenset(_absent(device)[:1]),
-                                locked=tuple((s, device.current.mapping()[s]) for s in codes[:2])),
+        "must_new": Constraints(
+            must_stock=frozenset(_absent(device)[:1]), locked=tuple((s, device.current.mapping()[s]) for s in codes[:2])
+        ),
         "min_facings": Constraints(min_facings=((top, 3),)),
         "max_new": Constraints(max_new_skus=1),
         "budget": Constraints(max_changed_slots=6),
@@ -53,8 +54,9 @@ def test_answer_is_never_below_the_repaired_floor_and_fills_the_cabinet(device, 
 def test_a_new_must_stock_product_changes_little_else(device) -> None:  # type: ignore[no-untyped-def]
     """Must-stock of a product the machine does not carry: it goes in, the rest of the cabinet stays full."""
     new = _absent(device)[0]
-    res = optimize(device.model, device.cabinet, device.products, device.current,
-                   Constraints(must_stock=frozenset({new})))
+    res = optimize(
+        device.model, device.cabinet, device.products, device.current, Constraints(must_stock=frozenset({new}))
+    )
     assert new in res.planogram.mapping().values()
     assert len(res.planogram.mapping()) >= len(device.current.mapping())
 

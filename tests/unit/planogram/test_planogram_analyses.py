@@ -100,22 +100,15 @@ def test_location_personalize_uses_venue_peers() -> None:
     rng = np.random.default_rng(5)
     fleet = generate_fleet(8, rng, venue_types=("gym", "office"), days=45)
     products = {p.sku: p for p in fleet.products}
-    models = [
-        fit_model(d.cabinet, products, d.sales, d.planogram, with_affinity=False) for d in fleet.devices
-    ]
+    models = [fit_model(d.cabinet, products, d.sales, d.planogram, with_affinity=False) for d in fleet.devices]
     me = fleet.devices[0]
     star = max(
-        (
-            k
-            for k in products
-            if k not in set(me.planogram.mapping().values()) and products[k].temperature == "ambient"
-        ),
+        (k for k in products if k not in set(me.planogram.mapping().values()) and products[k].temperature == "ambient"),
         key=lambda k: fleet.venue_boost["gym"][k],
     )
     peers = [peer_rates(m) for m in models[1:]]
     boosted = [
-        PeerRates(p.device_id, p.venue_type, {**p.rates, star: 5.0 if p.venue_type == "gym" else 0.01})
-        for p in peers
+        PeerRates(p.device_id, p.venue_type, {**p.rates, star: 5.0 if p.venue_type == "gym" else 0.01}) for p in peers
     ]
     res = location_personalize(models[0], me.cabinet, products, me.planogram, boosted)
     assert res.venue_type == "gym" and res.n_peers == 3
@@ -135,9 +128,7 @@ def test_anomalies_flag_a_jammed_slot(device) -> None:  # type: ignore[no-untype
     truth = make_truth(device.cabinet, list(device.products.values()), rng)
     idx = device.cabinet.index()
     busiest = max(plan.mapping().items(), key=lambda kv: truth.base[kv[1]] * truth.pos_weight[idx[kv[0]]])
-    sales, _ = generate_device_sales(
-        device.cabinet, device.products, plan, 60, rng, truth, jams=[(busiest[0], 45, 60)]
-    )
+    sales, _ = generate_device_sales(device.cabinet, device.products, plan, 60, rng, truth, jams=[(busiest[0], 45, 60)])
     model = fit_model(device.cabinet, device.products, sales, plan)
     found = detect_anomalies(model, device.cabinet, device.products, sales, plan)
     assert any(a.slot == busiest[0] and a.kind == "stopped" for a in found)
@@ -147,9 +138,7 @@ def test_anomalies_flag_a_jammed_slot(device) -> None:  # type: ignore[no-untype
 def test_batch_yields_a_result_per_device() -> None:
     fleet = generate_fleet(3, np.random.default_rng(1), days=30)
     products = {p.sku: p for p in fleet.products}
-    items = list(
-        batch_optimize([DeviceJob(d.cabinet, d.sales, d.planogram) for d in fleet.devices], products)
-    )
+    items = list(batch_optimize([DeviceJob(d.cabinet, d.sales, d.planogram) for d in fleet.devices], products))
     assert [i.device_id for i in items] == [d.cabinet.device_id for d in fleet.devices]
     assert all(i.ok and i.result is not None and i.result.uplift_per_day >= 0 for i in items)
 

@@ -97,8 +97,13 @@ def test_thin_data_shrinks_toward_priors(device) -> None:  # type: ignore[no-unt
     unseen = [k for i, k in enumerate(strong.skus) if not strong.observed[i]]
     rates = {round(strong.base_demand(k), 12) for k in unseen}
     assert unseen and len(rates) == 1  # one prior, moved by the device's measured level only
-    halved = fit_model(device.cabinet, device.products, short, device.current,
-                       priors=Priors(sku_rate=prior_rate, sku_sd=0.2, unstocked_factor=0.5))
+    halved = fit_model(
+        device.cabinet,
+        device.products,
+        short,
+        device.current,
+        priors=Priors(sku_rate=prior_rate, sku_sd=0.2, unstocked_factor=0.5),
+    )
     assert halved.base_demand(unseen[0]) == pytest.approx(0.5 * strong.base_demand(unseen[0]))
     seen = [k for i, k in enumerate(strong.skus) if strong.observed[i]]
     d_strong = np.mean([abs(np.log(strong.base_demand(k) / 0.8)) for k in seen])
@@ -108,9 +113,7 @@ def test_thin_data_shrinks_toward_priors(device) -> None:  # type: ignore[no-unt
 
 def test_no_sales_gives_prior_only_model(device) -> None:  # type: ignore[no-untyped-def]
     empty = device.sales.select(np.zeros(device.sales.n, dtype=bool))
-    m = fit_model(
-        device.cabinet, device.products, empty, device.current, priors=Priors(fleet_rate=0.4), end_day=100
-    )
+    m = fit_model(device.cabinet, device.products, empty, device.current, priors=Priors(fleet_rate=0.4), end_day=100)
     assert m.n_obs == 60  # one day, every slot held its sku and sold nothing
     placed = set(device.current.mapping().values())
     absent = next(k for k in device.products if k not in placed)

@@ -141,7 +141,8 @@ def test_change_cost_optimum_equals_brute_force(seed: int, model_factory: Callab
     res = optimize(model, cab, prods, current, cons, params, time_limit_s=10)
     assert res.planning_score == pytest.approx(expected, abs=1e-6)
     assert res.planning_score == pytest.approx(
-        planogram_objective(model, cab, prods, res.planogram, params, current), abs=1e-9)
+        planogram_objective(model, cab, prods, res.planogram, params, current), abs=1e-9
+    )
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -157,8 +158,13 @@ def test_new_sku_limit_optimum_equals_brute_force(
     if not current.mapping():
         current = Planogram.of({cab.slot_codes()[0]: stocked[0]})
     locked = tuple((s, k) for s, k in cons.locked if current.mapping().get(s) == k)
-    cons = Constraints(must_stock=cons.must_stock, locked=locked, default_max_facings=cons.default_max_facings,
-                       min_cover_fraction=cons.min_cover_fraction, max_new_skus=limit)
+    cons = Constraints(
+        must_stock=cons.must_stock,
+        locked=locked,
+        default_max_facings=cons.default_max_facings,
+        min_cover_fraction=cons.min_cover_fraction,
+        max_new_skus=limit,
+    )
     expected = brute_force(cab, prods, model, cons, SEPARABLE, current)
     if expected is None:
         with pytest.raises(InfeasibleError):
@@ -174,25 +180,41 @@ def test_new_sku_limit_holds_through_every_step(device, limit: int) -> None:  # 
     """MILP and swap steps (adjacency on) never stock more skus absent from the current planogram."""
     stocked = set(device.current.mapping().values())
     params = ValueParams(category_bonus=0.2, affinity_bonus=0.2)
-    steps = list(optimize_steps(device.model, device.cabinet, device.products, device.current,
-                                Constraints(max_new_skus=limit), params, time_limit_s=5))
+    steps = list(
+        optimize_steps(
+            device.model,
+            device.cabinet,
+            device.products,
+            device.current,
+            Constraints(max_new_skus=limit),
+            params,
+            time_limit_s=5,
+        )
+    )
     for s in steps:
         assert len(set(s.planogram.mapping().values()) - stocked) <= limit
-    free = optimize(device.model, device.cabinet, device.products, device.current,
-                    Constraints(max_new_skus=None), params, time_limit_s=5)
+    free = optimize(
+        device.model,
+        device.cabinet,
+        device.products,
+        device.current,
+        Constraints(max_new_skus=None),
+        params,
+        time_limit_s=5,
+    )
     assert len(set(free.planogram.mapping().values()) - stocked) > limit  # the limit binds here
 
 
 def test_new_sku_limit_zero_keeps_the_range(device) -> None:  # type: ignore[no-untyped-def]
-    res = optimize(device.model, device.cabinet, device.products, device.current, Constraints(max_new_skus=0),
-                   time_limit_s=5)
+    res = optimize(
+        device.model, device.cabinet, device.products, device.current, Constraints(max_new_skus=0), time_limit_s=5
+    )
     assert set(res.planogram.mapping().values()) <= set(device.current.mapping().values())
     assert res.objective >= res.current_objective - 1e-9
 
 
 def test_new_sku_limit_ignored_for_an_empty_machine(device) -> None:  # type: ignore[no-untyped-def]
-    res = optimize(device.model, device.cabinet, device.products, None, Constraints(max_new_skus=0),
-                   time_limit_s=5)
+    res = optimize(device.model, device.cabinet, device.products, None, Constraints(max_new_skus=0), time_limit_s=5)
     assert len(res.planogram.mapping()) > 0
 
 
@@ -201,20 +223,40 @@ def test_must_stock_beyond_new_sku_limit_is_infeasible(device) -> None:  # type:
     cons = Constraints(must_stock=frozenset(absent), max_new_skus=2)
     with pytest.raises(InfeasibleError, match="max_new_skus"):
         optimize(device.model, device.cabinet, device.products, device.current, cons)
-    res = optimize(device.model, device.cabinet, device.products, device.current,
-                   Constraints(must_stock=frozenset(absent[:2]), max_new_skus=2), time_limit_s=5)
+    res = optimize(
+        device.model,
+        device.cabinet,
+        device.products,
+        device.current,
+        Constraints(must_stock=frozenset(absent[:2]), max_new_skus=2),
+        time_limit_s=5,
+    )
     assert set(absent[:2]) <= set(res.planogram.mapping().values())
 
 
 def test_change_cost_keeps_slots_whose_change_gains_little(device) -> None:  # type: ignore[no-untyped-def]
-    free = optimize(device.model, device.cabinet, device.products, device.current,
-                    params=ValueParams(change_cost=0.0), time_limit_s=5)
-    costly = optimize(device.model, device.cabinet, device.products, device.current,
-                      params=ValueParams(change_cost=5.0), time_limit_s=5)
+    free = optimize(
+        device.model,
+        device.cabinet,
+        device.products,
+        device.current,
+        params=ValueParams(change_cost=0.0),
+        time_limit_s=5,
+    )
+    costly = optimize(
+        device.model,
+        device.cabinet,
+        device.products,
+        device.current,
+        params=ValueParams(change_cost=5.0),
+        time_limit_s=5,
+    )
     assert len(costly.moves) < len(free.moves)
     costly_params = ValueParams(change_cost=5.0)
-    net = [planogram_objective(device.model, device.cabinet, device.products, r.planogram, costly_params,
-                               device.current) for r in (costly, free)]
+    net = [
+        planogram_objective(device.model, device.cabinet, device.products, r.planogram, costly_params, device.current)
+        for r in (costly, free)
+    ]
     assert net[0] >= net[1] - 1e-6
 
 
@@ -238,9 +280,7 @@ def test_result_never_breaks_hard_rules(seed: int, model_factory: Callable[..., 
 
 
 def test_full_size_result_is_valid_and_improves(device) -> None:  # type: ignore[no-untyped-def]
-    cons = Constraints(
-        must_stock=frozenset({"SKU001", "SKU002"}), locked=(("F1", device.current.mapping()["F1"]),)
-    )
+    cons = Constraints(must_stock=frozenset({"SKU001", "SKU002"}), locked=(("F1", device.current.mapping()["F1"]),))
     res = optimize(device.model, device.cabinet, device.products, device.current, cons)
     assert not hard_violations(res.violations)
     assert res.planogram.mapping()["F1"] == device.current.mapping()["F1"]
@@ -268,10 +308,12 @@ def test_steps_stream_improvements_and_flag_final(device) -> None:  # type: igno
         assert applied == cur.planogram.mapping()
     params = ValueParams()
     for s in steps:  # objective: the planogram's margin/day; score: value + adjacency - change cost
-        assert s.objective == pytest.approx(point_value(device.model, device.cabinet, device.products, s.planogram,
-                                                        params), rel=1e-9)
-        expected = planogram_objective(device.model, device.cabinet, device.products, s.planogram, params,
-                                       device.current)
+        assert s.objective == pytest.approx(
+            point_value(device.model, device.cabinet, device.products, s.planogram, params), rel=1e-9
+        )
+        expected = planogram_objective(
+            device.model, device.cabinet, device.products, s.planogram, params, device.current
+        )
         assert s.score == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
@@ -305,9 +347,7 @@ def test_swap_deltas_match_recomputed_objective(device) -> None:  # type: ignore
 
 def test_adjacency_rewards_category_blocks(model_factory: Callable[..., DemandModel]) -> None:
     cab = Cabinet.uniform("A", 1, 4, cabinet_type="ambient")
-    prods = {
-        k: ProductSpec(k, k, c, 2.0, 1.0) for k, c in (("X1", "x"), ("X2", "x"), ("Y1", "y"), ("Y2", "y"))
-    }
+    prods = {k: ProductSpec(k, k, c, 2.0, 1.0) for k, c in (("X1", "x"), ("X2", "x"), ("Y1", "y"), ("Y2", "y"))}
     model = model_factory(cab, dict.fromkeys(prods, 0.5))
     params = ValueParams(category_bonus=0.5, affinity_bonus=0.0)
     split = Planogram.of({"A1": "X1", "A2": "Y1", "A3": "X2", "A4": "Y2"})

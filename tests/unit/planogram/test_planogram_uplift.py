@@ -19,13 +19,35 @@ def _fitted_pair_device() -> tuple[Cabinet, dict, DemandModel]:  # type: ignore[
     """One slot; SKU000 sold there 90 days at ~1/day, SKU001 never stocked but with a high fleet prior."""
     rng = np.random.default_rng(11)
     prods = make_catalog(2, rng)
-    prods = tuple(dataclasses.replace(p, category="snack", temperature="ambient", price=2.0, unit_cost=1.0,
-                                      width_mm=0.0, height_mm=0.0, depth_mm=0.0)
-                  for p in prods)
+    prods = tuple(
+        dataclasses.replace(
+            p,
+            category="snack",
+            temperature="ambient",
+            price=2.0,
+            unit_cost=1.0,
+            width_mm=0.0,
+            height_mm=0.0,
+            depth_mm=0.0,
+        )
+        for p in prods
+    )
     cat = {p.sku: p for p in prods}
     cab = Cabinet.uniform("P1", 1, 1, cabinet_type="ambient", capacity=20, service_interval_days=7)
-    truth = Truth("P1", np.ones(1), np.ones(1), np.ones(1), {"SKU000": 1.0, "SKU001": 1.0}, np.ones(7), 0.0, 0.17,
-                  (), 19_000, 90, ())
+    truth = Truth(
+        "P1",
+        np.ones(1),
+        np.ones(1),
+        np.ones(1),
+        {"SKU000": 1.0, "SKU001": 1.0},
+        np.ones(7),
+        0.0,
+        0.17,
+        (),
+        19_000,
+        90,
+        (),
+    )
     sales, _ = generate_device_sales(cab, cat, Planogram.of({"A1": "SKU000"}), 90, rng, truth)
     # both truly sell 1/day; the never-sold sku's fleet prior is 20% high (noise, not signal)
     priors = Priors(sku_rate={"SKU000": 1.0, "SKU001": 1.2})
@@ -84,8 +106,7 @@ def test_position_effects_are_not_read_from_where_the_operator_put_good_sellers(
 
 def test_time_limited_milp_never_proposes_worse_than_current(device) -> None:  # type: ignore[no-untyped-def]
     cur = device.current
-    res = optimize(device.model, device.cabinet, device.products, cur, Constraints(), ValueParams(),
-                   time_limit_s=0.001)
+    res = optimize(device.model, device.cabinet, device.products, cur, Constraints(), ValueParams(), time_limit_s=0.001)
     assert res.objective >= res.current_objective - 1e-9
 
 
