@@ -105,8 +105,16 @@ def product_specs(demo: bool | None = None, keep: Iterable[str] = ()) -> dict[st
     kept = set(keep)
     return {
         p.sku: ProductSpec(
-            p.sku, p.name, p.category, p.price, p.unit_cost, p.width_mm, p.height_mm, p.depth_mm, p.temperature
-        )  # type: ignore[arg-type]
+            p.sku,
+            p.name,
+            p.category,
+            p.price,
+            p.unit_cost,
+            p.width_mm,
+            p.height_mm,
+            p.depth_mm,
+            p.temperature,  # type: ignore[arg-type]
+        )
         for p in db.session.scalars(select(Product))
         if demo is None or p.is_demo == demo or p.sku in kept
     }

@@ -380,11 +380,11 @@ def _compute(
 ) -> OptimisationPlan:
     """The exact plan, its steps leading from ``shown`` (the quick plan) when one was published."""
     limit = float(current_app.config["OPTIMIZATION_TIME_LIMIT_SECONDS"])
-    return _engine_call(
+    return _engine_call(  # type: ignore[no-any-return]
         COMPUTE_FUNCTION,
         compute_plan,
         model,
-        data.cabinet,  # type: ignore[no-any-return]
+        data.cabinet,
         data.products,
         data.planogram,
         constraints,
