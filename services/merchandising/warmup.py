@@ -68,19 +68,22 @@ def _prestart(pool: Any) -> None:
 
 
 def warm_worker() -> None:
-    """An RQ worker is starting: fit every device here, so the work horses it forks start with the models."""
+    """An RQ worker is starting: load (or fit) the models its cache holds, so the work horses it forks start
+    with them. No more than the cache holds: on a 20,000-machine fleet a worker must not spend hours fitting
+    models it would drop; the server's start-up job fills Redis with the rest."""
     if enabled():
-        warm_devices(None)
+        warm_devices(None, limit=MODEL_CACHE_SIZE)
 
 
-def warm_devices(device_ids: list[str] | None) -> None:
-    """Job: fit and cache the models of these devices (all when None); a device that fails is skipped."""
+def warm_devices(device_ids: list[str] | None, limit: int | None = None) -> None:
+    """Job: fit and cache the models of these devices (all when None, at most ``limit``); a device that
+    fails is skipped."""
     t0 = time.perf_counter()
-    if device_ids is None:  # without Redis only this process's cache keeps them: no more than it holds
+    if device_ids is None:
+        if backends().mode == "embedded":  # without Redis only this process's cache keeps them
+            limit = min(limit or MODEL_CACHE_SIZE, MODEL_CACHE_SIZE)
         query = select(Device.device_id).order_by(Device.device_id)
-        if backends().mode == "embedded":
-            query = query.limit(MODEL_CACHE_SIZE)
-        device_ids = list(db.session.scalars(query))
+        device_ids = list(db.session.scalars(query if limit is None else query.limit(limit)))
     ids = device_ids
     fitted = 0
     for device_id in ids:

@@ -30,8 +30,10 @@ def settings() -> dict[str, Any]:
 @pytest.fixture
 def app(make_app: Callable[..., Flask], settings: dict[str, Any]) -> Flask:
     app = make_app(**settings)
+    app.config["MODEL_WARMUP"] = False  # the seed's import queues no warm-up (an RQ worker would run it)
     seed_fleet(app, seed=4, days=30)
-    MODELS.clear()  # the seeder's import fitted nothing (not serving), but start every test cold anyway
+    app.config["MODEL_WARMUP"] = settings["MODEL_WARMUP"]
+    MODELS.clear()  # every test starts cold
     return app
 
 
@@ -136,3 +138,15 @@ def test_the_editor_page_says_fitting_until_the_model_is_ready(
     wait_for(lambda: fitted(app, OFFICE), "the fit the editor state queued")
     with app.app_context():
         assert editor_state(OFFICE, "merchandiser", False, "USD")["model_ready"] is True
+
+
+def test_a_starting_worker_warms_no_more_models_than_its_cache_holds(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker on a 20,000-machine fleet must not spend hours fitting models its cache would drop."""
+    monkeypatch.setattr(model_warmup, "MODEL_CACHE_SIZE", 2)
+    with app.app_context():
+        devices = list(db.session.scalars(select(Device.device_id).order_by(Device.device_id)))
+        model_warmup.warm_worker()
+    assert len(devices) > 2
+    assert [fitted(app, d) for d in devices] == [True, True] + [False] * (len(devices) - 2)
