@@ -23,7 +23,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-EMAIL, PASSWORD = "bench-admin@example.com", "bench-password-1"
+sys.path.insert(0, str(ROOT))
+
+from bench.sse_bench import EMAIL, PASSWORD, free_port, pct, prepare  # noqa: E402
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 GRID_JS = """() => JSON.stringify([...document.querySelectorAll('#cabinet .cell')]
   .map((c) => c.querySelector('.tile')?.dataset.sku ?? null))"""
@@ -48,28 +50,6 @@ WATCH_JS = """(grid) => new Promise((resolve) => {
   observer.observe(cabinet, {childList: true, subtree: true, attributes: true});
   document.querySelector('#opt-start').click();
 })"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def prepare(env: dict[str, str]) -> None:
-    flask = str(Path(sys.executable).with_name("flask"))
-    for args in (
-        ["db", "upgrade"],
-        ["prompts", "sync"],
-        ["seed-demo"],
-        ["create-user", EMAIL, "--password", PASSWORD, "--role", "admin"],
-    ):
-        subprocess.run([flask, *args], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def wait_healthy(port: int, timeout_s: float = 60) -> None:

@@ -45,16 +45,20 @@ from devtools.fake_llm import FakeLLMServer  # noqa: E402
 HANG_UP_AFTER_FIRST = False
 
 
+def _post_stream(client: Client, conn: Any, device_id: str, barrier: threading.Barrier) -> tuple[Any, float]:
+    """Wait for every thread, then POST the stream; the response and when the POST left (perf_counter)."""
+    barrier.wait()
+    t0 = time.perf_counter()
+    conn.request("POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}), client.headers())
+    return conn.getresponse(), t0
+
+
 def stream_once(client: Client, device_id: str, barrier: threading.Barrier, out: dict[str, Any]) -> None:
     """POST a stream when every thread is ready; time its first event and its `started`; then hang up."""
     conn = client.connect()
-    barrier.wait()
     t0 = time.perf_counter()
     try:
-        conn.request(
-            "POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}), client.headers()
-        )
-        response = conn.getresponse()
+        response, t0 = _post_stream(client, conn, device_id, barrier)
         out["status"] = response.status
         if response.status != 200:
             return
@@ -116,13 +120,9 @@ def streams_at_once(client: Client, n: int, label: str) -> None:
 def follow_to_end(client: Client, device_id: str, barrier: threading.Barrier, out: dict[str, Any]) -> None:
     """POST a stream when every thread is ready and read it to its terminal event."""
     conn = client.connect()
-    barrier.wait()
     t0 = time.perf_counter()
     try:
-        conn.request(
-            "POST", "/api/planogram/stream-optimization", json.dumps({"device_id": device_id}), client.headers()
-        )
-        response = conn.getresponse()
+        response, t0 = _post_stream(client, conn, device_id, barrier)
         while response.status == 200:
             kind, _ = read_event(response)
             if kind in {"", "done", "error", "cancelled"}:
