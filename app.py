@@ -12,6 +12,7 @@ from blueprints._input import BoundedIntConverter
 from config import BASE_DIR, Config, engine_options, instance_secret
 from extensions import csrf, db, limiter, login_manager, migrate
 from logs import configure_logging, init_request_ids
+from services.processes import single_threaded_blas
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -33,6 +34,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_JSON"])
+    single_threaded_blas()  # every process running the app runs the engine beside its siblings
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
