@@ -42,13 +42,17 @@ CHILD_NICENESS = 10
 
 
 def single_threaded_blas() -> None:
-    """Keep numpy's BLAS to one thread in this process, for good.
+    """Keep BLAS to one thread in this process and the processes it starts, for good.
 
     The engine's matrices are small (a fit's Hessian is about 150 x 150) and every process that runs it
     (gunicorn worker, RQ work horse, optimiser child) already shares the cores with its siblings. OpenBLAS's
     own thread pool busy-waits between calls: 100 inverses of a 150 x 150 matrix took 0.27 s of CPU with
-    its two threads and 0.04 s with one, on an idle 2-core machine.
+    its two threads and 0.04 s with one, on an idle 2-core machine. numpy and scipy each carry their own
+    OpenBLAS; threadpoolctl limits the ones loaded now, the variables the ones loaded later (OpenBLAS reads
+    them when it loads: scipy.linalg is often first imported inside a job).
     """
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
     threadpool_limits(limits=1, user_api="blas")
 
 
