@@ -9,6 +9,7 @@ from models.catalog import (
     PlanogramVersion,
     Product,
     Sale,
+    SalesDaily,
     Slot,
 )
 from models.content import ORDER_STATUSES, PLATFORMS, CustomerOrder, SocialPost
@@ -44,6 +45,7 @@ __all__ = [
     "Product",
     "PromptTemplate",
     "Sale",
+    "SalesDaily",
     "Slot",
     "SocialPost",
     "User",

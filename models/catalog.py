@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -141,3 +141,18 @@ class Sale(db.Model):  # type: ignore[name-defined,misc]
     price: Mapped[float] = mapped_column(Money)
     transaction_id: Mapped[str | None] = mapped_column(String(64))
     dedup_key: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class SalesDaily(db.Model):  # type: ignore[name-defined,misc]
+    """Vends per device, product and UTC day: what the fleet priors read instead of every vend.
+
+    Kept up to date by each import (services/imports/daily.py recounts the days it touched), so a nightly
+    run over 20,000 machines groups a table about as long as the devices x products x days with a sale,
+    not the vends themselves."""
+
+    __tablename__ = "sales_daily"
+
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    units: Mapped[int] = mapped_column(Integer)

@@ -12,6 +12,7 @@ from models import Device, Product
 from services.demo_fleet import presence as demo_presence
 from services.errors import ValidationFailed
 from services.imports import catalog_files as cf
+from services.imports.daily import recount
 from services.imports.fields import slot_label
 from services.imports.planogram_file import PLANOGRAMS, apply_planograms, parse_planograms
 from services.imports.reader import CsvFile, FileSpec, open_text
@@ -126,3 +127,5 @@ def _load_sales(
     loader = SalesLoader(report, device_slots, product_ids)
     loader.load(csv_file, progress(SALES.name) if progress else None)
     report.devices_touched.update(loader.devices_written)
+    if report.writable and loader.devices_written:
+        recount(loader.days.spans)

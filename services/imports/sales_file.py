@@ -14,6 +14,7 @@ from typing import Any
 from services.imports import fields
 from services.imports.batches import BatchSink, open_sink
 from services.imports.catalog_files import UNKNOWN_DEVICE, UNKNOWN_SKU
+from services.imports.daily import DayRanges
 from services.imports.reader import CsvFile, FileSpec
 from services.imports.report import ImportReport
 
@@ -38,6 +39,7 @@ class SalesLoader:
         self._timestamps: dict[str, datetime] = {}
         self._batch_devices: set[str] = set()
         self.devices_written: set[str] = set()
+        self.days = DayRanges()  # per device, the days of the vends sent to the database
 
     def load(self, csv_file: CsvFile, progress: Progress | None = None) -> None:
         """Read every row; write batches only while no error has been seen anywhere (unless keeping valid rows)."""
@@ -56,6 +58,7 @@ class SalesLoader:
             if record is not None and self.report.writable:
                 self._batch.append(record)
                 self._batch_devices.add(row["device_id"].strip())
+                self.days.add(record["device_pk"], record["ts"])
                 if len(self._batch) >= BATCH_ROWS:
                     self._flush()
         if progress is not None:

@@ -21,7 +21,7 @@ from flask import has_app_context
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Device, PlanogramItem, PlanogramVersion, Product, Sale
+from models import Device, PlanogramItem, PlanogramVersion, Product, Sale, SalesDaily
 from services import catalog as catalog_service
 from services.jobs import native
 from services.planogram import (
@@ -290,12 +290,14 @@ def fleet_priors(exclude_device: str | None = None, venue_type: str | None = Non
     if cached is None:
         sales = FLEET.get(fleet_key)
         if sales is None:
-            since = db.session.scalar(
-                select(func.max(Sale.ts)).join(Device, Device.id == Sale.device_pk).where(Device.is_demo == demo)
+            last_day = db.session.scalar(
+                select(func.max(SalesDaily.day))
+                .join(Device, Device.id == SalesDaily.device_pk)
+                .where(Device.is_demo == demo)
             )
-            if since is None:
+            if last_day is None:
                 return Priors()
-            sales = _fleet_sales(since, demo)
+            sales = _fleet_sales(datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC), demo)
             FLEET.put(fleet_key, sales)
         cached = sales.priors(exclude_device, venue_type)
         PRIORS.put(key, cached)
@@ -336,23 +338,23 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _fleet_sales(since: datetime, demo: bool) -> FleetSales:
-    """One grouped scan of the window's vends and one of the planogram versions (a per-device scan made a
-    100-device batch quadratic), over the devices on one side of the demo/real divide."""
-    since = _aware(since)
-    start = since - timedelta(days=HISTORY_DAYS)
-    window = max((since - start).days, 1)
+def _fleet_sales(until: datetime, demo: bool) -> FleetSales:
+    """One grouped scan of the window's daily counts (`sales_daily`, kept by each import) and one of the
+    planogram versions, over the devices on one side of the demo/real divide; the window ends at ``until``
+    (midnight after the last day with a vend)."""
+    start = until - timedelta(days=HISTORY_DAYS)
+    window = max((until - start).days, 1)
     rows = db.session.execute(
-        select(Product.sku, Device.device_id, func.count(Sale.id))
-        .join(Product, Product.id == Sale.product_id)
-        .join(Device, Device.id == Sale.device_pk)
-        .where(Sale.ts >= start, Device.is_demo == demo)
+        select(Product.sku, Device.device_id, func.sum(SalesDaily.units))
+        .join(Product, Product.id == SalesDaily.product_id)
+        .join(Device, Device.id == SalesDaily.device_pk)
+        .where(SalesDaily.day >= start.date(), Device.is_demo == demo)
         .group_by(Product.sku, Device.device_id)
     ).all()
     category: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Product.sku, Product.category))}
     venue: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Device.device_id, Device.venue_type))}
     sold = {(device_id, sku): int(n) for sku, device_id, n in rows}
-    stocked = _stocked_days(start, since, demo)
+    stocked = _stocked_days(start, until, demo)
     stock_rows = []
     for dev_sku in sorted(set(sold) | set(stocked)):
         device_id, sku = dev_sku
