@@ -147,7 +147,8 @@ def run_batch(app: Any, env: dict[str, str], ids: list[str], workers: int) -> Ru
 
 
 def fleet_scan_s(app: Any) -> float:
-    """Seconds to compute the fleet priors from scratch (one scan of every vend; paid once per worker job)."""
+    """Seconds to compute the fleet priors from scratch (one grouped scan of `sales_weekly`, the vends per device,
+    product and day that each import keeps current; paid once per worker job)."""
     from services.merchandising import data as planogram_data
 
     with app.app_context():
@@ -171,7 +172,7 @@ def report(runs: list[Run], devices: int, vends: int, scan_s: float) -> None:
     scale = TARGET_DEVICES / devices
     scan_at_target = scan_s * scale  # the fleet-priors scan grows with the fleet's vends
     hours = (per_device * TARGET_DEVICES + scan_at_target * TARGET_CORES) / TARGET_CORES / 3600
-    print(f"fleet priors scan: {scan_s:.2f} s for {vends:,} vends (each worker job pays it once)")
+    print(f"fleet priors from sales_weekly: {scan_s:.2f} s for {vends:,} vends (each worker job pays it once)")
     print(
         f"extrapolated: {TARGET_DEVICES:,} devices x {per_device:.3f} CPU s / {TARGET_CORES} cores "
         f"+ a {scan_at_target:.0f} s priors scan per job = {hours:.2f} h "

@@ -9,7 +9,7 @@ from models.catalog import (
     PlanogramVersion,
     Product,
     Sale,
-    SalesDaily,
+    SalesWeekly,
     Slot,
 )
 from models.content import ORDER_STATUSES, PLATFORMS, CustomerOrder, SocialPost
@@ -45,7 +45,7 @@ __all__ = [
     "Product",
     "PromptTemplate",
     "Sale",
-    "SalesDaily",
+    "SalesWeekly",
     "Slot",
     "SocialPost",
     "User",

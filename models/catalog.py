@@ -143,16 +143,17 @@ class Sale(db.Model):  # type: ignore[name-defined,misc]
     dedup_key: Mapped[str] = mapped_column(String(32), unique=True)
 
 
-class SalesDaily(db.Model):  # type: ignore[name-defined,misc]
-    """Vends per device, product and UTC day: what the fleet priors read instead of every vend.
+class SalesWeekly(db.Model):  # type: ignore[name-defined,misc]
+    """Vends per device, product and UTC week (Monday to Sunday): what the fleet priors read, not every vend.
 
-    Kept up to date by each import (services/imports/daily.py recounts the days it touched), so a nightly
-    run over 20,000 machines groups a table about as long as the devices x products x days with a sale,
-    not the vends themselves."""
+    Kept current by each import (services/imports/weekly.py recounts the weeks it touched). A vending
+    machine sells about one unit of a product a day, so a daily table would be nearly as long as the vends;
+    a week's row holds about four. ``last_day`` is the week's last day with a vend (where the window ends)."""
 
-    __tablename__ = "sales_daily"
+    __tablename__ = "sales_weekly"
 
     device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
     units: Mapped[int] = mapped_column(Integer)
+    last_day: Mapped[date] = mapped_column(Date)

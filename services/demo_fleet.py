@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from extensions import db
-from models import CustomerOrder, Device, PlanogramItem, PlanogramVersion, Product, Sale, SalesDaily, Slot, SocialPost
+from models import CustomerOrder, Device, PlanogramItem, PlanogramVersion, Product, Sale, SalesWeekly, Slot, SocialPost
 from services.merchandising.invalidation import forget_devices
 
 REMOVE_HINT = "remove it with `flask demo remove` or the admin's 'Remove demo fleet' button on the Fleet page"
@@ -94,7 +94,7 @@ def remove_demo_fleet(instance_path: str | Path | None = None) -> Removal:
     versions = select(PlanogramVersion.id).where(PlanogramVersion.device_pk.in_(demo_pks))
     steps: list[tuple[str, Any]] = [
         ("sales", delete(Sale).where(Sale.device_pk.in_(demo_pks))),
-        ("sales_daily", delete(SalesDaily).where(SalesDaily.device_pk.in_(demo_pks))),
+        ("sales_weekly", delete(SalesWeekly).where(SalesWeekly.device_pk.in_(demo_pks))),
         ("planogram_items", delete(PlanogramItem).where(PlanogramItem.version_id.in_(versions))),
         ("planogram_versions", delete(PlanogramVersion).where(PlanogramVersion.device_pk.in_(demo_pks))),
         ("slots", delete(Slot).where(Slot.device_pk.in_(demo_pks))),
@@ -105,7 +105,7 @@ def remove_demo_fleet(instance_path: str | Path | None = None) -> Removal:
                 Product.is_demo.is_(True),
                 Product.id.not_in(select(PlanogramItem.product_id).distinct()),
                 Product.id.not_in(select(Sale.product_id).distinct()),
-                Product.id.not_in(select(SalesDaily.product_id).distinct()),
+                Product.id.not_in(select(SalesWeekly.product_id).distinct()),
             ),
         ),
         ("posts", delete(SocialPost).where(SocialPost.is_demo.is_(True))),

@@ -221,8 +221,11 @@ def upsert_devices(
             report.devices_touched.add(device_id)
         else:
             stats.unchanged += 1
+    by_device: dict[str, dict[str, dict[str, Any]]] = {}  # grouped once: a scan per device was quadratic
+    for (device_id, code), values in overrides.items():
+        by_device.setdefault(device_id, {})[code] = values
     for device_id in ids:
-        mine = {c: v for (d, c), v in overrides.items() if d == device_id}
+        mine = by_device.get(device_id, {})
         changed = layout_slots(existing[device_id], mine)
         if changed:
             report.devices_touched.add(device_id)

@@ -12,12 +12,12 @@ from models import Device, Product
 from services.demo_fleet import presence as demo_presence
 from services.errors import ValidationFailed
 from services.imports import catalog_files as cf
-from services.imports.daily import recount
 from services.imports.fields import slot_label
 from services.imports.planogram_file import PLANOGRAMS, apply_planograms, parse_planograms
 from services.imports.reader import CsvFile, FileSpec, open_text
 from services.imports.report import ALL_OR_NOTHING, MODES, ImportRejected, ImportReport
 from services.imports.sales_file import SALES, Progress, SalesLoader
+from services.imports.weekly import recount
 from services.merchandising.invalidation import forget_devices
 from services.merchandising.warmup import warm_after_commit
 

@@ -14,9 +14,9 @@ from typing import Any
 from services.imports import fields
 from services.imports.batches import BatchSink, open_sink
 from services.imports.catalog_files import UNKNOWN_DEVICE, UNKNOWN_SKU
-from services.imports.daily import DayRanges
 from services.imports.reader import CsvFile, FileSpec
 from services.imports.report import ImportReport
+from services.imports.weekly import DayRanges
 
 SALES = FileSpec("sales.csv", ("device_id", "timestamp", "slot", "sku", "price"), ("transaction_id",))
 BATCH_ROWS = 20_000

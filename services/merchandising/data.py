@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import redis
@@ -21,7 +21,7 @@ from flask import has_app_context
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Device, PlanogramItem, PlanogramVersion, Product, Sale, SalesDaily
+from models import Device, PlanogramItem, PlanogramVersion, Product, Sale, SalesWeekly
 from services import catalog as catalog_service
 from services.jobs import native
 from services.planogram import (
@@ -291,13 +291,13 @@ def fleet_priors(exclude_device: str | None = None, venue_type: str | None = Non
         sales = FLEET.get(fleet_key)
         if sales is None:
             last_day = db.session.scalar(
-                select(func.max(SalesDaily.day))
-                .join(Device, Device.id == SalesDaily.device_pk)
+                select(func.max(SalesWeekly.last_day))
+                .join(Device, Device.id == SalesWeekly.device_pk)
                 .where(Device.is_demo == demo)
             )
             if last_day is None:
                 return Priors()
-            sales = _fleet_sales(datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC), demo)
+            sales = _fleet_sales(last_day, demo)
             FLEET.put(fleet_key, sales)
         cached = sales.priors(exclude_device, venue_type)
         PRIORS.put(key, cached)
@@ -338,17 +338,21 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _fleet_sales(until: datetime, demo: bool) -> FleetSales:
-    """One grouped scan of the window's daily counts (`sales_daily`, kept by each import) and one of the
-    planogram versions, over the devices on one side of the demo/real divide; the window ends at ``until``
-    (midnight after the last day with a vend)."""
-    start = until - timedelta(days=HISTORY_DAYS)
+def _fleet_sales(last_day: date, demo: bool) -> FleetSales:
+    """One grouped scan of the window's weekly counts (`sales_weekly`, kept by each import) and one of the
+    planogram versions, over the devices on one side of the demo/real divide. The window runs from the
+    Monday of the week HISTORY_DAYS before the last day with a vend to the end of that day (whole weeks, so
+    the counts cover exactly the window; no week holds a vend after its end)."""
+    until = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC)
+    first_day = (until - timedelta(days=HISTORY_DAYS)).date()
+    first_week = first_day - timedelta(days=first_day.weekday())  # its Monday
+    start = datetime.combine(first_week, datetime.min.time(), UTC)
     window = max((until - start).days, 1)
     rows = db.session.execute(
-        select(Product.sku, Device.device_id, func.sum(SalesDaily.units))
-        .join(Product, Product.id == SalesDaily.product_id)
-        .join(Device, Device.id == SalesDaily.device_pk)
-        .where(SalesDaily.day >= start.date(), Device.is_demo == demo)
+        select(Product.sku, Device.device_id, func.sum(SalesWeekly.units))
+        .join(Product, Product.id == SalesWeekly.product_id)
+        .join(Device, Device.id == SalesWeekly.device_pk)
+        .where(SalesWeekly.week >= first_week, Device.is_demo == demo)
         .group_by(Product.sku, Device.device_id)
     ).all()
     category: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Product.sku, Product.category))}

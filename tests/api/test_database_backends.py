@@ -11,6 +11,7 @@ import io
 import shutil
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from extensions import db
-from models import Device, Sale, SalesDaily, User
+from models import Device, Sale, SalesWeekly, User
 from services.imports import sales_file
 from tests.conftest import POSTGRES_MODE
 from tests.csvdata import GOOD, write_folder
@@ -39,16 +40,26 @@ def sales_count(app: Flask) -> int:
         return db.session.scalar(select(func.count()).select_from(Sale)) or 0
 
 
-def daily_counts(app: Flask) -> dict[tuple[int, int, str], int]:
-    """sales_daily as stored, and checked against the vends themselves (UTC days)."""
+def weekly_counts(app: Flask) -> dict[tuple[int, int, str], tuple[int, str]]:
+    """sales_weekly as stored ((units, last day with a vend) per device, product and Monday), checked against
+    the vends themselves (UTC days)."""
     with app.app_context():
-        stored = {(d, p, day.isoformat()): n for d, p, day, n in db.session.execute(select(SalesDaily.__table__))}
-        counted: dict[tuple[int, int, str], int] = {}
+        stored = {
+            (d, p, week.isoformat()): (n, last.isoformat())
+            for d, p, week, n, last in db.session.execute(select(SalesWeekly.__table__))
+        }
+        counted: dict[tuple[int, int, str], tuple[int, str]] = {}
         for device_pk, product_id, ts in db.session.execute(select(Sale.device_pk, Sale.product_id, Sale.ts)):
-            key = (device_pk, product_id, ts.date().isoformat())
-            counted[key] = counted.get(key, 0) + 1
+            day = ts.date()
+            key = (device_pk, product_id, (day - timedelta(days=day.weekday())).isoformat())
+            n, last = counted.get(key, (0, ""))
+            counted[key] = (n + 1, max(last, day.isoformat()))
     assert stored == counted
     return stored
+
+
+def units(counts: dict[tuple[int, int, str], tuple[int, str]]) -> int:
+    return sum(n for n, _ in counts.values())
 
 
 def test_migrations_downgrade_to_nothing_and_upgrade_back_to_the_models(app: Flask) -> None:
@@ -94,7 +105,7 @@ def test_a_rejected_import_undoes_batches_already_written(
         args=["import-data", str(write_folder(tmp_path / "bad", {"sales.csv": bad}, only=("sales.csv",)))]
     )
     assert result.exit_code == 1 and "sales.csv:7: column slot" in result.output
-    assert sales_count(app) == 0 and daily_counts(app) == {}
+    assert sales_count(app) == 0 and weekly_counts(app) == {}
 
 
 def test_batched_reimports_insert_only_the_new_vends(
@@ -104,8 +115,8 @@ def test_batched_reimports_insert_only_the_new_vends(
     runner.invoke(args=["import-data", str(write_folder(tmp_path / "base", only=GOOD_CATALOG)), "--quiet"])
     first = runner.invoke(args=["import-data", str(write_folder(tmp_path / "s1", only=("sales.csv",)))])
     assert "sales.csv: rows 5, inserted 5" in first.output
-    before = daily_counts(app)
-    # the second vend is on 3 November in UTC (the fleet priors' days are UTC days)
+    before = weekly_counts(app)
+    # the second vend is on Tuesday 3 November in UTC, the first on Wednesday 4 (the weeks are UTC weeks)
     more = GOOD["sales.csv"] + "D2,2026-11-04T09:00:00Z,B1,WATER,1.20,T9\nD1,2026-11-04T00:10:00+02:00,B1,COLA,1.80,\n"
     second = runner.invoke(
         args=["import-data", str(write_folder(tmp_path / "s2", {"sales.csv": more}, only=("sales.csv",)))]
@@ -113,9 +124,9 @@ def test_batched_reimports_insert_only_the_new_vends(
     assert second.exit_code == 0, second.output
     assert "sales.csv: rows 7, inserted 2" in second.output and "duplicates 5" in second.output
     assert sales_count(app) == 7
-    after = daily_counts(app)  # the duplicates counted once, the new vends added on their UTC day
-    assert sum(after.values()) == 7 and sum(before.values()) == 5
-    assert {day for *_, day in after} - {day for *_, day in before} == {"2026-11-03", "2026-11-04"}
+    after = weekly_counts(app)  # the duplicates counted once, the new vends added to their UTC week
+    assert units(after) == 7 and units(before) == 5
+    assert max(last for _, last in after.values()) == "2026-11-04"
 
 
 def test_valid_rows_mode_writes_every_valid_batch_and_reports_the_rest(
@@ -135,18 +146,20 @@ def test_valid_rows_mode_writes_every_valid_batch_and_reports_the_rest(
         stats = report.as_dict()["files"]["sales.csv"]
     assert report.as_dict()["status"] == "partial" and stats["inserted"] == 5 and stats["rejected"] == 2
     assert {(e["line"], e["column"]) for e in report.errors} == {(4, "slot"), (8, "price")}
-    assert sales_count(app) == 5 and sum(daily_counts(app).values()) == 5
+    assert sales_count(app) == 5 and units(weekly_counts(app)) == 5
 
 
-def test_the_migration_fills_sales_daily_from_the_vends_already_stored(app: Flask, runner: Any, tmp_path: Path) -> None:
+def test_the_migration_fills_sales_weekly_from_the_vends_already_stored(
+    app: Flask, runner: Any, tmp_path: Path
+) -> None:
     from flask_migrate import downgrade, upgrade
 
     runner.invoke(args=["import-data", str(write_folder(tmp_path / "all")), "--quiet"])
-    imported = daily_counts(app)
+    imported = weekly_counts(app)
     with app.app_context():
         downgrade(revision="0006_llmbatch")
         upgrade()
-    assert daily_counts(app) == imported and sum(imported.values()) == sales_count(app) > 0
+    assert weekly_counts(app) == imported and units(imported) == sales_count(app) > 0
 
 
 GOOD_CATALOG = ("products.csv", "devices.csv", "slots.csv", "planograms.csv")

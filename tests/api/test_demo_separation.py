@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from extensions import db
-from models import CustomerOrder, Device, PlanogramVersion, Product, Sale, SalesDaily, Slot, SocialPost
+from models import CustomerOrder, Device, PlanogramVersion, Product, Sale, SalesWeekly, Slot, SocialPost
 from services.demo_catalog import DEVICES as DEMO_DEVICES
 from services.merchandising.data import fleet_priors, load_device, model_for
 from tests.demo_fleet import clear_device_caches, seed_fleet
@@ -200,9 +200,9 @@ def _counts(app: Flask) -> dict[str, int]:
             )
             or 0,
             "sales": db.session.scalar(select(func.count(Sale.id))) or 0,
-            "real_daily": db.session.scalar(select(func.sum(SalesDaily.units)).where(SalesDaily.device_pk.in_(real)))
+            "real_weekly": db.session.scalar(select(func.sum(SalesWeekly.units)).where(SalesWeekly.device_pk.in_(real)))
             or 0,
-            "daily": db.session.scalar(select(func.sum(SalesDaily.units))) or 0,
+            "weekly": db.session.scalar(select(func.sum(SalesWeekly.units))) or 0,
             "slots": db.session.scalar(select(func.count(Slot.id))) or 0,
             "versions": db.session.scalar(select(func.count(PlanogramVersion.id))) or 0,
             "demo_posts": db.session.scalar(select(func.count(SocialPost.id)).where(SocialPost.is_demo.is_(True))) or 0,
@@ -233,9 +233,9 @@ def test_demo_remove_is_admin_only_deletes_all_demo_and_nothing_real_and_is_idem
     real = {k: v for k, v in before.items() if k.startswith("real_")}
     assert {k: v for k, v in after.items() if k.startswith("real_")} == real  # nothing real touched
     assert after["demo_devices"] == after["demo_products"] == after["demo_posts"] == after["demo_orders"] == 0
-    assert (after["sales"], after["daily"], after["slots"], after["versions"]) == (
+    assert (after["sales"], after["weekly"], after["slots"], after["versions"]) == (
         real["real_sales"],
-        real["real_daily"],
+        real["real_weekly"],
         real["real_slots"],
         real["real_versions"],
     )  # no orphan rows of demo devices

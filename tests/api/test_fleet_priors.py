@@ -17,7 +17,10 @@ SALES = (
     + "".join(f"D1,2026-11-{d:02d}T09:00:00Z,A2,CHOC,1.40\n" for d in range(1, 11))
     + "".join(f"D2,2026-11-{d:02d}T10:00:00Z,A1,COLA,1.80\n" for d in range(1, 5))
 )
-DAYS = 120  # the priors window; the imported planograms (D1: CHIPS CHOC COLA WATER, D2: COLA WATER) cover it
+# The priors window: from the Monday of the week 120 days before the day after the last vend to that day
+# (10 November: back to Monday 13 July, 121 days; whole weeks, as sales_weekly counts them). The imported
+# planograms (D1: CHIPS CHOC COLA WATER, D2: COLA WATER) cover it.
+DAYS = 121
 HALF = 0.5  # a sku stocked without a sale counts as half a vend over its stocked days, not as no data
 
 
