@@ -2,7 +2,7 @@
 1, 2, 4 ... `flask rq-worker` processes; per-device CPU, wall time and scaling, extrapolated to 20,000 machines.
 
 Run from the project root (throwaway Redis and PostgreSQL, as in production):
-``scripts/with-redis.sh scripts/with-postgres.sh .venv/bin/python bench/fleet_bench.py --devices 200``
+``scripts/with-redis.sh scripts/with-postgres.sh .venv/bin/python bench/fleet_bench.py --devices 2000``
 (without ``--sqlite`` the database is TEST_DATABASE_URL; with it a SQLite file). Data come from
 ``services.planogram.synthetic.generate_fleet`` (operator planograms, 6x10 cabinets, 80 products, the vends
 ending yesterday). Each worker count runs on fresh worker processes with no fitted model cached anywhere
