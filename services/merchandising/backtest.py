@@ -11,7 +11,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Device, PlanogramVersion
 from services.merchandising.analysis import to_json
-from services.merchandising.data import _LRU, DeviceData, fleet_priors, load_device
+from services.merchandising.data import _LRU, DeviceData, fit_priors, load_device
 from services.planogram import (
     BacktestData,
     BacktestSettings,
@@ -66,7 +66,7 @@ def run_device(data: DeviceData, holdout_days: int) -> DeviceBacktest:
             data.sales,
             data.planogram,
             data.history,
-            fleet_priors(exclude_device=data.device_id, venue_type=data.venue_type),
+            fit_priors(data),  # same demo/real side as the model the device is served with
         )
         cached = backtest_device(engine_data, BacktestSettings(holdout_days=holdout_days, level=LEVEL))
         RESULTS.put(key, cached)

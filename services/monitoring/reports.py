@@ -86,6 +86,9 @@ def clear_cache(feature: str | None, tag: str | None, expired_only: bool, everyt
     return {"scope": scopes[0], "feature": feature, "tag": tag, "removed": removed}
 
 
+REVIEW_COUNTS = ("generated", "approved", "used", "rejected", "pending")
+
+
 def prompt_report(raw_from: str | None, raw_to: str | None) -> dict[str, Any]:
     """Per prompt version and variant: calls, cost, latency (ledger) and acceptance (reviewed drafts), with A/B."""
     window = _window(raw_from, raw_to, default_days=30)
@@ -93,21 +96,9 @@ def prompt_report(raw_from: str | None, raw_to: str | None) -> dict[str, Any]:
     reviews: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in acceptance_metrics(window.start, window.end, group_by="prompt"):
         key = (row["prompt_name"], row["prompt_version"], row["variant"])
-        merged = reviews.setdefault(
-            key,
-            {
-                "features": set(),
-                "generated": 0,
-                "approved": 0,
-                "used": 0,
-                "rejected": 0,
-                "pending": 0,
-                "_edits": [],
-                "cost_usd": 0.0,
-            },
-        )
+        merged = reviews.setdefault(key, _no_reviews())
         merged["features"].add(row["feature"])
-        for name in ("generated", "approved", "used", "rejected", "pending"):
+        for name in REVIEW_COUNTS:
             merged[name] += row[name]
         if row["mean_edit_distance"] is not None:
             merged["_edits"].append((row["mean_edit_distance"], row["approved"] + row["used"]))
@@ -120,19 +111,15 @@ def prompt_report(raw_from: str | None, raw_to: str | None) -> dict[str, Any]:
     return {**window.to_dict(), "min_reviews": min_reviews, "prompts": annotate(rows, min_reviews)}
 
 
+def _no_reviews() -> dict[str, Any]:
+    """A prompt version's review figures before any review is merged in."""
+    return {"features": set(), **dict.fromkeys(REVIEW_COUNTS, 0), "_edits": [], "cost_usd": 0.0}
+
+
 def _prompt_row(key: tuple[Any, ...], figures: ledger.Usage | None, review: dict[str, Any] | None) -> dict[str, Any]:
     name, version, variant = key
     usage = figures.to_dict() if figures is not None else None
-    review = review or {
-        "features": set(),
-        "generated": 0,
-        "approved": 0,
-        "used": 0,
-        "rejected": 0,
-        "pending": 0,
-        "_edits": [],
-        "cost_usd": 0.0,
-    }
+    review = review or _no_reviews()
     accepted = review["approved"] + review["used"]
     reviewed = accepted + review["rejected"]
     edits = review["_edits"]

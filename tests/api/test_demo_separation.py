@@ -135,6 +135,26 @@ def test_real_device_proposals_candidates_and_priors_hold_no_demo_sku(
     assert scored.status_code == 200
 
 
+def test_backtests_fit_each_device_with_its_own_sides_priors(
+    mixed: dict[str, Any], app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.merchandising import backtest
+
+    seen: dict[str, set[str]] = {}
+
+    def engine(data: Any, settings: Any) -> Any:
+        seen[data.cabinet.device_id] = set(data.priors.sku_rate)
+        return real_engine(data, settings)
+
+    real_engine = backtest.backtest_device
+    monkeypatch.setattr(backtest, "backtest_device", engine)
+    with app.app_context():
+        for device_id in (REAL, DEMO_OFFICE):
+            backtest.run_device(load_device(device_id), 14)
+    assert seen[REAL] == {"R-COLA", "R-WATER"}  # R-GYM-1's skus: no demo product is a real device's prior
+    assert seen[DEMO_OFFICE] and not any(sku.startswith("R-") for sku in seen[DEMO_OFFICE])
+
+
 def test_personalisation_and_batch_of_a_real_device_suggest_no_demo_product(
     mixed: dict[str, Any], app: Flask, client: Any, merchandiser: dict[str, Any]
 ) -> None:
