@@ -139,6 +139,7 @@ def test_backtests_fit_each_device_with_its_own_sides_priors(
     mixed: dict[str, Any], app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from services.merchandising import backtest
+    from services.planogram.backtest import backtest_device as real_engine
 
     seen: dict[str, set[str]] = {}
 
@@ -146,7 +147,6 @@ def test_backtests_fit_each_device_with_its_own_sides_priors(
         seen[data.cabinet.device_id] = set(data.priors.sku_rate)
         return real_engine(data, settings)
 
-    real_engine = backtest.backtest_device
     monkeypatch.setattr(backtest, "backtest_device", engine)
     with app.app_context():
         for device_id in (REAL, DEMO_OFFICE):
