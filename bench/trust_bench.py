@@ -49,7 +49,9 @@ def truth_model(m: DemandModel, d: TrueDevice) -> DemandModel:
     """The fitted model with the true demand and weights put in (certain: se 0)."""
     base = np.array([d.base.get(k, 0.0) for k in m.skus])
     w = np.array([d.weight[s] for s in m.slot_codes])
-    return dataclasses.replace(m, base=base, pos_weight=w, base_log_se=np.zeros(len(m.skus)))
+    return dataclasses.replace(
+        m, base=base, pos_weight=w, base_log_se=np.zeros(len(m.skus)), plan_base=None, plan_pos_weight=None
+    )
 
 
 def scenarios(d: TrueDevice, m: DemandModel, products: dict[str, ProductSpec]) -> dict[str, Constraints]:

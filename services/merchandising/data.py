@@ -370,6 +370,7 @@ def _fleet_sales(last_day: date, demo: bool) -> FleetSales:
 
 
 MODEL_TTL_S = 7 * SECONDS_PER_DAY
+MODEL_FORMAT = 2  # in the shared key: bump when DemandModel's fields or fit change (models are pickled)
 
 
 def fit_priors(data: DeviceData) -> Priors:
@@ -409,7 +410,7 @@ def model_ready(key: VersionKey) -> bool:
 
 
 def _model_key(key: VersionKey) -> str:
-    return "pgw:model:" + ":".join(str(part) for part in key)
+    return f"pgw:model:v{MODEL_FORMAT}:" + ":".join(str(part) for part in key)
 
 
 def _redis() -> redis.Redis | None:

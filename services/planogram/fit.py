@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,8 @@ TREND_SD = 0.15  # per 30 days
 WELL_OBSERVED_SE = 0.3  # skus this certain locally check how well the fleet prior predicts this device
 MIN_PRIOR_CHECKS = 5
 POSITION_STAGE_SKU_SD = 1.0  # stage 1: sku rates loose (e^±1), so within-sku contrasts dominate position
+IDENTIFIED_SKU_SD = 10.0  # sku rates free: only within-sku contrasts (and the position prior) place the rows
+PLACEMENT_SHARE_VAR = 1.0 / 12.0  # variance of a share uniform on [0, 1]: how much of the placement-only part is real
 MIN_DISPERSION_DAYS = 14  # fewer observed days than this: no dispersion estimate (Poisson assumed)
 
 
@@ -123,6 +125,7 @@ class _Effects:
     position_cov: FloatArray
     t_center: float
     dispersion: float = 1.0
+    plan_theta: FloatArray | None = None  # the search's estimate when it differs from theta (two-stage fit)
 
 
 def fit_model(
@@ -321,13 +324,14 @@ def _fit_effects(
     if len(obs.units):
         regression = _regression(cabinet, panel, obs, layout, sku_column, t_center, eps)
         offset = np.zeros(len(obs.units))
+        plan_theta = None
         if position_from_within_sku:
-            theta, cov, position_cov, offset = _two_stage_fit(regression, mean, precision, theta, offset)
+            theta, cov, position_cov, offset, plan_theta = _two_stage_fit(regression, mean, precision, theta, offset)
         else:
             theta, cov, offset = regression.fit(mean, precision, theta, offset)
             position_cov = cov[positions, positions]
         dispersion = _day_dispersion(regression, theta, offset)
-        return _Effects(layout, observed_skus, theta, cov, position_cov, t_center, dispersion)
+        return _Effects(layout, observed_skus, theta, cov, position_cov, t_center, dispersion, plan_theta)
     return _Effects(layout, observed_skus, theta, cov, position_cov, t_center)
 
 
@@ -351,23 +355,48 @@ def _day_dispersion(regression: _Regression, theta: FloatArray, offset: FloatArr
 
 def _two_stage_fit(
     regression: _Regression, mean: FloatArray, precision: FloatArray, start: FloatArray, offset: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Position from within-sku contrasts first, then sku rates with position fixed; returns the position cov."""
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Position first, then sku rates with position fixed: (theta, cov, position cov, offset, plan theta).
+
+    theta is what every figure uses; plan theta is what the search uses (docs/ENGINE.md, "placement").
+    """
     layout = regression.layout
     positions = slice(layout.row, layout.dow)
-    # Stage 1: position effects from within-sku contrasts only (a sku seen in several slots, by
-    # moves or multiple facings).  With sku rates held to their fleet priors, an operator who put
-    # the local best sellers at eye level would make eye level look better than it is, and the
-    # optimiser would then move weak skus there for a gain that is not real.
-    loose = precision.copy()
-    loose[: layout.n_skus] = POSITION_STAGE_SKU_SD**-2.0
-    theta1, cov1, offset = regression.fit(mean, loose, start, offset)
-    # Stage 2: position fixed at the stage-1 estimate, sku rates shrunk to their priors as before.
+    # Stage 1: position effects with the sku rates loose, so that skus seen in several slots (moves,
+    # multiple facings) carry the position information.  With sku rates held to their fleet priors, an
+    # operator who put the local best sellers at eye level would make eye level look better than it is.
+    theta1, cov1, offset = regression.fit(mean, _sku_precision(precision, layout, POSITION_STAGE_SKU_SD), start, offset)
+    # The same with the sku rates free: only within-sku contrasts place the rows.  What stage 1 adds to
+    # it is supported by where the operator put which product alone, and operators put what sells *here*
+    # where they believe it sells best: that part may be position or selection, in an unknown share.
+    identified, _, _ = regression.fit(mean, _sku_precision(precision, layout, IDENTIFIED_SKU_SD), theta1, offset)
+    placement = theta1[positions] - identified[positions]
+    # The search plans on stage 1 (placement is informative about what to put where); the figures count
+    # half of the placement-only part (the mean of a uniform share) and its spread in the covariance.
+    plan, _, _ = _fixed_position_fit(regression, mean, precision, theta1, offset)
+    shown = theta1.copy()
+    shown[positions] = identified[positions] + 0.5 * placement
+    theta, cov, offset = _fixed_position_fit(regression, mean, precision, shown, offset)
+    position_cov = cov1[positions, positions] + PLACEMENT_SHARE_VAR * np.outer(placement, placement)
+    return theta, cov, position_cov, offset, plan
+
+
+def _sku_precision(precision: FloatArray, layout: _Layout, sku_sd: float) -> FloatArray:
+    """The prior precision with every sku rate's sd replaced by sku_sd."""
+    out = precision.copy()
+    out[: layout.n_skus] = sku_sd**-2.0
+    return out
+
+
+def _fixed_position_fit(
+    regression: _Regression, mean: FloatArray, precision: FloatArray, start: FloatArray, offset: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Stage 2: position effects held at start's, sku rates (and the rest) fitted with their usual priors."""
+    positions = slice(regression.layout.row, regression.layout.dow)
     fixed_mean, fixed_precision = mean.copy(), precision.copy()
-    fixed_mean[positions] = theta1[positions]
+    fixed_mean[positions] = start[positions]
     fixed_precision[positions] = 1e8
-    theta, cov, offset = regression.fit(fixed_mean, fixed_precision, theta1, offset)
-    return theta, cov, cov1[positions, positions], offset
+    return regression.fit(fixed_mean, fixed_precision, start, offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +458,26 @@ def _estimates(
         "trend_per_day": float(theta[layout.trend] / TREND_UNIT_DAYS),
         "trend_se": float(math.sqrt(cov[layout.trend, layout.trend]) / TREND_UNIT_DAYS),
         "dispersion": effects.dispersion,
+        **_plan_estimates(effects, rows, cols, t_end, prior_mu, prior_sd, unstocked_factor),
     }
+
+
+def _plan_estimates(
+    effects: _Effects,
+    rows: IntArray,
+    cols: IntArray,
+    t_end: float,
+    prior_mu: FloatArray,
+    prior_sd: FloatArray,
+    unstocked_factor: float,
+) -> dict[str, object]:
+    """The search's base rates and position weights when they differ from the shown ones (else none)."""
+    if effects.plan_theta is None:
+        return {}
+    plan = replace(effects, theta=effects.plan_theta, plan_theta=None)
+    norm = _normalisers(plan.theta, plan.layout, rows, cols)
+    base_log, _ = _base_rates(plan, norm, t_end, prior_mu, prior_sd.copy(), unstocked_factor)
+    return {"plan_base": np.exp(base_log), "plan_pos_weight": np.exp(norm.log_weight - norm.c_pos)}
 
 
 def _base_rates(

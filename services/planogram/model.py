@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -72,6 +72,10 @@ class DemandModel:
     pair_lift: Mapping[tuple[str, str], float]
     dispersion: float = 1.0  # Pearson variance / mean of daily unit totals in the fit window (>= 1)
     pos_log_cov: FloatArray | None = None  # slots x slots covariance of log pos_weight (None: diagonal)
+    # What the search plans on when it differs from base / pos_weight (which every figure uses): position
+    # effects that also count the operator's placement in full (docs/ENGINE.md, "placement").
+    plan_base: FloatArray | None = None
+    plan_pos_weight: FloatArray | None = None
 
     @staticmethod
     def build(**kw: object) -> DemandModel:
@@ -82,6 +86,12 @@ class DemandModel:
             elif isinstance(v, dict):
                 kw[k] = MappingProxyType(v)
         return DemandModel(**kw)  # type: ignore[arg-type]
+
+    def for_planning(self) -> DemandModel:
+        """The model the optimiser's search values planograms with (itself when there is no separate one)."""
+        if self.plan_base is None or self.plan_pos_weight is None:
+            return self
+        return replace(self, base=self.plan_base, pos_weight=self.plan_pos_weight, plan_base=None, plan_pos_weight=None)
 
     def has_sku(self, sku: str) -> bool:
         """Whether the model knows the sku (catalogue or sales)."""

@@ -94,11 +94,13 @@ def planogram_objective(
     params: ValueParams,
     current: Planogram | None = None,
 ) -> float:
-    """Full objective per day: separable value plus adjacency bonuses.
+    """The optimiser's planning score: separable value plus adjacency bonuses, valued as the search values
+    (`DemandModel.for_planning`).
 
     With `current`, minus `params.change_cost_per_day` per slot whose current sku is replaced or removed
-    (filling an empty slot costs nothing): the optimiser's planning score.
+    (filling an empty slot costs nothing).
     """
+    model = model.for_planning()
     value = evaluate(model, cabinet, products, planogram, params).value + adjacency_value(
         model, cabinet, products, planogram, params
     )

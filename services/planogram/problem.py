@@ -146,11 +146,12 @@ def build_problem(
         _check_new_limit(limit, sorted(k for k in required if k not in set(current_map.values())))
         if limit == 0:  # nothing new may go in: drop those candidates from the search altogether
             feasible[is_new & ~np.array([k in required for k in skus]), :] = False
+    plan = model.for_planning()  # what the search values with; the figures are evaluate()'s (model's)
     return Problem(
         skus=skus,
         slots=slots,
-        w=np.array([model.weight(s) for s in slots]),
-        b=np.array([model.base_demand(k) for k in skus]),
+        w=np.array([plan.weight(s) for s in slots]),
+        b=np.array([plan.base_demand(k) for k in skus]),
         u=np.array([planning_unit_value(model, products[k], params) for k in skus]),
         cap=caps,
         feasible=feasible,
