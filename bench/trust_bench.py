@@ -33,8 +33,8 @@ from services.planogram.types import Constraints, ProductSpec
 from services.planogram.value import ValueParams, evaluate
 
 
-def rates_of(fleet: TrueFleet) -> FleetRates:
-    """Fleet priors built as services/merchandising/data builds them: units and days stocked per device x sku."""
+def stock_rows(fleet: TrueFleet) -> list[StockRow]:
+    """Units sold and days stocked per device x sku, as services/merchandising/data builds them."""
     rows = []
     for d in fleet.devices:
         days = float(d.sales.day().max() + 1) if d.sales.n else 1.0
@@ -42,7 +42,12 @@ def rates_of(fleet: TrueFleet) -> FleetRates:
         sold = {d.sales.skus[k]: float(n) for k, n in zip(ks.tolist(), ns.tolist(), strict=True)}
         for sku in sorted(set(sold) | set(d.planogram.mapping().values())):
             rows.append(StockRow(d.cabinet.device_id, d.cabinet.venue_type, sku, sold.get(sku, 0.0), days))
-    return FleetRates.from_rows(rows, {p.sku: p.category for p in fleet.products})
+    return rows
+
+
+def rates_of(fleet: TrueFleet) -> FleetRates:
+    """Fleet priors built as services/merchandising/data builds them."""
+    return FleetRates.from_rows(stock_rows(fleet), {p.sku: p.category for p in fleet.products})
 
 
 def truth_model(m: DemandModel, d: TrueDevice) -> DemandModel:

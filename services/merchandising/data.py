@@ -304,8 +304,11 @@ def fleet_priors(exclude_device: str | None = None, venue_type: str | None = Non
     return cached
 
 
-def _stocked_days(start: datetime, end: datetime, demo: bool) -> dict[tuple[str, str], float]:
-    """Days each (device, sku) held a slot within [start, end], from the saved planogram versions (one scan).
+def _stocked_days(
+    start: datetime, end: datetime, demo: bool
+) -> tuple[dict[tuple[str, str], float], set[tuple[str, str]]]:
+    """Days each (device, sku) held a slot within [start, end], from the saved planogram versions (one scan),
+    and the (device, sku) pairs added after the device's first version (trials of unstocked products).
 
     As in `_history`: non-draft versions in version order, the first one in effect from the beginning.
     """
@@ -322,8 +325,10 @@ def _stocked_days(start: datetime, end: datetime, demo: bool) -> dict[tuple[str,
         if sku is not None:
             entry[1].add(sku)
     out: dict[tuple[str, str], float] = {}
+    added: set[tuple[str, str]] = set()
     for device_id, by_number in versions.items():
         ordered = [by_number[n] for n in sorted(by_number)]
+        added.update((device_id, sku) for _, skus in ordered[1:] for sku in skus - ordered[0][1])
         for i, (created, skus) in enumerate(ordered):
             lo = start if i == 0 else max(start, _aware(created))
             hi = end if i + 1 == len(ordered) else min(end, _aware(ordered[i + 1][0]))
@@ -331,7 +336,7 @@ def _stocked_days(start: datetime, end: datetime, demo: bool) -> dict[tuple[str,
             if span > 0:
                 for sku in skus:
                     out[(device_id, sku)] = out.get((device_id, sku), 0.0) + span
-    return out
+    return out, added
 
 
 def _aware(moment: datetime) -> datetime:
@@ -358,14 +363,15 @@ def _fleet_sales(last_day: date, demo: bool) -> FleetSales:
     category: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Product.sku, Product.category))}
     venue: dict[str, str] = {r[0]: r[1] for r in db.session.execute(select(Device.device_id, Device.venue_type))}
     sold = {(device_id, sku): int(n) for sku, device_id, n in rows}
-    stocked = _stocked_days(start, until, demo)
+    stocked, added = _stocked_days(start, until, demo)
     stock_rows = []
     for dev_sku in sorted(set(sold) | set(stocked)):
         device_id, sku = dev_sku
         days = stocked.get(dev_sku)
         if days is None:  # sold but never in a saved planogram here: assume the whole window (as before)
             days = float(window)
-        stock_rows.append(StockRow(device_id, venue.get(device_id, ""), sku, float(sold.get(dev_sku, 0)), days))
+        units = float(sold.get(dev_sku, 0))
+        stock_rows.append(StockRow(device_id, venue.get(device_id, ""), sku, units, days, dev_sku in added))
     return FleetSales(window, FleetRates.from_rows(stock_rows, category))
 
 

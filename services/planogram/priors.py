@@ -17,17 +17,23 @@ The device the prior is for is always left out (its own data is not its prior).
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.planogram.types import Priors
 
 VENUE_STRENGTH = 2.0
 # A product the operator does not stock at a machine sells there, on average, this share of its rate at the
-# machines that stock it (selection: operators stock what sells at *that* machine).  Measured on two
-# generated fleets with different truths (docs/BENCHMARKS.md, "Selection bias"); the fleet's own planogram
-# history refines it where products were added (`unstocked_factor_from_trials`).
+# machines that stock it (selection: operators stock what sells at *that* machine).  The default, from the
+# generated fleets (docs/ENGINE.md, "Correction for never-stocked skus"); the fleet's own planogram history
+# replaces it as products are added to machines (`FleetRates.from_rows`, trials).
 UNSTOCKED_FACTOR = 0.4
+TRIAL_MIN_DAYS = 14.0  # an added product's rate, or a level sku's, over fewer stocked days says too little
+TRIAL_PSEUDO_COUNT = 10.0  # the default factor counts as this many trials
+LEVEL_MIN_UNITS = 10.0  # skus sold at least this often measure the machine's level against the fleet
+LEVEL_MIN_SKUS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,7 @@ class StockRow:
     sku: str
     units: float
     days: float
+    added: bool = False  # not in the device's first planogram, added later: a trial of an unstocked product
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +78,15 @@ class FleetRates:
     venue_strength: float = VENUE_STRENGTH
     _empty: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     unstocked_factor: float = UNSTOCKED_FACTOR
+    unstocked_trials: int = 0  # added products the factor was measured on (0: the default)
 
     @staticmethod
     def from_rows(
         rows: Iterable[StockRow], category: Mapping[str, str], *, venue_strength: float = VENUE_STRENGTH
     ) -> FleetRates:
-        """Accumulate rows (one per device and sku; rows with days <= 0 are ignored)."""
+        """Accumulate rows (one per device and sku; rows with days <= 0 are ignored); measure the unstocked
+        factor on the added products."""
+        rows = list(rows)
         fleet: dict[str, _Acc] = {}
         venue: dict[tuple[str, str], _Acc] = {}
         device: dict[str, dict[str, tuple[float, float]]] = {}
@@ -92,7 +102,36 @@ class FleetRates:
             for sku, (u, d) in per_sku.items():
                 fleet[sku] = fleet.get(sku, _Acc()).add(u, d)
                 venue[(v, sku)] = venue.get((v, sku), _Acc()).add(u, d)
-        return FleetRates(dict(category), fleet, venue, device, venue_of, venue_strength)
+        rates = FleetRates(dict(category), fleet, venue, device, venue_of, venue_strength)
+        factor, n = rates.unstocked_from_trials([r for r in rows if r.added and r.days >= TRIAL_MIN_DAYS])
+        return replace(rates, unstocked_factor=factor, unstocked_trials=n)
+
+    def unstocked_from_trials(self, trials: Iterable[StockRow]) -> tuple[float, int]:
+        """The unstocked factor measured on products added to machines, shrunk to the default; and the count.
+
+        A trial's gap is log(its rate since it was added / its leave-one-out prior) minus the machine's level
+        (the median such gap of its well-sold other skus), as `fit._calibrate_unseen` applies the factor.
+        """
+        by_device: dict[str, list[StockRow]] = {}
+        for r in trials:
+            by_device.setdefault(r.device_id, []).append(r)
+        gaps: list[float] = []
+        for dev, rows in sorted(by_device.items()):
+            prior = self.priors(dev).sku_rate
+            tried = {r.sku for r in rows}
+            level = [
+                math.log(u / d) - math.log(prior[k])
+                for k, (u, d) in self.device.get(dev, self._empty).items()
+                if k not in tried and prior.get(k, 0.0) > 0 and u >= LEVEL_MIN_UNITS and d >= TRIAL_MIN_DAYS
+            ]
+            shift = statistics.median(level) if len(level) >= LEVEL_MIN_SKUS else 0.0
+            gaps += [
+                math.log(max(r.units, 0.5) / r.days) - math.log(prior[r.sku]) - shift
+                for r in rows
+                if prior.get(r.sku, 0.0) > 0
+            ]
+        log_factor = (sum(gaps) + TRIAL_PSEUDO_COUNT * math.log(UNSTOCKED_FACTOR)) / (len(gaps) + TRIAL_PSEUDO_COUNT)
+        return math.exp(log_factor), len(gaps)
 
     def priors(self, exclude_device: str | None = None, venue_type: str | None = None) -> Priors:
         """Units/day per sku (venue-blended), per category and fleet, leaving `exclude_device` out.

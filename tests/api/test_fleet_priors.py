@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 
+from extensions import db
+from services.merchandising import versions
 from services.merchandising.data import FLEET, PRIORS, fleet_priors
+from services.planogram.priors import TRIAL_PSEUDO_COUNT, UNSTOCKED_FACTOR
 from tests.csvdata import GOOD, write_folder
 
 SALES = (
@@ -90,3 +96,30 @@ def test_priors_follow_an_import_of_new_vends_and_ignore_a_repeated_one(
     assert added.exit_code == 0
     with app.app_context():
         assert fleet_priors("D2").sku_rate["COLA"] == pytest.approx((1 + 3) / DAYS)  # D1's four COLA vends now
+
+
+def test_products_added_to_machines_measure_the_unstocked_factor(app: Flask, runner: Any, tmp_path: Path) -> None:
+    """A product added to a machine is a trial of a product the operator had not stocked: how it sold there
+    against its fleet prior replaces the default factor, shrunk toward it (priors.TRIAL_PSEUDO_COUNT)."""
+    FLEET.clear()
+    PRIORS.clear()
+    devices = GOOD["devices.csv"] + "D3,Second office,office,combo,2,3,80,210,560,8,7\n"
+    planograms = GOOD["planograms.csv"] + "D3,B1,COLA,8\n"
+    # CHOC goes into D3 on 1 October at 09:00 and sells 20 times there by the window's end (40.625 days).
+    sales = SALES + "".join(f"D3,2026-10-{d:02d}T11:00:00Z,A2,CHOC,1.40\n" for d in range(2, 22))
+    folder = write_folder(tmp_path / "t", {"devices.csv": devices, "planograms.csv": planograms})
+    assert runner.invoke(args=["import-data", str(folder), "--quiet"]).exit_code == 0
+    with app.app_context():
+        assert fleet_priors("D2").unstocked_factor == pytest.approx(UNSTOCKED_FACTOR)  # no trial yet
+        with time_machine.travel(datetime(2026, 10, 1, 9, 0, tzinfo=UTC), tick=False):
+            versions.save("D3", {"B1": "COLA", "A2": "CHOC"}, base_version=1, author_id=None)
+            db.session.commit()
+    only_sales = write_folder(tmp_path / "s", {"sales.csv": sales}, only=("sales.csv",))
+    assert runner.invoke(args=["import-data", str(only_sales), "--quiet"]).exit_code == 0
+    with app.app_context():
+        factor = fleet_priors("D2").unstocked_factor
+    # D3's prior for CHOC is D1's rate (the only other stockist, also an office): 12 vends in 121 days
+    # (GOOD's two and SALES' ten). D3 has too few well-sold skus to measure its level: the gap is the log ratio.
+    gap = math.log((20 / 40.625) / (12 / DAYS))
+    assert factor == pytest.approx(math.exp((gap + TRIAL_PSEUDO_COUNT * math.log(UNSTOCKED_FACTOR)) / 11))
+    assert factor > UNSTOCKED_FACTOR  # D3 sold the product it had not stocked far better than the default says
