@@ -476,7 +476,7 @@ def _plan_estimates(
         return {}
     plan = replace(effects, theta=effects.plan_theta, plan_theta=None)
     norm = _normalisers(plan.theta, plan.layout, rows, cols)
-    base_log, _ = _base_rates(plan, norm, t_end, prior_mu, prior_sd.copy(), unstocked_factor)
+    base_log, _ = _base_rates(plan, norm, t_end, prior_mu, prior_sd, unstocked_factor)
     return {"plan_base": np.exp(base_log), "plan_pos_weight": np.exp(norm.log_weight - norm.c_pos)}
 
 
