@@ -111,7 +111,7 @@ def _operator(
     return Planogram.of(mapping)
 
 
-def _simulate(
+def simulate(
     dev_cab: Cabinet,
     plan: Planogram,
     base: dict[str, float],
@@ -172,6 +172,6 @@ def generate_true_fleet(
         base = {k: level * popularity[k] * taste[venue][k] * float(rng.lognormal(0, 0.5)) for k in cat}
         weight = _weights(cab, rng)
         plan = _operator(cab, products, base, weight, rng)
-        sales = _simulate(cab, plan, base, weight, cat, days, start_day, rng)
+        sales = simulate(cab, plan, base, weight, cat, days, start_day, rng)
         devices.append(TrueDevice(cab, plan, sales, base, weight))
     return TrueFleet(products, tuple(devices))
