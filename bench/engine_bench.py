@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -82,13 +81,7 @@ def loo_priors(fleet: Fleet, exclude: str) -> Priors:
 def truth_model(model: DemandModel, truth: Truth) -> DemandModel:
     """The fitted model with the planted base demand and position weights put in: values under the truth."""
     base = np.array([truth.base.get(k, 0.0) for k in model.skus])
-    return dataclasses.replace(
-        model,
-        base=base,
-        pos_weight=np.asarray(truth.pos_weight, dtype=np.float64),
-        plan_base=None,
-        plan_pos_weight=None,
-    )
+    return model.with_estimates(base, np.asarray(truth.pos_weight, dtype=np.float64))
 
 
 RUNS = {

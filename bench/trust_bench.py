@@ -11,7 +11,6 @@ settings and with request constraints; every answer is valued under the truth.  
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -54,9 +53,7 @@ def truth_model(m: DemandModel, d: TrueDevice) -> DemandModel:
     """The fitted model with the true demand and weights put in (certain: se 0)."""
     base = np.array([d.base.get(k, 0.0) for k in m.skus])
     w = np.array([d.weight[s] for s in m.slot_codes])
-    return dataclasses.replace(
-        m, base=base, pos_weight=w, base_log_se=np.zeros(len(m.skus)), plan_base=None, plan_pos_weight=None
-    )
+    return m.with_estimates(base, w, base_log_se=np.zeros(len(m.skus)))
 
 
 def scenarios(d: TrueDevice, m: DemandModel, products: dict[str, ProductSpec]) -> dict[str, Constraints]:
