@@ -148,7 +148,7 @@ def run_batch(app: Any, env: dict[str, str], ids: list[str], workers: int) -> Ru
 
 def fleet_scan_s(app: Any) -> float:
     """Seconds to compute the fleet priors from scratch (one grouped scan of `sales_weekly`, the vends per device,
-    product and day that each import keeps current; paid once per worker job)."""
+    product and week that each import keeps current; paid once per worker job)."""
     from services.merchandising import data as planogram_data
 
     with app.app_context():

@@ -91,12 +91,13 @@ class DemandModel:
         """The model the optimiser's search values planograms with (itself when there is no separate one)."""
         if self.plan_base is None or self.plan_pos_weight is None:
             return self
-        return replace(self, base=self.plan_base, pos_weight=self.plan_pos_weight, plan_base=None, plan_pos_weight=None)
+        return self.with_estimates(self.plan_base, self.plan_pos_weight)
 
     def with_estimates(self, base: FloatArray, pos_weight: FloatArray, **other: object) -> DemandModel:
         """This model with one set of base rates and position weights for the figures and the search alike
         (e.g. a known truth put in); `other` replaces further fields."""
-        return replace(self, base=base, pos_weight=pos_weight, plan_base=None, plan_pos_weight=None, **other)  # type: ignore[arg-type]
+        fields = {"base": base, "pos_weight": pos_weight, "plan_base": None, "plan_pos_weight": None, **other}
+        return replace(self, **fields)  # type: ignore[arg-type]
 
     def has_sku(self, sku: str) -> bool:
         """Whether the model knows the sku (catalogue or sales)."""
