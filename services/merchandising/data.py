@@ -376,7 +376,7 @@ def _fleet_sales(last_day: date, demo: bool) -> FleetSales:
 
 
 MODEL_TTL_S = 7 * SECONDS_PER_DAY
-MODEL_FORMAT = 2  # in the shared key: bump when DemandModel's fields or fit change (models are pickled)
+MODEL_FORMAT = 3  # in the shared key: bump when DemandModel's fields or fit change (models are pickled)
 
 
 def fit_priors(data: DeviceData) -> Priors:

@@ -14,7 +14,7 @@ from services.planogram.affinity import affinity
 from services.planogram.censoring import detect_stockouts
 from services.planogram.glm import fit_poisson_map
 from services.planogram.layout import n_rows_cols, row_col
-from services.planogram.model import DemandModel
+from services.planogram.model import DemandModel, facing_factor
 from services.planogram.occupancy import Panel, build_panel
 from services.planogram.types import Cabinet, Catalog, FloatArray, IntArray, Planogram, Priors, SalesData
 
@@ -60,7 +60,7 @@ def _facing_offsets(occ: IntArray, rows: IntArray, cols: IntArray, w: FloatArray
     tot = np.bincount(inv, weights=ws[valid])
     mx = np.zeros(len(uniq))
     np.maximum.at(mx, inv, ws[valid])
-    vis = mx * (1.0 + eps * (np.bincount(inv) - 1))  # model.visibility, vectorised
+    vis = mx * facing_factor(np.bincount(inv).astype(np.float64), eps)  # model.visibility, vectorised
     off = np.zeros(occ.shape)
     off[valid] = np.log(vis / tot)[inv]
     return off

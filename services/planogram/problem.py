@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from services.planogram.adjacency import pair_matrix
 from services.planogram.layout import adjacency_matrix
-from services.planogram.model import DemandModel
+from services.planogram.model import DemandModel, facing_factor
 from services.planogram.rules import is_feasible_pair
 from services.planogram.types import (
     Cabinet,
@@ -57,12 +57,12 @@ class Problem:
         if not slots:
             return 0.0
         idx = list(slots)
-        demand = self.b[k] * self.w[idx].max() * (1.0 + self.eps * (len(idx) - 1))
+        demand = self.b[k] * self.w[idx].max() * facing_factor(len(idx), self.eps)
         return float(self.u[k] * expected_sold(demand, float(self.cap[k, idx].sum()), self.interval))
 
     def pattern_values(self, k: int, n: int, slots: IntArray) -> FloatArray:
         """Value of sku k on n facings whose best one is each of `slots` (stock n x that slot's capacity)."""
-        demand = self.b[k] * self.w[slots] * (1.0 + self.eps * (n - 1))
+        demand = self.b[k] * self.w[slots] * facing_factor(n, self.eps)
         sold: FloatArray = np.asarray(expected_sold(demand, n * self.cap[k, slots], self.interval))
         out: FloatArray = self.u[k] * sold
         return out

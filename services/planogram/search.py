@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.planogram.model import facing_factor
 from services.planogram.problem import BoolMatrix, Problem
 from services.planogram.types import FloatArray, IntArray
 from services.planogram.value import expected_sold
@@ -54,7 +55,7 @@ def _value_gain(pb: Problem, a: IntArray) -> FloatArray:
     o = _others(pb, a)
     f_cur = np.array([pb.sku_value(int(k), np.flatnonzero(a == k).tolist()) for k in ak])
     best = np.maximum(o.best_w[:, None], pb.w[None, :])
-    demand = pb.b[ak][:, None] * best * (1.0 + pb.eps * (o.n[:, None] - 1.0))
+    demand = pb.b[ak][:, None] * best * facing_factor(o.n[:, None], pb.eps)
     stock = o.stock[:, None] + pb.cap[ak, :]
     f_new = pb.u[ak][:, None] * np.asarray(expected_sold(demand, stock, pb.interval))
     return np.where(occ[:, None], f_new - f_cur[:, None], 0.0)

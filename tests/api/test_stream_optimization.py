@@ -494,7 +494,11 @@ def test_ai_explanation_streams_as_prose(
     assert done["explanation_fallback_used"] is False
     served = [c for c in fake.calls if "Optimiser metrics" in c.prompt]
     assert len(served) == 1 and served[0].stream
-    assert f"{done['current_objective']:.2f} → {done['objective']:.2f}" in served[0].prompt
+    # the prompt carries the engine's figures (2 decimals of the raw value; the wire rounds to 4 first)
+    shown = re.search(r"including neighbour effects\): (-?[\d.]+) → (-?[\d.]+)", served[0].prompt)
+    assert shown is not None
+    assert float(shown[1]) == pytest.approx(done["current_objective"], abs=0.006)
+    assert float(shown[2]) == pytest.approx(done["objective"], abs=0.006)
     ledger = client.get(f"/api/llm/requests/{done['request_id']}", headers=merchandiser["headers"])
     if ledger.status_code == 200:
         assert ledger.json["status"] == "ok" and ledger.json["prompt_name"] == "planogram_optimization"

