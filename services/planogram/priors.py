@@ -10,7 +10,10 @@ that never stocked it.  Operators stock a product where it sells, and tastes dif
   half a vend, so a sku that never sold gets a small positive rate rather than none);
 * the prior for a device of venue v blends the same-venue rate and the fleet-wide rate, weighted by the
   number of same-venue devices that stock the sku: (n_v·r_v + n0·r_fleet) / (n_v + n0), n0 =
-  `venue_strength`; with no same-venue evidence it is the fleet-wide rate.
+  `venue_strength`; with no same-venue evidence it is the fleet-wide rate;
+* a product no other machine stocks gets its category's rate *at a stocking share of 0*: the log rates of
+  the stocked products regressed on the share of machines stocking them (operators leave out what sells
+  least, so the category's mean rate would over-state it several times).
 
 The device the prior is for is always left out (its own data is not its prior).
 """
@@ -34,6 +37,9 @@ TRIAL_MIN_DAYS = 14.0  # an added product's rate, or a level sku's, over fewer s
 TRIAL_PSEUDO_COUNT = 10.0  # the default factor counts as this many trials
 LEVEL_MIN_UNITS = 10.0  # skus sold at least this often measure the machine's level against the fleet
 LEVEL_MIN_SKUS = 5
+SHARE_MIN_DEVICES = 4  # fewer other machines than this: too few stocking shares to extrapolate to none
+SHARE_MIN_SKUS = 8
+CATEGORY_PSEUDO_COUNT = 2.0  # a category's own offset from the fleet's line counts as this many products
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +164,48 @@ class FleetRates:
                     w = vacc.n / (vacc.n + self.venue_strength)
                     rate = w * venue_rate + (1 - w) * fleet_rate
             sku_rate[sku] = max(rate, 0.0)
-        by_cat: dict[str, list[float]] = {}
-        for sku, rate in sku_rate.items():
-            by_cat.setdefault(self.category.get(sku, ""), []).append(rate)
-        category_rate = {c: sum(v) / len(v) for c, v in by_cat.items()}
+        others = len(self.device) - (exclude_device in self.device)
+        share = {sku: (self.fleet[sku].n - (sku in own)) / max(others, 1) for sku in sku_rate}
         fleet = sum(sku_rate.values()) / len(sku_rate) if sku_rate else None
         return Priors(
-            sku_rate=sku_rate, category_rate=category_rate, fleet_rate=fleet, unstocked_factor=self.unstocked_factor
+            sku_rate=sku_rate,
+            category_rate=self._unstocked_anywhere(sku_rate, share, others),
+            fleet_rate=fleet,
+            unstocked_factor=self.unstocked_factor,
         )
+
+    def _unstocked_anywhere(
+        self, sku_rate: Mapping[str, float], share: Mapping[str, float], others: int
+    ) -> dict[str, float]:
+        """Per category, the rate to expect of a product no other machine stocks (see the module docstring).
+
+        log rate = a_c + b * share, b >= 0 fitted within categories over the stocked products, read at share
+        0; a_c shrunk toward the fleet's a (worth CATEGORY_PSEUDO_COUNT products).  With too few machines or
+        products, or no spread of shares, the category's mean rate."""
+        by_cat: dict[str, list[str]] = {}
+        for sku in sku_rate:
+            by_cat.setdefault(self.category.get(sku, ""), []).append(sku)
+        mean_rate = {c: sum(sku_rate[k] for k in v) / len(v) for c, v in by_cat.items()}
+        logs = {k: math.log(r) for k, r in sku_rate.items() if r > 0}
+        if others < SHARE_MIN_DEVICES or len(logs) < SHARE_MIN_SKUS:
+            return mean_rate
+        groups = [[k for k in v if k in logs] for v in by_cat.values()]
+        sxy = sxx = 0.0
+        for g in groups:
+            if len(g) > 1:
+                mx, my = statistics.fmean(share[k] for k in g), statistics.fmean(logs[k] for k in g)
+                sxy += sum((share[k] - mx) * (logs[k] - my) for k in g)
+                sxx += sum((share[k] - mx) ** 2 for k in g)
+        if sxx <= 0:
+            return mean_rate
+        slope = max(0.0, sxy / sxx)
+        at_zero = {k: logs[k] - slope * share[k] for k in logs}
+        fleet_level = statistics.fmean(at_zero.values())
+        out = {}
+        for c, v in by_cat.items():
+            level = [at_zero[k] for k in v if k in at_zero]
+            out[c] = math.exp((sum(level) + CATEGORY_PSEUDO_COUNT * fleet_level) / (len(level) + CATEGORY_PSEUDO_COUNT))
+        return out
 
 
 def fleet_priors_from_rows(
