@@ -1,6 +1,6 @@
 """Are the engine's numbers right on data it was not tuned on?  Graded against a known truth.
 
-    .venv/bin/python bench/trust_bench.py [n_devices] [seed]
+    .venv/bin/python bench/trust_bench.py [n_devices] [seed] [facing_eps]
 
 Fleet: bench/truth_fleet.py (a truth unlike services/planogram/synthetic.py).  Per device the engine is
 fitted as the service fits it (leave-one-out fleet priors over stocked days) and optimised with default
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from scipy.stats import spearmanr
 
-from bench.truth_fleet import TrueDevice, TrueFleet, generate_true_fleet
+from bench.truth_fleet import TRUE_EPS, TrueDevice, TrueFleet, generate_true_fleet
 from services.planogram.affinity import affinity
 from services.planogram.backtest import BacktestData, BacktestSettings, backtest_device
 from services.planogram.fit import fit_model
@@ -166,7 +166,8 @@ def main() -> None:
     """Grade one generated fleet."""
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 12
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 7
-    grade(generate_true_fleet(n, seed))
+    eps = float(sys.argv[3]) if len(sys.argv) > 3 else TRUE_EPS  # the truth's facing rule (truth_fleet.visibility)
+    grade(generate_true_fleet(n, seed, facing_eps=eps))
 
 
 if __name__ == "__main__":

@@ -38,11 +38,11 @@ class TrueDevice:
     sales: SalesData
     base: dict[str, float]
     weight: dict[str, float]
+    facing_eps: float = TRUE_EPS  # visibility = (1 - e) * best weight + e * sum of the facings' weights
 
     def demand(self, sku: str, slots: list[str]) -> float:
         """True demand per day of a product on these facings."""
-        w = [self.weight[s] for s in slots]
-        return self.base.get(sku, 0.0) * ((1 - TRUE_EPS) * max(w) + TRUE_EPS * sum(w))
+        return self.base.get(sku, 0.0) * visibility([self.weight[s] for s in slots], self.facing_eps)
 
     def value(self, planogram: Planogram, products: dict[str, ProductSpec], what: str = "margin") -> float:
         """True expected margin (or revenue) per day."""
@@ -111,6 +111,11 @@ def _operator(
     return Planogram.of(mapping)
 
 
+def visibility(weights: list[float], eps: float) -> float:
+    """The truth's facing rule: (1 - eps) x the best facing's weight + eps x the sum of all of them."""
+    return (1 - eps) * max(weights) + eps * sum(weights)
+
+
 def simulate(
     dev_cab: Cabinet,
     plan: Planogram,
@@ -120,6 +125,7 @@ def simulate(
     days: int,
     start_day: int,
     rng: np.random.Generator,
+    facing_eps: float = TRUE_EPS,
 ) -> SalesData:
     """Vends with pooled stock per product, refills every T days, facing chosen by weight among non-empty."""
     caps = {s.code: s.capacity for s in dev_cab.slots}
@@ -134,7 +140,7 @@ def simulate(
         f = DOW[(start_day + d + 3) % 7]
         for sku, slots in sorted(facings.items()):
             w = [weight[s] for s in slots]
-            lam = base[sku] * ((1 - TRUE_EPS) * max(w) + TRUE_EPS * sum(w)) * f
+            lam = base[sku] * visibility(w, facing_eps) * f
             for _ in range(int(rng.poisson(lam))):
                 open_ = [s for s in slots if stock[s] > 0]
                 if not open_:
@@ -149,9 +155,18 @@ def simulate(
 
 
 def generate_true_fleet(
-    n_devices: int, seed: int, *, n_products: int = 90, days: int = 90, start_day: int = 20_000
+    n_devices: int,
+    seed: int,
+    *,
+    n_products: int = 90,
+    days: int = 90,
+    start_day: int = 20_000,
+    facing_eps: float = TRUE_EPS,
 ) -> TrueFleet:
-    """n devices (6 x 8 cabinets) with operator planograms, simulated sales and the truth to grade with."""
+    """n devices (6 x 8 cabinets) with operator planograms, simulated sales and the truth to grade with.
+
+    facing_eps: how much an extra facing adds (module docstring); 0 = stock only, 1 = every facing sells alone.
+    """
     rng = np.random.default_rng(seed)
     products = make_catalog(n_products, rng, prefix="T")
     cat = {p.sku: p for p in products}
@@ -172,6 +187,6 @@ def generate_true_fleet(
         base = {k: level * popularity[k] * taste[venue][k] * float(rng.lognormal(0, 0.5)) for k in cat}
         weight = _weights(cab, rng)
         plan = _operator(cab, products, base, weight, rng)
-        sales = simulate(cab, plan, base, weight, cat, days, start_day, rng)
-        devices.append(TrueDevice(cab, plan, sales, base, weight))
+        sales = simulate(cab, plan, base, weight, cat, days, start_day, rng, facing_eps)
+        devices.append(TrueDevice(cab, plan, sales, base, weight, facing_eps))
     return TrueFleet(products, tuple(devices))
