@@ -166,29 +166,28 @@ class FleetRates:
             sku_rate[sku] = max(rate, 0.0)
         others = len(self.device) - (exclude_device in self.device)
         share = {sku: (self.fleet[sku].n - (sku in own)) / max(others, 1) for sku in sku_rate}
-        fleet = sum(sku_rate.values()) / len(sku_rate) if sku_rate else None
+        category_rate, fleet = self._unstocked_anywhere(sku_rate, share, others)
         return Priors(
-            sku_rate=sku_rate,
-            category_rate=self._unstocked_anywhere(sku_rate, share, others),
-            fleet_rate=fleet,
-            unstocked_factor=self.unstocked_factor,
+            sku_rate=sku_rate, category_rate=category_rate, fleet_rate=fleet, unstocked_factor=self.unstocked_factor
         )
 
     def _unstocked_anywhere(
         self, sku_rate: Mapping[str, float], share: Mapping[str, float], others: int
-    ) -> dict[str, float]:
-        """Per category, the rate to expect of a product no other machine stocks (see the module docstring).
+    ) -> tuple[dict[str, float], float | None]:
+        """The rate to expect of a product no other machine stocks, per category and fleet-wide (for a
+        category nobody stocks); see the module docstring.
 
         log rate = a_c + b * share, b >= 0 fitted within categories over the stocked products, read at share
         0; a_c shrunk toward the fleet's a (worth CATEGORY_PSEUDO_COUNT products).  With too few machines or
-        products, or no spread of shares, the category's mean rate."""
+        products, or no spread of shares, the category's and the fleet's mean rates."""
         by_cat: dict[str, list[str]] = {}
         for sku in sku_rate:
             by_cat.setdefault(self.category.get(sku, ""), []).append(sku)
         mean_rate = {c: sum(sku_rate[k] for k in v) / len(v) for c, v in by_cat.items()}
+        means = mean_rate, (sum(sku_rate.values()) / len(sku_rate) if sku_rate else None)
         logs = {k: math.log(r) for k, r in sku_rate.items() if r > 0}
         if others < SHARE_MIN_DEVICES or len(logs) < SHARE_MIN_SKUS:
-            return mean_rate
+            return means
         groups = [[k for k in v if k in logs] for v in by_cat.values()]
         sxy = sxx = 0.0
         for g in groups:
@@ -197,7 +196,7 @@ class FleetRates:
                 sxy += sum((share[k] - mx) * (logs[k] - my) for k in g)
                 sxx += sum((share[k] - mx) ** 2 for k in g)
         if sxx <= 0:
-            return mean_rate
+            return means
         slope = max(0.0, sxy / sxx)
         at_zero = {k: logs[k] - slope * share[k] for k in logs}
         fleet_level = statistics.fmean(at_zero.values())
@@ -205,7 +204,7 @@ class FleetRates:
         for c, v in by_cat.items():
             level = [at_zero[k] for k in v if k in at_zero]
             out[c] = math.exp((sum(level) + CATEGORY_PSEUDO_COUNT * fleet_level) / (len(level) + CATEGORY_PSEUDO_COUNT))
-        return out
+        return out, math.exp(fleet_level)
 
 
 def fleet_priors_from_rows(

@@ -261,7 +261,7 @@ class Priors:
     """Shrinkage targets for thin data: rates are units/day at an average slot (weight 1)."""
 
     sku_rate: Mapping[str, float] = field(default_factory=dict)
-    category_rate: Mapping[str, float] = field(default_factory=dict)
+    category_rate: Mapping[str, float] = field(default_factory=dict)  # for a sku with no rate of its own
     fleet_rate: float | None = None
     row_log_weights: tuple[float, ...] | None = None
     col_log_weights: tuple[float, ...] | None = None

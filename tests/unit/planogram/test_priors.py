@@ -60,6 +60,8 @@ def test_a_product_no_machine_stocks_gets_its_category_rate_at_a_stocking_share_
     assert "S1" not in priors.sku_rate
     assert priors.category_rate["snack"] < min(stocked) < sum(stocked) / len(stocked)
     assert priors.category_rate["snack"] < 0.5 * sum(stocked) / len(stocked)
+    # a category nobody stocks falls back to the fleet's rate at share 0, below the mean of every rate
+    assert priors.fleet_rate is not None and priors.fleet_rate < sum(priors.sku_rate.values()) / len(priors.sku_rate)
 
 
 def test_with_few_machines_or_no_rising_share_the_category_mean_holds() -> None:
