@@ -24,7 +24,7 @@ from bench.truth_fleet import TrueDevice, generate_true_fleet, simulate
 from services.planogram.fit import fit_model
 from services.planogram.model import DemandModel
 from services.planogram.optimize import optimize
-from services.planogram.synthetic import fits
+from services.planogram.rules import is_feasible_pair
 from services.planogram.types import Constraints, Planogram, Priors, ProductSpec, SalesData
 from services.planogram.value import ValueParams, evaluate
 
@@ -43,8 +43,7 @@ def rotation(d: TrueDevice, products: Catalog, col: int) -> Planogram | None:
         if sku is None:
             new.pop(slot.code, None)
             continue
-        p = products[sku]
-        if not fits(slot, p) or (slot.zone != p.temperature and p.temperature != "ambient"):
+        if not is_feasible_pair(slot, products[sku]):
             return None
         new[slot.code] = sku
     return Planogram.of(new)

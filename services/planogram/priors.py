@@ -183,8 +183,10 @@ class FleetRates:
         by_cat: dict[str, list[str]] = {}
         for sku in sku_rate:
             by_cat.setdefault(self.category.get(sku, ""), []).append(sku)
-        mean_rate = {c: sum(sku_rate[k] for k in v) / len(v) for c, v in by_cat.items()}
-        means = mean_rate, (sum(sku_rate.values()) / len(sku_rate) if sku_rate else None)
+        means = (
+            {c: sum(sku_rate[k] for k in v) / len(v) for c, v in by_cat.items()},
+            sum(sku_rate.values()) / len(sku_rate) if sku_rate else None,
+        )
         logs = {k: math.log(r) for k, r in sku_rate.items() if r > 0}
         if others < SHARE_MIN_DEVICES or len(logs) < SHARE_MIN_SKUS:
             return means

@@ -56,7 +56,7 @@ def test_a_product_no_machine_stocks_gets_its_category_rate_at_a_stocking_share_
     priors = FleetRates.from_rows(_shares(category), category).priors("D0")
     stocked = [priors.sku_rate[f"S{n}"] for n in range(1, 7) if f"S{n}" in priors.sku_rate]
     # Seen from D0, S1 is stocked nowhere else; the other snacks' rates rise with their share, so a snack no
-    # machine stocks is expected below every stocked one (the category's mean would be 3 times too high).
+    # machine stocks is expected below every stocked one (the category's mean would be 2.6 times as high).
     assert "S1" not in priors.sku_rate
     assert priors.category_rate["snack"] < min(stocked) < sum(stocked) / len(stocked)
     assert priors.category_rate["snack"] < 0.5 * sum(stocked) / len(stocked)
